@@ -1,0 +1,100 @@
+//! Building plugin crates into components: `cargo build --release --target
+//! wasm32-wasip2`, then copying each to `<out>/<name>.wasm`.
+//!
+//! Used by `host demo` and by the end-to-end tests, so a fresh clone with only rustup
+//! needs nothing else: the target is added through rustup when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+/// The target plugins are built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// Make sure the wasm32-wasip2 standard library is installed, adding it via rustup
+/// when it is not.
+pub fn ensure_target() -> anyhow::Result<()> {
+    let sysroot = Command::new(rustc()).args(["--print", "sysroot"]).output();
+    if let Ok(out) = sysroot {
+        let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if root.join("lib/rustlib").join(TARGET).exists() {
+            return Ok(());
+        }
+    }
+    eprintln!("installing the {TARGET} target with rustup…");
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .context("the wasm32-wasip2 target is missing and rustup could not be run to add it")?;
+    if !status.success() {
+        bail!("`rustup target add {TARGET}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn rustc() -> String {
+    std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The names of the plugin crates under `<workspace>/plugins/`.
+pub fn plugin_crates(workspace: &Path) -> anyhow::Result<Vec<String>> {
+    let dir = workspace.join("plugins");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file()
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Build the workspace packages `packages` for wasm32-wasip2 in release and copy each
+/// component to `<out>/<package>.wasm`. Returns the component paths.
+///
+/// The build uses its own target directory (next to the workspace's) so it never
+/// waits on a lock held by the cargo command that started this process.
+pub fn build_components(workspace: &Path, packages: &[String], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    ensure_target()?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("plugin-build");
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(workspace)
+        .args(["build", "--release", "--quiet", "--target", TARGET])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd.status().context("cannot run cargo to build the plugins")?;
+    if !status.success() {
+        bail!("building plugins {packages:?} for {TARGET} failed ({status})");
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut built = Vec::with_capacity(packages.len());
+    for p in packages {
+        let artifact = target_dir
+            .join(TARGET)
+            .join("release")
+            .join(format!("{}.wasm", p.replace('-', "_")));
+        let dest = out.join(format!("{p}.wasm"));
+        // Copy then rename, so a running host watching `out` never sees half a file.
+        let tmp = out.join(format!(".{p}.wasm.tmp"));
+        std::fs::copy(&artifact, &tmp)
+            .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
+        std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        built.push(dest);
+    }
+    Ok(built)
+}

@@ -1,0 +1,110 @@
+//! `host demo`: the whole product on one machine, no DingTalk account needed.
+//!
+//! Builds the plugin crates under `plugins/` (if their sources are here), starts the
+//! simulator in-process, runs the host with `plugins/*.wasm` against it, plays a short
+//! conversation and prints what the user sent and what the bot answered.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use sim::{MessageSpec, Sim};
+
+use crate::Host;
+use crate::config::{Credentials, Endpoints};
+
+#[derive(Debug, Args)]
+pub(super) struct DemoArgs {
+    /// The workspace holding `plugins/` (default: the current directory).
+    #[arg(long, default_value = ".")]
+    pub workspace: PathBuf,
+}
+
+/// How long the demo waits for each reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let plugins = prepare_plugins(&args.workspace)?;
+    let sim = Sim::builder().start().await.context("cannot start the simulator")?;
+    println!("simulator listening on {}", sim.url());
+    let host = Host::builder()
+        .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
+        .endpoints(Endpoints {
+            openapi: sim.url(),
+            oapi: sim.url(),
+        })
+        .plugins(&plugins)
+        .build()
+        .await?;
+    for p in host.plugins() {
+        println!("loaded plugin {} {} ({} bytes)", p.name, p.version, p.size);
+    }
+    let running = host.start().await?;
+    println!();
+    let script = [
+        MessageSpec::text("1+2*3"),
+        MessageSpec::text(" 7/2"),
+        MessageSpec::text("2**10"),
+        MessageSpec::text("(1+2)*3 - 4//3").in_group("演示群"),
+        MessageSpec::text("1/0"),
+        MessageSpec::text("import os"),
+        MessageSpec::picture(),
+    ];
+    let mut failures = 0;
+    for spec in script {
+        let said = match spec.body.get("content").and_then(|c| c.as_str()) {
+            Some(text) if spec.msgtype == "text" => text.to_owned(),
+            _ => format!("[{}]", spec.msgtype),
+        };
+        println!("user> {said}");
+        let pushed = sim.push_chatbot(spec).await?;
+        let replies = sim.wait_replies(&pushed.session, 1, REPLY_TIMEOUT).await;
+        let ack = sim.wait_ack(&pushed.message_id, REPLY_TIMEOUT).await;
+        match replies.first().and_then(|r| r.text()) {
+            Some(text) => {
+                for line in text.lines() {
+                    println!("bot>  {line}");
+                }
+            }
+            None => {
+                failures += 1;
+                println!("bot>  (no reply)");
+            }
+        }
+        match ack {
+            Some(a) => println!("      [ACK code {}]", a.code),
+            None => {
+                failures += 1;
+                println!("      [no ACK]");
+            }
+        }
+        println!();
+    }
+    running.shutdown().await;
+    sim.shutdown().await;
+    if failures > 0 {
+        bail!("{failures} demo steps got no reply or no ACK");
+    }
+    Ok(())
+}
+
+/// Build the plugin crates when their sources are present, then list `plugins/*.wasm`.
+fn prepare_plugins(workspace: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = workspace.join("plugins");
+    let crates = super::build::plugin_crates(workspace).unwrap_or_default();
+    if !crates.is_empty() {
+        println!("building plugins {crates:?} for {}…", super::build::TARGET);
+        super::build::build_components(workspace, &crates, &dir)?;
+    }
+    let mut wasm: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    wasm.sort();
+    if wasm.is_empty() {
+        bail!("no plugins in {}", dir.display());
+    }
+    Ok(wasm)
+}

@@ -1,0 +1,177 @@
+//! The command line: `host run`, `host demo`. One file per subcommand; the options
+//! they share live in [`HostOptions`].
+//!
+//! Precedence for every setting: flag, then environment variable, then config file.
+
+pub mod build;
+mod demo;
+mod run;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::PluginConfigs;
+use crate::config::{DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
+
+/// Run DingTalk Stream-mode bots whose handlers are WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "host", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Connect to DingTalk and serve frames with the given plugins.
+    Run(run::RunArgs),
+    /// Build the example plugins, run them against the embedded simulator and print
+    /// a scripted conversation.
+    Demo(demo::DemoArgs),
+}
+
+/// Options every subcommand that talks to DingTalk shares.
+#[derive(Debug, Clone, Args)]
+pub struct HostOptions {
+    /// The app's client id (AppKey).
+    #[arg(long, env = "DINGTALK_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The app's client secret (AppSecret).
+    #[arg(long, env = "DINGTALK_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Base URL of the DingTalk OpenAPI.
+    #[arg(long, env = "DINGTALK_OPENAPI_ENDPOINT", default_value = DEFAULT_OPENAPI_ENDPOINT)]
+    pub openapi_endpoint: String,
+    /// Base URL of the legacy DingTalk OpenAPI (media upload).
+    #[arg(long, env = "DINGTALK_OAPI_ENDPOINT", default_value = DEFAULT_OAPI_ENDPOINT)]
+    pub oapi_endpoint: String,
+    /// Host config file (TOML): per-plugin config values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl HostOptions {
+    /// The endpoints these options name.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            openapi: self.openapi_endpoint.clone(),
+            oapi: self.oapi_endpoint.clone(),
+        }
+    }
+
+    /// The config file's contents, or the defaults when none was given.
+    pub fn file(&self) -> anyhow::Result<ConfigFile> {
+        match &self.config {
+            Some(path) => ConfigFile::load(path),
+            None => Ok(ConfigFile::default()),
+        }
+    }
+}
+
+/// The host config file. Unknown keys are errors, so a typo fails loudly.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Per plugin (by its described name).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginSection>,
+}
+
+/// One plugin's section: `[plugins.<name>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    /// Values the plugin reads with its config import.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+impl ConfigFile {
+    /// Read and parse `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Config values per plugin.
+    pub fn plugin_configs(&self) -> PluginConfigs {
+        self.plugins
+            .iter()
+            .map(|(name, section)| (name.clone(), section.config.clone()))
+            .collect()
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Parse the command line and run it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Demo(args) => demo::demo(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_file_gives_each_plugin_its_values() {
+        let f: ConfigFile = toml::from_str("[plugins.calcbot.config]\nprecision = \"3\"\n").unwrap();
+        assert_eq!(f.plugin_configs()["calcbot"]["precision"], "3");
+    }
+
+    #[test]
+    fn a_typo_in_the_config_file_is_an_error() {
+        let err = toml::from_str::<ConfigFile>("[plugins.calcbot]\nconfg = {}\n").unwrap_err();
+        assert!(err.to_string().contains("confg"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let cli = Cli::try_parse_from([
+            "host",
+            "run",
+            "--client-id",
+            "flag-id",
+            "--openapi-endpoint",
+            "http://127.0.0.1:1",
+            "a.wasm",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.options.client_id.as_deref(), Some("flag-id"));
+        assert_eq!(args.options.endpoints().openapi, "http://127.0.0.1:1");
+    }
+}

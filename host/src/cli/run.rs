@@ -1,0 +1,68 @@
+//! `host run`: connect and serve until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::HostOptions;
+use crate::Host;
+use crate::config::Credentials;
+
+#[derive(Debug, Args)]
+pub(super) struct RunArgs {
+    #[command(flatten)]
+    pub options: HostOptions,
+    /// Plugin components (`.wasm`); shell globs such as `plugins/*.wasm` work.
+    #[arg(required = true, value_name = "PLUGIN.wasm")]
+    pub plugins: Vec<PathBuf>,
+}
+
+pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let opts = &args.options;
+    let (Some(id), Some(secret)) = (&opts.client_id, &opts.client_secret) else {
+        anyhow::bail!(
+            "no credentials: pass --client-id and --client-secret, or set DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET"
+        );
+    };
+    let file = opts.file()?;
+    let host = Host::builder()
+        .credentials(Credentials::new(id, secret))
+        .endpoints(opts.endpoints())
+        .plugins(&args.plugins)
+        .plugin_configs(file.plugin_configs())
+        .build()
+        .await?;
+    let running = host.start().await.context("cannot connect to DingTalk")?;
+    let stop = running.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight frames");
+        stop.cancel();
+    });
+    running.wait().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

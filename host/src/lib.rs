@@ -1,0 +1,242 @@
+//! `host`: runs DingTalk Stream-mode bots whose handlers are sandboxed WebAssembly
+//! components.
+//!
+//! Follow one chatbot message through the crate:
+//! 1. [`stream`] opens the connection (HTTP, then WebSocket), reads a text message and
+//!    decodes it once into a [`stream::Frame`]. SYSTEM frames (ping, disconnect) are
+//!    answered right there.
+//! 2. [`dispatch`] finds the plugin subscribed to the frame's topic and runs it under
+//!    the concurrency bound, deciding when and how the frame is ACKed.
+//! 3. [`runtime`] instantiates the plugin's pre-linked component in a fresh store,
+//!    with its limits, and calls its `handle` export.
+//! 4. The plugin calls host imports (reply-text, …); [`openapi`] makes the HTTP call.
+//! 5. The outcome becomes the ACK, written on the connection the frame came from.
+//!
+//! [`Host::builder`] wires these together; [`cli`] is the command line.
+
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod openapi;
+pub mod runtime;
+pub mod stream;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use config::{Credentials, Endpoints};
+use dispatch::{DispatchConfig, Dispatcher, RouteConflict};
+use openapi::{Http, HttpConfig};
+use runtime::{EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services};
+use stream::{StreamClient, StreamConfig, Supervisor};
+
+pub use runtime::PluginConfigs;
+
+/// Why the host could not be built or started.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The WebAssembly engine could not be set up.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A plugin failed to load.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Two plugins claim one topic.
+    #[error(transparent)]
+    Route(#[from] RouteConflict),
+    /// No plugins were given.
+    #[error("no plugins to run: give at least one .wasm component")]
+    NoPlugins,
+    /// `start` needs credentials.
+    #[error("no client id/secret: pass --client-id/--client-secret or set DINGTALK_CLIENT_ID/DINGTALK_CLIENT_SECRET")]
+    NoCredentials,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// The first connection failed.
+    #[error(transparent)]
+    Stream(#[from] stream::Error),
+}
+
+/// Configures a [`Host`].
+#[derive(Debug, Default)]
+pub struct HostBuilder {
+    credentials: Option<Credentials>,
+    endpoints: Endpoints,
+    plugins: Vec<PathBuf>,
+    plugin_configs: PluginConfigs,
+    runtime: RuntimeConfig,
+    dispatch: DispatchConfig,
+    stream: StreamConfig,
+    http: HttpConfig,
+}
+
+impl HostBuilder {
+    /// The app's credentials (required).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Where DingTalk is. Default: the public endpoints.
+    pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
+        self.endpoints = endpoints;
+        self
+    }
+
+    /// Add a plugin component file.
+    pub fn plugin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.plugins.push(path.into());
+        self
+    }
+
+    /// Add plugin component files.
+    pub fn plugins<I: IntoIterator<Item = P>, P: Into<PathBuf>>(mut self, paths: I) -> Self {
+        self.plugins.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Config values per plugin name.
+    pub fn plugin_configs(mut self, configs: PluginConfigs) -> Self {
+        self.plugin_configs = configs;
+        self
+    }
+
+    /// Engine settings and per-call limits.
+    pub fn runtime_config(mut self, config: RuntimeConfig) -> Self {
+        self.runtime = config;
+        self
+    }
+
+    /// Dispatch settings.
+    pub fn dispatch_config(mut self, config: DispatchConfig) -> Self {
+        self.dispatch = config;
+        self
+    }
+
+    /// Connection settings.
+    pub fn stream_config(mut self, config: StreamConfig) -> Self {
+        self.stream = config;
+        self
+    }
+
+    /// HTTP timeouts.
+    pub fn http_config(mut self, config: HttpConfig) -> Self {
+        self.http = config;
+        self
+    }
+
+    /// Load every plugin (compile, pre-link, describe) and route their topics.
+    pub async fn build(self) -> Result<Host, Error> {
+        if self.plugins.is_empty() {
+            return Err(Error::NoPlugins);
+        }
+        let http = Http::new(&self.http).map_err(|e| Error::Http(e.to_string()))?;
+        let runtime = Runtime::new(&self.runtime, Services { http: http.clone() })?;
+        let mut plugins: Vec<Plugin> = Vec::with_capacity(self.plugins.len());
+        for path in &self.plugins {
+            let plugin = runtime.load(path, &self.plugin_configs).await?;
+            tracing::info!(
+                plugin = %plugin.name,
+                version = %plugin.version,
+                path = %plugin.path.display(),
+                compile_ms = plugin.compile_time.as_millis() as u64,
+                subscriptions = ?plugin.subscriptions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "plugin loaded"
+            );
+            plugins.push(plugin);
+        }
+        let dispatcher = Dispatcher::new(plugins, self.dispatch)?;
+        Ok(Host {
+            dispatcher: Arc::new(dispatcher),
+            http,
+            endpoints: self.endpoints,
+            credentials: self.credentials,
+            stream: self.stream,
+            _runtime: runtime,
+        })
+    }
+}
+
+/// Plugins loaded and routed, ready to connect.
+pub struct Host {
+    dispatcher: Arc<Dispatcher>,
+    http: Http,
+    endpoints: Endpoints,
+    credentials: Option<Credentials>,
+    stream: StreamConfig,
+    _runtime: Runtime,
+}
+
+impl Host {
+    /// Start configuring a host.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The loaded plugins.
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        self.dispatcher.plugins()
+    }
+
+    /// The subscriptions the host opens connections with: the plugins' union.
+    pub fn subscriptions(&self) -> Vec<stream::Subscription> {
+        self.dispatcher
+            .subscriptions()
+            .into_iter()
+            .map(|s| stream::Subscription {
+                kind: s.kind.as_str().to_owned(),
+                topic: s.topic,
+            })
+            .collect()
+    }
+
+    /// Connect and serve until [`RunningHost::shutdown`]. Fails if the first
+    /// connection cannot be made (e.g. DingTalk refuses the credentials).
+    pub async fn start(self) -> Result<RunningHost, Error> {
+        let credentials = self.credentials.clone().ok_or(Error::NoCredentials)?;
+        let client = StreamClient::new(
+            self.http.clone(),
+            self.endpoints.clone(),
+            credentials,
+            self.subscriptions(),
+            self.stream.clone(),
+        );
+        let shutdown = CancellationToken::new();
+        let supervisor = client
+            .connect(self.dispatcher.clone(), shutdown.clone())
+            .await?;
+        Ok(RunningHost {
+            supervisor,
+            shutdown,
+            _host: self,
+        })
+    }
+}
+
+/// A connected host.
+pub struct RunningHost {
+    supervisor: Supervisor,
+    shutdown: CancellationToken,
+    _host: Host,
+}
+
+impl RunningHost {
+    /// A token that stops the host when cancelled (e.g. from a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stop taking frames, let in-flight handlers finish and ACK them (bounded),
+    /// close the socket.
+    pub async fn shutdown(self) {
+        self.supervisor.shutdown().await;
+    }
+
+    /// Run until the shutdown token is cancelled, then finish like [`Self::shutdown`].
+    pub async fn wait(self) {
+        self.supervisor.wait().await;
+    }
+}

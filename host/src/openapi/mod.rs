@@ -1,0 +1,221 @@
+//! DingTalk HTTP APIs: the one HTTP client, its timeouts and its error type.
+//!
+//! Every call has a connect timeout and a total timeout ([`HttpConfig`]). Errors name
+//! the step that failed and carry DingTalk's own `code`/`message` when it sent one,
+//! from either error style: non-2xx with `{"code","message"}` (new APIs) or HTTP 200
+//! with a non-zero `errcode`/`errmsg` (legacy APIs, session webhooks).
+
+pub mod webhook;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The step an HTTP call belongs to, named in every error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `POST /v1.0/gateway/connections/open`.
+    Open,
+    /// A session webhook reply.
+    Webhook,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Open => "open connection",
+            Step::Webhook => "webhook reply",
+        })
+    }
+}
+
+/// Why a DingTalk HTTP call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// DingTalk answered with an error.
+    #[error("{step} failed: DingTalk answered HTTP {status}, code {code:?}: {message}")]
+    Api {
+        /// Which call.
+        step: Step,
+        /// HTTP status (200 for errcode-style errors).
+        status: u16,
+        /// DingTalk's `code` or `errcode`.
+        code: String,
+        /// DingTalk's `message` or `errmsg`, or the start of a non-JSON body.
+        message: String,
+    },
+    /// No answer within the timeout; the request may have taken effect.
+    #[error("{step} timed out")]
+    Timeout {
+        /// Which call.
+        step: Step,
+    },
+    /// The request could not be sent or the answer not read.
+    #[error("{step} failed: {detail}")]
+    Network {
+        /// Which call.
+        step: Step,
+        /// The transport's reason, with its causes.
+        detail: String,
+    },
+    /// A 2xx answer without what the API promises.
+    #[error("{step} failed: unexpected answer: {detail}")]
+    BadResponse {
+        /// Which call.
+        step: Step,
+        /// What was missing or malformed.
+        detail: String,
+    },
+}
+
+impl Error {
+    fn from_reqwest(step: Step, e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            return Error::Timeout { step };
+        }
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            detail.push_str(": ");
+            detail.push_str(&s.to_string());
+            source = s.source();
+        }
+        Error::Network { step, detail }
+    }
+
+    /// Whether DingTalk refused the app's credentials (HTTP 401/403 on open).
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self, Error::Api { status: 401 | 403, .. })
+            || matches!(self, Error::Api { code, .. } if code == "authFailed")
+    }
+}
+
+/// Timeouts of every DingTalk HTTP call.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// TCP + TLS connect. Default 5 s: DingTalk answers in well under a second,
+    /// and a hung connect must not stall a reconnect (protocol.md G.9).
+    pub connect_timeout: Duration,
+    /// Whole request. Default 10 s, like py-HEAD's fix for the SDK's missing timeouts.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The shared HTTP client (connection pooling across all plugins and calls).
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    /// A client with `config`'s timeouts.
+    pub fn new(config: &HttpConfig) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("dingtalk-wasm-host/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// POST `body` as JSON to `url`, and return the JSON answer after checking both
+    /// error styles.
+    pub async fn post_json(&self, step: Step, url: &str, body: &Value) -> Result<Value, Error> {
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(step, e))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Error::from_reqwest(step, e))?;
+        check(step, status, &bytes)
+    }
+}
+
+/// Turn an HTTP answer into its JSON body or a typed error.
+fn check(step: Step, status: u16, body: &[u8]) -> Result<Value, Error> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let text = |v: &Value, k: &str| match v.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    if !(200..300).contains(&status) {
+        let (code, message) = match &json {
+            Some(v) => (
+                text(v, "code").or_else(|| text(v, "errcode")).unwrap_or_default(),
+                text(v, "message").or_else(|| text(v, "errmsg")).unwrap_or_default(),
+            ),
+            None => (String::new(), snippet(body)),
+        };
+        return Err(Error::Api {
+            step,
+            status,
+            code,
+            message,
+        });
+    }
+    let Some(v) = json else {
+        return Err(Error::BadResponse {
+            step,
+            detail: format!("body is not JSON: {}", snippet(body)),
+        });
+    };
+    match v.get("errcode").and_then(Value::as_i64) {
+        Some(0) | None => Ok(v),
+        Some(errcode) => Err(Error::Api {
+            step,
+            status,
+            code: errcode.to_string(),
+            message: text(&v, "errmsg").unwrap_or_default(),
+        }),
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    s.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_api_errors_carry_status_code_and_message() {
+        let err = check(Step::Open, 401, br#"{"requestid":"r","code":"authFailed","message":"bad"}"#).unwrap_err();
+        assert!(err.is_auth_failure());
+        let text = err.to_string();
+        assert!(text.starts_with("open connection failed"), "{text}");
+        assert!(text.contains("401") && text.contains("authFailed") && text.contains("bad"), "{text}");
+    }
+
+    #[test]
+    fn legacy_errcode_errors_are_errors_despite_http_200() {
+        let err = check(Step::Webhook, 200, br#"{"errcode":300001,"errmsg":"expired"}"#).unwrap_err();
+        assert!(matches!(err, Error::Api { status: 200, ref code, ref message, .. } if code == "300001" && message == "expired"));
+        assert!(check(Step::Webhook, 200, br#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
+    }
+
+    #[test]
+    fn html_error_pages_are_reported_by_their_start() {
+        let err = check(Step::Open, 503, b"<html>Service Unavailable</html>").unwrap_err();
+        assert!(matches!(err, Error::Api { status: 503, ref message, .. } if message.contains("Service Unavailable")));
+        assert!(matches!(check(Step::Open, 200, b"<xml/>"), Err(Error::BadResponse { .. })));
+    }
+}

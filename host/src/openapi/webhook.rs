@@ -1,0 +1,55 @@
+//! Replies through a message's session webhook (protocol.md D.2).
+
+use serde_json::{Value, json};
+
+use super::{Error, Http, Step};
+
+/// Whom a reply mentions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct At {
+    /// Staff ids.
+    pub user_ids: Vec<String>,
+    /// Phone numbers.
+    pub mobiles: Vec<String>,
+    /// Everyone in the group.
+    pub all: bool,
+}
+
+impl At {
+    fn to_json(&self) -> Value {
+        json!({"atUserIds": self.user_ids, "atMobiles": self.mobiles, "isAtAll": self.all})
+    }
+}
+
+/// The body of a text reply.
+pub fn text_body(content: &str, at: &At) -> Value {
+    json!({"msgtype": "text", "text": {"content": content}, "at": at.to_json()})
+}
+
+/// The body of a markdown reply.
+pub fn markdown_body(title: &str, text: &str, at: &At) -> Value {
+    json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at.to_json()})
+}
+
+/// POST `body` to `webhook`.
+pub async fn send(http: &Http, webhook: &str, body: &Value) -> Result<(), Error> {
+    http.post_json(Step::Webhook, webhook, body).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_replies_match_the_official_body() {
+        let at = At {
+            user_ids: vec!["0326".into()],
+            ..At::default()
+        };
+        assert_eq!(
+            text_body("Q: 1\nA: 1", &at),
+            json!({"msgtype":"text","text":{"content":"Q: 1\nA: 1"},"at":{"atUserIds":["0326"],"atMobiles":[],"isAtAll":false}})
+        );
+        assert_eq!(markdown_body("t", "**x**", &At::default())["markdown"], json!({"title":"t","text":"**x**"}));
+    }
+}

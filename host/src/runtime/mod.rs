@@ -1,0 +1,155 @@
+//! The only code that touches wasmtime: the engine, plugin loading, limits, calls.
+//!
+//! Lifecycle, in order:
+//! 1. [`Runtime::new`] builds one engine (pooling allocator, epoch interruption) and
+//!    one linker (WASI p2 plus the `dingtalk:bot` imports), and starts the epoch
+//!    ticker thread, which stops by itself when the engine is dropped.
+//! 2. [`Runtime::load`] compiles a component once (off the async executor), pre-links
+//!    it, and runs a canary: a throwaway instance whose `describe` must answer. Only
+//!    then does a [`Plugin`] exist, so a broken file never reaches dispatch.
+//! 3. [`Plugin::handle`] runs one frame in a fresh `Store`, instantiated from the
+//!    pre-linked component.
+//!
+//! What ends a `Store`: the call returning, a trap (including the memory cap and the
+//! CPU budget), or the wall-clock timeout dropping the call. A store is never reused,
+//! so a trapped (poisoned) instance can never be entered again.
+//!
+//! Limits and what they do not cover: the memory cap counts linear memory only (not
+//! tables, not host-side buffers of host calls); the CPU budget counts epoch ticks
+//! seen while guest code runs, so time blocked in host calls is bounded only by the
+//! wall-clock timeout.
+
+mod bindings;
+mod plugin;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use plugin::{
+    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, Subscription, SubscriptionKind,
+    describe_error,
+};
+pub use state::Services;
+use state::State;
+
+/// How often the epoch ticks; the unit of the CPU budget.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits applied to every plugin call.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory one instance may grow to. Default 64 MiB: a message handler
+    /// needs a few MiB; the cap keeps a leaking plugin from taking the host down.
+    pub memory_bytes: usize,
+    /// Guest CPU time one call may use. Default 1 s: arithmetic and JSON take
+    /// microseconds, so only a runaway loop gets near it.
+    pub cpu_budget: Duration,
+    /// Wall-clock time one call may take, host calls included. Default 30 s: three
+    /// HTTP calls at their 10 s timeout.
+    pub wall_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 << 20,
+            cpu_budget: Duration::from_secs(1),
+            wall_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    fn cpu_ticks(&self) -> u64 {
+        (self.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Instances that may exist at once across all plugins (frames in flight plus
+    /// canaries). Default 256; it sizes the pooling allocator's slots.
+    pub max_instances: u32,
+    /// Per-call limits.
+    pub limits: Limits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_instances: 256,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A failure to set up the engine.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to set up the WebAssembly engine: {0}")]
+pub struct EngineError(String);
+
+/// The engine, the linker and the services host calls use.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<State>,
+    services: Arc<Services>,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// Build the engine and linker; start the epoch ticker.
+    pub fn new(config: &RuntimeConfig, services: Services) -> Result<Self, EngineError> {
+        let n = config.max_instances;
+        let mut pool = PoolingAllocationConfig::default();
+        // A Rust wasm32-wasip2 component holds a handful of core instances, two or
+        // three memories and tables; size the pool for that, times `n`.
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_memory_size(config.limits.memory_bytes)
+            // Keeping a little memory resident between instances avoids an madvise
+            // per teardown, which serialises on the mm lock (wasm-hosting.md 9.14).
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(1 << 16);
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&cfg).map_err(|e| EngineError(format!("{e:#}")))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| EngineError(format!("cannot start the epoch ticker: {e}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| EngineError(format!("{e:#}")))?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| EngineError(format!("{e:#}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                services: Arc::new(services),
+                limits: config.limits.clone(),
+            }),
+        })
+    }
+}

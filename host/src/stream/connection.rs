@@ -1,0 +1,199 @@
+//! One WebSocket connection: read frames, answer SYSTEM frames, write ACKs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::frame::{self, FrameType};
+use super::{Ack, AckSender, FrameSink};
+
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a connection tells its supervisor.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// The gateway asked this connection to go away: open a replacement now.
+    Disconnect { id: u64 },
+    /// The connection is over.
+    Ended { id: u64, cause: End, healthy: bool },
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The gateway closed it (after `disconnect`, or on its own).
+    GatewayClosed(Option<String>),
+    /// The socket failed or vanished without a close.
+    Lost(String),
+    /// Replaced after `disconnect`, and drained.
+    Replaced,
+    /// Host shutdown.
+    LocallyClosed,
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::GatewayClosed(Some(why)) => write!(f, "the gateway closed it ({why})"),
+            End::GatewayClosed(None) => write!(f, "the gateway closed it"),
+            End::Lost(why) => write!(f, "lost: {why}"),
+            End::Replaced => write!(f, "replaced after disconnect"),
+            End::LocallyClosed => write!(f, "closed by the host"),
+        }
+    }
+}
+
+pub(crate) struct Context {
+    pub id: u64,
+    pub sink: Arc<dyn FrameSink>,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub shutdown: CancellationToken,
+    /// Id of the newest live connection, so a draining one knows it was replaced.
+    pub newest: watch::Receiver<u64>,
+    pub drain_budget: Duration,
+}
+
+/// Write queued messages, batching whatever is already queued into one flush.
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<Socket, Message>,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut closing = matches!(first, Message::Close(_));
+        if sink.feed(first).await.is_err() {
+            return;
+        }
+        while !closing {
+            match rx.try_recv() {
+                Ok(m) => {
+                    closing = matches!(m, Message::Close(_));
+                    if sink.feed(m).await.is_err() {
+                        return;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if sink.flush().await.is_err() || closing {
+            return;
+        }
+    }
+}
+
+pub(crate) async fn run(socket: Socket, ctx: Context) {
+    let id = ctx.id;
+    let (write, mut read) = socket.split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(write, rx));
+    let acks = AckSender { connection: id, tx: tx.clone() };
+    let tasks = TaskTracker::new();
+    let mut draining = false;
+    let mut healthy = false;
+    let mut newest = ctx.newest.clone();
+
+    let cause = loop {
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => break End::LocallyClosed,
+            () = replaced(&tasks, &mut newest, id), if draining => break End::Replaced,
+            msg = read.next() => match msg {
+                None => break End::Lost("the socket closed without a close frame".into()),
+                Some(Err(e)) => break End::Lost(e.to_string()),
+                Some(Ok(Message::Close(frame))) => break End::GatewayClosed(frame.map(describe_close)),
+                Some(Ok(Message::Text(text))) => {
+                    healthy = true;
+                    if handle_text(&text, &ctx, &acks, &tasks) {
+                        draining = true;
+                        tasks.close();
+                        let _ = ctx.events.send(Event::Disconnect { id });
+                    }
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    tracing::warn!(connection = id, bytes = b.len(), "ignored a binary message: frames are text");
+                }
+                Some(Ok(_)) => healthy = true,
+            },
+        }
+    };
+
+    match &cause {
+        End::LocallyClosed | End::Replaced => {
+            tasks.close();
+            if tokio::time::timeout(ctx.drain_budget, tasks.wait()).await.is_err() {
+                tracing::warn!(
+                    connection = id,
+                    still_running = tasks.len(),
+                    "in-flight handlers did not finish within {:?}; their ACKs are lost",
+                    ctx.drain_budget
+                );
+            }
+            let _ = tx.send(Message::Close(Some(CloseFrame {
+                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                reason: "".into(),
+            })));
+        }
+        End::GatewayClosed(_) | End::Lost(_) => {}
+    }
+    drop(acks);
+    drop(tx);
+    if matches!(cause, End::GatewayClosed(_) | End::Lost(_)) {
+        writer.abort();
+    }
+    let _ = writer.await;
+    let _ = ctx.events.send(Event::Ended { id, cause, healthy });
+}
+
+/// Resolves once every handler of this connection is done and a newer connection is live.
+async fn replaced(tasks: &TaskTracker, newest: &mut watch::Receiver<u64>, id: u64) {
+    tasks.wait().await;
+    let _ = newest.wait_for(|n| *n > id).await;
+}
+
+fn describe_close(frame: CloseFrame) -> String {
+    format!("{} {}", u16::from(frame.code), frame.reason)
+}
+
+/// Handle one text message; returns true when it was a `disconnect`.
+fn handle_text(text: &str, ctx: &Context, acks: &AckSender, tasks: &TaskTracker) -> bool {
+    let frame = match frame::decode(text) {
+        Ok(f) => f,
+        Err(rejected) => {
+            tracing::warn!(
+                connection = ctx.id,
+                message_id = rejected.message_id.as_deref().unwrap_or("?"),
+                "dropped a malformed frame: {}",
+                rejected.error
+            );
+            if let Some(id) = rejected.message_id {
+                acks.send(Ack::error(id, 400, rejected.error.to_string()));
+            }
+            return false;
+        }
+    };
+    tracing::debug!(
+        connection = ctx.id,
+        r#type = frame.frame_type.as_str(),
+        topic = %frame.topic,
+        message_id = %frame.message_id,
+        "frame"
+    );
+    if frame.frame_type != FrameType::System {
+        ctx.sink.deliver(frame, acks.clone(), tasks);
+        return false;
+    }
+    // SYSTEM frames are answered here, at once: ping echoes its data (the opaque),
+    // disconnect and undocumented topics get a plain OK.
+    let is_disconnect = frame.topic == "disconnect";
+    if is_disconnect {
+        tracing::info!(connection = ctx.id, data = %frame.data, "gateway asked to disconnect; opening a replacement");
+    }
+    acks.send(Ack::ok(frame.message_id, frame.data));
+    is_disconnect
+}

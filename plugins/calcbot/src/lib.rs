@@ -1,0 +1,61 @@
+//! calcbot: answers arithmetic sent to the robot.
+//!
+//! A text message is trimmed and evaluated as arithmetic with Python's semantics
+//! (see [`eval`]); the answer goes back through the message's session webhook,
+//! mentioning the sender, as `Q: <expression>\nA: <result>` or
+//! `Q: <expression>\nA: Error: <reason>`. Nothing but arithmetic is ever evaluated.
+//! Other message types get a short text explaining what the bot understands.
+
+pub mod eval;
+
+use dingtalk_bot_sdk::{ChatbotMessage, Description, Error, Frame, Outcome, Plugin, log, reply_text};
+
+/// The reply for a non-text message.
+pub const NOT_TEXT_REPLY: &str =
+    "I can only do arithmetic on text messages. Try sending something like 2*(3+4).";
+
+struct CalcBot;
+
+impl Plugin for CalcBot {
+    fn describe() -> Description {
+        Description::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).chatbot_messages()
+    }
+
+    fn handle(frame: Frame) -> Result<Outcome, Error> {
+        let msg: ChatbotMessage = frame.chatbot_message()?;
+        let reply = match msg.text_content() {
+            Some(text) => answer(text),
+            None => NOT_TEXT_REPLY.to_owned(),
+        };
+        log::debug(&reply);
+        reply_text(&msg, &reply)?;
+        Ok(Outcome::Done)
+    }
+}
+
+dingtalk_bot_sdk::export_plugin!(CalcBot);
+
+/// The whole reply for a text message.
+pub fn answer(text: &str) -> String {
+    let expression = text.trim();
+    match eval::evaluate(expression) {
+        Ok(value) => format!("Q: {expression}\nA: {value}"),
+        Err(e) => format!("Q: {expression}\nA: Error: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_in_the_q_a_form_with_the_trimmed_expression() {
+        assert_eq!(answer("  1+2*3 "), "Q: 1+2*3\nA: 7");
+        assert_eq!(answer(" 7/2"), "Q: 7/2\nA: 3.5");
+    }
+
+    #[test]
+    fn errors_are_prefixed_with_error() {
+        assert_eq!(answer("1/0"), "Q: 1/0\nA: Error: division by zero");
+    }
+}

@@ -1,0 +1,62 @@
+//! One gateway-side WebSocket connection: push frames, record ACKs.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::state::{Conn, Inner, Outbound};
+
+pub(crate) async fn serve(inner: Arc<Inner>, socket: WebSocket, subscriptions: Vec<(String, String)>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = {
+        let mut s = inner.lock();
+        s.next_conn += 1;
+        let id = s.next_conn;
+        s.connections.insert(
+            id,
+            Conn {
+                tx,
+                subscriptions,
+                routable: true,
+                open: true,
+                opened_at: inner.started.elapsed(),
+                closed_at: None,
+            },
+        );
+        id
+    };
+    inner.bump();
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Outbound::Text(t)) => {
+                    if sink.send(Message::Text(t.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outbound::Close) | None => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                }
+                Some(Outbound::Drop) => break,
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => inner.record_ack(id, &t),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    {
+        let mut s = inner.lock();
+        if let Some(c) = s.connections.get_mut(&id) {
+            c.open = false;
+            c.routable = false;
+            c.closed_at = Some(inner.started.elapsed());
+        }
+    }
+    inner.bump();
+}

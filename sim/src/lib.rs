@@ -1,0 +1,306 @@
+//! A local DingTalk: the Stream gateway, the OpenAPI endpoints a bot uses and session
+//! webhooks, over real loopback sockets, with an injection API for tests.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let sim = sim::Sim::builder().credentials("id", "secret").start().await?;
+//! // point a client at sim.url() (DINGTALK_OPENAPI_ENDPOINT), then:
+//! let pushed = sim.push_chatbot(sim::MessageSpec::text("1+1")).await?;
+//! let replies = sim.wait_replies(&pushed.session, 1, std::time::Duration::from_secs(5)).await;
+//! # Ok(()) }
+//! ```
+//!
+//! It behaves like the real service for any client (protocol.md H): credentials are
+//! checked (401 `authFailed`), tickets are single-use and live 90 s, frames carry only
+//! string headers and a string `data`, pushes go to one random connection subscribed
+//! to the topic, `disconnect` stops routing to a connection at once and closes it
+//! after a grace period, and every ACK and webhook reply is recorded for assertions.
+//!
+//! Invariant: the sim never sends a frame with a non-string header or `data`, except
+//! through [`Sim::push_raw`], which sends exactly what it is given.
+
+mod gateway;
+pub mod message;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use message::MessageSpec;
+pub use state::{AckRecord, ConnectionRecord, OpenRecord, Reply};
+use state::{Inner, Outbound};
+
+/// The chatbot message callback topic.
+pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
+
+/// Simulator settings. Every default matches what DingTalk does or documents.
+#[derive(Debug, Clone)]
+pub struct SimBuilder {
+    client_id: String,
+    client_secret: String,
+    bind: SocketAddr,
+    ticket_ttl: Duration,
+    disconnect_grace: Duration,
+    ping_interval: Option<Duration>,
+    webhook_ttl: Duration,
+    route_wait: Duration,
+}
+
+impl Default for SimBuilder {
+    fn default() -> Self {
+        Self {
+            client_id: "dingsimclientid".into(),
+            client_secret: "sim-client-secret".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            // protocol.md A.3: a ticket opens one connection within 90 s.
+            ticket_ttl: Duration::from_secs(90),
+            // protocol.md B.4: the server closes 10 s after `disconnect`.
+            disconnect_grace: Duration::from_secs(10),
+            // Undocumented interval; 30 s keeps tests quiet while still exercising it.
+            ping_interval: Some(Duration::from_secs(30)),
+            // protocol.md C.2: webhooks live about 90 minutes.
+            webhook_ttl: Duration::from_secs(90 * 60),
+            // How long a push waits for a subscribed connection (e.g. mid-reconnect).
+            route_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SimBuilder {
+    /// The app credentials the sim accepts.
+    pub fn credentials(mut self, client_id: &str, client_secret: &str) -> Self {
+        self.client_id = client_id.into();
+        self.client_secret = client_secret.into();
+        self
+    }
+
+    /// Listen address. Default `127.0.0.1:0` (a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// How long after `disconnect` the sim closes the socket. Default 10 s.
+    pub fn disconnect_grace(mut self, d: Duration) -> Self {
+        self.disconnect_grace = d;
+        self
+    }
+
+    /// Interval of SYSTEM pings; `None` turns them off. Default 30 s.
+    pub fn ping_interval(mut self, d: Option<Duration>) -> Self {
+        self.ping_interval = d;
+        self
+    }
+
+    /// Lifetime of session webhooks. Default 90 minutes.
+    pub fn webhook_ttl(mut self, d: Duration) -> Self {
+        self.webhook_ttl = d;
+        self
+    }
+
+    /// Start serving.
+    pub async fn start(self) -> anyhow::Result<Sim> {
+        let listener = tokio::net::TcpListener::bind(self.bind).await?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner::new(self, addr));
+        let shutdown = CancellationToken::new();
+        let app = server::router(inner.clone());
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await;
+        });
+        if let Some(every) = inner.config.ping_interval {
+            let inner = inner.clone();
+            let token = shutdown.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        () = token.cancelled() => break,
+                        _ = tick.tick() => { inner.ping_all(); }
+                    }
+                }
+            });
+        }
+        Ok(Sim {
+            inner,
+            addr,
+            shutdown,
+            task,
+        })
+    }
+}
+
+/// Why a push could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// No live connection subscribed to this (type, topic) within the wait.
+    #[error("no connection subscribed to {kind} {topic}")]
+    NoSubscriber {
+        /// CALLBACK or EVENT.
+        kind: String,
+        /// The topic.
+        topic: String,
+    },
+}
+
+/// A pushed chatbot message.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The frame's `headers.messageId`.
+    pub message_id: String,
+    /// The session id of its webhook (for [`Sim::wait_replies`]).
+    pub session: String,
+    /// The `data` object sent.
+    pub data: Value,
+    /// Which connection got it.
+    pub connection: u64,
+}
+
+/// A running simulator.
+pub struct Sim {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sim {
+    /// Start configuring a simulator.
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`: the OpenAPI endpoint for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The accepted client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.config.client_id
+    }
+
+    /// The accepted client secret.
+    pub fn client_secret(&self) -> &str {
+        &self.inner.config.client_secret
+    }
+
+    /// Push a chatbot message to a connection subscribed to the chatbot topic.
+    pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
+        self.inner.push_chatbot(spec).await
+    }
+
+    /// Push an EVENT frame of `event_type` with `data`. Returns the messageId.
+    pub async fn push_event(&self, event_type: &str, data: Value) -> Result<String, PushError> {
+        self.inner.push_event(event_type, data).await
+    }
+
+    /// Push a CALLBACK frame on `topic` with `data`. Returns the messageId.
+    pub async fn push_callback(&self, topic: &str, data: Value) -> Result<String, PushError> {
+        let (id, _) = self.inner.push_data("CALLBACK", topic, data, Vec::new()).await?;
+        Ok(id)
+    }
+
+    /// Send `text` as-is to a live connection (for malformed-frame tests).
+    /// `message_id`, if given, is registered so its ACK is recorded with a latency.
+    pub async fn push_raw(&self, text: &str, message_id: Option<&str>) -> Result<u64, PushError> {
+        self.inner.push_raw(text, message_id).await
+    }
+
+    /// Send a SYSTEM ping to every live connection. Returns the ping messageIds.
+    pub fn ping(&self) -> Vec<String> {
+        self.inner.ping_all()
+    }
+
+    /// Send `disconnect` to every live connection: routing to them stops now and
+    /// they are closed after the grace period.
+    pub fn disconnect(&self) {
+        self.inner.disconnect_all("connection is expired");
+    }
+
+    /// Drop every connection's TCP socket abruptly, without a close frame.
+    pub fn drop_connections(&self) {
+        self.inner.send_all(|_| Some(Outbound::Drop));
+    }
+
+    /// Wait until at least `n` connections are live and routable.
+    pub async fn wait_connections(&self, n: usize, timeout: Duration) -> bool {
+        self.inner.wait_until(timeout, |s| s.routable_count() >= n).await
+    }
+
+    /// Wait for the ACK of `message_id`.
+    pub async fn wait_ack(&self, message_id: &str, timeout: Duration) -> Option<AckRecord> {
+        let mut found = None;
+        self.inner
+            .wait_until(timeout, |s| {
+                found = s.acks.iter().find(|a| a.message_id == message_id).cloned();
+                found.is_some()
+            })
+            .await;
+        found
+    }
+
+    /// Wait until `session` has `n` replies; returns those received.
+    pub async fn wait_replies(&self, session: &str, n: usize, timeout: Duration) -> Vec<Reply> {
+        let mut got = Vec::new();
+        self.inner
+            .wait_until(timeout, |s| {
+                got = s.replies.iter().filter(|r| r.session == session).cloned().collect();
+                got.len() >= n
+            })
+            .await;
+        got
+    }
+
+    /// Every ACK received so far.
+    pub fn acks(&self) -> Vec<AckRecord> {
+        self.inner.lock().acks.clone()
+    }
+
+    /// Every webhook reply received so far.
+    pub fn replies(&self) -> Vec<Reply> {
+        self.inner.lock().replies.clone()
+    }
+
+    /// Every open-connection request so far.
+    pub fn opens(&self) -> Vec<OpenRecord> {
+        self.inner.lock().opens.clone()
+    }
+
+    /// Every WebSocket connection so far.
+    pub fn connections(&self) -> Vec<ConnectionRecord> {
+        self.inner.lock().connection_records()
+    }
+
+    /// Answer the next `n` open-connection requests with HTTP `status` (fault knob).
+    pub fn refuse_opens(&self, n: usize, status: u16) {
+        self.inner.lock().refuse_opens = Some((n, status));
+    }
+
+    /// A summary for printing: counts of opens, connections, ACKs, replies.
+    pub fn summary(&self) -> Value {
+        let s = self.inner.lock();
+        json!({"opens": s.opens.len(), "connections": s.connections.len(), "acks": s.acks.len(), "replies": s.replies.len()})
+    }
+
+    /// Stop serving and close every connection.
+    pub async fn shutdown(self) {
+        self.inner.send_all(|_| Some(Outbound::Close));
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}

@@ -1,0 +1,138 @@
+//! Chatbot messages of every msgtype (protocol.md C.2, C.3), as DingTalk pushes them.
+
+use serde_json::{Value, json};
+
+/// What a simulated user sends; [`crate::Sim::push_chatbot`] adds the common fields
+/// (ids, times, session webhook).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSpec {
+    /// The msgtype.
+    pub msgtype: String,
+    /// `text` for text messages, `content` for the others.
+    pub body: Value,
+    /// The group title, for a group chat; `None` is 1:1.
+    pub group: Option<String>,
+    /// The sender's staff id.
+    pub sender_staff_id: String,
+    /// The sender's display name.
+    pub sender_nick: String,
+}
+
+impl MessageSpec {
+    fn new(msgtype: &str, body: Value) -> Self {
+        Self {
+            msgtype: msgtype.into(),
+            body,
+            group: None,
+            sender_staff_id: "032615015535634423".into(),
+            sender_nick: "张三".into(),
+        }
+    }
+
+    /// A text message.
+    pub fn text(content: &str) -> Self {
+        Self::new("text", json!({ "content": content }))
+    }
+
+    /// A picture.
+    pub fn picture() -> Self {
+        Self::new(
+            "picture",
+            json!({"downloadCode": "sim-picture-download-code", "pictureDownloadCode": "sim-picture-code"}),
+        )
+    }
+
+    /// Rich text: a picture, a line break, then `text`.
+    pub fn rich_text(text: &str) -> Self {
+        Self::new(
+            "richText",
+            json!({"richText": [
+                {"type": "picture", "downloadCode": "sim-rich-download-code", "pictureDownloadCode": "sim-rich-picture-code"},
+                {"text": "\n"},
+                {"text": text}
+            ]}),
+        )
+    }
+
+    /// A voice message with DingTalk's speech-to-text.
+    pub fn audio(recognition: &str) -> Self {
+        Self::new(
+            "audio",
+            json!({"duration": 4000, "downloadCode": "sim-audio-download-code", "recognition": recognition}),
+        )
+    }
+
+    /// A video.
+    pub fn video() -> Self {
+        Self::new(
+            "video",
+            json!({"downloadCode": "sim-video-download-code", "duration": "12", "videoType": "mp4"}),
+        )
+    }
+
+    /// A file.
+    pub fn file(name: &str) -> Self {
+        Self::new(
+            "file",
+            json!({"downloadCode": "sim-file-download-code", "fileId": "214980176385", "fileName": name, "spaceId": "28455378906"}),
+        )
+    }
+
+    /// Sent in a group with this title (with the robot @-mentioned).
+    pub fn in_group(mut self, title: &str) -> Self {
+        self.group = Some(title.into());
+        self
+    }
+
+    /// Sent by this user.
+    pub fn from(mut self, staff_id: &str, nick: &str) -> Self {
+        self.sender_staff_id = staff_id.into();
+        self.sender_nick = nick.into();
+        self
+    }
+
+    /// The full `data` object.
+    pub(crate) fn to_data(&self, ids: &Ids, webhook: &str, now_ms: i64, webhook_ttl_ms: i64) -> Value {
+        let chatbot_user_id = "$:LWCP_v1:$sim0robot0user0id==";
+        let conversation_id = match &self.group {
+            Some(_) => format!("cidGroup{}=", ids.conversation),
+            None => format!("cidSingle{}=", ids.conversation),
+        };
+        let mut data = json!({
+            "conversationId": conversation_id,
+            "chatbotCorpId": "dingsimcorp",
+            "chatbotUserId": chatbot_user_id,
+            "msgId": format!("msgSim{}==", ids.msg),
+            "senderNick": self.sender_nick,
+            "isAdmin": false,
+            "senderStaffId": self.sender_staff_id,
+            "sessionWebhookExpiredTime": now_ms + webhook_ttl_ms,
+            "createAt": now_ms,
+            "senderCorpId": "dingsimcorp",
+            "conversationType": if self.group.is_some() { "2" } else { "1" },
+            "senderId": format!("$:LWCP_v1:$sender{}==", self.sender_staff_id),
+            "senderPlatform": "Mac",
+            "sessionWebhook": webhook,
+            "robotCode": ids.robot_code,
+            "msgtype": self.msgtype,
+        });
+        let key = if self.msgtype == "text" { "text" } else { "content" };
+        data[key] = self.body.clone();
+        match &self.group {
+            Some(title) => {
+                data["conversationTitle"] = json!(title);
+                data["isInAtList"] = json!(true);
+                data["atUsers"] = json!([{ "dingtalkId": chatbot_user_id }]);
+            }
+            None => data["openThreadId"] = json!(conversation_id),
+        }
+        data
+    }
+}
+
+/// Ids a pushed message gets.
+pub(crate) struct Ids {
+    pub msg: u64,
+    pub conversation: u64,
+    pub robot_code: String,
+}

@@ -1,0 +1,463 @@
+//! The simulator's shared state: tickets, connections, records, routing.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::message::{Ids, MessageSpec};
+use crate::{CHATBOT_TOPIC, PushError, Pushed, SimBuilder};
+
+/// What a connection task is told to do.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Send this text frame.
+    Text(String),
+    /// Close normally.
+    Close,
+    /// Drop the TCP connection without a close frame.
+    Drop,
+}
+
+/// One ACK the sim received.
+#[derive(Debug, Clone, Serialize)]
+pub struct AckRecord {
+    /// `headers.messageId` of the ACK.
+    pub message_id: String,
+    /// Its `code`.
+    pub code: i64,
+    /// Its `message`.
+    pub message: String,
+    /// Its `data` string, if any.
+    pub data: Option<String>,
+    /// The connection it came on.
+    pub connection: u64,
+    /// Time from push to ACK, when the ACKed frame was one the sim pushed.
+    pub latency: Option<Duration>,
+    /// For ping ACKs: whether `data` echoed the ping's opaque.
+    pub opaque_ok: Option<bool>,
+}
+
+impl AckRecord {
+    /// `data` parsed as JSON (`Null` when absent or not JSON).
+    pub fn data_json(&self) -> Value {
+        self.data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// One webhook reply the sim received.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    /// The session the webhook belongs to.
+    pub session: String,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// The text content of a text reply.
+    pub fn text(&self) -> Option<&str> {
+        self.body.get("text")?.get("content")?.as_str()
+    }
+}
+
+/// One open-connection request.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenRecord {
+    /// The client id sent.
+    pub client_id: String,
+    /// (type, topic) pairs.
+    pub subscriptions: Vec<(String, String)>,
+    /// The `ua` field.
+    pub ua: Option<String>,
+    /// The `localIp` field.
+    pub local_ip: Option<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// One WebSocket connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionRecord {
+    /// Its id.
+    pub id: u64,
+    /// Still open.
+    pub open: bool,
+    /// Receives pushes (not after `disconnect`).
+    pub routable: bool,
+    /// When it opened and closed, relative to the sim's start.
+    pub opened_at: Duration,
+    /// When it closed.
+    pub closed_at: Option<Duration>,
+}
+
+pub(crate) struct Ticket {
+    pub created: Instant,
+    pub used: bool,
+    pub subscriptions: Vec<(String, String)>,
+}
+
+pub(crate) struct Conn {
+    pub tx: mpsc::UnboundedSender<Outbound>,
+    pub subscriptions: Vec<(String, String)>,
+    pub routable: bool,
+    pub open: bool,
+    pub opened_at: Duration,
+    pub closed_at: Option<Duration>,
+}
+
+pub(crate) struct Pending {
+    pub sent: Instant,
+    pub opaque: Option<String>,
+}
+
+pub(crate) struct Session {
+    pub expires_ms: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub tickets: HashMap<String, Ticket>,
+    pub connections: HashMap<u64, Conn>,
+    pub next_conn: u64,
+    pub pending: HashMap<String, Pending>,
+    pub sessions: HashMap<String, Session>,
+    pub acks: Vec<AckRecord>,
+    pub replies: Vec<Reply>,
+    pub opens: Vec<OpenRecord>,
+    pub tokens: HashMap<String, i64>,
+    pub refuse_opens: Option<(usize, u16)>,
+    pub counter: u64,
+}
+
+impl State {
+    pub fn routable_count(&self) -> usize {
+        self.connections.values().filter(|c| c.open && c.routable).count()
+    }
+
+    pub fn connection_records(&self) -> Vec<ConnectionRecord> {
+        let mut v: Vec<ConnectionRecord> = self
+            .connections
+            .iter()
+            .map(|(id, c)| ConnectionRecord {
+                id: *id,
+                open: c.open,
+                routable: c.routable,
+                opened_at: c.opened_at,
+                closed_at: c.closed_at,
+            })
+            .collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    fn pick(&self, kind: &str, topic: &str) -> Option<(u64, mpsc::UnboundedSender<Outbound>)> {
+        let candidates: Vec<(u64, &Conn)> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| {
+                c.open && c.routable && c.subscriptions.iter().any(|(k, t)| k == kind && t == topic)
+            })
+            .map(|(id, c)| (*id, c))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let (id, c) = candidates[rand::rng().random_range(0..candidates.len())];
+        Some((id, c.tx.clone()))
+    }
+
+    fn any_open(&self) -> Option<(u64, mpsc::UnboundedSender<Outbound>)> {
+        let mut open: Vec<_> = self.connections.iter().filter(|(_, c)| c.open && c.routable).collect();
+        open.sort_by_key(|(id, _)| std::cmp::Reverse(**id));
+        open.first().map(|(id, c)| (**id, c.tx.clone()))
+    }
+
+    pub fn next_message_id(&mut self) -> String {
+        self.counter += 1;
+        let mut rng = rand::rng();
+        format!(
+            "{:x}_{:x}_{:x}_{:x}",
+            rng.random::<u32>() & 0xfff_ffff,
+            rng.random::<u16>() & 0xfff,
+            now_ms(),
+            self.counter
+        )
+    }
+}
+
+pub(crate) struct Inner {
+    pub config: SimBuilder,
+    pub addr: SocketAddr,
+    pub started: Instant,
+    state: Mutex<State>,
+    version: watch::Sender<u64>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Inner {
+    pub fn new(config: SimBuilder, addr: SocketAddr) -> Self {
+        Self {
+            config,
+            addr,
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+            version: watch::channel(0).0,
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tell waiters something changed.
+    pub fn bump(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    pub async fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&State) -> bool) -> bool {
+        let mut rx = self.version.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(&self.lock()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return cond(&self.lock());
+            }
+        }
+    }
+
+    pub fn frame(&self, kind: &str, topic: &str, message_id: &str, extra: &[(&str, String)], data: &Value) -> String {
+        let mut headers = json!({
+            "appId": "5e1c0a5e-0000-4000-8000-00000000a11d",
+            "connectionId": "5e1c0a5e-0000-4000-8000-0000000c0221",
+            "contentType": "application/json",
+            "messageId": message_id,
+            "time": now_ms().to_string(),
+            "topic": topic,
+        });
+        for (k, v) in extra {
+            headers[*k] = Value::String(v.clone());
+        }
+        json!({"specVersion": "1.0", "type": kind, "headers": headers, "data": data.to_string()}).to_string()
+    }
+
+    async fn route(&self, kind: &str, topic: &str) -> Result<(u64, mpsc::UnboundedSender<Outbound>), PushError> {
+        let mut picked = None;
+        self.wait_until(self.config.route_wait, |s| {
+            picked = s.pick(kind, topic);
+            picked.is_some()
+        })
+        .await;
+        picked.ok_or_else(|| PushError::NoSubscriber {
+            kind: kind.into(),
+            topic: topic.into(),
+        })
+    }
+
+    pub async fn push_data(
+        &self,
+        kind: &str,
+        topic: &str,
+        data: Value,
+        extra: Vec<(&str, String)>,
+    ) -> Result<(String, u64), PushError> {
+        let (conn, tx) = self.route(kind, topic).await?;
+        let message_id = self.lock().next_message_id();
+        let text = self.frame(kind, topic, &message_id, &extra, &data);
+        self.lock().pending.insert(
+            message_id.clone(),
+            Pending {
+                sent: Instant::now(),
+                opaque: None,
+            },
+        );
+        let _ = tx.send(Outbound::Text(text));
+        Ok((message_id, conn))
+    }
+
+    pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
+        let now = now_ms();
+        let (session, ids) = {
+            let mut s = self.lock();
+            s.counter += 1;
+            let n = s.counter;
+            let session = format!("{:032x}", rand::rng().random::<u128>());
+            s.sessions.insert(
+                session.clone(),
+                Session {
+                    expires_ms: now + self.config.webhook_ttl.as_millis() as i64,
+                },
+            );
+            (
+                session,
+                Ids {
+                    msg: n,
+                    conversation: if spec.group.is_some() { 2 } else { 1 },
+                    robot_code: self.config.client_id.clone(),
+                },
+            )
+        };
+        let webhook = format!("http://{}/robot/sendBySession?session={session}", self.addr);
+        let data = spec.to_data(&ids, &webhook, now, self.config.webhook_ttl.as_millis() as i64);
+        let (message_id, connection) = self.push_data("CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new()).await?;
+        Ok(Pushed {
+            message_id,
+            session,
+            data,
+            connection,
+        })
+    }
+
+    pub async fn push_event(&self, event_type: &str, data: Value) -> Result<String, PushError> {
+        let event_id = format!("{:032x}", rand::rng().random::<u128>());
+        let extra = vec![
+            ("eventType", event_type.to_owned()),
+            ("eventId", event_id),
+            ("eventCorpId", "dingsimcorp".to_owned()),
+            ("eventBornTime", now_ms().to_string()),
+            ("eventUnifiedAppId", "5e1c0a5e-0000-4000-8000-00000000a11d".to_owned()),
+        ];
+        let (id, _) = self.push_data("EVENT", "*", data, extra).await?;
+        Ok(id)
+    }
+
+    pub async fn push_raw(&self, text: &str, message_id: Option<&str>) -> Result<u64, PushError> {
+        let mut picked = None;
+        self.wait_until(self.config.route_wait, |s| {
+            picked = s.any_open();
+            picked.is_some()
+        })
+        .await;
+        let (conn, tx) = picked.ok_or_else(|| PushError::NoSubscriber {
+            kind: "any".into(),
+            topic: "any".into(),
+        })?;
+        if let Some(id) = message_id {
+            self.lock().pending.insert(
+                id.to_owned(),
+                Pending {
+                    sent: Instant::now(),
+                    opaque: None,
+                },
+            );
+        }
+        let _ = tx.send(Outbound::Text(text.to_owned()));
+        Ok(conn)
+    }
+
+    pub fn send_all(&self, mut f: impl FnMut(u64) -> Option<Outbound>) {
+        let s = self.lock();
+        for (id, c) in s.connections.iter().filter(|(_, c)| c.open) {
+            if let Some(m) = f(*id) {
+                let _ = c.tx.send(m);
+            }
+        }
+    }
+
+    pub fn ping_all(&self) -> Vec<String> {
+        let mut s = self.lock();
+        let targets: Vec<(u64, mpsc::UnboundedSender<Outbound>)> = s
+            .connections
+            .iter()
+            .filter(|(_, c)| c.open)
+            .map(|(id, c)| (*id, c.tx.clone()))
+            .collect();
+        let mut ids = Vec::new();
+        for (_, tx) in targets {
+            let message_id = s.next_message_id();
+            let opaque = uuid::Uuid::new_v4().to_string();
+            let frame = json!({
+                "specVersion": "1.0",
+                "type": "SYSTEM",
+                "headers": {"contentType": "application/json", "messageId": message_id, "time": now_ms().to_string(), "topic": "ping"},
+                "data": json!({"opaque": opaque}).to_string(),
+            });
+            s.pending.insert(
+                message_id.clone(),
+                Pending {
+                    sent: Instant::now(),
+                    opaque: Some(opaque),
+                },
+            );
+            let _ = tx.send(Outbound::Text(frame.to_string()));
+            ids.push(message_id);
+        }
+        ids
+    }
+
+    pub fn disconnect_all(&self, reason: &str) {
+        let mut s = self.lock();
+        let ids: Vec<u64> = s.connections.iter().filter(|(_, c)| c.open && c.routable).map(|(id, _)| *id).collect();
+        for id in ids {
+            let message_id = s.next_message_id();
+            let frame = json!({
+                "specVersion": "1.0",
+                "type": "SYSTEM",
+                "headers": {"contentType": "application/json", "messageId": message_id, "time": now_ms().to_string(), "topic": "disconnect"},
+                "data": json!({"reason": reason}).to_string(),
+            });
+            if let Some(c) = s.connections.get_mut(&id) {
+                c.routable = false;
+                let _ = c.tx.send(Outbound::Text(frame.to_string()));
+                let tx = c.tx.clone();
+                let grace = self.config.disconnect_grace;
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let _ = tx.send(Outbound::Close);
+                });
+            }
+        }
+        drop(s);
+        self.bump();
+    }
+
+    /// Record an ACK frame's JSON.
+    pub fn record_ack(&self, connection: u64, text: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            tracing::warn!(connection, "sim got a non-JSON message from the client: {text}");
+            return;
+        };
+        let message_id = v
+            .get("headers")
+            .and_then(|h| h.get("messageId"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let data = v.get("data").and_then(Value::as_str).map(str::to_owned);
+        let mut s = self.lock();
+        let pending = s.pending.remove(&message_id);
+        let opaque_ok = pending.as_ref().and_then(|p| p.opaque.as_ref()).map(|o| {
+            data.as_deref()
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                .and_then(|d| d.get("opaque").and_then(Value::as_str).map(|x| x == o))
+                .unwrap_or(false)
+        });
+        s.acks.push(AckRecord {
+            message_id,
+            code: v.get("code").and_then(Value::as_i64).unwrap_or(-1),
+            message: v.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            data,
+            connection,
+            latency: pending.map(|p| p.sent.elapsed()),
+            opaque_ok,
+        });
+        drop(s);
+        self.bump();
+    }
+}

@@ -128,7 +128,12 @@ fn ack_for(
     }
 }
 
-fn log_result(plugin: &Plugin, frame: &Frame, result: &Result<PluginOutcome, HandleError>, took: Duration) {
+fn log_result(
+    plugin: &Plugin,
+    frame: &Frame,
+    result: &Result<PluginOutcome, HandleError>,
+    took: Duration,
+) {
     match result {
         Ok(_) => tracing::debug!(
             plugin = %plugin.name,
@@ -202,15 +207,30 @@ mod tests {
         let cb = SubscriptionKind::Callback;
         let ev = SubscriptionKind::Event;
         let data = |a: Ack| serde_json::from_str::<serde_json::Value>(&a.data).unwrap();
-        assert_eq!(data(ack_for(cb, "m", &Ok(PluginOutcome::Done))), serde_json::json!({"response": null}));
+        assert_eq!(
+            data(ack_for(cb, "m", &Ok(PluginOutcome::Done))),
+            serde_json::json!({"response": null})
+        );
         assert_eq!(
             data(ack_for(cb, "m", &Ok(PluginOutcome::Response("[1]".into())))),
             serde_json::json!({"response": [1]})
         );
-        assert_eq!(data(ack_for(ev, "m", &Ok(PluginOutcome::Done)))["status"], "SUCCESS");
-        assert_eq!(data(ack_for(ev, "m", &Ok(PluginOutcome::Later("x".into()))))["status"], "LATER");
+        assert_eq!(
+            data(ack_for(ev, "m", &Ok(PluginOutcome::Done)))["status"],
+            "SUCCESS"
+        );
+        assert_eq!(
+            data(ack_for(ev, "m", &Ok(PluginOutcome::Later("x".into()))))["status"],
+            "LATER"
+        );
         let failed = ack_for(cb, "m", &Err(HandleError::Returned("boom".into())));
-        assert_eq!((failed.code, failed.message.as_str()), (500, "plugin returned an error: boom"));
-        assert_eq!(ack_for(cb, "m", &Ok(PluginOutcome::Later("busy".into()))).code, 500);
+        assert_eq!(
+            (failed.code, failed.message.as_str()),
+            (500, "plugin returned an error: boom")
+        );
+        assert_eq!(
+            ack_for(cb, "m", &Ok(PluginOutcome::Later("busy".into()))).code,
+            500
+        );
     }
 }

@@ -50,7 +50,9 @@ pub enum Error {
     #[error("no plugins to run: give at least one .wasm component")]
     NoPlugins,
     /// `start` needs credentials.
-    #[error("no client id/secret: pass --client-id/--client-secret or set DINGTALK_CLIENT_ID/DINGTALK_CLIENT_SECRET")]
+    #[error(
+        "no client id/secret: pass --client-id/--client-secret or set DINGTALK_CLIENT_ID/DINGTALK_CLIENT_SECRET"
+    )]
     NoCredentials,
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]

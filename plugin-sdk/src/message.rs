@@ -285,7 +285,8 @@ fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let v = Value::deserialize(d)?;
     match &v {
         Value::Null => Ok(0),
-        _ => as_i64(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a number, got {v}"))),
+        _ => as_i64(&v)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a number, got {v}"))),
     }
 }
 
@@ -323,13 +324,21 @@ mod tests {
     #[test]
     fn recorded_picture_rich_text_and_file_messages_have_typed_bodies() {
         let p: ChatbotMessage = serde_json::from_str(PICTURE).unwrap();
-        assert!(matches!(p.body(), MessageBody::Picture { download_code } if !download_code.is_empty()));
+        assert!(
+            matches!(p.body(), MessageBody::Picture { download_code } if !download_code.is_empty())
+        );
         let r: ChatbotMessage = serde_json::from_str(RICH).unwrap();
         let MessageBody::RichText(items) = r.body() else {
             panic!("not rich text: {:?}", r.body())
         };
         assert!(matches!(&items[0], RichTextItem::Picture { .. }));
-        assert_eq!(items[1..], [RichTextItem::Text("\n".into()), RichTextItem::Text("abc".into())]);
+        assert_eq!(
+            items[1..],
+            [
+                RichTextItem::Text("\n".into()),
+                RichTextItem::Text("abc".into())
+            ]
+        );
         let f: ChatbotMessage = serde_json::from_str(FILE).unwrap();
         assert!(matches!(f.body(), MessageBody::File { file_name, .. } if !file_name.is_empty()));
     }
@@ -354,13 +363,21 @@ mod tests {
             "content": {"duration": "12", "downloadCode": "dc", "videoType": "mp4"}
         }))
         .unwrap();
-        assert!(matches!(v.body(), MessageBody::Video { duration: Some(12), .. }));
+        assert!(matches!(
+            v.body(),
+            MessageBody::Video {
+                duration: Some(12),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn string_timestamps_are_accepted() {
-        let m: ChatbotMessage =
-            serde_json::from_value(serde_json::json!({"msgtype": "text", "createAt": "1690362101894"})).unwrap();
+        let m: ChatbotMessage = serde_json::from_value(
+            serde_json::json!({"msgtype": "text", "createAt": "1690362101894"}),
+        )
+        .unwrap();
         assert_eq!(m.create_at, 1690362101894);
     }
 }

@@ -8,7 +8,11 @@ use tokio::sync::mpsc;
 
 use crate::state::{Conn, Inner, Outbound};
 
-pub(crate) async fn serve(inner: Arc<Inner>, socket: WebSocket, subscriptions: Vec<(String, String)>) {
+pub(crate) async fn serve(
+    inner: Arc<Inner>,
+    socket: WebSocket,
+    subscriptions: Vec<(String, String)>,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let id = {
         let mut s = inner.lock();

@@ -211,7 +211,10 @@ impl Sim {
 
     /// Push a CALLBACK frame on `topic` with `data`. Returns the messageId.
     pub async fn push_callback(&self, topic: &str, data: Value) -> Result<String, PushError> {
-        let (id, _) = self.inner.push_data("CALLBACK", topic, data, Vec::new()).await?;
+        let (id, _) = self
+            .inner
+            .push_data("CALLBACK", topic, data, Vec::new())
+            .await?;
         Ok(id)
     }
 
@@ -234,12 +237,29 @@ impl Sim {
 
     /// Drop every connection's TCP socket abruptly, without a close frame.
     pub fn drop_connections(&self) {
-        self.inner.send_all(|_| Some(Outbound::Drop));
+        self.inner.drop_all();
     }
 
     /// Wait until at least `n` connections are live and routable.
     pub async fn wait_connections(&self, n: usize, timeout: Duration) -> bool {
-        self.inner.wait_until(timeout, |s| s.routable_count() >= n).await
+        self.inner
+            .wait_until(timeout, |s| s.routable_count() >= n)
+            .await
+    }
+
+    /// Wait until connection `id` has closed; returns its record.
+    pub async fn wait_closed(&self, id: u64, timeout: Duration) -> Option<ConnectionRecord> {
+        let mut found = None;
+        self.inner
+            .wait_until(timeout, |s| {
+                found = s
+                    .connection_records()
+                    .into_iter()
+                    .find(|c| c.id == id && !c.open);
+                found.is_some()
+            })
+            .await;
+        found
     }
 
     /// Wait for the ACK of `message_id`.
@@ -259,7 +279,12 @@ impl Sim {
         let mut got = Vec::new();
         self.inner
             .wait_until(timeout, |s| {
-                got = s.replies.iter().filter(|r| r.session == session).cloned().collect();
+                got = s
+                    .replies
+                    .iter()
+                    .filter(|r| r.session == session)
+                    .cloned()
+                    .collect();
                 got.len() >= n
             })
             .await;
@@ -289,6 +314,11 @@ impl Sim {
     /// Answer the next `n` open-connection requests with HTTP `status` (fault knob).
     pub fn refuse_opens(&self, n: usize, status: u16) {
         self.inner.lock().refuse_opens = Some((n, status));
+    }
+
+    /// Delay every webhook answer by `delay` (fault knob: a slow DingTalk).
+    pub fn set_webhook_delay(&self, delay: Duration) {
+        self.inner.lock().webhook_delay = delay;
     }
 
     /// A summary for printing: counts of opens, connections, ACKs, replies.

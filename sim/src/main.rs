@@ -33,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
         .credentials(&args.client_id, &args.client_secret)
         .start()
         .await?;
-    println!("sim listening on {} (DINGTALK_OPENAPI_ENDPOINT={})", sim.addr(), sim.url());
+    println!(
+        "sim listening on {} (DINGTALK_OPENAPI_ENDPOINT={})",
+        sim.addr(),
+        sim.url()
+    );
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())

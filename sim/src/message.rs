@@ -92,7 +92,13 @@ impl MessageSpec {
     }
 
     /// The full `data` object.
-    pub(crate) fn to_data(&self, ids: &Ids, webhook: &str, now_ms: i64, webhook_ttl_ms: i64) -> Value {
+    pub(crate) fn to_data(
+        &self,
+        ids: &Ids,
+        webhook: &str,
+        now_ms: i64,
+        webhook_ttl_ms: i64,
+    ) -> Value {
         let chatbot_user_id = "$:LWCP_v1:$sim0robot0user0id==";
         let conversation_id = match &self.group {
             Some(_) => format!("cidGroup{}=", ids.conversation),
@@ -116,7 +122,11 @@ impl MessageSpec {
             "robotCode": ids.robot_code,
             "msgtype": self.msgtype,
         });
-        let key = if self.msgtype == "text" { "text" } else { "content" };
+        let key = if self.msgtype == "text" {
+            "text"
+        } else {
+            "content"
+        };
         data[key] = self.body.clone();
         match &self.group {
             Some(title) => {

@@ -59,22 +59,35 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
         return (status, "<html><body>Service Unavailable</body></html>").into_response();
     }
     let Ok(v) = serde_json::from_str::<Value>(&body) else {
-        return api_error(StatusCode::BAD_REQUEST, "invalidParameter", "body is not JSON");
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalidParameter",
+            "body is not JSON",
+        );
     };
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let client_id = text("clientId").unwrap_or_default();
     let mut subscriptions = Vec::new();
-    for sub in v.get("subscriptions").and_then(Value::as_array).into_iter().flatten() {
+    for sub in v
+        .get("subscriptions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(kind), Some(topic)) = (
             sub.get("type").and_then(Value::as_str),
             sub.get("topic").and_then(Value::as_str),
         ) else {
-            return api_error(StatusCode::BAD_REQUEST, "invalidParameter", "subscription needs type and topic");
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalidParameter",
+                "subscription needs type and topic",
+            );
         };
         subscriptions.push((kind.to_owned(), topic.to_owned()));
     }
-    let authorized =
-        client_id == inner.config.client_id && text("clientSecret").as_deref() == Some(&inner.config.client_secret);
+    let authorized = client_id == inner.config.client_id
+        && text("clientSecret").as_deref() == Some(&inner.config.client_secret);
     let status = if !authorized {
         401
     } else if subscriptions.is_empty() {
@@ -92,7 +105,11 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
     inner.bump();
     match status {
         401 => api_error(StatusCode::UNAUTHORIZED, "authFailed", "鉴权失败"),
-        400 => api_error(StatusCode::BAD_REQUEST, "invalidParameter", "subscriptions is empty"),
+        400 => api_error(
+            StatusCode::BAD_REQUEST,
+            "invalidParameter",
+            "subscriptions is empty",
+        ),
         _ => {
             let ticket = uuid::Uuid::new_v4().to_string();
             inner.lock().tickets.insert(
@@ -103,7 +120,8 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
                     subscriptions,
                 },
             );
-            Json(json!({"endpoint": format!("ws://{}/connect", inner.addr), "ticket": ticket})).into_response()
+            Json(json!({"endpoint": format!("ws://{}/connect", inner.addr), "ticket": ticket}))
+                .into_response()
         }
     }
 }
@@ -120,7 +138,9 @@ async fn connect(
         let mut s = inner.lock();
         match s.tickets.get_mut(ticket) {
             None => return (StatusCode::UNAUTHORIZED, "unknown ticket").into_response(),
-            Some(t) if t.used => return (StatusCode::UNAUTHORIZED, "ticket already used").into_response(),
+            Some(t) if t.used => {
+                return (StatusCode::UNAUTHORIZED, "ticket already used").into_response();
+            }
             Some(t) if t.created.elapsed() > inner.config.ticket_ttl => {
                 return (StatusCode::UNAUTHORIZED, "ticket expired").into_response();
             }
@@ -144,10 +164,17 @@ async fn access_token(AxState(inner): AxState<Shared>, Json(req): Json<TokenRequ
     if req.app_key.as_deref() != Some(&inner.config.client_id)
         || req.app_secret.as_deref() != Some(&inner.config.client_secret)
     {
-        return api_error(StatusCode::UNAUTHORIZED, "InvalidAuthentication", "appKey or appSecret is invalid");
+        return api_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthentication",
+            "appKey or appSecret is invalid",
+        );
     }
     let token = format!("simtoken{:x}", now_ms());
-    inner.lock().tokens.insert(token.clone(), now_ms() + 7_200_000);
+    inner
+        .lock()
+        .tokens
+        .insert(token.clone(), now_ms() + 7_200_000);
     Json(json!({"accessToken": token, "expireIn": 7200})).into_response()
 }
 
@@ -157,7 +184,10 @@ fn webhook_error(errcode: i64, errmsg: &str) -> Response {
 
 /// Checks a webhook body the way DingTalk does: known msgtype, its object present.
 fn check_webhook_body(body: &Value) -> Result<(), String> {
-    let msgtype = body.get("msgtype").and_then(Value::as_str).ok_or("msgtype is missing")?;
+    let msgtype = body
+        .get("msgtype")
+        .and_then(Value::as_str)
+        .ok_or("msgtype is missing")?;
     let required: &[&str] = match msgtype {
         "text" => &["content"],
         "markdown" => &["title", "text"],
@@ -166,7 +196,9 @@ fn check_webhook_body(body: &Value) -> Result<(), String> {
         "feedCard" => &["links"],
         other => return Err(format!("unsupported msgtype {other}")),
     };
-    let inner = body.get(msgtype).ok_or_else(|| format!("{msgtype} object is missing"))?;
+    let inner = body
+        .get(msgtype)
+        .ok_or_else(|| format!("{msgtype} object is missing"))?;
     for field in required {
         if inner.get(field).is_none() {
             return Err(format!("{msgtype}.{field} is missing"));
@@ -175,10 +207,18 @@ fn check_webhook_body(body: &Value) -> Result<(), String> {
     Ok(())
 }
 
-async fn webhook(AxState(inner): AxState<Shared>, Query(q): Query<HashMap<String, String>>, body: String) -> Response {
+async fn webhook(
+    AxState(inner): AxState<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
     let Some(session) = q.get("session") else {
         return webhook_error(300001, "session is missing");
     };
+    let delay = inner.lock().webhook_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match inner.lock().sessions.get(session) {
         None => return webhook_error(300001, "session does not exist"),
         Some(s) if now_ms() >= s.expires_ms => return webhook_error(300001, "session has expired"),
@@ -213,7 +253,10 @@ fn text_type() -> String {
     "text".into()
 }
 
-async fn control_chatbot(AxState(inner): AxState<Shared>, Json(req): Json<ChatbotRequest>) -> Response {
+async fn control_chatbot(
+    AxState(inner): AxState<Shared>,
+    Json(req): Json<ChatbotRequest>,
+) -> Response {
     let spec = match req.msgtype.as_str() {
         "text" => MessageSpec::text(&req.text),
         "picture" => MessageSpec::picture(),
@@ -221,14 +264,23 @@ async fn control_chatbot(AxState(inner): AxState<Shared>, Json(req): Json<Chatbo
         "audio" => MessageSpec::audio(&req.text),
         "video" => MessageSpec::video(),
         "file" => MessageSpec::file(&req.text),
-        other => return api_error(StatusCode::BAD_REQUEST, "invalidParameter", &format!("unknown msgtype {other}")),
+        other => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalidParameter",
+                &format!("unknown msgtype {other}"),
+            );
+        }
     };
     let spec = match req.group {
         Some(title) => spec.in_group(&title),
         None => spec,
     };
     match inner.push_chatbot(spec).await {
-        Ok(p) => Json(json!({"messageId": p.message_id, "session": p.session, "connection": p.connection})).into_response(),
+        Ok(p) => Json(
+            json!({"messageId": p.message_id, "session": p.session, "connection": p.connection}),
+        )
+        .into_response(),
         Err(e) => api_error(StatusCode::CONFLICT, "noSubscriber", &e.to_string()),
     }
 }
@@ -258,7 +310,7 @@ async fn control_disconnect(AxState(inner): AxState<Shared>) -> Response {
 }
 
 async fn control_drop(AxState(inner): AxState<Shared>) -> Response {
-    inner.send_all(|_| Some(crate::state::Outbound::Drop));
+    inner.drop_all();
     Json(json!({"ok": true})).into_response()
 }
 
@@ -280,7 +332,10 @@ mod tests {
     #[test]
     fn webhook_bodies_are_checked_like_dingtalk() {
         assert!(check_webhook_body(&json!({"msgtype":"text","text":{"content":"x"}})).is_ok());
-        assert!(check_webhook_body(&json!({"msgtype":"markdown","markdown":{"title":"t","text":"x"}})).is_ok());
+        assert!(
+            check_webhook_body(&json!({"msgtype":"markdown","markdown":{"title":"t","text":"x"}}))
+                .is_ok()
+        );
         assert_eq!(
             check_webhook_body(&json!({"msgtype":"text","text":{}})).unwrap_err(),
             "text.content is missing"

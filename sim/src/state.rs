@@ -135,12 +135,16 @@ pub(crate) struct State {
     pub opens: Vec<OpenRecord>,
     pub tokens: HashMap<String, i64>,
     pub refuse_opens: Option<(usize, u16)>,
+    pub webhook_delay: Duration,
     pub counter: u64,
 }
 
 impl State {
     pub fn routable_count(&self) -> usize {
-        self.connections.values().filter(|c| c.open && c.routable).count()
+        self.connections
+            .values()
+            .filter(|c| c.open && c.routable)
+            .count()
     }
 
     pub fn connection_records(&self) -> Vec<ConnectionRecord> {
@@ -176,7 +180,11 @@ impl State {
     }
 
     fn any_open(&self) -> Option<(u64, mpsc::UnboundedSender<Outbound>)> {
-        let mut open: Vec<_> = self.connections.iter().filter(|(_, c)| c.open && c.routable).collect();
+        let mut open: Vec<_> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.open && c.routable)
+            .collect();
         open.sort_by_key(|(id, _)| std::cmp::Reverse(**id));
         open.first().map(|(id, c)| (**id, c.tx.clone()))
     }
@@ -229,20 +237,34 @@ impl Inner {
         self.version.send_modify(|v| *v += 1);
     }
 
-    pub async fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&State) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&State) -> bool,
+    ) -> bool {
         let mut rx = self.version.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if cond(&self.lock()) {
                 return true;
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return cond(&self.lock());
             }
         }
     }
 
-    pub fn frame(&self, kind: &str, topic: &str, message_id: &str, extra: &[(&str, String)], data: &Value) -> String {
+    pub fn frame(
+        &self,
+        kind: &str,
+        topic: &str,
+        message_id: &str,
+        extra: &[(&str, String)],
+        data: &Value,
+    ) -> String {
         let mut headers = json!({
             "appId": "5e1c0a5e-0000-4000-8000-00000000a11d",
             "connectionId": "5e1c0a5e-0000-4000-8000-0000000c0221",
@@ -254,10 +276,15 @@ impl Inner {
         for (k, v) in extra {
             headers[*k] = Value::String(v.clone());
         }
-        json!({"specVersion": "1.0", "type": kind, "headers": headers, "data": data.to_string()}).to_string()
+        json!({"specVersion": "1.0", "type": kind, "headers": headers, "data": data.to_string()})
+            .to_string()
     }
 
-    async fn route(&self, kind: &str, topic: &str) -> Result<(u64, mpsc::UnboundedSender<Outbound>), PushError> {
+    async fn route(
+        &self,
+        kind: &str,
+        topic: &str,
+    ) -> Result<(u64, mpsc::UnboundedSender<Outbound>), PushError> {
         let mut picked = None;
         self.wait_until(self.config.route_wait, |s| {
             picked = s.pick(kind, topic);
@@ -314,8 +341,15 @@ impl Inner {
             )
         };
         let webhook = format!("http://{}/robot/sendBySession?session={session}", self.addr);
-        let data = spec.to_data(&ids, &webhook, now, self.config.webhook_ttl.as_millis() as i64);
-        let (message_id, connection) = self.push_data("CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new()).await?;
+        let data = spec.to_data(
+            &ids,
+            &webhook,
+            now,
+            self.config.webhook_ttl.as_millis() as i64,
+        );
+        let (message_id, connection) = self
+            .push_data("CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
+            .await?;
         Ok(Pushed {
             message_id,
             session,
@@ -331,7 +365,10 @@ impl Inner {
             ("eventId", event_id),
             ("eventCorpId", "dingsimcorp".to_owned()),
             ("eventBornTime", now_ms().to_string()),
-            ("eventUnifiedAppId", "5e1c0a5e-0000-4000-8000-00000000a11d".to_owned()),
+            (
+                "eventUnifiedAppId",
+                "5e1c0a5e-0000-4000-8000-00000000a11d".to_owned(),
+            ),
         ];
         let (id, _) = self.push_data("EVENT", "*", data, extra).await?;
         Ok(id)
@@ -370,6 +407,17 @@ impl Inner {
         }
     }
 
+    /// Drop every socket; routing to them stops at once, before the tasks notice.
+    pub fn drop_all(&self) {
+        let mut s = self.lock();
+        for c in s.connections.values_mut().filter(|c| c.open) {
+            c.routable = false;
+            let _ = c.tx.send(Outbound::Drop);
+        }
+        drop(s);
+        self.bump();
+    }
+
     pub fn ping_all(&self) -> Vec<String> {
         let mut s = self.lock();
         let targets: Vec<(u64, mpsc::UnboundedSender<Outbound>)> = s
@@ -403,7 +451,12 @@ impl Inner {
 
     pub fn disconnect_all(&self, reason: &str) {
         let mut s = self.lock();
-        let ids: Vec<u64> = s.connections.iter().filter(|(_, c)| c.open && c.routable).map(|(id, _)| *id).collect();
+        let ids: Vec<u64> = s
+            .connections
+            .iter()
+            .filter(|(_, c)| c.open && c.routable)
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
             let message_id = s.next_message_id();
             let frame = json!({
@@ -430,7 +483,10 @@ impl Inner {
     /// Record an ACK frame's JSON.
     pub fn record_ack(&self, connection: u64, text: &str) {
         let Ok(v) = serde_json::from_str::<Value>(text) else {
-            tracing::warn!(connection, "sim got a non-JSON message from the client: {text}");
+            tracing::warn!(
+                connection,
+                "sim got a non-JSON message from the client: {text}"
+            );
             return;
         };
         let message_id = v
@@ -451,7 +507,11 @@ impl Inner {
         s.acks.push(AckRecord {
             message_id,
             code: v.get("code").and_then(Value::as_i64).unwrap_or(-1),
-            message: v.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            message: v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             data,
             connection,
             latency: pending.map(|p| p.sent.elapsed()),

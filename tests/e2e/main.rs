@@ -1,1 +1,9 @@
-//! e2e
+//! End-to-end tests: the real host, the real simulator and the real calcbot
+//! component, over loopback sockets. One behaviour per module, one test binary (so
+//! wasmtime is linked once).
+
+mod calcbot;
+mod connection;
+mod malformed;
+mod routing;
+mod shutdown;

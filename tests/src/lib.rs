@@ -1,1 +1,90 @@
-//! placeholder
+//! Test harness: builds the real plugin components once, starts the real simulator
+//! and the real host on loopback.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use host::config::{Credentials, Endpoints};
+use host::{Host, HostBuilder, RunningHost};
+use sim::Sim;
+
+/// How long tests wait for anything that should happen at once.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The repository root.
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+}
+
+/// `plugins/<name>.wasm`, built from `plugins/<name>/` once per test process.
+pub fn plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let crates = host::cli::build::plugin_crates(workspace()).expect("list plugin crates");
+        host::cli::build::build_components(workspace(), &crates, &workspace().join("plugins"))
+            .expect("build plugin components")
+    });
+    built
+        .iter()
+        .find(|p| p.file_stem().is_some_and(|s| s == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no plugin crate named {name}"))
+}
+
+/// Log to the test's output when `RUST_LOG` is set.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A host builder pointed at `sim` with its credentials.
+pub fn host_for(sim: &Sim) -> HostBuilder {
+    Host::builder()
+        .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
+        .endpoints(Endpoints {
+            openapi: sim.url(),
+            oapi: sim.url(),
+        })
+}
+
+/// A simulator and a host running calcbot against it.
+pub struct Env {
+    /// The simulator.
+    pub sim: Sim,
+    /// The connected host.
+    pub host: RunningHost,
+}
+
+impl Env {
+    /// Start a default simulator and a host with calcbot.
+    pub async fn calcbot() -> Self {
+        Self::with(Sim::builder()).await
+    }
+
+    /// Start `sim` and a host with calcbot.
+    pub async fn with(sim: sim::SimBuilder) -> Self {
+        init_logging();
+        let sim = sim.start().await.expect("start sim");
+        let host = host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .build()
+            .await
+            .expect("load calcbot")
+            .start()
+            .await
+            .expect("connect");
+        assert!(sim.wait_connections(1, WAIT).await, "host never connected");
+        Self { sim, host }
+    }
+
+    /// Shut both down.
+    pub async fn stop(self) {
+        self.host.shutdown().await;
+        self.sim.shutdown().await;
+    }
+}

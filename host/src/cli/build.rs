@@ -45,7 +45,9 @@ fn cargo() -> String {
 pub fn plugin_crates(workspace: &Path) -> anyhow::Result<Vec<String>> {
     let dir = workspace.join("plugins");
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+    {
         let path = entry?.path();
         if path.join("Cargo.toml").is_file()
             && let Some(name) = path.file_name().and_then(|n| n.to_str())
@@ -62,7 +64,11 @@ pub fn plugin_crates(workspace: &Path) -> anyhow::Result<Vec<String>> {
 ///
 /// The build uses its own target directory (next to the workspace's) so it never
 /// waits on a lock held by the cargo command that started this process.
-pub fn build_components(workspace: &Path, packages: &[String], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn build_components(
+    workspace: &Path,
+    packages: &[String],
+    out: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
     ensure_target()?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -77,7 +83,9 @@ pub fn build_components(workspace: &Path, packages: &[String], out: &Path) -> an
     for p in packages {
         cmd.args(["-p", p]);
     }
-    let status = cmd.status().context("cannot run cargo to build the plugins")?;
+    let status = cmd
+        .status()
+        .context("cannot run cargo to build the plugins")?;
     if !status.success() {
         bail!("building plugins {packages:?} for {TARGET} failed ({status})");
     }

@@ -26,7 +26,10 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let plugins = prepare_plugins(&args.workspace)?;
-    let sim = Sim::builder().start().await.context("cannot start the simulator")?;
+    let sim = Sim::builder()
+        .start()
+        .await
+        .context("cannot start the simulator")?;
     println!("simulator listening on {}", sim.url());
     let host = Host::builder()
         .credentials(Credentials::new(sim.client_id(), sim.client_secret()))

@@ -111,7 +111,10 @@ impl ConfigFile {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Parse the command line and run it.
@@ -146,7 +149,8 @@ mod tests {
 
     #[test]
     fn the_config_file_gives_each_plugin_its_values() {
-        let f: ConfigFile = toml::from_str("[plugins.calcbot.config]\nprecision = \"3\"\n").unwrap();
+        let f: ConfigFile =
+            toml::from_str("[plugins.calcbot.config]\nprecision = \"3\"\n").unwrap();
         assert_eq!(f.plugin_configs()["calcbot"]["precision"], "3");
     }
 

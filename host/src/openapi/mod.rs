@@ -86,8 +86,13 @@ impl Error {
 
     /// Whether DingTalk refused the app's credentials (HTTP 401/403 on open).
     pub fn is_auth_failure(&self) -> bool {
-        matches!(self, Error::Api { status: 401 | 403, .. })
-            || matches!(self, Error::Api { code, .. } if code == "authFailed")
+        matches!(
+            self,
+            Error::Api {
+                status: 401 | 403,
+                ..
+            }
+        ) || matches!(self, Error::Api { code, .. } if code == "authFailed")
     }
 }
 
@@ -158,8 +163,12 @@ fn check(step: Step, status: u16, body: &[u8]) -> Result<Value, Error> {
     if !(200..300).contains(&status) {
         let (code, message) = match &json {
             Some(v) => (
-                text(v, "code").or_else(|| text(v, "errcode")).unwrap_or_default(),
-                text(v, "message").or_else(|| text(v, "errmsg")).unwrap_or_default(),
+                text(v, "code")
+                    .or_else(|| text(v, "errcode"))
+                    .unwrap_or_default(),
+                text(v, "message")
+                    .or_else(|| text(v, "errmsg"))
+                    .unwrap_or_default(),
             ),
             None => (String::new(), snippet(body)),
         };
@@ -198,24 +207,44 @@ mod tests {
 
     #[test]
     fn new_api_errors_carry_status_code_and_message() {
-        let err = check(Step::Open, 401, br#"{"requestid":"r","code":"authFailed","message":"bad"}"#).unwrap_err();
+        let err = check(
+            Step::Open,
+            401,
+            br#"{"requestid":"r","code":"authFailed","message":"bad"}"#,
+        )
+        .unwrap_err();
         assert!(err.is_auth_failure());
         let text = err.to_string();
         assert!(text.starts_with("open connection failed"), "{text}");
-        assert!(text.contains("401") && text.contains("authFailed") && text.contains("bad"), "{text}");
+        assert!(
+            text.contains("401") && text.contains("authFailed") && text.contains("bad"),
+            "{text}"
+        );
     }
 
     #[test]
     fn legacy_errcode_errors_are_errors_despite_http_200() {
-        let err = check(Step::Webhook, 200, br#"{"errcode":300001,"errmsg":"expired"}"#).unwrap_err();
-        assert!(matches!(err, Error::Api { status: 200, ref code, ref message, .. } if code == "300001" && message == "expired"));
+        let err = check(
+            Step::Webhook,
+            200,
+            br#"{"errcode":300001,"errmsg":"expired"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Api { status: 200, ref code, ref message, .. } if code == "300001" && message == "expired")
+        );
         assert!(check(Step::Webhook, 200, br#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
     }
 
     #[test]
     fn html_error_pages_are_reported_by_their_start() {
         let err = check(Step::Open, 503, b"<html>Service Unavailable</html>").unwrap_err();
-        assert!(matches!(err, Error::Api { status: 503, ref message, .. } if message.contains("Service Unavailable")));
-        assert!(matches!(check(Step::Open, 200, b"<xml/>"), Err(Error::BadResponse { .. })));
+        assert!(
+            matches!(err, Error::Api { status: 503, ref message, .. } if message.contains("Service Unavailable"))
+        );
+        assert!(matches!(
+            check(Step::Open, 200, b"<xml/>"),
+            Err(Error::BadResponse { .. })
+        ));
     }
 }

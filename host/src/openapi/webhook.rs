@@ -50,6 +50,9 @@ mod tests {
             text_body("Q: 1\nA: 1", &at),
             json!({"msgtype":"text","text":{"content":"Q: 1\nA: 1"},"at":{"atUserIds":["0326"],"atMobiles":[],"isAtAll":false}})
         );
-        assert_eq!(markdown_body("t", "**x**", &At::default())["markdown"], json!({"title":"t","text":"**x**"}));
+        assert_eq!(
+            markdown_body("t", "**x**", &At::default())["markdown"],
+            json!({"title":"t","text":"**x**"})
+        );
     }
 }

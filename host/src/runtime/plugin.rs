@@ -226,7 +226,11 @@ impl Runtime {
             path: path.clone(),
             reason: format!("{e:#}"),
         };
-        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(link)?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link)?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(link)?;
 
         let canary_ctx = Arc::new(PluginContext {

@@ -79,7 +79,9 @@ impl State {
 
     /// What the guest wrote to stderr, trimmed (a panic message, usually).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
     }
 
     fn check_webhook(&self, url: &str) -> Result<(), WitError> {
@@ -113,7 +115,9 @@ impl State {
         let services = self.plugin.services.clone();
         async move {
             checked?;
-            webhook::send(&services.http, &url, &body).await.map_err(to_wit)
+            webhook::send(&services.http, &url, &body)
+                .await
+                .map_err(to_wit)
         }
     }
 }

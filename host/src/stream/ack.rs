@@ -96,19 +96,29 @@ mod tests {
     fn a_callback_ack_wraps_the_response_and_echoes_the_message_id() {
         let v = wire(&Ack::callback("m1", Some(r#"{"a":1}"#)));
         assert_eq!(v["code"], 200);
-        assert_eq!(v["headers"], json!({"contentType": "application/json", "messageId": "m1"}));
+        assert_eq!(
+            v["headers"],
+            json!({"contentType": "application/json", "messageId": "m1"})
+        );
         let data: Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
         assert_eq!(data, json!({"response": {"a": 1}}));
-        let empty: Value = serde_json::from_str(wire(&Ack::callback("m", None))["data"].as_str().unwrap()).unwrap();
+        let empty: Value =
+            serde_json::from_str(wire(&Ack::callback("m", None))["data"].as_str().unwrap())
+                .unwrap();
         assert_eq!(empty, json!({"response": null}));
     }
 
     #[test]
     fn event_acks_carry_success_or_later() {
-        let ok: Value = serde_json::from_str(wire(&Ack::event("e", None))["data"].as_str().unwrap()).unwrap();
+        let ok: Value =
+            serde_json::from_str(wire(&Ack::event("e", None))["data"].as_str().unwrap()).unwrap();
         assert_eq!(ok["status"], "SUCCESS");
-        let later: Value =
-            serde_json::from_str(wire(&Ack::event("e", Some("busy")))["data"].as_str().unwrap()).unwrap();
+        let later: Value = serde_json::from_str(
+            wire(&Ack::event("e", Some("busy")))["data"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(later, json!({"status": "LATER", "message": "busy"}));
     }
 

@@ -8,10 +8,10 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
 
+use super::FrameSink;
 use super::backoff::backoff;
 use super::connection::{self, Context, Event, Socket};
 use super::open::{self, Subscription};
-use super::FrameSink;
 use crate::config::{Credentials, Endpoints};
 use crate::openapi::{self, Http};
 
@@ -115,7 +115,8 @@ impl StreamClient {
         let mut ws_config = tungstenite::protocol::WebSocketConfig::default();
         ws_config.max_message_size = Some(self.config.max_message_bytes);
         ws_config.max_frame_size = Some(self.config.max_message_bytes);
-        let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config), true);
+        let connect =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config), true);
         match tokio::time::timeout(self.config.handshake_timeout, connect).await {
             Err(_) => Err(handshake_error(format!(
                 "no answer within {:?}",

@@ -15,6 +15,9 @@ use tokio_util::task::TaskTracker;
 use super::frame::{self, FrameType};
 use super::{Ack, AckSender, FrameSink};
 
+/// A connection up this long counts as healthy even if no frame arrived.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What a connection tells its supervisor.
@@ -93,9 +96,15 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
     let (write, mut read) = socket.split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(write, rx));
-    let acks = AckSender { connection: id, tx: tx.clone() };
+    let acks = AckSender {
+        connection: id,
+        tx: tx.clone(),
+    };
     let tasks = TaskTracker::new();
     let mut draining = false;
+    // A connection that carried frames, or stayed up a while, was healthy: its loss
+    // is retried at once instead of after a backoff step.
+    let opened = tokio::time::Instant::now();
     let mut healthy = false;
     let mut newest = ctx.newest.clone();
 
@@ -126,7 +135,10 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
     match &cause {
         End::LocallyClosed | End::Replaced => {
             tasks.close();
-            if tokio::time::timeout(ctx.drain_budget, tasks.wait()).await.is_err() {
+            if tokio::time::timeout(ctx.drain_budget, tasks.wait())
+                .await
+                .is_err()
+            {
                 tracing::warn!(
                     connection = id,
                     still_running = tasks.len(),
@@ -147,6 +159,7 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
         writer.abort();
     }
     let _ = writer.await;
+    let healthy = healthy || opened.elapsed() >= HEALTHY_AFTER;
     let _ = ctx.events.send(Event::Ended { id, cause, healthy });
 }
 

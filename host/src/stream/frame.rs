@@ -164,7 +164,8 @@ fn decode_object(obj: &mut Map<String, Value>) -> Result<Frame, DecodeError> {
 mod tests {
     use super::*;
 
-    const RECORDED: &str = include_str!("../../../tests/fixtures/recorded/client_downstream_msg.json");
+    const RECORDED: &str =
+        include_str!("../../../tests/fixtures/recorded/client_downstream_msg.json");
 
     #[test]
     fn the_recorded_callback_frame_decodes() {
@@ -191,21 +192,42 @@ mod tests {
             ("{", "not valid JSON"),
             ("[1]", "not a JSON object"),
             (r#"{"type":"CALLBACK","data":"{}"}"#, "no headers"),
-            (r#"{"type":"CALLBACK","headers":{"topic":"t","messageId":"m","time":1},"data":"{}"}"#, "\"time\" is not a string"),
-            (r#"{"type":"CALLBACK","headers":{"messageId":"m"},"data":"{}"}"#, "no topic header"),
-            (r#"{"type":"CALLBACK","headers":{"topic":"t"},"data":"{}"}"#, "no messageId header"),
-            (r#"{"headers":{"topic":"t","messageId":"m"},"data":"{}"}"#, "no string type"),
-            (r#"{"type":"CALLBACK","headers":{"topic":"t","messageId":"m"},"data":{"a":1}}"#, "data is not a string"),
+            (
+                r#"{"type":"CALLBACK","headers":{"topic":"t","messageId":"m","time":1},"data":"{}"}"#,
+                "\"time\" is not a string",
+            ),
+            (
+                r#"{"type":"CALLBACK","headers":{"messageId":"m"},"data":"{}"}"#,
+                "no topic header",
+            ),
+            (
+                r#"{"type":"CALLBACK","headers":{"topic":"t"},"data":"{}"}"#,
+                "no messageId header",
+            ),
+            (
+                r#"{"headers":{"topic":"t","messageId":"m"},"data":"{}"}"#,
+                "no string type",
+            ),
+            (
+                r#"{"type":"CALLBACK","headers":{"topic":"t","messageId":"m"},"data":{"a":1}}"#,
+                "data is not a string",
+            ),
         ];
         for (text, reason) in cases {
             let err = decode(text).unwrap_err();
-            assert!(err.error.to_string().contains(reason), "{text}: {}", err.error);
+            assert!(
+                err.error.to_string().contains(reason),
+                "{text}: {}",
+                err.error
+            );
         }
     }
 
     #[test]
     fn a_rejected_frame_keeps_its_message_id_when_readable() {
-        let err = decode(r#"{"type":"CALLBACK","headers":{"topic":"t","messageId":"m9"},"data":7}"#).unwrap_err();
+        let err =
+            decode(r#"{"type":"CALLBACK","headers":{"topic":"t","messageId":"m9"},"data":7}"#)
+                .unwrap_err();
         assert_eq!(err.message_id.as_deref(), Some("m9"));
         assert_eq!(decode("nope").unwrap_err().message_id, None);
     }

@@ -84,7 +84,11 @@ pub async fn local_ip(endpoints: &Endpoints) -> Option<String> {
     let host = url.host_str()?.to_owned();
     let port = url.port_or_known_default()?;
     let target = tokio::net::lookup_host((host, port)).await.ok()?.next()?;
-    let bind = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let socket = tokio::net::UdpSocket::bind(bind).await.ok()?;
     socket.connect(target).await.ok()?;
     Some(socket.local_addr().ok()?.ip().to_string())
@@ -100,7 +104,10 @@ mod tests {
             endpoint: "ws://127.0.0.1:9/connect".into(),
             ticket: "a b+c".into(),
         };
-        assert_eq!(t.url().unwrap().as_str(), "ws://127.0.0.1:9/connect?ticket=a+b%2Bc");
+        assert_eq!(
+            t.url().unwrap().as_str(),
+            "ws://127.0.0.1:9/connect?ticket=a+b%2Bc"
+        );
     }
 
     #[test]
@@ -109,6 +116,9 @@ mod tests {
             kind: "CALLBACK".into(),
             topic: "/t".into(),
         };
-        assert_eq!(serde_json::to_value(&s).unwrap(), serde_json::json!({"type":"CALLBACK","topic":"/t"}));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"type":"CALLBACK","topic":"/t"})
+        );
     }
 }

@@ -107,7 +107,11 @@ pub fn evaluate(input: &str) -> Result<Num, EvalError> {
     if tokens.is_empty() {
         return Err(EvalError::Empty);
     }
-    let mut p = Parser { tokens, pos: 0, depth: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let value = p.expr()?;
     match p.tokens.get(p.pos) {
         None => Ok(value),
@@ -244,12 +248,19 @@ impl Parser {
     }
 
     fn next(&mut self) -> Result<(Tok, usize), EvalError> {
-        let t = self.tokens.get(self.pos).cloned().ok_or(EvalError::UnexpectedEnd)?;
+        let t = self
+            .tokens
+            .get(self.pos)
+            .cloned()
+            .ok_or(EvalError::UnexpectedEnd)?;
         self.pos += 1;
         Ok(t)
     }
 
-    fn nest<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, EvalError>) -> Result<T, EvalError> {
+    fn nest<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, EvalError>,
+    ) -> Result<T, EvalError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(EvalError::TooDeep);
@@ -264,7 +275,11 @@ impl Parser {
         while let Some(op @ (Tok::Plus | Tok::Minus)) = self.peek().cloned() {
             self.pos += 1;
             let rhs = self.term()?;
-            acc = if op == Tok::Plus { add(acc, rhs)? } else { sub(acc, rhs)? };
+            acc = if op == Tok::Plus {
+                add(acc, rhs)?
+            } else {
+                sub(acc, rhs)?
+            };
         }
         Ok(acc)
     }
@@ -367,7 +382,10 @@ fn mul(a: Num, b: Num) -> Result<Num, EvalError> {
 
 fn neg(a: Num) -> Result<Num, EvalError> {
     match a {
-        Num::Int(i) => i.checked_neg().map(Num::Int).ok_or(EvalError::IntegerOverflow),
+        Num::Int(i) => i
+            .checked_neg()
+            .map(Num::Int)
+            .ok_or(EvalError::IntegerOverflow),
         Num::Float(x) => Ok(Num::Float(-x)),
     }
 }
@@ -385,7 +403,11 @@ fn both_int(a: Num, b: Num) -> bool {
 
 fn div(a: Num, b: Num) -> Result<Num, EvalError> {
     if is_zero(b) {
-        let m = if both_int(a, b) { "division by zero" } else { "float division by zero" };
+        let m = if both_int(a, b) {
+            "division by zero"
+        } else {
+            "float division by zero"
+        };
         return Err(EvalError::ZeroDivision(m));
     }
     finite(float(a) / float(b))
@@ -415,13 +437,21 @@ fn floor_div(a: Num, b: Num) -> Result<Num, EvalError> {
 
 fn modulo(a: Num, b: Num) -> Result<Num, EvalError> {
     if is_zero(b) {
-        let m = if both_int(a, b) { "integer modulo by zero" } else { "float modulo" };
+        let m = if both_int(a, b) {
+            "integer modulo by zero"
+        } else {
+            "float modulo"
+        };
         return Err(EvalError::ZeroDivision(m));
     }
     match (a, b) {
         (Num::Int(x), Num::Int(y)) => {
             let r = x.checked_rem(y).unwrap_or(0);
-            Ok(Num::Int(if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r }))
+            Ok(Num::Int(if r != 0 && ((r < 0) != (y < 0)) {
+                r + y
+            } else {
+                r
+            }))
         }
         _ => finite(py_fmod(float(a), float(b))),
     }
@@ -430,14 +460,20 @@ fn modulo(a: Num, b: Num) -> Result<Num, EvalError> {
 /// Python's float `%`: the result takes the divisor's sign.
 fn py_fmod(x: f64, y: f64) -> f64 {
     let r = x % y;
-    if r != 0.0 && ((r < 0.0) != (y < 0.0)) { r + y } else { r }
+    if r != 0.0 && ((r < 0.0) != (y < 0.0)) {
+        r + y
+    } else {
+        r
+    }
 }
 
 fn pow(base: Num, exp: Num) -> Result<Num, EvalError> {
     match (base, exp) {
         (Num::Int(b), Num::Int(e)) if e >= 0 => {
             let e = u32::try_from(e).map_err(|_| EvalError::IntegerOverflow)?;
-            b.checked_pow(e).map(Num::Int).ok_or(EvalError::IntegerOverflow)
+            b.checked_pow(e)
+                .map(Num::Int)
+                .ok_or(EvalError::IntegerOverflow)
         }
         _ => {
             let (b, e) = (float(base), float(exp));
@@ -481,11 +517,16 @@ mod tests {
     use super::*;
 
     fn ok(s: &str) -> String {
-        evaluate(s).map(|n| n.to_string()).unwrap_or_else(|e| panic!("{s}: {e}"))
+        evaluate(s)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     fn err(s: &str) -> String {
-        evaluate(s).map(|n| panic!("{s} gave {n}")).unwrap_err().to_string()
+        evaluate(s)
+            .map(|n| panic!("{s} gave {n}"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -543,7 +584,10 @@ mod tests {
         assert_eq!(err(""), "empty expression");
         assert_eq!(err("1+"), "unexpected end of expression");
         assert_eq!(err("foo"), "invalid character 'f' at position 1");
-        assert_eq!(err("__import__('os')"), "invalid character '_' at position 1");
+        assert_eq!(
+            err("__import__('os')"),
+            "invalid character '_' at position 1"
+        );
         assert_eq!(err("(1"), "unexpected end of expression");
         assert_eq!(err("1)"), "unexpected \")\" at position 2");
         assert_eq!(err("010"), "invalid number \"010\"");
@@ -553,8 +597,17 @@ mod tests {
     fn overflow_and_hostile_nesting_are_errors_not_crashes() {
         assert_eq!(err("2**1000"), "integer result too large");
         assert_eq!(err("10.0**400"), "numerical result out of range");
-        assert_eq!(err(&"(".repeat(100)), "expression nested deeper than 64 levels");
-        assert_eq!(err(&"-".repeat(100)), "expression nested deeper than 64 levels");
-        assert_eq!(err(&"1+".repeat(600)), "expression longer than 1024 characters");
+        assert_eq!(
+            err(&"(".repeat(100)),
+            "expression nested deeper than 64 levels"
+        );
+        assert_eq!(
+            err(&"-".repeat(100)),
+            "expression nested deeper than 64 levels"
+        );
+        assert_eq!(
+            err(&"1+".repeat(600)),
+            "expression longer than 1024 characters"
+        );
     }
 }

@@ -8,7 +8,9 @@
 
 pub mod eval;
 
-use dingtalk_bot_sdk::{ChatbotMessage, Description, Error, Frame, Outcome, Plugin, log, reply_text};
+use dingtalk_bot_sdk::{
+    ChatbotMessage, Description, Error, Frame, Outcome, Plugin, log, reply_text,
+};
 
 /// The reply for a non-text message.
 pub const NOT_TEXT_REPLY: &str =

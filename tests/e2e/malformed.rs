@@ -1,0 +1,57 @@
+//! Malformed frames are logged (and ACKed 400 when their messageId is readable);
+//! the connection stays up and the next good message is answered.
+
+use sim::MessageSpec;
+use tests::{Env, WAIT};
+
+#[tokio::test]
+async fn malformed_frames_do_not_break_the_connection() {
+    let env = Env::calcbot().await;
+    let bad = [
+        ("not json at all {", None),
+        ("[1,2,3]", None),
+        (r#"{"type":"CALLBACK","data":"{}"}"#, None),
+        (
+            r#"{"type":"CALLBACK","headers":{"topic":"/v1.0/im/bot/messages/get","messageId":"bad-num","time":1690362102194},"data":"{}"}"#,
+            Some(("bad-num", "\"time\" is not a string")),
+        ),
+        (
+            r#"{"type":"CALLBACK","headers":{"topic":"/v1.0/im/bot/messages/get","messageId":"bad-data"},"data":{"msgtype":"text"}}"#,
+            Some(("bad-data", "data is not a string")),
+        ),
+        (
+            r#"{"type":"MYSTERY","headers":{"topic":"/x","messageId":"bad-type"},"data":"{}"}"#,
+            Some(("bad-type", "unknown frame type")),
+        ),
+        (
+            r#"{"type":"CALLBACK","headers":{"topic":"/v1.0/im/bot/messages/get","messageId":"bad-json-data"},"data":"{not json"}"#,
+            Some(("bad-json-data", "plugin returned an error")),
+        ),
+    ];
+    for (text, expect) in &bad {
+        env.sim
+            .push_raw(text, expect.map(|(id, _)| id))
+            .await
+            .expect("push");
+    }
+    for (_, expect) in &bad {
+        if let Some((id, reason)) = expect {
+            let ack = env.sim.wait_ack(id, WAIT).await.expect("ACK");
+            assert!(ack.code == 400 || ack.code == 500, "{ack:?}");
+            assert!(ack.message.contains(reason), "{id}: {}", ack.message);
+        }
+    }
+    let pushed = env
+        .sim
+        .push_chatbot(MessageSpec::text("5-3"))
+        .await
+        .expect("push");
+    let replies = env.sim.wait_replies(&pushed.session, 1, WAIT).await;
+    assert_eq!(replies[0].text(), Some("Q: 5-3\nA: 2"));
+    assert_eq!(
+        env.sim.opens().len(),
+        1,
+        "the connection must not have been replaced"
+    );
+    env.stop().await;
+}

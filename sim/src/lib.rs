@@ -103,6 +103,12 @@ impl SimBuilder {
         self
     }
 
+    /// How long a push waits for a subscribed connection. Default 10 s.
+    pub fn route_wait(mut self, d: Duration) -> Self {
+        self.route_wait = d;
+        self
+    }
+
     /// Start serving.
     pub async fn start(self) -> anyhow::Result<Sim> {
         let listener = tokio::net::TcpListener::bind(self.bind).await?;
@@ -202,6 +208,12 @@ impl Sim {
     /// Push a chatbot message to a connection subscribed to the chatbot topic.
     pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
         self.inner.push_chatbot(spec).await
+    }
+
+    /// The `data` of a chatbot message with a registered session webhook, without
+    /// pushing it (for driving a plugin directly). Returns (session, data).
+    pub fn chatbot_data(&self, spec: &MessageSpec) -> (String, Value) {
+        self.inner.chatbot_data(spec)
     }
 
     /// Push an EVENT frame of `event_type` with `data`. Returns the messageId.
@@ -319,6 +331,12 @@ impl Sim {
     /// Delay every webhook answer by `delay` (fault knob: a slow DingTalk).
     pub fn set_webhook_delay(&self, delay: Duration) {
         self.inner.lock().webhook_delay = delay;
+    }
+
+    /// Answer every webhook call with this `errcode`/`errmsg` (fault knob), or
+    /// normally again with `None`.
+    pub fn set_webhook_error(&self, error: Option<(i64, &str)>) {
+        self.inner.lock().webhook_error = error.map(|(c, m)| (c, m.to_owned()));
     }
 
     /// A summary for printing: counts of opens, connections, ACKs, replies.

@@ -215,9 +215,15 @@ async fn webhook(
     let Some(session) = q.get("session") else {
         return webhook_error(300001, "session is missing");
     };
-    let delay = inner.lock().webhook_delay;
+    let (delay, forced) = {
+        let s = inner.lock();
+        (s.webhook_delay, s.webhook_error.clone())
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if let Some((errcode, errmsg)) = forced {
+        return webhook_error(errcode, &errmsg);
     }
     match inner.lock().sessions.get(session) {
         None => return webhook_error(300001, "session does not exist"),

@@ -136,6 +136,7 @@ pub(crate) struct State {
     pub tokens: HashMap<String, i64>,
     pub refuse_opens: Option<(usize, u16)>,
     pub webhook_delay: Duration,
+    pub webhook_error: Option<(i64, String)>,
     pub counter: u64,
 }
 
@@ -318,7 +319,8 @@ impl Inner {
         Ok((message_id, conn))
     }
 
-    pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
+    /// Register a session webhook and build the `data` of a chatbot message.
+    pub fn chatbot_data(&self, spec: &MessageSpec) -> (String, Value) {
         let now = now_ms();
         let (session, ids) = {
             let mut s = self.lock();
@@ -347,6 +349,11 @@ impl Inner {
             now,
             self.config.webhook_ttl.as_millis() as i64,
         );
+        (session, data)
+    }
+
+    pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
+        let (session, data) = self.chatbot_data(&spec);
         let (message_id, connection) = self
             .push_data("CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
             .await?;

@@ -132,3 +132,26 @@ async fn a_reply_to_an_expired_webhook_fails_the_frame_with_the_reason() {
     assert!(env.sim.replies().is_empty());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_refused_by_dingtalk_fails_the_frame_with_its_code_and_message() {
+    let env = Env::calcbot().await;
+    env.sim.set_webhook_error(Some((300001, "robot not found")));
+    let pushed = env
+        .sim
+        .push_chatbot(MessageSpec::text("1+1"))
+        .await
+        .expect("push");
+    let ack = env
+        .sim
+        .wait_ack(&pushed.message_id, WAIT)
+        .await
+        .expect("ACK");
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message.contains("300001") && ack.message.contains("robot not found"),
+        "{}",
+        ack.message
+    );
+    env.stop().await;
+}

@@ -5,5 +5,6 @@
 mod calcbot;
 mod connection;
 mod malformed;
+mod plugins;
 mod routing;
 mod shutdown;

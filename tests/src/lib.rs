@@ -27,6 +27,31 @@ pub fn plugin(name: &str) -> PathBuf {
         host::cli::build::build_components(workspace(), &crates, &workspace().join("plugins"))
             .expect("build plugin components")
     });
+    find(built, name)
+}
+
+/// A test fixture component built from `tests/plugins/<name>/`, once per process.
+/// Fixtures land in the target directory, never in `plugins/`.
+pub fn fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let dir = workspace().join("tests/plugins");
+        let mut crates: Vec<String> = std::fs::read_dir(&dir)
+            .expect("list tests/plugins")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        crates.sort();
+        let out = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target"))
+            .join("fixture-components");
+        host::cli::build::build_components(workspace(), &crates, &out)
+            .expect("build fixture components")
+    });
+    find(built, name)
+}
+
+fn find(built: &[PathBuf], name: &str) -> PathBuf {
     built
         .iter()
         .find(|p| p.file_stem().is_some_and(|s| s == name))

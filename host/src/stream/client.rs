@@ -230,6 +230,7 @@ impl SupervisorState {
                             break;
                         }
                     }
+                    Event::Ended { .. } if self.shutdown.is_cancelled() => break,
                     Event::Ended { id, cause, healthy } if id == self.current => {
                         tracing::warn!(connection = id, "connection ended: {cause}; reconnecting");
                         let first = if healthy { 0 } else { 1 };

@@ -1,0 +1,179 @@
+//! Several plugins side by side: events and card callbacks are ACKed with the
+//! plugin's outcome, config values reach the right plugin, failures become 500s with
+//! their reason, and bad plugin files are refused at load naming the file.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use sim::{MessageSpec, Sim};
+use tests::{WAIT, fixture, host_for, plugin};
+
+const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
+
+async fn start() -> (Sim, host::RunningHost) {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.expect("sim");
+    let configs = BTreeMap::from([(
+        "probe".to_owned(),
+        BTreeMap::from([("greeting".to_owned(), "hello".to_owned())]),
+    )]);
+    let host = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin(fixture("probe"))
+        .plugin_configs(configs)
+        .build()
+        .await
+        .expect("load")
+        .start()
+        .await
+        .expect("connect");
+    assert!(sim.wait_connections(1, WAIT).await);
+    (sim, host)
+}
+
+#[tokio::test]
+async fn the_connection_subscribes_to_the_union_of_all_plugins_topics() {
+    let (sim, host) = start().await;
+    let subs = &sim.opens()[0].subscriptions;
+    let expected = [
+        ("CALLBACK", CARD_TOPIC),
+        ("CALLBACK", "/v1.0/im/bot/messages/get"),
+        ("EVENT", "*"),
+    ];
+    assert_eq!(subs.len(), 3, "{subs:?}");
+    for (kind, topic) in expected {
+        assert!(
+            subs.iter().any(|(k, t)| k == kind && t == topic),
+            "missing {kind} {topic} in {subs:?}"
+        );
+    }
+    host.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_are_acked_success_or_later_and_failures_get_500() {
+    let (sim, host) = start().await;
+    let ok = sim
+        .push_event("user_add_org", json!({"userId": ["u1"]}))
+        .await
+        .unwrap();
+    let later = sim
+        .push_event("user_add_org", json!({"later": true}))
+        .await
+        .unwrap();
+    let failed = sim.push_event("fail_me", json!({})).await.unwrap();
+    let ok = sim.wait_ack(&ok, WAIT).await.unwrap();
+    assert_eq!(
+        (ok.code, ok.data_json()["status"].as_str()),
+        (200, Some("SUCCESS"))
+    );
+    let later = sim.wait_ack(&later, WAIT).await.unwrap();
+    assert_eq!(
+        later.data_json(),
+        json!({"status": "LATER", "message": "try again later"})
+    );
+    let failed = sim.wait_ack(&failed, WAIT).await.unwrap();
+    assert_eq!(failed.code, 500);
+    assert!(
+        failed.message.contains("asked to fail"),
+        "{}",
+        failed.message
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_card_callback_is_answered_with_the_plugins_response_and_its_own_config() {
+    let (sim, host) = start().await;
+    let id = sim
+        .push_callback(CARD_TOPIC, json!({"value": "like", "outTrackId": "t1"}))
+        .await
+        .unwrap();
+    let ack = sim.wait_ack(&id, WAIT).await.unwrap();
+    assert_eq!(ack.code, 200);
+    assert_eq!(
+        ack.data_json(),
+        json!({"response": {"cardData": {"cardParamMap": {"echo": "like", "greeting": "hello"}}}})
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panicking_plugin_fails_only_that_frame_with_its_panic_message() {
+    let (sim, host) = start().await;
+    let id = sim
+        .push_callback(CARD_TOPIC, json!({"value": "panic"}))
+        .await
+        .unwrap();
+    let ack = sim.wait_ack(&id, WAIT).await.unwrap();
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message.contains("probe panicked on purpose"),
+        "{}",
+        ack.message
+    );
+    let again = sim
+        .push_callback(CARD_TOPIC, json!({"value": "fine"}))
+        .await
+        .unwrap();
+    let again = sim.wait_ack(&again, WAIT).await.unwrap();
+    assert_eq!(
+        again.data_json()["response"]["cardData"]["cardParamMap"]["echo"],
+        Value::from("fine")
+    );
+    let pushed = sim.push_chatbot(MessageSpec::text("1+1")).await.unwrap();
+    assert_eq!(
+        sim.wait_replies(&pushed.session, 1, WAIT).await[0].text(),
+        Some("Q: 1+1\nA: 2")
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_plugins_claiming_one_topic_are_refused_naming_both() {
+    let sim = Sim::builder().start().await.unwrap();
+    let copy = std::env::temp_dir().join(format!("calcbot-copy-{}.wasm", std::process::id()));
+    std::fs::copy(plugin("calcbot"), &copy).unwrap();
+    let err = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin(&copy)
+        .build()
+        .await
+        .err()
+        .expect("conflict");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "\"calcbot\" and \"calcbot\" both subscribe to CALLBACK /v1.0/im/bot/messages/get"
+        ),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(copy);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_component_is_refused_at_load_naming_it() {
+    let sim = Sim::builder().start().await.unwrap();
+    let junk = std::env::temp_dir().join(format!("junk-{}.wasm", std::process::id()));
+    std::fs::write(&junk, b"\0asm but not really").unwrap();
+    let err = host_for(&sim)
+        .plugin(&junk)
+        .build()
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(text.starts_with("plugin load failed"), "{text}");
+    assert!(
+        text.contains(&junk.display().to_string())
+            && text.contains("not a valid WebAssembly component"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(junk);
+    sim.shutdown().await;
+}

@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async {
         let sim = Sim::builder().ping_interval(None).start().await?;
         let http = Http::new(&HttpConfig::default())?;
-        let runtime = Runtime::new(&RuntimeConfig::default(), Services { http })?;
+        let runtime = Runtime::new(&RuntimeConfig::default(), Services { http, api: None })?;
         let started = Instant::now();
         let plugin = runtime.load(&built[0], &Default::default()).await?;
         println!(

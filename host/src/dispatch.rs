@@ -12,6 +12,10 @@
 //!   Events wait for their handler, since `LATER` is part of their answer.
 //! - At most [`DispatchConfig::max_in_flight`] handlers run at once; later frames wait
 //!   for a slot in arrival order without blocking the socket reader.
+//! - Several plugins may subscribe to one topic: each gets every frame (fan-out), in
+//!   parallel, and the frame's single ACK combines their outcomes: any failure is a
+//!   500 naming each failed plugin; otherwise the first response in load order (for
+//!   callbacks) or `LATER` if any plugin asked for it (for events).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,50 +47,51 @@ impl Default for DispatchConfig {
     }
 }
 
-/// Two plugins asked for the same (kind, topic).
-#[derive(Debug, thiserror::Error)]
-#[error("plugins {first:?} and {second:?} both subscribe to {subscription}; a topic has one owner")]
-pub struct RouteConflict {
-    /// The contested subscription.
-    pub subscription: Subscription,
-    /// The plugin that claimed it first.
-    pub first: String,
-    /// The plugin that claimed it again.
-    pub second: String,
-}
+/// The plugins subscribed to one topic, in load order.
+type Subscribers = Arc<[Arc<Plugin>]>;
 
 /// Routes frames to plugins.
 pub struct Dispatcher {
     plugins: Vec<Arc<Plugin>>,
-    routes: HashMap<SubscriptionKind, HashMap<String, Arc<Plugin>>>,
+    routes: HashMap<SubscriptionKind, HashMap<String, Subscribers>>,
     permits: Arc<Semaphore>,
     config: DispatchConfig,
 }
 
 impl Dispatcher {
-    /// Route each plugin's subscriptions to it.
-    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig) -> Result<Self, RouteConflict> {
+    /// Route each plugin's subscriptions to it, keeping load order per topic.
+    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig) -> Self {
         let plugins: Vec<Arc<Plugin>> = plugins.into_iter().map(Arc::new).collect();
-        let mut routes: HashMap<SubscriptionKind, HashMap<String, Arc<Plugin>>> = HashMap::new();
+        let mut building: HashMap<SubscriptionKind, HashMap<String, Vec<Arc<Plugin>>>> =
+            HashMap::new();
         for plugin in &plugins {
             for sub in &plugin.subscriptions {
-                let by_topic = routes.entry(sub.kind).or_default();
-                if let Some(first) = by_topic.get(&sub.topic) {
-                    return Err(RouteConflict {
-                        subscription: sub.clone(),
-                        first: first.name.clone(),
-                        second: plugin.name.clone(),
-                    });
-                }
-                by_topic.insert(sub.topic.clone(), plugin.clone());
+                building
+                    .entry(sub.kind)
+                    .or_default()
+                    .entry(sub.topic.clone())
+                    .or_default()
+                    .push(plugin.clone());
             }
         }
-        Ok(Self {
+        let routes = building
+            .into_iter()
+            .map(|(kind, topics)| {
+                (
+                    kind,
+                    topics
+                        .into_iter()
+                        .map(|(t, ps)| (t, Arc::from(ps)))
+                        .collect(),
+                )
+            })
+            .collect();
+        Self {
             plugins,
             routes,
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             config,
-        })
+        }
     }
 
     /// The loaded plugins.
@@ -107,24 +112,38 @@ impl Dispatcher {
     }
 }
 
+/// One plugin's result for a frame.
+type Outcome = (Arc<Plugin>, Result<PluginOutcome, HandleError>);
+
+/// The single ACK for a frame, from every subscribed plugin's result (load order).
 fn ack_for(
     kind: SubscriptionKind,
     message_id: &str,
-    result: &Result<PluginOutcome, HandleError>,
+    results: &[(&str, &Result<PluginOutcome, HandleError>)],
 ) -> Ack {
-    match (kind, result) {
-        (SubscriptionKind::Callback, Ok(PluginOutcome::Response(json))) => {
-            Ack::callback(message_id, Some(json))
-        }
-        (SubscriptionKind::Callback, Ok(PluginOutcome::Done)) => Ack::callback(message_id, None),
-        (SubscriptionKind::Callback, Ok(PluginOutcome::Later(reason))) => {
-            Ack::error(message_id, 500, reason.clone())
-        }
-        (SubscriptionKind::Event, Ok(PluginOutcome::Later(reason))) => {
-            Ack::event(message_id, Some(reason))
-        }
-        (SubscriptionKind::Event, Ok(_)) => Ack::event(message_id, None),
-        (_, Err(e)) => Ack::error(message_id, 500, format!("plugin {e}")),
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("plugin {name} {e}")))
+        .collect();
+    if !failures.is_empty() {
+        return Ack::error(message_id, 500, failures.join("; "));
+    }
+    let later = results.iter().find_map(|(_, r)| match r {
+        Ok(PluginOutcome::Later(reason)) => Some(reason.as_str()),
+        _ => None,
+    });
+    match kind {
+        SubscriptionKind::Event => Ack::event(message_id, later),
+        SubscriptionKind::Callback => match later {
+            Some(reason) => Ack::error(message_id, 500, reason),
+            None => {
+                let response = results.iter().find_map(|(_, r)| match r {
+                    Ok(PluginOutcome::Response(json)) => Some(json.as_str()),
+                    _ => None,
+                });
+                Ack::callback(message_id, response)
+            }
+        },
     }
 }
 
@@ -151,6 +170,20 @@ fn log_result(
     }
 }
 
+fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -> Ack {
+    let named: Vec<(&str, &Result<PluginOutcome, HandleError>)> =
+        results.iter().map(|(p, r)| (p.name.as_str(), r)).collect();
+    ack_for(kind, message_id, &named)
+}
+
+async fn run_one(plugin: Arc<Plugin>, permits: Arc<Semaphore>, frame: Arc<Frame>) -> Outcome {
+    let _permit = permits.acquire_owned().await.ok();
+    let started = Instant::now();
+    let result = plugin.handle(&frame).await;
+    log_result(&plugin, &frame, &result, started.elapsed());
+    (plugin, result)
+}
+
 impl FrameSink for Dispatcher {
     fn deliver(&self, frame: Frame, acks: AckSender, tasks: &TaskTracker) {
         let Some(kind) = SubscriptionKind::of(&frame.frame_type) else {
@@ -159,36 +192,38 @@ impl FrameSink for Dispatcher {
             acks.send(Ack::error(frame.message_id, 400, reason));
             return;
         };
-        let Some(plugin) = self.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
+        let Some(plugins) = self.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
             let reason = format!("no plugin subscribed to {} {}", kind.as_str(), frame.topic);
             tracing::warn!(message_id = %frame.message_id, "{reason}");
             acks.send(Ack::error(frame.message_id, 404, reason));
             return;
         };
-        let plugin = plugin.clone();
+        let plugins = plugins.clone();
         let permits = self.permits.clone();
         let deadline = self.config.ack_deadline;
+        let frame = Arc::new(frame);
         tasks.spawn(async move {
             let work = async {
-                let _permit = permits.acquire_owned().await.ok();
-                let started = Instant::now();
-                let result = plugin.handle(&frame).await;
-                log_result(&plugin, &frame, &result, started.elapsed());
-                result
+                match &*plugins {
+                    [only] => vec![run_one(only.clone(), permits, frame.clone()).await],
+                    many => {
+                        let runs = many.iter().map(|p| run_one(p.clone(), permits.clone(), frame.clone()));
+                        futures_util::future::join_all(runs).await
+                    }
+                }
             };
             tokio::pin!(work);
             if kind == SubscriptionKind::Event {
-                let result = work.await;
-                acks.send(ack_for(kind, &frame.message_id, &result));
+                let results = work.await;
+                acks.send(combined_ack(kind, &frame.message_id, &results));
                 return;
             }
             tokio::select! {
-                result = &mut work => acks.send(ack_for(kind, &frame.message_id, &result)),
+                results = &mut work => acks.send(combined_ack(kind, &frame.message_id, &results)),
                 () = tokio::time::sleep(deadline) => {
                     tracing::warn!(
-                        plugin = %plugin.name,
                         message_id = %frame.message_id,
-                        "handler still running after {deadline:?}; ACKed as accepted so DingTalk does not re-push it"
+                        "handlers still running after {deadline:?}; ACKed as accepted so DingTalk does not re-push it"
                     );
                     acks.send(Ack::callback(frame.message_id.clone(), None));
                     let _ = work.await;
@@ -202,35 +237,46 @@ impl FrameSink for Dispatcher {
 mod tests {
     use super::*;
 
+    fn data(a: &Ack) -> serde_json::Value {
+        serde_json::from_str(&a.data).unwrap()
+    }
+
     #[test]
     fn outcomes_map_to_acks_per_frame_kind() {
         let cb = SubscriptionKind::Callback;
         let ev = SubscriptionKind::Event;
-        let data = |a: Ack| serde_json::from_str::<serde_json::Value>(&a.data).unwrap();
+        let done = Ok(PluginOutcome::Done);
+        let response = Ok(PluginOutcome::Response("[1]".into()));
+        let later = Ok(PluginOutcome::Later("busy".into()));
         assert_eq!(
-            data(ack_for(cb, "m", &Ok(PluginOutcome::Done))),
+            data(&ack_for(cb, "m", &[("a", &done)])),
             serde_json::json!({"response": null})
         );
         assert_eq!(
-            data(ack_for(cb, "m", &Ok(PluginOutcome::Response("[1]".into())))),
+            data(&ack_for(cb, "m", &[("a", &response)])),
             serde_json::json!({"response": [1]})
         );
         assert_eq!(
-            data(ack_for(ev, "m", &Ok(PluginOutcome::Done)))["status"],
+            data(&ack_for(ev, "m", &[("a", &done)]))["status"],
             "SUCCESS"
         );
+        assert_eq!(data(&ack_for(ev, "m", &[("a", &later)]))["status"], "LATER");
+        assert_eq!(ack_for(cb, "m", &[("a", &later)]).code, 500);
+    }
+
+    #[test]
+    fn with_several_plugins_any_failure_fails_the_frame_naming_each() {
+        let cb = SubscriptionKind::Callback;
+        let done = Ok(PluginOutcome::Done);
+        let response = Ok(PluginOutcome::Response("{\"x\":1}".into()));
+        let boom = Err(HandleError::Returned("boom".into()));
+        let ack = ack_for(cb, "m", &[("a", &done), ("b", &boom), ("c", &boom)]);
+        assert_eq!(ack.code, 500);
         assert_eq!(
-            data(ack_for(ev, "m", &Ok(PluginOutcome::Later("x".into()))))["status"],
-            "LATER"
+            ack.message,
+            "plugin b returned an error: boom; plugin c returned an error: boom"
         );
-        let failed = ack_for(cb, "m", &Err(HandleError::Returned("boom".into())));
-        assert_eq!(
-            (failed.code, failed.message.as_str()),
-            (500, "plugin returned an error: boom")
-        );
-        assert_eq!(
-            ack_for(cb, "m", &Ok(PluginOutcome::Later("busy".into()))).code,
-            500
-        );
+        let ok = ack_for(cb, "m", &[("a", &done), ("b", &response)]);
+        assert_eq!(data(&ok), serde_json::json!({"response": {"x": 1}}));
     }
 }

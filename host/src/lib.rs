@@ -27,7 +27,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use config::{Credentials, Endpoints};
-use dispatch::{DispatchConfig, Dispatcher, RouteConflict};
+use dispatch::{DispatchConfig, Dispatcher};
+use openapi::api::OpenApi;
 use openapi::{Http, HttpConfig};
 use runtime::{EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services};
 use stream::{StreamClient, StreamConfig, Supervisor};
@@ -43,9 +44,6 @@ pub enum Error {
     /// A plugin failed to load.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// Two plugins claim one topic.
-    #[error(transparent)]
-    Route(#[from] RouteConflict),
     /// No plugins were given.
     #[error("no plugins to run: give at least one .wasm component")]
     NoPlugins,
@@ -136,7 +134,17 @@ impl HostBuilder {
             return Err(Error::NoPlugins);
         }
         let http = Http::new(&self.http).map_err(|e| Error::Http(e.to_string()))?;
-        let runtime = Runtime::new(&self.runtime, Services { http: http.clone() })?;
+        let api = self
+            .credentials
+            .clone()
+            .map(|c| Arc::new(OpenApi::new(http.clone(), self.endpoints.clone(), c)));
+        let runtime = Runtime::new(
+            &self.runtime,
+            Services {
+                http: http.clone(),
+                api,
+            },
+        )?;
         let mut plugins: Vec<Plugin> = Vec::with_capacity(self.plugins.len());
         for path in &self.plugins {
             let plugin = runtime.load(path, &self.plugin_configs).await?;
@@ -150,7 +158,7 @@ impl HostBuilder {
             );
             plugins.push(plugin);
         }
-        let dispatcher = Dispatcher::new(plugins, self.dispatch)?;
+        let dispatcher = Dispatcher::new(plugins, self.dispatch);
         Ok(Host {
             dispatcher: Arc::new(dispatcher),
             http,

@@ -28,18 +28,24 @@
 //! Build it with `cargo build --release --target wasm32-wasip2` and hand the `.wasm`
 //! file to `host run`.
 //!
-//! The module layout follows the capabilities: [`message`] (typed chatbot messages),
-//! [`reply`] (session webhook replies), [`log`] and [`config`]. The WIT contract in the
+//! The module layout follows the capabilities: [`message`] (typed chatbot messages of
+//! every msgtype), [`event`], [`reply`] (session webhook replies: text, markdown,
+//! action cards, links, feed cards), [`media`] (upload, download), [`card`]
+//! (StandardCards, card callbacks), [`clock`], [`log`] and [`config`]. The WIT contract in the
 //! repository's `wit/` folder is the single source of truth for every type here.
 
 #![deny(missing_docs)]
 
 extern crate self as dingtalk_bot_sdk;
 
+pub mod card;
+pub mod clock;
 pub mod config;
 mod error;
+pub mod event;
 mod frame;
 pub mod log;
+pub mod media;
 pub mod message;
 pub mod reply;
 
@@ -63,6 +69,7 @@ pub mod bindings {
 pub use bindings::dingtalk::bot::types::{
     Description, DingtalkError, Error, Frame, FrameKind, Outcome, Subscription,
 };
+pub use event::Event;
 pub use message::ChatbotMessage;
 pub use reply::{At, reply_markdown, reply_text};
 

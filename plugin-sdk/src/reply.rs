@@ -6,7 +6,7 @@
 use crate::bindings::dingtalk::bot::reply as wit;
 use crate::{ChatbotMessage, Error};
 
-pub use wit::At;
+pub use wit::{ActionButton, ActionCardContent, At, FeedLink, LinkContent};
 
 impl At {
     /// Mention nobody.
@@ -58,4 +58,19 @@ pub fn text(msg: &ChatbotMessage, content: &str, at: &At) -> Result<(), Error> {
 /// Reply markdown with explicit mentions.
 pub fn markdown(msg: &ChatbotMessage, title: &str, markdown: &str, at: &At) -> Result<(), Error> {
     wit::markdown(&msg.session_webhook, title, markdown, at)
+}
+
+/// Reply with an action card (markdown with one or several buttons).
+pub fn action_card(msg: &ChatbotMessage, card: &ActionCardContent) -> Result<(), Error> {
+    wit::action_card(&msg.session_webhook, card)
+}
+
+/// Reply with a link preview.
+pub fn link(msg: &ChatbotMessage, link: &LinkContent) -> Result<(), Error> {
+    wit::link(&msg.session_webhook, link)
+}
+
+/// Reply with a feed card.
+pub fn feed_card(msg: &ChatbotMessage, links: &[FeedLink]) -> Result<(), Error> {
+    wit::feed_card(&msg.session_webhook, links)
 }

@@ -21,6 +21,7 @@
 
 mod gateway;
 pub mod message;
+mod openapi;
 mod server;
 mod state;
 
@@ -32,7 +33,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use message::MessageSpec;
-pub use state::{AckRecord, ConnectionRecord, OpenRecord, Reply};
+pub use state::{AckRecord, CardRecord, ConnectionRecord, MediaRecord, OpenRecord, Reply};
 use state::{Inner, Outbound};
 
 /// The chatbot message callback topic.
@@ -337,6 +338,39 @@ impl Sim {
     /// normally again with `None`.
     pub fn set_webhook_error(&self, error: Option<(i64, &str)>) {
         self.inner.lock().webhook_error = error.map(|(c, m)| (c, m.to_owned()));
+    }
+
+    /// Every card send and update so far.
+    pub fn cards(&self) -> Vec<CardRecord> {
+        self.inner.lock().cards.clone()
+    }
+
+    /// Every media upload so far.
+    pub fn media(&self) -> Vec<MediaRecord> {
+        self.inner.lock().media.clone()
+    }
+
+    /// How many access tokens were handed out.
+    pub fn token_fetches(&self) -> usize {
+        self.inner.lock().token_fetches
+    }
+
+    /// Invalidate every access token handed out so far (fault knob: DingTalk
+    /// revoked them early).
+    pub fn expire_tokens(&self) {
+        self.inner.lock().tokens.clear();
+    }
+
+    /// Wait until `n` card calls were recorded; returns them.
+    pub async fn wait_cards(&self, n: usize, timeout: Duration) -> Vec<CardRecord> {
+        let mut got = Vec::new();
+        self.inner
+            .wait_until(timeout, |s| {
+                got = s.cards.clone();
+                got.len() >= n
+            })
+            .await;
+        got
     }
 
     /// A summary for printing: counts of opens, connections, ACKs, replies.

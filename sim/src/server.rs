@@ -26,6 +26,20 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/connect", get(connect))
         .route("/v1.0/oauth2/accessToken", post(access_token))
         .route("/robot/sendBySession", post(webhook))
+        .route("/media/upload", post(crate::openapi::media_upload))
+        .route(
+            "/v1.0/robot/messageFiles/download",
+            post(crate::openapi::file_download),
+        )
+        .route("/_files/{code}", get(crate::openapi::file_bytes))
+        .route(
+            "/v1.0/im/v1.0/robot/interactiveCards/send",
+            post(crate::openapi::card_send),
+        )
+        .route(
+            "/v1.0/im/robots/interactiveCards",
+            axum::routing::put(crate::openapi::card_update),
+        )
         .route("/_sim/chatbot", post(control_chatbot))
         .route("/_sim/event", post(control_event))
         .route("/_sim/ping", post(control_ping))
@@ -35,7 +49,7 @@ pub(crate) fn router(inner: Shared) -> Router {
         .with_state(inner)
 }
 
-fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(json!({"requestid": uuid::Uuid::new_v4().to_string(), "code": code, "message": message})),
@@ -170,15 +184,15 @@ async fn access_token(AxState(inner): AxState<Shared>, Json(req): Json<TokenRequ
             "appKey or appSecret is invalid",
         );
     }
-    let token = format!("simtoken{:x}", now_ms());
-    inner
-        .lock()
-        .tokens
-        .insert(token.clone(), now_ms() + 7_200_000);
+    let token = format!("simtoken{:032x}", rand::random::<u128>());
+    let mut s = inner.lock();
+    s.tokens.insert(token.clone(), now_ms() + 7_200_000);
+    s.token_fetches += 1;
+    drop(s);
     Json(json!({"accessToken": token, "expireIn": 7200})).into_response()
 }
 
-fn webhook_error(errcode: i64, errmsg: &str) -> Response {
+pub(crate) fn webhook_error(errcode: i64, errmsg: &str) -> Response {
     Json(json!({"errcode": errcode, "errmsg": errmsg})).into_response()
 }
 

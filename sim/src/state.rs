@@ -69,6 +69,32 @@ impl Reply {
     }
 }
 
+/// One card call (`send` or `update`) the sim accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardRecord {
+    /// `send` or `update`.
+    pub action: String,
+    /// The cardBizId.
+    pub biz_id: String,
+    /// The card, decoded from its JSON string.
+    pub card: Value,
+    /// `openConversationId` or the decoded `singleChatReceiver` (sends only).
+    pub receiver: Value,
+}
+
+/// One media upload the sim accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaRecord {
+    /// The id handed back.
+    pub media_id: String,
+    /// The `type` field.
+    pub kind: String,
+    /// The file name.
+    pub filename: String,
+    /// Its size.
+    pub bytes: usize,
+}
+
 /// One open-connection request.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenRecord {
@@ -137,6 +163,10 @@ pub(crate) struct State {
     pub refuse_opens: Option<(usize, u16)>,
     pub webhook_delay: Duration,
     pub webhook_error: Option<(i64, String)>,
+    pub cards: Vec<CardRecord>,
+    pub card_store: HashMap<String, Value>,
+    pub media: Vec<MediaRecord>,
+    pub token_fetches: usize,
     pub counter: u64,
 }
 

@@ -3,6 +3,7 @@
 //! wasmtime is linked once).
 
 mod calcbot;
+mod cards;
 mod connection;
 mod malformed;
 mod plugins;

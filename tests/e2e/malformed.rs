@@ -25,7 +25,10 @@ async fn malformed_frames_do_not_break_the_connection() {
         ),
         (
             r#"{"type":"CALLBACK","headers":{"topic":"/v1.0/im/bot/messages/get","messageId":"bad-json-data"},"data":"{not json"}"#,
-            Some(("bad-json-data", "plugin returned an error")),
+            Some((
+                "bad-json-data",
+                "plugin calcbot returned an error: invalid argument: malformed JSON",
+            )),
         ),
     ];
     for (text, expect) in &bad {

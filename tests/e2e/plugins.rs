@@ -134,29 +134,6 @@ async fn a_panicking_plugin_fails_only_that_frame_with_its_panic_message() {
 }
 
 #[tokio::test]
-async fn two_plugins_claiming_one_topic_are_refused_naming_both() {
-    let sim = Sim::builder().start().await.unwrap();
-    let copy = std::env::temp_dir().join(format!("calcbot-copy-{}.wasm", std::process::id()));
-    std::fs::copy(plugin("calcbot"), &copy).unwrap();
-    let err = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .plugin(&copy)
-        .build()
-        .await
-        .err()
-        .expect("conflict");
-    let text = err.to_string();
-    assert!(
-        text.contains(
-            "\"calcbot\" and \"calcbot\" both subscribe to CALLBACK /v1.0/im/bot/messages/get"
-        ),
-        "{text}"
-    );
-    let _ = std::fs::remove_file(copy);
-    sim.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_file_that_is_not_a_component_is_refused_at_load_naming_it() {
     let sim = Sim::builder().start().await.unwrap();
     let junk = std::env::temp_dir().join(format!("junk-{}.wasm", std::process::id()));

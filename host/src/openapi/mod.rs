@@ -5,6 +5,10 @@
 //! from either error style: non-2xx with `{"code","message"}` (new APIs) or HTTP 200
 //! with a non-zero `errcode`/`errmsg` (legacy APIs, session webhooks).
 
+pub mod api;
+pub mod cards;
+pub mod media;
+pub mod token;
 pub mod webhook;
 
 use std::fmt;
@@ -19,6 +23,14 @@ pub enum Step {
     Open,
     /// A session webhook reply.
     Webhook,
+    /// `POST /v1.0/oauth2/accessToken`.
+    Token,
+    /// Media upload (legacy `media/upload`).
+    MediaUpload,
+    /// Robot message file download.
+    Download,
+    /// Interactive card calls.
+    Card,
 }
 
 impl fmt::Display for Step {
@@ -26,6 +38,10 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::Open => "open connection",
             Step::Webhook => "webhook reply",
+            Step::Token => "access token",
+            Step::MediaUpload => "media upload",
+            Step::Download => "file download",
+            Step::Card => "card",
         })
     }
 }
@@ -51,7 +67,15 @@ pub enum Error {
         /// Which call.
         step: Step,
     },
-    /// The request could not be sent or the answer not read.
+    /// No connection could be made: the request was certainly not delivered.
+    #[error("{step} failed: cannot connect: {detail}")]
+    Connect {
+        /// Which call.
+        step: Step,
+        /// The transport's reason, with its causes.
+        detail: String,
+    },
+    /// The request failed after it may have been sent, or the answer was unreadable.
     #[error("{step} failed: {detail}")]
     Network {
         /// Which call.
@@ -81,7 +105,28 @@ impl Error {
             detail.push_str(&s.to_string());
             source = s.source();
         }
-        Error::Network { step, detail }
+        if e.is_connect() {
+            Error::Connect { step, detail }
+        } else {
+            Error::Network { step, detail }
+        }
+    }
+
+    /// Whether DingTalk rejected the access token (new API: HTTP 401, or 400
+    /// `InvalidAuthentication`; legacy API: errcode 40014 or 300005).
+    pub fn is_invalid_token(&self) -> bool {
+        match self {
+            Error::Api { status: 401, .. } => true,
+            Error::Api { code, .. } => {
+                code == "InvalidAuthentication" || code == "40014" || code == "300005"
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the request certainly never reached DingTalk, so repeating it is safe.
+    pub fn not_delivered(&self) -> bool {
+        matches!(self, Error::Connect { .. })
     }
 
     /// Whether DingTalk refused the app's credentials (HTTP 401/403 on open).
@@ -132,14 +177,21 @@ impl Http {
         Ok(Self { client })
     }
 
+    /// The underlying client, for requests this module has no helper for.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// POST `body` as JSON to `url`, and return the JSON answer after checking both
     /// error styles.
     pub async fn post_json(&self, step: Step, url: &str, body: &Value) -> Result<Value, Error> {
-        let response = self
-            .client
-            .post(url)
+        self.send(step, self.client.post(url).json(body)).await
+    }
+
+    /// Send `request` (asking for JSON) and check the answer in both error styles.
+    pub async fn send(&self, step: Step, request: reqwest::RequestBuilder) -> Result<Value, Error> {
+        let response = request
             .header(reqwest::header::ACCEPT, "application/json")
-            .json(body)
             .send()
             .await
             .map_err(|e| Error::from_reqwest(step, e))?;

@@ -31,6 +31,51 @@ pub fn markdown_body(title: &str, text: &str, at: &At) -> Value {
     json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at.to_json()})
 }
 
+/// A button of an action card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Button {
+    /// Its label.
+    pub title: String,
+    /// Where it leads.
+    pub url: String,
+}
+
+/// The body of an action card: one full-width button, or several.
+pub fn action_card_body(
+    title: &str,
+    text: &str,
+    single: Option<&Button>,
+    buttons: &[Button],
+    vertical: bool,
+) -> Value {
+    let card = match single {
+        Some(b) => {
+            json!({"title": title, "text": text, "singleTitle": b.title, "singleURL": b.url})
+        }
+        None => json!({
+            "title": title,
+            "text": text,
+            "btnOrientation": if vertical { "0" } else { "1" },
+            "btns": buttons.iter().map(|b| json!({"title": b.title, "actionURL": b.url})).collect::<Vec<_>>(),
+        }),
+    };
+    json!({"msgtype": "actionCard", "actionCard": card})
+}
+
+/// The body of a link message.
+pub fn link_body(title: &str, text: &str, message_url: &str, pic_url: &str) -> Value {
+    json!({"msgtype": "link", "link": {"title": title, "text": text, "messageUrl": message_url, "picUrl": pic_url}})
+}
+
+/// The body of a feed card: (title, messageURL, picURL) per entry.
+pub fn feed_card_body(links: &[(String, String, String)]) -> Value {
+    let links: Vec<Value> = links
+        .iter()
+        .map(|(t, m, p)| json!({"title": t, "messageURL": m, "picURL": p}))
+        .collect();
+    json!({"msgtype": "feedCard", "feedCard": {"links": links}})
+}
+
 /// POST `body` to `webhook`.
 pub async fn send(http: &Http, webhook: &str, body: &Value) -> Result<(), Error> {
     http.post_json(Step::Webhook, webhook, body).await.map(drop)

@@ -21,6 +21,7 @@
 
 mod bindings;
 mod plugin;
+mod scope;
 mod state;
 
 use std::sync::Arc;

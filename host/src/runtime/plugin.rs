@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
-use super::state::{PluginContext, SessionWebhook, State};
+use super::scope::FrameScope;
+use super::state::{PluginContext, State};
 use super::{Limits, Runtime};
 use crate::stream::frame::{Frame, FrameType};
 
@@ -296,7 +296,12 @@ async fn canary(
     ctx: Arc<PluginContext>,
     limits: &Limits,
 ) -> Result<bindings::Description, String> {
-    let state = State::new(ctx, None, limits.memory_bytes, limits.cpu_ticks());
+    let state = State::new(
+        ctx,
+        FrameScope::default(),
+        limits.memory_bytes,
+        limits.cpu_ticks(),
+    );
     let mut store = new_store(pre.engine(), state);
     let call = async {
         let instance = pre.instantiate_async(&mut store).await?;
@@ -344,31 +349,6 @@ fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
     Ok(subs)
 }
 
-/// The two fields of a chatbot message the host itself needs.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WebhookFields {
-    session_webhook: Option<String>,
-    #[serde(default)]
-    session_webhook_expired_time: Option<serde_json::Value>,
-}
-
-fn session_webhook(frame: &Frame) -> Option<SessionWebhook> {
-    if frame.frame_type != FrameType::Callback || !frame.data.contains("sessionWebhook") {
-        return None;
-    }
-    let fields: WebhookFields = serde_json::from_str(&frame.data).ok()?;
-    let expires_at_ms = match fields.session_webhook_expired_time {
-        Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
-        Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
-        _ => 0,
-    };
-    Some(SessionWebhook {
-        url: fields.session_webhook?,
-        expires_at_ms,
-    })
-}
-
 impl Plugin {
     /// Run `frame` through the plugin in a fresh instance, under the limits.
     pub async fn handle(&self, frame: &Frame) -> Result<PluginOutcome, HandleError> {
@@ -378,7 +358,7 @@ impl Plugin {
         };
         let state = State::new(
             self.ctx.clone(),
-            session_webhook(frame),
+            FrameScope::of(frame),
             self.limits.memory_bytes,
             self.limits.cpu_ticks(),
         );

@@ -2,27 +2,34 @@
 //!
 //! A [`State`] lives exactly as long as one `Store`: one frame, or one canary call.
 //! It holds the WASI context (no files, env, args or sockets; stderr captured), the
-//! store's limits, the plugin's shared context and what this frame allows (the one
-//! session webhook the frame carried).
+//! store's limits, the plugin's shared context and the frame's [`FrameScope`].
+//!
+//! Host functions that wait (HTTP, sleep) check what they need from the state first
+//! and then await futures that borrow nothing from it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::Value;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::dingtalk::bot::{config, log, reply, types};
+use super::bindings::dingtalk::bot::{cards, clock, config, log, media, reply, types};
 use super::bindings::{DingtalkError, WitError};
-use crate::openapi::{self, Http, webhook};
+use super::scope::FrameScope;
+use crate::openapi::api::OpenApi;
+use crate::openapi::{self, Http, cards as card_api, media as media_api, webhook};
 
-/// What every plugin call can use: the HTTP client.
+/// What every plugin call can use.
 #[derive(Debug, Clone)]
 pub struct Services {
-    /// The shared DingTalk HTTP client.
+    /// The shared DingTalk HTTP client (webhooks need no token).
     pub http: Http,
+    /// Token-authenticated APIs; `None` when the host has no credentials.
+    pub api: Option<Arc<OpenApi>>,
 }
 
 /// What is fixed for one loaded plugin.
@@ -33,15 +40,11 @@ pub(crate) struct PluginContext {
     pub services: Arc<Services>,
 }
 
-/// A session webhook a frame carried, and until when it may be used.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SessionWebhook {
-    pub url: String,
-    pub expires_at_ms: i64,
-}
-
 /// Bytes of guest stderr kept per call (enough for a panic message and backtrace).
 const STDERR_CAPACITY: usize = 16 * 1024;
+
+/// Longest single sleep a plugin may ask for; the wall-clock limit bounds the total.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 pub(crate) struct State {
     wasi: WasiCtx,
@@ -49,7 +52,7 @@ pub(crate) struct State {
     pub limits: StoreLimits,
     pub stderr: MemoryOutputPipe,
     pub plugin: Arc<PluginContext>,
-    pub webhook: Option<SessionWebhook>,
+    pub scope: FrameScope,
     /// Epoch ticks this call may still spend in guest code.
     pub cpu_ticks_left: u64,
 }
@@ -57,7 +60,7 @@ pub(crate) struct State {
 impl State {
     pub fn new(
         plugin: Arc<PluginContext>,
-        webhook: Option<SessionWebhook>,
+        scope: FrameScope,
         memory_bytes: usize,
         cpu_ticks: u64,
     ) -> Self {
@@ -72,7 +75,7 @@ impl State {
                 .build(),
             stderr,
             plugin,
-            webhook,
+            scope,
             cpu_ticks_left: cpu_ticks,
         }
     }
@@ -84,34 +87,13 @@ impl State {
             .to_owned()
     }
 
-    fn check_webhook(&self, url: &str) -> Result<(), WitError> {
-        let Some(allowed) = &self.webhook else {
-            return Err(WitError::Denied(
-                "this frame carried no session webhook to reply to".into(),
-            ));
-        };
-        if allowed.url != url {
-            return Err(WitError::Denied(
-                "replies may only go to the session webhook of the frame being handled".into(),
-            ));
-        }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(i64::MAX);
-        if allowed.expires_at_ms != 0 && now_ms >= allowed.expires_at_ms {
-            return Err(WitError::Denied("the session webhook has expired".into()));
-        }
-        Ok(())
-    }
-
     /// Check the webhook now; the returned future holds no borrow of the state.
     fn send_reply(
         &self,
         url: String,
-        body: serde_json::Value,
+        body: Value,
     ) -> impl Future<Output = Result<(), WitError>> + Send + 'static {
-        let checked = self.check_webhook(&url);
+        let checked = self.scope.check_webhook(&url).map_err(WitError::Denied);
         let services = self.plugin.services.clone();
         async move {
             checked?;
@@ -119,6 +101,12 @@ impl State {
                 .await
                 .map_err(to_wit)
         }
+    }
+
+    fn api(&self) -> Result<Arc<OpenApi>, WitError> {
+        self.plugin.services.api.clone().ok_or_else(|| {
+            WitError::Denied("the host has no app credentials for DingTalk APIs".into())
+        })
     }
 }
 
@@ -136,9 +124,22 @@ pub(crate) fn to_wit(e: openapi::Error) -> WitError {
             message,
         }),
         openapi::Error::Timeout { step } => WitError::Timeout(format!("{step} timed out")),
-        e @ (openapi::Error::Network { .. } | openapi::Error::BadResponse { .. }) => {
-            WitError::Network(e.to_string())
-        }
+        e @ (openapi::Error::Network { .. }
+        | openapi::Error::Connect { .. }
+        | openapi::Error::BadResponse { .. }) => WitError::Network(e.to_string()),
+    }
+}
+
+/// Parse a plugin-supplied JSON object.
+fn json_object(what: &str, text: &str) -> Result<Value, WitError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(WitError::InvalidArgument(format!(
+            "{what} must be a JSON object"
+        ))),
+        Err(e) => Err(WitError::InvalidArgument(format!(
+            "{what} is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -181,6 +182,13 @@ fn at(a: reply::At) -> webhook::At {
     }
 }
 
+fn button(b: reply::ActionButton) -> webhook::Button {
+    webhook::Button {
+        title: b.title,
+        url: b.action_url,
+    }
+}
+
 impl reply::Host for State {
     async fn text(
         &mut self,
@@ -203,5 +211,147 @@ impl reply::Host for State {
         Ok(self
             .send_reply(url, webhook::markdown_body(&title, &text, &at(mentions)))
             .await)
+    }
+
+    async fn action_card(
+        &mut self,
+        url: String,
+        card: reply::ActionCardContent,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let single = card.single.map(button);
+        let buttons: Vec<webhook::Button> = card.buttons.into_iter().map(button).collect();
+        let body = webhook::action_card_body(
+            &card.title,
+            &card.text,
+            single.as_ref(),
+            &buttons,
+            card.vertical,
+        );
+        Ok(self.send_reply(url, body).await)
+    }
+
+    async fn link(
+        &mut self,
+        url: String,
+        link: reply::LinkContent,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let body = webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
+        Ok(self.send_reply(url, body).await)
+    }
+
+    async fn feed_card(
+        &mut self,
+        url: String,
+        links: Vec<reply::FeedLink>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let links: Vec<(String, String, String)> = links
+            .into_iter()
+            .map(|l| (l.title, l.message_url, l.pic_url))
+            .collect();
+        Ok(self.send_reply(url, webhook::feed_card_body(&links)).await)
+    }
+}
+
+fn media_kind(k: media::MediaKind) -> media_api::MediaKind {
+    match k {
+        media::MediaKind::Image => media_api::MediaKind::Image,
+        media::MediaKind::Voice => media_api::MediaKind::Voice,
+        media::MediaKind::Video => media_api::MediaKind::Video,
+        media::MediaKind::File => media_api::MediaKind::File,
+    }
+}
+
+impl media::Host for State {
+    async fn upload(
+        &mut self,
+        kind: media::MediaKind,
+        filename: String,
+        bytes: Vec<u8>,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        let kind = media_kind(kind);
+        let mime = match media_api::check(kind, &filename, bytes.len()) {
+            Ok(m) => m,
+            Err(reason) => return Ok(Err(WitError::InvalidArgument(reason))),
+        };
+        let api = match self.api() {
+            Ok(api) => api,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(media_api::upload(&api, kind, &filename, mime, bytes)
+            .await
+            .map_err(to_wit))
+    }
+
+    async fn download(
+        &mut self,
+        code: String,
+        max_bytes: u64,
+    ) -> wasmtime::Result<Result<Vec<u8>, WitError>> {
+        if !self.scope.download_codes.contains(&code) {
+            return Ok(Err(WitError::Denied(
+                "only files of the message being handled may be downloaded".into(),
+            )));
+        }
+        let api = match self.api() {
+            Ok(api) => api,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(media_api::download(&api, &code, max_bytes)
+            .await
+            .map_err(to_wit))
+    }
+}
+
+impl cards::Host for State {
+    async fn send_standard(
+        &mut self,
+        biz_id: String,
+        card: String,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        let prepared = (|| {
+            let card = json_object("the card", &card)?;
+            let to = self.scope.conversation.clone().ok_or_else(|| {
+                WitError::Denied(
+                    "cards go to the conversation of a chatbot message; this frame has none".into(),
+                )
+            })?;
+            Ok::<_, WitError>((card, to, self.api()?))
+        })();
+        let (card, to, api) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(card_api::send_standard(&api, &biz_id, &card, &to)
+            .await
+            .map_err(to_wit))
+    }
+
+    async fn update_standard(
+        &mut self,
+        biz_id: String,
+        card: String,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let prepared = json_object("the card", &card).and_then(|c| Ok((c, self.api()?)));
+        let (card, api) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(card_api::update_standard(&api, &biz_id, &card)
+            .await
+            .map_err(to_wit))
+    }
+}
+
+impl clock::Host for State {
+    async fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0))
+    }
+
+    async fn sleep_ms(&mut self, ms: u32) -> wasmtime::Result<()> {
+        tokio::time::sleep(Duration::from_millis(ms.into()).min(MAX_SLEEP)).await;
+        Ok(())
     }
 }

@@ -1,0 +1,156 @@
+//! What one frame lets its handler touch: the session webhook it carried (until it
+//! expires), the conversation it came from, and the files it referenced.
+//!
+//! Parsed once per frame from the chatbot fields of `data`; a frame that is not a
+//! chatbot message grants nothing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::openapi::cards::Receiver;
+use crate::stream::{Frame, FrameType};
+
+/// A session webhook a frame carried, and until when it may be used.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SessionWebhook {
+    pub url: String,
+    pub expires_at_ms: i64,
+}
+
+/// The frame's grants.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FrameScope {
+    pub webhook: Option<SessionWebhook>,
+    pub conversation: Option<Receiver>,
+    pub download_codes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatbotFields {
+    session_webhook: Option<String>,
+    session_webhook_expired_time: Option<Value>,
+    conversation_type: Option<String>,
+    conversation_id: Option<String>,
+    sender_staff_id: Option<String>,
+    content: Option<Value>,
+}
+
+fn millis(v: Option<&Value>) -> i64 {
+    match v {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn codes(content: &Value, out: &mut Vec<String>) {
+    for key in ["downloadCode", "pictureDownloadCode"] {
+        if let Some(code) = content.get(key).and_then(Value::as_str) {
+            out.push(code.to_owned());
+        }
+    }
+    if let Some(items) = content.get("richText").and_then(Value::as_array) {
+        for item in items {
+            codes(item, out);
+        }
+    }
+}
+
+impl FrameScope {
+    /// The grants of `frame`.
+    pub fn of(frame: &Frame) -> Self {
+        if frame.frame_type != FrameType::Callback || !frame.data.contains("sessionWebhook") {
+            return Self::default();
+        }
+        let Ok(f) = serde_json::from_str::<ChatbotFields>(&frame.data) else {
+            return Self::default();
+        };
+        let conversation = match (
+            f.conversation_type.as_deref(),
+            f.conversation_id,
+            f.sender_staff_id,
+        ) {
+            (Some("2"), Some(cid), _) => Some(Receiver::Group(cid)),
+            (_, _, Some(staff)) => Some(Receiver::User(staff)),
+            _ => None,
+        };
+        let mut download_codes = Vec::new();
+        if let Some(content) = &f.content {
+            codes(content, &mut download_codes);
+        }
+        Self {
+            webhook: f.session_webhook.map(|url| SessionWebhook {
+                url,
+                expires_at_ms: millis(f.session_webhook_expired_time.as_ref()),
+            }),
+            conversation,
+            download_codes,
+        }
+    }
+
+    /// Whether a reply may go to `url` now.
+    pub fn check_webhook(&self, url: &str) -> Result<(), String> {
+        let Some(allowed) = &self.webhook else {
+            return Err("this frame carried no session webhook to reply to".into());
+        };
+        if allowed.url != url {
+            return Err(
+                "replies may only go to the session webhook of the frame being handled".into(),
+            );
+        }
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(i64::MAX);
+        if allowed.expires_at_ms != 0 && now_ms >= allowed.expires_at_ms {
+            return Err("the session webhook has expired".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(data: &str) -> Frame {
+        Frame {
+            frame_type: FrameType::Callback,
+            topic: "/v1.0/im/bot/messages/get".into(),
+            message_id: "m".into(),
+            headers: Vec::new(),
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn a_group_message_scopes_cards_to_its_group_and_files_to_its_codes() {
+        let s = FrameScope::of(&frame(
+            r#"{"sessionWebhook":"http://w","sessionWebhookExpiredTime":99999999999999,"conversationType":"2","conversationId":"cid1","senderStaffId":"u1","msgtype":"richText","content":{"richText":[{"type":"picture","downloadCode":"d1"},{"text":"x"}]}}"#,
+        ));
+        assert_eq!(s.conversation, Some(Receiver::Group("cid1".into())));
+        assert_eq!(s.download_codes, ["d1"]);
+        assert!(s.check_webhook("http://w").is_ok());
+        assert!(s.check_webhook("http://elsewhere").is_err());
+    }
+
+    #[test]
+    fn a_direct_message_scopes_cards_to_its_sender_and_expiry_is_enforced() {
+        let s = FrameScope::of(&frame(
+            r#"{"sessionWebhook":"http://w","sessionWebhookExpiredTime":1,"conversationType":"1","conversationId":"cid","senderStaffId":"u1"}"#,
+        ));
+        assert_eq!(s.conversation, Some(Receiver::User("u1".into())));
+        assert!(s.check_webhook("http://w").unwrap_err().contains("expired"));
+    }
+
+    #[test]
+    fn frames_that_are_not_chatbot_messages_grant_nothing() {
+        assert_eq!(
+            FrameScope::of(&frame(r#"{"value":"x"}"#)),
+            FrameScope::default()
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Interactive cards: StandardCards sent to the conversation of the message being
+//! handled, and the card callbacks DingTalk pushes when a user presses a button.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::Error;
+use crate::bindings::dingtalk::bot::cards as wit;
+
+/// Send a StandardCard (its JSON object) to the conversation of the message being
+/// handled; returns DingTalk's processQueryKey. Keep `card_biz_id` to update it.
+pub fn send_standard(card_biz_id: &str, card: &Value) -> Result<String, Error> {
+    wit::send_standard(card_biz_id, &card.to_string())
+}
+
+/// Replace the data of a StandardCard sent earlier.
+pub fn update_standard(card_biz_id: &str, card: &Value) -> Result<(), Error> {
+    wit::update_standard(card_biz_id, &card.to_string())
+}
+
+/// The `data` of a card callback (topic `/v1.0/card/instances/callback`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardCallback {
+    /// The card instance's outTrackId.
+    #[serde(default)]
+    pub out_track_id: String,
+    /// Who pressed.
+    #[serde(default)]
+    pub user_id: String,
+    /// Their organisation.
+    #[serde(default)]
+    pub corp_id: String,
+    /// e.g. `actionCallback`.
+    #[serde(default, rename = "type")]
+    pub callback_type: String,
+    /// e.g. `im`.
+    #[serde(default)]
+    pub space_type: String,
+    /// The conversation.
+    #[serde(default)]
+    pub space_id: String,
+    /// What was pressed, decoded from the `content` JSON string.
+    #[serde(default, deserialize_with = "json_string")]
+    pub content: CardAction,
+    /// The `extension` JSON string, decoded.
+    #[serde(default, deserialize_with = "json_string")]
+    pub extension: Value,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `cardPrivateData` of a callback: which action, with which parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardAction {
+    /// The private data of the press.
+    #[serde(default)]
+    pub card_private_data: CardPrivateData,
+}
+
+/// The ids and parameters of a pressed action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardPrivateData {
+    /// Ids of the components pressed.
+    #[serde(default)]
+    pub action_ids: Vec<String>,
+    /// Their parameters.
+    #[serde(default)]
+    pub params: Map<String, Value>,
+}
+
+fn json_string<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) if s.is_empty() => Ok(T::default()),
+        Value::String(s) => serde_json::from_str(&s).map_err(serde::de::Error::custom),
+        Value::Null => Ok(T::default()),
+        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+    }
+}
+
+/// The answer to a card callback: new public card data and private data for the
+/// user who pressed. Every value is sent as a string, as DingTalk requires.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CardUpdate {
+    card: BTreeMap<String, String>,
+    private: BTreeMap<String, String>,
+}
+
+impl CardUpdate {
+    /// An update that changes nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set a public card variable.
+    pub fn card_param(mut self, key: &str, value: impl ToString) -> Self {
+        self.card.insert(key.to_owned(), value.to_string());
+        self
+    }
+
+    /// Set a variable only the pressing user sees.
+    pub fn private_param(mut self, key: &str, value: impl ToString) -> Self {
+        self.private.insert(key.to_owned(), value.to_string());
+        self
+    }
+
+    /// The JSON DingTalk expects in the ACK's `response`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "cardUpdateOptions": {"updateCardDataByKey": true, "updatePrivateDataByKey": true},
+            "cardData": {"cardParamMap": self.card},
+            "userPrivateData": {"cardParamMap": self.private},
+        })
+    }
+
+    /// As the handler's outcome.
+    pub fn into_outcome(self) -> crate::Outcome {
+        crate::Outcome::Response(self.to_json().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_callback_decodes_its_json_string_fields() {
+        let data = json!({
+            "extension": "{}",
+            "corpId": "dingxxxx",
+            "spaceType": "im",
+            "userIdType": 1,
+            "type": "actionCallback",
+            "userId": "u1",
+            "content": "{\"cardPrivateData\":{\"actionIds\":[\"btn\"],\"params\":{\"action\":\"like\"}}}",
+            "spaceId": "cid1",
+            "outTrackId": "t1",
+            "value": "{}"
+        });
+        let cb: CardCallback = serde_json::from_value(data).unwrap();
+        assert_eq!(cb.content.card_private_data.action_ids, ["btn"]);
+        assert_eq!(cb.content.card_private_data.params["action"], "like");
+        assert_eq!(cb.out_track_id, "t1");
+        assert_eq!(cb.extra["userIdType"], 1);
+    }
+
+    #[test]
+    fn card_updates_send_every_value_as_a_string() {
+        let u = CardUpdate::new()
+            .card_param("count", 3)
+            .private_param("liked", true);
+        assert_eq!(u.to_json()["cardData"]["cardParamMap"]["count"], "3");
+        assert_eq!(
+            u.to_json()["userPrivateData"]["cardParamMap"]["liked"],
+            "true"
+        );
+    }
+}

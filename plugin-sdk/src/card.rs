@@ -20,6 +20,82 @@ pub fn update_standard(card_biz_id: &str, card: &Value) -> Result<(), Error> {
     wit::update_standard(card_biz_id, &card.to_string())
 }
 
+pub use wit::CardInstance;
+
+impl CardInstance {
+    /// An instance of `template_id` called `out_track_id` with variables `params`
+    /// (any JSON object; non-string values are sent JSON-encoded). Callbacks come
+    /// over the Stream connection.
+    pub fn new(template_id: &str, out_track_id: &str, params: &Value) -> Self {
+        Self {
+            template_id: template_id.to_owned(),
+            out_track_id: out_track_id.to_owned(),
+            params: params.to_string(),
+            callback_route_key: None,
+        }
+    }
+}
+
+/// Create a card instance (not yet shown).
+pub fn create_instance(card: &CardInstance) -> Result<(), Error> {
+    wit::create_instance(card)
+}
+
+/// Show a created instance in the conversation of the message being handled.
+pub fn deliver_instance(out_track_id: &str) -> Result<(), Error> {
+    wit::deliver_instance(out_track_id)
+}
+
+/// Create an instance and show it in the conversation of the message being handled.
+pub fn create_and_deliver(card: &CardInstance) -> Result<(), Error> {
+    wit::create_and_deliver(card)
+}
+
+/// Update an instance's variables (only the given keys with `by_key`), and
+/// optionally per-user private variables (`{"<userId>": {..}}`).
+pub fn update_instance(
+    out_track_id: &str,
+    params: &Value,
+    private: Option<&Value>,
+    by_key: bool,
+) -> Result<(), Error> {
+    let private = private.map(Value::to_string);
+    wit::update_instance(
+        out_track_id,
+        &params.to_string(),
+        private.as_deref(),
+        by_key,
+    )
+}
+
+/// How a streaming update applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamMode {
+    /// Replace the variable instead of appending.
+    pub full: bool,
+    /// End the stream.
+    pub finalize: bool,
+    /// Show the failed state.
+    pub failed: bool,
+}
+
+/// Stream `content` into variable `key` of an AI card instance.
+pub fn stream_instance(
+    out_track_id: &str,
+    key: &str,
+    content: &str,
+    mode: StreamMode,
+) -> Result<(), Error> {
+    wit::stream_instance(
+        out_track_id,
+        key,
+        content,
+        mode.full,
+        mode.finalize,
+        mode.failed,
+    )
+}
+
 /// The `data` of a card callback (topic `/v1.0/card/instances/callback`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,6 +8,22 @@ impl Error {
         Error::Plugin(reason.into())
     }
 
+    /// A one-line, human description: `denied: …`, `DingTalk answered HTTP 400, code
+    /// "x": …`. (The generated `Display` prints the variant's debug form.)
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Dingtalk(d) => format!(
+                "DingTalk answered HTTP {}, code {:?}: {}",
+                d.status, d.code, d.message
+            ),
+            Error::Timeout(s) => format!("timeout: {s}"),
+            Error::Network(s) => format!("network: {s}"),
+            Error::InvalidArgument(s) => format!("invalid argument: {s}"),
+            Error::Denied(s) => format!("denied: {s}"),
+            Error::Plugin(s) => s.clone(),
+        }
+    }
+
     /// DingTalk's own error, when this error carries one.
     pub fn dingtalk(&self) -> Option<&DingtalkError> {
         match self {
@@ -31,6 +47,12 @@ mod tests {
     fn a_json_error_becomes_an_invalid_argument_naming_the_cause() {
         let err: Error = serde_json::from_str::<u8>("x").unwrap_err().into();
         assert!(matches!(&err, Error::InvalidArgument(m) if m.starts_with("malformed JSON")));
+    }
+
+    #[test]
+    fn reasons_read_as_one_line_naming_the_kind() {
+        assert_eq!(Error::Denied("no".into()).reason(), "denied: no");
+        assert_eq!(Error::plugin("mine").reason(), "mine");
     }
 
     #[test]

@@ -31,7 +31,9 @@
 //! The module layout follows the capabilities: [`message`] (typed chatbot messages of
 //! every msgtype), [`event`], [`reply`] (session webhook replies: text, markdown,
 //! action cards, links, feed cards), [`media`] (upload, download), [`card`]
-//! (StandardCards, card callbacks), [`clock`], [`log`] and [`config`]. The WIT contract in the
+//! (StandardCards, card instances, card callbacks), [`messages`] (proactive, needs a
+//! grant), [`openapi`] (any other API, needs a grant), [`clock`], [`log`] and
+//! [`config`]. The WIT contract in the
 //! repository's `wit/` folder is the single source of truth for every type here.
 
 #![deny(missing_docs)]
@@ -47,6 +49,8 @@ mod frame;
 pub mod log;
 pub mod media;
 pub mod message;
+pub mod messages;
+pub mod openapi;
 pub mod reply;
 
 #[doc(hidden)]

@@ -271,3 +271,335 @@ pub(crate) async fn card_update(
     inner.bump();
     Json(json!({"processQueryKey": format!("pqk{:x}", rand::random::<u64>())})).into_response()
 }
+
+fn card_record(inner: &Inner, action: &str, out_track_id: &str, card: Value, receiver: Value) {
+    inner.lock().cards.push(CardRecord {
+        action: action.into(),
+        biz_id: out_track_id.into(),
+        card,
+        receiver,
+    });
+    inner.bump();
+}
+
+/// Checks a create body: template, outTrackId, string-only params, callback type.
+fn check_instance(body: &Value) -> Result<(String, Value), Refusal> {
+    let refuse = |code: &'static str, message: &str| Refusal {
+        code,
+        message: message.into(),
+    };
+    if body
+        .get("cardTemplateId")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(refuse(
+            "param.cardTemplateIdEmpty",
+            "cardTemplateId is required",
+        ));
+    }
+    let Some(id) = body
+        .get("outTrackId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(refuse("param.outTrackIdEmpty", "outTrackId is required"));
+    };
+    let params = body
+        .pointer("/cardData/cardParamMap")
+        .and_then(Value::as_object)
+        .ok_or_else(|| refuse("param.empty", "cardData.cardParamMap is required"))?;
+    if params.values().any(|v| !v.is_string()) {
+        return Err(refuse(
+            "param.invalid",
+            "cardParamMap values must be strings",
+        ));
+    }
+    match body.get("callbackType").and_then(Value::as_str) {
+        Some("STREAM") | None => {}
+        Some("HTTP") if body.get("callbackRouteKey").is_some_and(Value::is_string) => {}
+        _ => {
+            return Err(refuse(
+                "param.invalid",
+                "callbackType must be STREAM, or HTTP with a callbackRouteKey",
+            ));
+        }
+    }
+    Ok((id.to_owned(), Value::Object(params.clone())))
+}
+
+/// Checks deliver fields: an openSpaceId and the model matching its space type.
+fn check_deliver(inner: &Inner, body: &Value) -> Result<Value, Refusal> {
+    let refuse = |message: &str| Refusal {
+        code: "param.invalid",
+        message: message.into(),
+    };
+    let space = body
+        .get("openSpaceId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if let Some(cid) = space.strip_prefix("dtv1.card//IM_GROUP.") {
+        let robot = body
+            .pointer("/imGroupOpenDeliverModel/robotCode")
+            .and_then(Value::as_str);
+        if robot != Some(inner.config.client_id.as_str()) {
+            return Err(refuse(
+                "imGroupOpenDeliverModel.robotCode must be the app's robot code",
+            ));
+        }
+        return Ok(json!({"openConversationId": cid}));
+    }
+    if let Some(user) = space.strip_prefix("dtv1.card//IM_ROBOT.") {
+        if body.get("imRobotOpenDeliverModel").is_none() {
+            return Err(refuse("imRobotOpenDeliverModel is required for IM_ROBOT"));
+        }
+        return Ok(json!({"userId": user}));
+    }
+    Err(refuse(
+        "openSpaceId must be dtv1.card//IM_GROUP.<cid> or dtv1.card//IM_ROBOT.<userId>",
+    ))
+}
+
+fn success(result: Value) -> Response {
+    Json(json!({"success": true, "result": result})).into_response()
+}
+
+pub(crate) async fn instance_create(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let checked = require_token(&inner, &headers).and_then(|()| check_instance(&body));
+    let (id, params) = match checked {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    inner.lock().card_store.insert(id.clone(), params.clone());
+    card_record(&inner, "instance.create", &id, params, Value::Null);
+    success(json!(id))
+}
+
+pub(crate) async fn instance_deliver(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = require_token(&inner, &headers) {
+        return r.into_response();
+    }
+    let id = body
+        .get("outTrackId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let Some(card) = inner.lock().card_store.get(&id).cloned() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "param.invalid",
+            "no card instance with this outTrackId",
+        );
+    };
+    let receiver = match check_deliver(&inner, &body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    card_record(&inner, "instance.deliver", &id, card, receiver);
+    success(json!([{"success": true, "carrierId": format!("carrier{:x}", rand::random::<u32>())}]))
+}
+
+pub(crate) async fn instance_create_and_deliver(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let checked = require_token(&inner, &headers)
+        .and_then(|()| check_instance(&body))
+        .and_then(|(id, params)| Ok((id, params, check_deliver(&inner, &body)?)));
+    let (id, params, receiver) = match checked {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    inner.lock().card_store.insert(id.clone(), params.clone());
+    card_record(&inner, "instance.createAndDeliver", &id, params, receiver);
+    success(json!({"outTrackId": id, "deliverResults": [{"success": true}]}))
+}
+
+pub(crate) async fn instance_update(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = require_token(&inner, &headers) {
+        return r.into_response();
+    }
+    let id = body
+        .get("outTrackId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let Some(params) = body
+        .pointer("/cardData/cardParamMap")
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "param.empty",
+            "cardData.cardParamMap is required",
+        );
+    };
+    if params.values().any(|v| !v.is_string()) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "param.invalid",
+            "cardParamMap values must be strings",
+        );
+    }
+    let by_key = body
+        .pointer("/cardUpdateOptions/updateCardDataByKey")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let merged = {
+        let mut s = inner.lock();
+        let Some(current) = s.card_store.get_mut(&id) else {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "param.invalid",
+                "no card instance with this outTrackId",
+            );
+        };
+        match (by_key, current.as_object_mut()) {
+            (true, Some(map)) => map.extend(params),
+            _ => *current = Value::Object(params),
+        }
+        current.clone()
+    };
+    card_record(
+        &inner,
+        "instance.update",
+        &id,
+        merged,
+        body.get("privateData").cloned().unwrap_or_default(),
+    );
+    success(json!(true))
+}
+
+pub(crate) async fn instance_stream(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = require_token(&inner, &headers) {
+        return r.into_response();
+    }
+    let id = body
+        .get("outTrackId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let fields_ok = ["guid", "key", "content"]
+        .iter()
+        .all(|k| body.get(k).is_some_and(Value::is_string))
+        && ["isFull", "isFinalize", "isError"]
+            .iter()
+            .all(|k| body.get(k).is_some_and(Value::is_boolean));
+    if !fields_ok {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "param.invalid",
+            "guid, key, content, isFull, isFinalize, isError are required",
+        );
+    }
+    if !inner.lock().card_store.contains_key(&id) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "param.invalid",
+            "no card instance with this outTrackId",
+        );
+    }
+    card_record(&inner, "instance.stream", &id, body, Value::Null);
+    success(json!(true))
+}
+
+fn proactive_record(inner: &Inner, action: &str, body: &Value) -> Result<(), Refusal> {
+    let refuse = |message: &str| Refusal {
+        code: "param.invalid",
+        message: message.into(),
+    };
+    if body.get("robotCode").and_then(Value::as_str) != Some(inner.config.client_id.as_str()) {
+        return Err(refuse("robotCode does not match the app"));
+    }
+    if body
+        .get("msgKey")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(refuse("msgKey is required"));
+    }
+    let param = json_string_field(body, "msgParam")?;
+    if body
+        .get("msgParam")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.len() > 15_000)
+    {
+        return Err(refuse("msgParam is longer than 15000 bytes"));
+    }
+    let receiver = match action {
+        "proactive.users" => body
+            .get("userIds")
+            .cloned()
+            .filter(Value::is_array)
+            .ok_or_else(|| refuse("userIds is required"))?,
+        _ => body
+            .get("openConversationId")
+            .cloned()
+            .filter(Value::is_string)
+            .ok_or_else(|| refuse("openConversationId is required"))?,
+    };
+    let key = body
+        .get("msgKey")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    card_record(inner, action, key, param, receiver);
+    Ok(())
+}
+
+pub(crate) async fn batch_send(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    match require_token(&inner, &headers).and_then(|()| proactive_record(&inner, "proactive.users", &body)) {
+        Ok(()) => Json(json!({"processQueryKey": format!("pqk{:x}", rand::random::<u64>()), "invalidStaffIdList": [], "flowControlledStaffIdList": []})).into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+pub(crate) async fn group_send(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    match require_token(&inner, &headers)
+        .and_then(|()| proactive_record(&inner, "proactive.group", &body))
+    {
+        Ok(()) => Json(json!({"processQueryKey": format!("pqk{:x}", rand::random::<u64>())}))
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// A token-checked endpoint that answers with what it received, for exercising the
+/// generic OpenAPI call (any method).
+pub(crate) async fn echo(
+    AxState(inner): AxState<Shared>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(r) = require_token(&inner, &headers) {
+        return r.into_response();
+    }
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Json(json!({"method": method.as_str(), "body": body})).into_response()
+}

@@ -40,6 +40,31 @@ pub(crate) fn router(inner: Shared) -> Router {
             "/v1.0/im/robots/interactiveCards",
             axum::routing::put(crate::openapi::card_update),
         )
+        .route(
+            "/v1.0/card/instances",
+            post(crate::openapi::instance_create).put(crate::openapi::instance_update),
+        )
+        .route(
+            "/v1.0/card/instances/deliver",
+            post(crate::openapi::instance_deliver),
+        )
+        .route(
+            "/v1.0/card/instances/createAndDeliver",
+            post(crate::openapi::instance_create_and_deliver),
+        )
+        .route(
+            "/v1.0/card/streaming",
+            axum::routing::put(crate::openapi::instance_stream),
+        )
+        .route(
+            "/v1.0/robot/oToMessages/batchSend",
+            post(crate::openapi::batch_send),
+        )
+        .route(
+            "/v1.0/robot/groupMessages/send",
+            post(crate::openapi::group_send),
+        )
+        .route("/v1.0/sim/echo", axum::routing::any(crate::openapi::echo))
         .route("/_sim/chatbot", post(control_chatbot))
         .route("/_sim/event", post(control_event))
         .route("/_sim/ping", post(control_ping))

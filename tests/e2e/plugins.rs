@@ -13,10 +13,11 @@ const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
 async fn start() -> (Sim, host::RunningHost) {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
-    let configs = BTreeMap::from([(
-        "probe".to_owned(),
-        BTreeMap::from([("greeting".to_owned(), "hello".to_owned())]),
-    )]);
+    let settings = host::runtime::PluginSettings {
+        config: BTreeMap::from([("greeting".to_owned(), "hello".to_owned())]),
+        ..Default::default()
+    };
+    let configs = BTreeMap::from([("probe".to_owned(), settings)]);
     let host = host_for(&sim)
         .plugin(plugin("calcbot"))
         .plugin(fixture("probe"))
@@ -37,10 +38,11 @@ async fn the_connection_subscribes_to_the_union_of_all_plugins_topics() {
     let subs = &sim.opens()[0].subscriptions;
     let expected = [
         ("CALLBACK", CARD_TOPIC),
+        ("CALLBACK", "/v1.0/im/bot/messages/delegate"),
         ("CALLBACK", "/v1.0/im/bot/messages/get"),
         ("EVENT", "*"),
     ];
-    assert_eq!(subs.len(), 3, "{subs:?}");
+    assert_eq!(subs.len(), 4, "{subs:?}");
     for (kind, topic) in expected {
         assert!(
             subs.iter().any(|(k, t)| k == kind && t == topic),

@@ -17,6 +17,8 @@ use serde::Deserialize;
 
 use crate::PluginConfigs;
 use crate::config::{DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
+use crate::runtime::PluginSettings;
+use crate::runtime::grants::Grants;
 
 /// Run DingTalk Stream-mode bots whose handlers are WebAssembly components.
 #[derive(Debug, Parser)]
@@ -82,13 +84,19 @@ pub struct ConfigFile {
     pub plugins: BTreeMap<String, PluginSection>,
 }
 
-/// One plugin's section: `[plugins.<name>]`.
+/// One plugin's section: `[plugins.<name>]`. Everything not listed is denied.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSection {
     /// Values the plugin reads with its config import.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// OpenAPI paths its generic call may reach (`/exact/path` or `/prefix/*`).
+    #[serde(default)]
+    pub openapi: Vec<String>,
+    /// Whether it may send proactive messages.
+    #[serde(default)]
+    pub proactive: bool,
 }
 
 impl ConfigFile {
@@ -99,11 +107,19 @@ impl ConfigFile {
         toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
 
-    /// Config values per plugin.
-    pub fn plugin_configs(&self) -> PluginConfigs {
+    /// Settings (config values and grants) per plugin; a malformed grant is an error.
+    pub fn plugin_configs(&self) -> anyhow::Result<PluginConfigs> {
         self.plugins
             .iter()
-            .map(|(name, section)| (name.clone(), section.config.clone()))
+            .map(|(name, section)| {
+                let grants = Grants::parse(&section.openapi, section.proactive)
+                    .map_err(|e| anyhow::anyhow!("plugin {name:?}: {e}"))?;
+                let settings = PluginSettings {
+                    config: section.config.clone(),
+                    grants,
+                };
+                Ok((name.clone(), settings))
+            })
             .collect()
     }
 }
@@ -148,10 +164,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_config_file_gives_each_plugin_its_values() {
-        let f: ConfigFile =
-            toml::from_str("[plugins.calcbot.config]\nprecision = \"3\"\n").unwrap();
-        assert_eq!(f.plugin_configs()["calcbot"]["precision"], "3");
+    fn the_config_file_gives_each_plugin_its_values_and_grants() {
+        let f: ConfigFile = toml::from_str(concat!(
+            "[plugins.calcbot]\n",
+            "openapi = [\"/v1.0/contact/*\"]\n",
+            "proactive = true\n",
+            "[plugins.calcbot.config]\n",
+            "precision = \"3\"\n",
+        ))
+        .unwrap();
+        let settings = &f.plugin_configs().unwrap()["calcbot"];
+        assert_eq!(settings.config["precision"], "3");
+        assert!(settings.grants.proactive);
+        assert!(settings.grants.allows_path("/v1.0/contact/users/me"));
+    }
+
+    #[test]
+    fn a_malformed_grant_in_the_config_file_is_an_error_naming_the_plugin() {
+        let f: ConfigFile = toml::from_str("[plugins.x]\nopenapi = [\"relative\"]\n").unwrap();
+        let err = f.plugin_configs().unwrap_err().to_string();
+        assert!(
+            err.contains("plugin \"x\"") && err.contains("relative"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .credentials(Credentials::new(id, secret))
         .endpoints(opts.endpoints())
         .plugins(&args.plugins)
-        .plugin_configs(file.plugin_configs())
+        .plugin_configs(file.plugin_configs()?)
         .build()
         .await?;
     let running = host.start().await.context("cannot connect to DingTalk")?;

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cards;
 pub mod media;
+pub mod messages;
 pub mod token;
 pub mod webhook;
 
@@ -31,6 +32,10 @@ pub enum Step {
     Download,
     /// Interactive card calls.
     Card,
+    /// Proactive robot messages.
+    Proactive,
+    /// A plugin's generic OpenAPI call.
+    OpenApi,
 }
 
 impl fmt::Display for Step {
@@ -42,6 +47,8 @@ impl fmt::Display for Step {
             Step::MediaUpload => "media upload",
             Step::Download => "file download",
             Step::Card => "card",
+            Step::Proactive => "proactive message",
+            Step::OpenApi => "openapi call",
         })
     }
 }

@@ -20,6 +20,7 @@
 //! wall-clock timeout.
 
 mod bindings;
+pub mod grants;
 mod plugin;
 mod scope;
 mod state;
@@ -31,8 +32,8 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use plugin::{
-    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, Subscription, SubscriptionKind,
-    describe_error,
+    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, PluginSettings, Subscription,
+    SubscriptionKind, describe_error,
 };
 pub use state::Services;
 use state::State;

@@ -10,6 +10,7 @@ use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
+use super::grants::Grants;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
 use super::{Limits, Runtime};
@@ -196,8 +197,17 @@ impl fmt::Debug for Plugin {
     }
 }
 
-/// Config values per plugin name.
-pub type PluginConfigs = BTreeMap<String, BTreeMap<String, String>>;
+/// What the operator set for one plugin: its config values and its grants.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PluginSettings {
+    /// Values the plugin reads with its config import.
+    pub config: BTreeMap<String, String>,
+    /// What it may do beyond its own conversation.
+    pub grants: Grants,
+}
+
+/// Settings per plugin name (as the plugin describes itself).
+pub type PluginConfigs = BTreeMap<String, PluginSettings>;
 
 impl Runtime {
     /// Load the component at `path`: compile, pre-link, canary `describe`.
@@ -236,6 +246,7 @@ impl Runtime {
         let canary_ctx = Arc::new(PluginContext {
             name: file_label(&path),
             config: BTreeMap::new(),
+            grants: Grants::default(),
             services: self.inner.services.clone(),
         });
         let description = canary(&pre, canary_ctx, &self.inner.limits)
@@ -249,8 +260,10 @@ impl Runtime {
             reason,
         };
         let subscriptions = validate(&description).map_err(invalid)?;
+        let settings = configs.get(&description.name).cloned().unwrap_or_default();
         let ctx = Arc::new(PluginContext {
-            config: configs.get(&description.name).cloned().unwrap_or_default(),
+            config: settings.config,
+            grants: settings.grants,
             name: description.name.clone(),
             services: self.inner.services.clone(),
         });

@@ -17,11 +17,16 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::dingtalk::bot::{cards, clock, config, log, media, reply, types};
+use super::bindings::dingtalk::bot::{
+    cards, clock, config, log, media, messages, openapi as openapi_wit, reply, types,
+};
 use super::bindings::{DingtalkError, WitError};
+use super::grants::Grants;
 use super::scope::FrameScope;
 use crate::openapi::api::OpenApi;
-use crate::openapi::{self, Http, cards as card_api, media as media_api, webhook};
+use crate::openapi::{
+    self, Http, Step, cards as card_api, media as media_api, messages as message_api, webhook,
+};
 
 /// What every plugin call can use.
 #[derive(Debug, Clone)]
@@ -37,6 +42,7 @@ pub struct Services {
 pub(crate) struct PluginContext {
     pub name: String,
     pub config: BTreeMap<String, String>,
+    pub grants: Grants,
     pub services: Arc<Services>,
 }
 
@@ -101,6 +107,31 @@ impl State {
                 .await
                 .map_err(to_wit)
         }
+    }
+
+    fn conversation(&self) -> Result<card_api::Receiver, WitError> {
+        self.scope.conversation.clone().ok_or_else(|| {
+            WitError::Denied(
+                "cards go to the conversation of a chatbot message; this frame has none".into(),
+            )
+        })
+    }
+
+    fn proactive(&self, msg_param: &str) -> Result<(Value, Arc<OpenApi>), WitError> {
+        if !self.plugin.grants.proactive {
+            return Err(WitError::Denied(format!(
+                "plugin {:?} is not granted proactive messages (set `proactive = true` in its host config section)",
+                self.plugin.name
+            )));
+        }
+        if msg_param.len() > message_api::MAX_MSG_PARAM {
+            return Err(WitError::InvalidArgument(format!(
+                "msgParam is {} bytes; DingTalk takes at most {}",
+                msg_param.len(),
+                message_api::MAX_MSG_PARAM
+            )));
+        }
+        Ok((json_object("msgParam", msg_param)?, self.api()?))
     }
 
     fn api(&self) -> Result<Arc<OpenApi>, WitError> {
@@ -339,6 +370,190 @@ impl cards::Host for State {
         Ok(card_api::update_standard(&api, &biz_id, &card)
             .await
             .map_err(to_wit))
+    }
+
+    async fn create_instance(
+        &mut self,
+        card: cards::CardInstance,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let (card, api) = match instance(card).and_then(|c| Ok((c, self.api()?))) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(card_api::create_instance(&api, &card).await.map_err(to_wit))
+    }
+
+    async fn deliver_instance(
+        &mut self,
+        out_track_id: String,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let (to, api) = match self.conversation().and_then(|to| Ok((to, self.api()?))) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(card_api::deliver_instance(&api, &out_track_id, &to)
+            .await
+            .map_err(to_wit))
+    }
+
+    async fn create_and_deliver(
+        &mut self,
+        card: cards::CardInstance,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let prepared = instance(card).and_then(|c| Ok((c, self.conversation()?, self.api()?)));
+        let (card, to, api) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(card_api::create_and_deliver(&api, &card, &to)
+            .await
+            .map_err(to_wit))
+    }
+
+    async fn update_instance(
+        &mut self,
+        out_track_id: String,
+        params: String,
+        private: Option<String>,
+        by_key: bool,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let prepared = (|| {
+            let params = object_map("the card params", &params)?;
+            let private = private
+                .map(|p| object_map("the private params", &p))
+                .transpose()?;
+            Ok::<_, WitError>((params, private, self.api()?))
+        })();
+        let (params, private, api) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let result =
+            card_api::update_instance(&api, &out_track_id, &params, private.as_ref(), by_key).await;
+        Ok(result.map_err(to_wit))
+    }
+
+    async fn stream_instance(
+        &mut self,
+        out_track_id: String,
+        key: String,
+        content: String,
+        full: bool,
+        finalize: bool,
+        failed: bool,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        let api = match self.api() {
+            Ok(api) => api,
+            Err(e) => return Ok(Err(e)),
+        };
+        let update = card_api::StreamUpdate {
+            out_track_id: &out_track_id,
+            key: &key,
+            content: &content,
+            full,
+            finalize,
+            failed,
+        };
+        Ok(card_api::stream_instance(&api, &update)
+            .await
+            .map_err(to_wit))
+    }
+}
+
+fn object_map(what: &str, text: &str) -> Result<serde_json::Map<String, Value>, WitError> {
+    match json_object(what, text)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(WitError::InvalidArgument(format!(
+            "{what} must be a JSON object"
+        ))),
+    }
+}
+
+fn instance(card: cards::CardInstance) -> Result<card_api::Instance, WitError> {
+    if card.template_id.is_empty() || card.out_track_id.is_empty() {
+        return Err(WitError::InvalidArgument(
+            "a card instance needs a template id and an out-track-id".into(),
+        ));
+    }
+    Ok(card_api::Instance {
+        params: object_map("the card params", &card.params)?,
+        template_id: card.template_id,
+        out_track_id: card.out_track_id,
+        callback_route_key: card.callback_route_key,
+    })
+}
+
+impl messages::Host for State {
+    async fn send_to_users(
+        &mut self,
+        user_ids: Vec<String>,
+        msg_key: String,
+        msg_param: String,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        let (param, api) = match self.proactive(&msg_param) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let result = message_api::send_to_users(&api, &user_ids, &msg_key, &param).await;
+        Ok(result.map_err(to_wit))
+    }
+
+    async fn send_to_group(
+        &mut self,
+        open_conversation_id: String,
+        msg_key: String,
+        msg_param: String,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        let (param, api) = match self.proactive(&msg_param) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let result =
+            message_api::send_to_group(&api, &open_conversation_id, &msg_key, &param).await;
+        Ok(result.map_err(to_wit))
+    }
+}
+
+impl openapi_wit::Host for State {
+    async fn call(
+        &mut self,
+        method: String,
+        path: String,
+        body: Option<String>,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        let prepared = (|| {
+            let method = match method.to_ascii_uppercase().as_str() {
+                "GET" => reqwest::Method::GET,
+                "POST" => reqwest::Method::POST,
+                "PUT" => reqwest::Method::PUT,
+                "PATCH" => reqwest::Method::PATCH,
+                "DELETE" => reqwest::Method::DELETE,
+                other => {
+                    return Err(WitError::InvalidArgument(format!(
+                        "unsupported method {other:?}"
+                    )));
+                }
+            };
+            if !self.plugin.grants.allows_path(&path) {
+                return Err(WitError::Denied(format!(
+                    "plugin {:?} is not granted the OpenAPI path {path:?} (add it to `openapi` in its host config section)",
+                    self.plugin.name
+                )));
+            }
+            let body = match body {
+                Some(text) => Some(serde_json::from_str::<Value>(&text).map_err(|e| {
+                    WitError::InvalidArgument(format!("the body is not valid JSON: {e}"))
+                })?),
+                None => None,
+            };
+            Ok((method, body, self.api()?))
+        })();
+        let (method, body, api) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let result = api.call(Step::OpenApi, method, &path, body.as_ref()).await;
+        Ok(result.map(|v| v.to_string()).map_err(to_wit))
     }
 }
 

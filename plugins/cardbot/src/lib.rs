@@ -30,7 +30,10 @@ impl Plugin for CardBot {
         match send_and_update(&msg) {
             Ok(()) => Ok(Outcome::Done),
             Err(e) => {
-                reply_text(&msg, &format!("cardbot could not update its card: {e}"))?;
+                reply_text(
+                    &msg,
+                    &format!("cardbot could not update its card: {}", e.reason()),
+                )?;
                 Err(e)
             }
         }

@@ -5,8 +5,16 @@
 //! - CALLBACK `/v1.0/card/instances/callback`: a card update echoing the data's
 //!   `value` and this plugin's `greeting` config value; panics when `value` is
 //!   `"panic"`, so tests can see the panic message reach the error ACK.
+//! - CALLBACK `/v1.0/im/bot/messages/delegate` (a chatbot message): runs the API
+//!   named by the text (`instance`, `proactive`, `openapi <path>`) or downloads the
+//!   file of a file message, and replies with what happened.
 
-use dingtalk_bot_sdk::{Description, Error, Frame, FrameKind, Outcome, Plugin, config};
+use dingtalk_bot_sdk::card::{self, CardInstance, StreamMode};
+use dingtalk_bot_sdk::message::MessageBody;
+use dingtalk_bot_sdk::{
+    ChatbotMessage, Description, Error, Frame, FrameKind, Outcome, Plugin, config, media, messages,
+    openapi, reply_text,
+};
 use serde_json::{Value, json};
 
 /// The card callback topic.
@@ -19,6 +27,7 @@ impl Plugin for Probe {
         Description::new("probe", env!("CARGO_PKG_VERSION"))
             .events()
             .callback(CARD_TOPIC)
+            .callback(ChatbotMessage::DELEGATE_TOPIC)
     }
 
     fn handle(frame: Frame) -> Result<Outcome, Error> {
@@ -31,6 +40,15 @@ impl Plugin for Probe {
                 Ok(Outcome::Later("try again later".into()))
             }
             FrameKind::Event => Ok(Outcome::Done),
+            FrameKind::Callback if frame.topic == ChatbotMessage::DELEGATE_TOPIC => {
+                let msg = frame.chatbot_message()?;
+                let answer = match run_command(&msg) {
+                    Ok(text) => format!("ok: {text}"),
+                    Err(e) => format!("error: {}", e.reason()),
+                };
+                reply_text(&msg, &answer)?;
+                Ok(Outcome::Done)
+            }
             FrameKind::Callback => {
                 let value = data["value"].as_str().unwrap_or_default();
                 if value == "panic" {
@@ -49,3 +67,43 @@ impl Plugin for Probe {
 }
 
 dingtalk_bot_sdk::export_plugin!(Probe);
+
+fn run_command(msg: &ChatbotMessage) -> Result<String, Error> {
+    if let MessageBody::File { download_code, .. } = msg.body() {
+        let bytes = media::download(&download_code, 1024)?;
+        return Ok(String::from_utf8_lossy(&bytes).trim().to_owned());
+    }
+    let text = msg.text_content().unwrap_or_default().trim();
+    let id = format!("o-{}", msg.msg_id);
+    match text.split_once(' ').unwrap_or((text, "")) {
+        ("instance", _) => {
+            card::create_and_deliver(&CardInstance::new(
+                "t.schema",
+                &id,
+                &json!({"n": 1, "s": "x"}),
+            ))?;
+            card::update_instance(
+                &id,
+                &json!({"s": "y"}),
+                Some(&json!({"u1": {"liked": true}})),
+                true,
+            )?;
+            let mode = StreamMode {
+                full: true,
+                finalize: true,
+                failed: false,
+            };
+            card::stream_instance(&id, "msgContent", "hello", mode)?;
+            Ok(id)
+        }
+        ("proactive", _) => {
+            messages::send_to_users(&["u1".to_owned()], "sampleText", &json!({"content": "hi"}))
+        }
+        ("download", code) => {
+            let bytes = media::download(code, 1024)?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        ("openapi", path) => Ok(openapi::call("POST", path, Some(&json!({"a": 1})))?.to_string()),
+        (other, _) => Err(Error::plugin(format!("unknown command {other:?}"))),
+    }
+}

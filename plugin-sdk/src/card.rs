@@ -1,5 +1,45 @@
 //! Interactive cards: StandardCards sent to the conversation of the message being
-//! handled, and the card callbacks DingTalk pushes when a user presses a button.
+//! handled, card instances of advanced templates, and the card callbacks DingTalk
+//! pushes when a user presses a button.
+//!
+//! Answering a card callback with new card data:
+//!
+//! ```no_run
+//! use dingtalk_bot_sdk::card::{CardCallback, CardUpdate};
+//! use dingtalk_bot_sdk::{Description, Error, Frame, Outcome, Plugin};
+//!
+//! struct Likes;
+//!
+//! impl Plugin for Likes {
+//!     fn describe() -> Description {
+//!         Description::new("likes", "0.1.0").callback("/v1.0/card/instances/callback")
+//!     }
+//!
+//!     fn handle(frame: Frame) -> Result<Outcome, Error> {
+//!         let cb: CardCallback = frame.json()?;
+//!         let action = cb.content.card_private_data.params.get("action");
+//!         let liked = action.and_then(|a| a.as_str()) == Some("like");
+//!         Ok(CardUpdate::new()
+//!             .card_param("status", if liked { "liked" } else { "neutral" })
+//!             .private_param("likedByMe", liked)
+//!             .into_outcome())
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Sending a StandardCard in answer to a message, then updating it:
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), dingtalk_bot_sdk::Error> {
+//! use dingtalk_bot_sdk::card;
+//! let mut c = serde_json::json!({"header": {"title": {"type": "text", "text": "Build"}},
+//!     "contents": [{"type": "text", "text": "running…", "id": "t1"}]});
+//! card::send_standard("build-42", &c)?;
+//! c["contents"][0]["text"] = "passed".into();
+//! card::update_standard("build-42", &c)?;
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeMap;
 

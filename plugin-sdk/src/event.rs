@@ -1,4 +1,24 @@
 //! Events (EVENT frames, topic `*`): the headers that identify them, and the body.
+//!
+//! ```no_run
+//! use dingtalk_bot_sdk::{Description, Error, Event, Frame, Outcome, Plugin, log};
+//!
+//! struct Audit;
+//!
+//! impl Plugin for Audit {
+//!     fn describe() -> Description {
+//!         Description::new("audit", "0.1.0").events()
+//!     }
+//!
+//!     fn handle(frame: Frame) -> Result<Outcome, Error> {
+//!         let event = Event::from_frame(&frame)?;
+//!         log::info(&format!("{} {}", event.event_type, event.data));
+//!         // `Outcome::Later(..)` would ask DingTalk to push it again.
+//!         Ok(Outcome::Done)
+//!     }
+//! }
+//! # fn main() {}
+//! ```
 
 use serde_json::Value;
 

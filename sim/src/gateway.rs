@@ -49,7 +49,14 @@ pub(crate) async fn serve(
             },
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => inner.record_ack(id, &t),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(_))) => {
+                    // The WebSocket layer queued the RFC 6455 close echo; flush it.
+                    // Clients such as Python's `websockets` otherwise wait out their
+                    // close timeout and treat the close as a network error.
+                    let _ = sink.close().await;
+                    break;
+                }
+                None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
         }

@@ -50,6 +50,7 @@ pub struct SimBuilder {
     ping_interval: Option<Duration>,
     webhook_ttl: Duration,
     route_wait: Duration,
+    token_ttl: Duration,
 }
 
 impl Default for SimBuilder {
@@ -68,6 +69,8 @@ impl Default for SimBuilder {
             webhook_ttl: Duration::from_secs(90 * 60),
             // How long a push waits for a subscribed connection (e.g. mid-reconnect).
             route_wait: Duration::from_secs(10),
+            // protocol.md D.1: access tokens live 7200 s.
+            token_ttl: Duration::from_secs(7200),
         }
     }
 }
@@ -107,6 +110,12 @@ impl SimBuilder {
     /// How long a push waits for a subscribed connection. Default 10 s.
     pub fn route_wait(mut self, d: Duration) -> Self {
         self.route_wait = d;
+        self
+    }
+
+    /// Lifetime of access tokens (`expireIn`). Default 7200 s.
+    pub fn token_ttl(mut self, d: Duration) -> Self {
+        self.token_ttl = d;
         self
     }
 

@@ -211,10 +211,12 @@ async fn access_token(AxState(inner): AxState<Shared>, Json(req): Json<TokenRequ
     }
     let token = format!("simtoken{:032x}", rand::random::<u128>());
     let mut s = inner.lock();
-    s.tokens.insert(token.clone(), now_ms() + 7_200_000);
+    let ttl = inner.config.token_ttl;
+    s.tokens
+        .insert(token.clone(), now_ms() + ttl.as_millis() as i64);
     s.token_fetches += 1;
     drop(s);
-    Json(json!({"accessToken": token, "expireIn": 7200})).into_response()
+    Json(json!({"accessToken": token, "expireIn": ttl.as_secs()})).into_response()
 }
 
 pub(crate) fn webhook_error(errcode: i64, errmsg: &str) -> Response {

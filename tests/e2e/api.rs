@@ -134,3 +134,29 @@ async fn granted_plugins_send_proactive_messages_and_call_granted_paths_only() {
     host.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn action_cards_links_and_feed_cards_reach_the_webhook_in_dingtalk_form() {
+    let sim = Sim::builder().start().await.unwrap();
+    let host = start(&sim, Grants::default()).await;
+    let (session, data) = sim.chatbot_data(&MessageSpec::text("replies"));
+    sim.push_callback(DELEGATE, data).await.unwrap();
+    let replies = sim.wait_replies(&session, 4, WAIT).await;
+    let kinds: Vec<&str> = replies
+        .iter()
+        .filter_map(|r| r.body["msgtype"].as_str())
+        .collect();
+    assert_eq!(kinds, ["actionCard", "link", "feedCard", "text"]);
+    assert_eq!(
+        replies[0].body["actionCard"]["btns"][1]["actionURL"],
+        "https://example.com/b"
+    );
+    assert_eq!(replies[0].body["actionCard"]["btnOrientation"], "0");
+    assert_eq!(replies[1].body["link"]["messageUrl"], "https://example.com");
+    assert_eq!(
+        replies[2].body["feedCard"]["links"][0]["picURL"],
+        "@lADPmedia"
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}

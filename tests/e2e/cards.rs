@@ -177,3 +177,33 @@ async fn a_failing_card_step_is_told_to_the_user_and_fails_the_frame() {
     host.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_token_is_refreshed_before_it_expires() {
+    let sim = Sim::builder()
+        .token_ttl(std::time::Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let host = start(&sim, &["cardbot"]).await;
+    let first = sim.push_chatbot(MessageSpec::text("one")).await.unwrap();
+    assert_eq!(
+        sim.wait_ack(&first.message_id, WAIT).await.unwrap().code,
+        200
+    );
+    assert_eq!(sim.token_fetches(), 1);
+    // cardbot's own one-second sleep plus this wait pass 80% of the 2 s lifetime.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let second = sim.push_chatbot(MessageSpec::text("two")).await.unwrap();
+    assert_eq!(
+        sim.wait_ack(&second.message_id, WAIT).await.unwrap().code,
+        200
+    );
+    assert_eq!(
+        sim.token_fetches(),
+        2,
+        "a token past 80% of its life is replaced before use"
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}

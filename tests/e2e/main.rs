@@ -8,5 +8,6 @@ mod cards;
 mod connection;
 mod malformed;
 mod plugins;
+mod python_sdk;
 mod routing;
 mod shutdown;

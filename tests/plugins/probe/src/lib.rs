@@ -6,11 +6,12 @@
 //!   `value` and this plugin's `greeting` config value; panics when `value` is
 //!   `"panic"`, so tests can see the panic message reach the error ACK.
 //! - CALLBACK `/v1.0/im/bot/messages/delegate` (a chatbot message): runs the API
-//!   named by the text (`instance`, `proactive`, `openapi <path>`) or downloads the
+//!   named by the text (`instance`, `replies`, `proactive`, `openapi <path>`) or downloads the
 //!   file of a file message, and replies with what happened.
 
 use dingtalk_bot_sdk::card::{self, CardInstance, StreamMode};
 use dingtalk_bot_sdk::message::MessageBody;
+use dingtalk_bot_sdk::reply::{self, ActionButton, ActionCardContent, FeedLink, LinkContent};
 use dingtalk_bot_sdk::{
     ChatbotMessage, Description, Error, Frame, FrameKind, Outcome, Plugin, config, media, messages,
     openapi, reply_text,
@@ -95,6 +96,40 @@ fn run_command(msg: &ChatbotMessage) -> Result<String, Error> {
             };
             card::stream_instance(&id, "msgContent", "hello", mode)?;
             Ok(id)
+        }
+        ("replies", _) => {
+            let button = |t: &str| ActionButton {
+                title: t.to_owned(),
+                action_url: format!("https://example.com/{t}"),
+            };
+            reply::action_card(
+                msg,
+                &ActionCardContent {
+                    title: "choose".into(),
+                    text: "**pick one**".into(),
+                    single: None,
+                    buttons: vec![button("a"), button("b")],
+                    vertical: true,
+                },
+            )?;
+            reply::link(
+                msg,
+                &LinkContent {
+                    title: "t".into(),
+                    text: "x".into(),
+                    message_url: "https://example.com".into(),
+                    pic_url: "@lADPmedia".into(),
+                },
+            )?;
+            reply::feed_card(
+                msg,
+                &[FeedLink {
+                    title: "f".into(),
+                    message_url: "https://example.com/f".into(),
+                    pic_url: "@lADPmedia".into(),
+                }],
+            )?;
+            Ok("three replies".into())
         }
         ("proactive", _) => {
             messages::send_to_users(&["u1".to_owned()], "sampleText", &json!({"content": "hi"}))

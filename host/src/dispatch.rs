@@ -177,6 +177,8 @@ fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -
 }
 
 async fn run_one(plugin: Arc<Plugin>, permits: Arc<Semaphore>, frame: Arc<Frame>) -> Outcome {
+    // The plugin's own slot first, so a plugin at its limit holds no host-wide slot.
+    let _slot = plugin.slot().await;
     let _permit = permits.acquire_owned().await.ok();
     let started = Instant::now();
     let result = plugin.handle(&frame).await;

@@ -138,13 +138,18 @@ impl HostBuilder {
             .credentials
             .clone()
             .map(|c| Arc::new(OpenApi::new(http.clone(), self.endpoints.clone(), c)));
-        let runtime = Runtime::new(
-            &self.runtime,
-            Services {
-                http: http.clone(),
-                api,
-            },
-        )?;
+        // Size the pool's memory slots for the largest memory any plugin is given.
+        let mut runtime_config = self.runtime.clone();
+        runtime_config.memory_cap = self
+            .plugin_configs
+            .values()
+            .map(|s| runtime_config.limits.with(&s.limits).memory_bytes)
+            .fold(runtime_config.memory_cap, usize::max);
+        let services = Services {
+            http: http.clone(),
+            api,
+        };
+        let runtime = Runtime::new(&runtime_config, services)?;
         let mut plugins: Vec<Plugin> = Vec::with_capacity(self.plugins.len());
         for path in &self.plugins {
             let plugin = runtime.load(path, &self.plugin_configs).await?;

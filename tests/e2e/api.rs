@@ -15,7 +15,9 @@ const DELEGATE: &str = "/v1.0/im/bot/messages/delegate";
 async fn start(sim: &Sim, grants: Grants) -> host::RunningHost {
     tests::init_logging();
     let settings = PluginSettings {
-        grants,
+        grants: grants
+            .with_topics(&tests::probe_topic_list())
+            .expect("topics"),
         ..Default::default()
     };
     host_for(sim)

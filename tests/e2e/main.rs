@@ -6,6 +6,7 @@ mod api;
 mod calcbot;
 mod cards;
 mod connection;
+mod hostile;
 mod malformed;
 mod plugins;
 mod python_sdk;

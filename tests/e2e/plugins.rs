@@ -15,6 +15,7 @@ async fn start() -> (Sim, host::RunningHost) {
     let sim = Sim::builder().start().await.expect("sim");
     let settings = host::runtime::PluginSettings {
         config: BTreeMap::from([("greeting".to_owned(), "hello".to_owned())]),
+        grants: tests::probe_topics(),
         ..Default::default()
     };
     let configs = BTreeMap::from([("probe".to_owned(), settings)]);

@@ -59,6 +59,24 @@ fn find(built: &[PathBuf], name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no plugin crate named {name}"))
 }
 
+/// The topics the probe fixture subscribes to beyond chatbot messages.
+pub fn probe_topic_list() -> Vec<String> {
+    [
+        "EVENT *",
+        "CALLBACK /v1.0/card/instances/callback",
+        "CALLBACK /v1.0/im/bot/messages/delegate",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Grants of exactly the probe fixture's topics.
+pub fn probe_topics() -> host::runtime::grants::Grants {
+    host::runtime::grants::Grants::default()
+        .with_topics(&probe_topic_list())
+        .expect("valid topic grants")
+}
+
 /// Log to the test's output when `RUST_LOG` is set.
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()

@@ -10,6 +10,7 @@ mod run;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -17,8 +18,8 @@ use serde::Deserialize;
 
 use crate::PluginConfigs;
 use crate::config::{DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
-use crate::runtime::PluginSettings;
 use crate::runtime::grants::Grants;
+use crate::runtime::{LimitOverrides, Limits, PluginSettings, RuntimeConfig};
 
 /// Run DingTalk Stream-mode bots whose handlers are WebAssembly components.
 #[derive(Debug, Parser)]
@@ -79,9 +80,38 @@ impl HostOptions {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Default limits for every plugin.
+    #[serde(default)]
+    pub limits: LimitsSection,
     /// Per plugin (by its described name).
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSection>,
+}
+
+/// `[limits]` or `[plugins.<name>.limits]`: unset keys keep the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Linear memory cap, MiB (default 64).
+    pub memory_mib: Option<usize>,
+    /// CPU budget per frame, ms (default 1000).
+    pub cpu_ms: Option<u64>,
+    /// Wall-clock timeout per frame, host calls included, ms (default 30000).
+    pub timeout_ms: Option<u64>,
+    /// Frames of one plugin at once (default 16).
+    pub max_concurrency: Option<usize>,
+}
+
+impl LimitsSection {
+    /// As overrides of the defaults.
+    pub fn overrides(&self) -> LimitOverrides {
+        LimitOverrides {
+            memory_bytes: self.memory_mib.map(|m| m << 20),
+            cpu_budget: self.cpu_ms.map(Duration::from_millis),
+            wall_timeout: self.timeout_ms.map(Duration::from_millis),
+            max_concurrency: self.max_concurrency,
+        }
+    }
 }
 
 /// One plugin's section: `[plugins.<name>]`. Everything not listed is denied.
@@ -97,6 +127,13 @@ pub struct PluginSection {
     /// Whether it may send proactive messages.
     #[serde(default)]
     pub proactive: bool,
+    /// Topics beyond chatbot messages it may subscribe to: `"CALLBACK <topic>"`,
+    /// `"EVENT *"`.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Its limits, where they differ from `[limits]`.
+    #[serde(default)]
+    pub limits: LimitsSection,
 }
 
 impl ConfigFile {
@@ -107,16 +144,26 @@ impl ConfigFile {
         toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
 
+    /// The engine settings: default limits from `[limits]`.
+    pub fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            limits: Limits::default().with(&self.limits.overrides()),
+            ..RuntimeConfig::default()
+        }
+    }
+
     /// Settings (config values and grants) per plugin; a malformed grant is an error.
     pub fn plugin_configs(&self) -> anyhow::Result<PluginConfigs> {
         self.plugins
             .iter()
             .map(|(name, section)| {
                 let grants = Grants::parse(&section.openapi, section.proactive)
+                    .and_then(|g| g.with_topics(&section.topics))
                     .map_err(|e| anyhow::anyhow!("plugin {name:?}: {e}"))?;
                 let settings = PluginSettings {
                     config: section.config.clone(),
                     grants,
+                    limits: section.limits.overrides(),
                 };
                 Ok((name.clone(), settings))
             })
@@ -166,9 +213,14 @@ mod tests {
     #[test]
     fn the_config_file_gives_each_plugin_its_values_and_grants() {
         let f: ConfigFile = toml::from_str(concat!(
+            "[limits]\n",
+            "cpu_ms = 200\n",
             "[plugins.calcbot]\n",
             "openapi = [\"/v1.0/contact/*\"]\n",
             "proactive = true\n",
+            "topics = [\"EVENT *\"]\n",
+            "[plugins.calcbot.limits]\n",
+            "memory_mib = 8\n",
             "[plugins.calcbot.config]\n",
             "precision = \"3\"\n",
         ))
@@ -177,6 +229,11 @@ mod tests {
         assert_eq!(settings.config["precision"], "3");
         assert!(settings.grants.proactive);
         assert!(settings.grants.allows_path("/v1.0/contact/users/me"));
+        assert_eq!(settings.grants.topics.len(), 1);
+        assert_eq!(settings.limits.memory_bytes, Some(8 << 20));
+        let defaults = f.runtime_config().limits;
+        assert_eq!(defaults.cpu_budget, Duration::from_millis(200));
+        assert_eq!(defaults.memory_bytes, 64 << 20);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .endpoints(opts.endpoints())
         .plugins(&args.plugins)
         .plugin_configs(file.plugin_configs()?)
+        .runtime_config(file.runtime_config())
         .build()
         .await?;
     let running = host.start().await.context("cannot connect to DingTalk")?;

@@ -90,6 +90,16 @@ pub enum Error {
         /// The transport's reason, with its causes.
         detail: String,
     },
+    /// The request was refused before sending: too large.
+    #[error("{step} refused: {size} bytes is more than the {max} allowed")]
+    TooLarge {
+        /// Which call.
+        step: Step,
+        /// The size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A 2xx answer without what the API promises.
     #[error("{step} failed: unexpected answer: {detail}")]
     BadResponse {

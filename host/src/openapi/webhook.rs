@@ -76,9 +76,27 @@ pub fn feed_card_body(links: &[(String, String, String)]) -> Value {
     json!({"msgtype": "feedCard", "feedCard": {"links": links}})
 }
 
-/// POST `body` to `webhook`.
+/// Largest webhook body sent, in bytes. DingTalk's own limits are lower (about
+/// 20,000 characters of text); this bound stops a plugin from making the host
+/// serialise and send megabytes.
+pub const MAX_BODY_BYTES: usize = 64 << 10;
+
+/// POST `body` to `webhook`. A body over [`MAX_BODY_BYTES`] is refused unsent.
 pub async fn send(http: &Http, webhook: &str, body: &Value) -> Result<(), Error> {
-    http.post_json(Step::Webhook, webhook, body).await.map(drop)
+    let text = body.to_string();
+    if text.len() > MAX_BODY_BYTES {
+        return Err(Error::TooLarge {
+            step: Step::Webhook,
+            size: text.len(),
+            max: MAX_BODY_BYTES,
+        });
+    }
+    let request = http
+        .client()
+        .post(webhook)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(text);
+    http.send(Step::Webhook, request).await.map(drop)
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub struct Limits {
     /// Wall-clock time one call may take, host calls included. Default 30 s: three
     /// HTTP calls at their 10 s timeout.
     pub wall_timeout: Duration,
+    /// Frames of one plugin handled at once. Default 16: a quarter of the host's
+    /// in-flight bound, so one slow plugin cannot take every slot.
+    pub max_concurrency: usize,
 }
 
 impl Default for Limits {
@@ -61,11 +64,35 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             cpu_budget: Duration::from_secs(1),
             wall_timeout: Duration::from_secs(30),
+            max_concurrency: 16,
         }
     }
 }
 
+/// Per-plugin changes to the default [`Limits`]; unset fields keep the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// Linear memory cap.
+    pub memory_bytes: Option<usize>,
+    /// CPU budget per frame.
+    pub cpu_budget: Option<Duration>,
+    /// Wall-clock timeout per frame.
+    pub wall_timeout: Option<Duration>,
+    /// Frames at once.
+    pub max_concurrency: Option<usize>,
+}
+
 impl Limits {
+    /// These limits with `o` applied.
+    pub fn with(&self, o: &LimitOverrides) -> Limits {
+        Limits {
+            memory_bytes: o.memory_bytes.unwrap_or(self.memory_bytes),
+            cpu_budget: o.cpu_budget.unwrap_or(self.cpu_budget),
+            wall_timeout: o.wall_timeout.unwrap_or(self.wall_timeout),
+            max_concurrency: o.max_concurrency.unwrap_or(self.max_concurrency).max(1),
+        }
+    }
+
     fn cpu_ticks(&self) -> u64 {
         (self.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
@@ -77,8 +104,11 @@ pub struct RuntimeConfig {
     /// Instances that may exist at once across all plugins (frames in flight plus
     /// canaries). Default 256; it sizes the pooling allocator's slots.
     pub max_instances: u32,
-    /// Per-call limits.
+    /// Per-call limits, the default for every plugin.
     pub limits: Limits,
+    /// The largest memory any plugin may be given (it sizes the pool's slots);
+    /// defaults to `limits.memory_bytes` when smaller.
+    pub memory_cap: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -86,6 +116,7 @@ impl Default for RuntimeConfig {
         Self {
             max_instances: 256,
             limits: Limits::default(),
+            memory_cap: 0,
         }
     }
 }
@@ -112,6 +143,7 @@ impl Runtime {
     /// Build the engine and linker; start the epoch ticker.
     pub fn new(config: &RuntimeConfig, services: Services) -> Result<Self, EngineError> {
         let n = config.max_instances;
+        let memory_cap = config.memory_cap.max(config.limits.memory_bytes);
         let mut pool = PoolingAllocationConfig::default();
         // A Rust wasm32-wasip2 component holds a handful of core instances, two or
         // three memories and tables; size the pool for that, times `n`.
@@ -120,7 +152,7 @@ impl Runtime {
             .total_memories(n * 2)
             .total_tables(n * 4)
             .total_stacks(n)
-            .max_memory_size(config.limits.memory_bytes)
+            .max_memory_size(memory_cap)
             // Keeping a little memory resident between instances avoids an madvise
             // per teardown, which serialises on the mm lock (wasm-hosting.md 9.14).
             .linear_memory_keep_resident(1 << 20)
@@ -131,7 +163,7 @@ impl Runtime {
         // address space per host. The price is explicit bounds checks, which cost a
         // few percent of guest speed that message handlers never notice.
         cfg.epoch_interruption(true)
-            .memory_reservation(config.limits.memory_bytes as u64)
+            .memory_reservation(memory_cap as u64)
             .memory_guard_size(64 << 10)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&cfg).map_err(|e| EngineError(format!("{e:#}")))?;

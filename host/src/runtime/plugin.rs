@@ -13,8 +13,12 @@ use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
 use super::grants::Grants;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
-use super::{Limits, Runtime};
+use super::{LimitOverrides, Limits, Runtime};
 use crate::stream::frame::{Frame, FrameType};
+
+/// Largest callback response a plugin may return. The ACK carries it, and gateway
+/// clients limit frames (Java: 256 KiB); 64 KiB leaves room and is plenty for card data.
+const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
 /// Time the canary `describe` call may take at load.
 const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +101,18 @@ pub enum LoadError {
         /// The trap or timeout.
         reason: String,
     },
+    /// It asks for a topic the operator did not grant it.
+    #[error(
+        "plugin load failed: {path} ({name}) asks for {subscription}, which it is not granted (add \"{subscription}\" to `topics` in its host config section)"
+    )]
+    TopicDenied {
+        /// The file.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+        /// The refused subscription.
+        subscription: Subscription,
+    },
     /// `describe` answered something unusable.
     #[error("plugin load failed: {path} describes itself invalidly: {reason}")]
     Invalid {
@@ -154,8 +170,8 @@ pub enum HandleError {
     /// The handler returned an error.
     #[error("returned an error: {0}")]
     Returned(String),
-    /// The handler returned a callback response that is not JSON.
-    #[error("returned a response that is not valid JSON: {0}")]
+    /// The handler returned a callback response that is not JSON, or too large.
+    #[error("returned an unusable response: {0}")]
     BadResponse(String),
 }
 
@@ -184,6 +200,7 @@ pub struct Plugin {
     pre: bindings::PluginPre<State>,
     ctx: Arc<PluginContext>,
     limits: Limits,
+    concurrency: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for Plugin {
@@ -197,13 +214,15 @@ impl fmt::Debug for Plugin {
     }
 }
 
-/// What the operator set for one plugin: its config values and its grants.
+/// What the operator set for one plugin: its config values, grants and limits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PluginSettings {
     /// Values the plugin reads with its config import.
     pub config: BTreeMap<String, String>,
     /// What it may do beyond its own conversation.
     pub grants: Grants,
+    /// Changes to the default limits.
+    pub limits: LimitOverrides,
 }
 
 /// Settings per plugin name (as the plugin describes itself).
@@ -261,6 +280,17 @@ impl Runtime {
         };
         let subscriptions = validate(&description).map_err(invalid)?;
         let settings = configs.get(&description.name).cloned().unwrap_or_default();
+        if let Some(denied) = subscriptions
+            .iter()
+            .find(|s| !settings.grants.allows_subscription(s))
+        {
+            return Err(LoadError::TopicDenied {
+                path,
+                name: description.name,
+                subscription: denied.clone(),
+            });
+        }
+        let limits = self.inner.limits.with(&settings.limits);
         let ctx = Arc::new(PluginContext {
             config: settings.config,
             grants: settings.grants,
@@ -276,7 +306,8 @@ impl Runtime {
             compile_time,
             pre,
             ctx,
-            limits: self.inner.limits.clone(),
+            concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
+            limits,
         })
     }
 }
@@ -363,6 +394,16 @@ fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
 }
 
 impl Plugin {
+    /// The limits this plugin runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Wait for one of this plugin's concurrency slots.
+    pub async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.concurrency.clone().acquire_owned().await.ok()
+    }
+
     /// Run `frame` through the plugin in a fresh instance, under the limits.
     pub async fn handle(&self, frame: &Frame) -> Result<PluginOutcome, HandleError> {
         let kind = match frame.frame_type {
@@ -409,6 +450,12 @@ impl Plugin {
             Ok(Ok(Ok(outcome))) => match outcome {
                 Outcome::Done => Ok(PluginOutcome::Done),
                 Outcome::Later(reason) => Ok(PluginOutcome::Later(reason)),
+                Outcome::Response(text) if text.len() > MAX_RESPONSE_BYTES => {
+                    Err(HandleError::BadResponse(format!(
+                        "{} bytes; a callback response may be at most {MAX_RESPONSE_BYTES}",
+                        text.len()
+                    )))
+                }
                 Outcome::Response(text) => {
                     match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
                         Ok(_) => Ok(PluginOutcome::Response(text)),

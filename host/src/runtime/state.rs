@@ -155,6 +155,7 @@ pub(crate) fn to_wit(e: openapi::Error) -> WitError {
             message,
         }),
         openapi::Error::Timeout { step } => WitError::Timeout(format!("{step} timed out")),
+        e @ openapi::Error::TooLarge { .. } => WitError::InvalidArgument(e.to_string()),
         e @ (openapi::Error::Network { .. }
         | openapi::Error::Connect { .. }
         | openapi::Error::BadResponse { .. }) => WitError::Network(e.to_string()),

@@ -1,0 +1,217 @@
+//! Hostile plugins are contained: each attack ends that one frame with an error ACK
+//! (or a refusal the plugin reports), and calcbot, loaded beside it, keeps answering.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use host::runtime::grants::Grants;
+use host::runtime::{LimitOverrides, PluginSettings};
+use sim::{MessageSpec, Sim};
+use tests::{WAIT, fixture, host_for, plugin};
+
+const DELEGATE: &str = "/v1.0/im/bot/messages/delegate";
+
+struct Env {
+    sim: Sim,
+    host: host::RunningHost,
+}
+
+async fn start() -> Env {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.expect("sim");
+    let settings = PluginSettings {
+        grants: Grants::default()
+            .with_topics(&[format!("CALLBACK {DELEGATE}")])
+            .expect("grant"),
+        limits: LimitOverrides {
+            memory_bytes: Some(16 << 20),
+            cpu_budget: Some(Duration::from_millis(200)),
+            wall_timeout: Some(Duration::from_secs(3)),
+            max_concurrency: None,
+        },
+        ..Default::default()
+    };
+    let host = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin(fixture("hostile"))
+        .plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]))
+        .build()
+        .await
+        .expect("load")
+        .start()
+        .await
+        .expect("connect");
+    Env { sim, host }
+}
+
+impl Env {
+    /// Send an attack; return its ACK and the hostile plugin's report, if any.
+    async fn attack(&self, text: &str) -> (sim::AckRecord, Option<String>) {
+        let (session, data) = self.sim.chatbot_data(&MessageSpec::text(text));
+        let id = self.sim.push_callback(DELEGATE, data).await.expect("push");
+        let ack = self
+            .sim
+            .wait_ack(&id, WAIT)
+            .await
+            .expect("the attack frame is ACKed");
+        let report = self
+            .sim
+            .wait_replies(&session, 1, Duration::from_millis(300))
+            .await
+            .first()
+            .and_then(|r| r.text().map(str::to_owned));
+        (ack, report)
+    }
+
+    async fn calcbot_still_answers(&self) {
+        let pushed = self
+            .sim
+            .push_chatbot(MessageSpec::text("20+22"))
+            .await
+            .expect("push");
+        let replies = self.sim.wait_replies(&pushed.session, 1, WAIT).await;
+        assert_eq!(
+            replies.first().and_then(|r| r.text()),
+            Some("Q: 20+22\nA: 42")
+        );
+    }
+
+    async fn stop(self) {
+        self.host.shutdown().await;
+        self.sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_interrupted_at_its_cpu_budget() {
+    let env = start().await;
+    let (ack, _) = env.attack("loop").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("plugin hostile interrupted after using its CPU budget of 200ms"),
+        "{}",
+        ack.message
+    );
+    env.calcbot_still_answers().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_memory_bomb_stops_at_its_memory_limit() {
+    let env = start().await;
+    let (ack, _) = env.attack("alloc").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("plugin hostile exceeded its memory limit of 16777216 bytes"),
+        "{}",
+        ack.message
+    );
+    env.calcbot_still_answers().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_panic_fails_the_frame_with_the_panic_message() {
+    let env = start().await;
+    let (ack, _) = env.attack("panic").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message.contains("hostile panicked on purpose"),
+        "{}",
+        ack.message
+    );
+    env.calcbot_still_answers().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn deep_recursion_traps_when_the_stack_runs_out() {
+    let env = start().await;
+    let (ack, _) = env.attack("recurse").await;
+    assert_eq!(ack.code, 500);
+    // Rust keeps its stack frames' data in linear memory, below its globals: the
+    // overflow runs the stack pointer past address 0 and traps there.
+    assert!(
+        ack.message
+            .contains("plugin hostile trapped: wasm trap: out of bounds memory access"),
+        "{}",
+        ack.message
+    );
+    env.calcbot_still_answers().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn huge_replies_and_responses_are_refused_unsent() {
+    let env = start().await;
+    let (ack, _) = env.attack("huge-reply").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message.contains("webhook reply refused"),
+        "{}",
+        ack.message
+    );
+    let (ack, _) = env.attack("huge-response").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("a callback response may be at most 65536"),
+        "{}",
+        ack.message
+    );
+    assert!(
+        env.sim.replies().is_empty(),
+        "nothing huge reached the webhook"
+    );
+    env.calcbot_still_answers().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn files_environment_sockets_and_ungranted_apis_are_out_of_reach() {
+    let env = start().await;
+    let (_, fs) = env.attack("fs").await;
+    assert!(
+        fs.as_deref().is_some_and(|r| r.starts_with("fs refused")),
+        "{fs:?}"
+    );
+    let (_, vars) = env.attack("env").await;
+    assert_eq!(vars.as_deref(), Some("env vars: 0, args: 0"));
+    let (_, socket) = env.attack(&format!("socket {}", env.sim.addr())).await;
+    assert!(
+        socket
+            .as_deref()
+            .is_some_and(|r| r.starts_with("socket refused")),
+        "{socket:?}"
+    );
+    let (_, api) = env.attack("api").await;
+    assert!(
+        api.as_deref()
+            .is_some_and(|r| r.contains("denied") && r.contains("not granted")),
+        "{api:?}"
+    );
+    env.calcbot_still_answers().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_asking_for_an_ungranted_topic_is_refused_at_load() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let err = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin(fixture("hostile"))
+        .build()
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "(hostile) asks for CALLBACK /v1.0/im/bot/messages/delegate, which it is not granted"
+        ),
+        "{text}"
+    );
+    sim.shutdown().await;
+}

@@ -12,16 +12,20 @@
 //!   Events wait for their handler, since `LATER` is part of their answer.
 //! - At most [`DispatchConfig::max_in_flight`] handlers run at once; later frames wait
 //!   for a slot in arrival order without blocking the socket reader.
+//! - A frame DingTalk pushes again (same `messageId`, or same `msgId`/`eventId`) is
+//!   ACKed again but not handled again ([`crate::dedup`]).
 //! - Several plugins may subscribe to one topic: each gets every frame (fan-out), in
 //!   parallel, and the frame's single ACK combines their outcomes: any failure is a
 //!   500 naming each failed plugin; otherwise the first response in load order (for
 //!   callbacks) or `LATER` if any plugin asked for it (for events).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
+
+use crate::dedup::{Dedup, Seen};
 use tokio_util::task::TaskTracker;
 
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
@@ -36,6 +40,11 @@ pub struct DispatchConfig {
     /// Longest a callback's ACK waits for its handler. Default 5 s: well under the
     /// 16–60 s after which DingTalk re-pushes an un-ACKed message.
     pub ack_deadline: Duration,
+    /// How long a frame's keys are remembered to catch re-pushes. Default 10 min:
+    /// re-pushes come within about a minute.
+    pub dedup_ttl: Duration,
+    /// Most keys remembered. Default 100,000 (a few MB at most).
+    pub dedup_capacity: usize,
 }
 
 impl Default for DispatchConfig {
@@ -43,6 +52,8 @@ impl Default for DispatchConfig {
         Self {
             max_in_flight: 64,
             ack_deadline: Duration::from_secs(5),
+            dedup_ttl: Duration::from_secs(600),
+            dedup_capacity: 100_000,
         }
     }
 }
@@ -55,6 +66,7 @@ pub struct Dispatcher {
     plugins: Vec<Arc<Plugin>>,
     routes: HashMap<SubscriptionKind, HashMap<String, Subscribers>>,
     permits: Arc<Semaphore>,
+    dedup: Arc<Mutex<Dedup>>,
     config: DispatchConfig,
 }
 
@@ -90,6 +102,10 @@ impl Dispatcher {
             plugins,
             routes,
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            dedup: Arc::new(Mutex::new(Dedup::new(
+                config.dedup_ttl,
+                config.dedup_capacity,
+            ))),
             config,
         }
     }
@@ -170,6 +186,49 @@ fn log_result(
     }
 }
 
+/// Sends a frame's ACK and records it for re-pushes of the same frame.
+struct Recorder {
+    acks: AckSender,
+    keys: Vec<String>,
+    dedup: Arc<Mutex<Dedup>>,
+}
+
+impl Recorder {
+    fn send(&self, ack: Ack) {
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        self.dedup
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .complete(&keys, ack.code, &ack.message, &ack.data);
+        self.acks.send(ack);
+    }
+}
+
+/// The frame's `msgId` field, read without decoding the rest.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadId {
+    msg_id: Option<String>,
+}
+
+/// Every key a re-push of `frame` could share with it.
+fn frame_keys(kind: SubscriptionKind, frame: &Frame) -> Vec<String> {
+    let mut keys = vec![format!("m:{}", frame.message_id)];
+    let payload = match kind {
+        SubscriptionKind::Event => frame.header("eventId").map(str::to_owned),
+        SubscriptionKind::Callback if frame.data.contains("\"msgId\"") => {
+            serde_json::from_str::<PayloadId>(&frame.data)
+                .ok()
+                .and_then(|p| p.msg_id)
+        }
+        SubscriptionKind::Callback => None,
+    };
+    if let Some(id) = payload.filter(|id| !id.is_empty()) {
+        keys.push(format!("p:{}:{id}", frame.topic));
+    }
+    keys
+}
+
 fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -> Ack {
     let named: Vec<(&str, &Result<PluginOutcome, HandleError>)> =
         results.iter().map(|(p, r)| (p.name.as_str(), r)).collect();
@@ -199,6 +258,39 @@ impl FrameSink for Dispatcher {
             tracing::warn!(message_id = %frame.message_id, "{reason}");
             acks.send(Ack::error(frame.message_id, 404, reason));
             return;
+        };
+        let keys = frame_keys(kind, &frame);
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let seen = self
+            .dedup
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check(&key_refs, Instant::now());
+        match seen {
+            Seen::New => {}
+            Seen::InFlight => {
+                tracing::debug!(message_id = %frame.message_id, "re-pushed while still being handled; ACKed, not handled again");
+                acks.send(match kind {
+                    SubscriptionKind::Callback => Ack::callback(frame.message_id, None),
+                    SubscriptionKind::Event => Ack::event(frame.message_id, None),
+                });
+                return;
+            }
+            Seen::Done(code, message, data) => {
+                tracing::debug!(message_id = %frame.message_id, "re-pushed after it was handled; ACKed again, not handled again");
+                acks.send(Ack {
+                    code,
+                    message,
+                    message_id: frame.message_id,
+                    data,
+                });
+                return;
+            }
+        }
+        let acks = Recorder {
+            acks,
+            keys,
+            dedup: self.dedup.clone(),
         };
         let plugins = plugins.clone();
         let permits = self.permits.clone();

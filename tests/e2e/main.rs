@@ -10,5 +10,6 @@ mod hostile;
 mod malformed;
 mod plugins;
 mod python_sdk;
+mod redelivery;
 mod routing;
 mod shutdown;

@@ -1,0 +1,146 @@
+//! At-least-once delivery, handled once: DingTalk re-pushes frames whose ACK it did
+//! not see in time (protocol.md B.8), with the same `messageId` or the same payload
+//! id (`msgId` of a chatbot message, `eventId` of an event).
+//!
+//! A frame is known by all of its keys. The first frame with a key is handled; a later
+//! one with any of its keys is not handled again but is ACKed again: with the first
+//! one's ACK when it is done, or as accepted while it is still running. Entries live
+//! for a TTL and the table is capped, oldest out first. Time is passed in, never read
+//! here, so the rules are tested without waiting.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// What to do with a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    /// First time: handle it.
+    New,
+    /// A repeat of a frame still being handled.
+    InFlight,
+    /// A repeat of a finished frame: ACK with this `(code, message, data)` again.
+    Done(u16, String, String),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    at: Instant,
+    ack: Option<(u16, String, String)>,
+}
+
+/// The table of recent frame keys.
+#[derive(Debug)]
+pub struct Dedup {
+    entries: HashMap<String, Entry>,
+    order: VecDeque<(Instant, String)>,
+    ttl: Duration,
+    cap: usize,
+}
+
+impl Dedup {
+    /// Remember keys for `ttl`, at most `cap` of them.
+    pub fn new(ttl: Duration, cap: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            ttl,
+            cap: cap.max(1),
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, _)) = self.order.front() {
+            let old = now.saturating_duration_since(*at) >= self.ttl || self.order.len() > self.cap;
+            if !old {
+                break;
+            }
+            if let Some((at, key)) = self.order.pop_front()
+                && self.entries.get(&key).is_some_and(|e| e.at == at)
+            {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// Look `keys` up; if none is known, remember them all as in flight.
+    pub fn check(&mut self, keys: &[&str], now: Instant) -> Seen {
+        self.expire(now);
+        for key in keys {
+            if let Some(entry) = self.entries.get(*key) {
+                return match &entry.ack {
+                    None => Seen::InFlight,
+                    Some((code, message, data)) => Seen::Done(*code, message.clone(), data.clone()),
+                };
+            }
+        }
+        for key in keys {
+            self.entries
+                .insert((*key).to_owned(), Entry { at: now, ack: None });
+            self.order.push_back((now, (*key).to_owned()));
+        }
+        self.expire(now);
+        Seen::New
+    }
+
+    /// Record the ACK the frame with `keys` got.
+    pub fn complete(&mut self, keys: &[&str], code: u16, message: &str, data: &str) {
+        for key in keys {
+            if let Some(e) = self.entries.get_mut(*key) {
+                e.ack = Some((code, message.to_owned(), data.to_owned()));
+            }
+        }
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_by_message_id_or_payload_id_is_not_handled_again() {
+        let mut d = Dedup::new(Duration::from_secs(60), 100);
+        let t = Instant::now();
+        assert_eq!(d.check(&["m1", "msgA"], t), Seen::New);
+        assert_eq!(d.check(&["m1"], t), Seen::InFlight);
+        assert_eq!(d.check(&["m2", "msgA"], t), Seen::InFlight);
+        d.complete(&["m1", "msgA"], 200, "OK", "{}");
+        assert_eq!(
+            d.check(&["m3", "msgA"], t),
+            Seen::Done(200, "OK".into(), "{}".into())
+        );
+    }
+
+    #[test]
+    fn keys_are_forgotten_after_the_ttl() {
+        let mut d = Dedup::new(Duration::from_secs(60), 100);
+        let t = Instant::now();
+        assert_eq!(d.check(&["m1"], t), Seen::New);
+        assert_eq!(
+            d.check(&["m1"], t + Duration::from_secs(59)),
+            Seen::InFlight
+        );
+        assert_eq!(d.check(&["m1"], t + Duration::from_secs(61)), Seen::New);
+    }
+
+    #[test]
+    fn the_table_never_grows_past_its_cap() {
+        let mut d = Dedup::new(Duration::from_secs(60), 3);
+        let t = Instant::now();
+        for i in 0..10 {
+            d.check(&[&format!("m{i}")], t);
+        }
+        assert_eq!(d.len(), 3);
+        assert_eq!(d.check(&["m9"], t), Seen::InFlight);
+        assert_eq!(d.check(&["m0"], t), Seen::New);
+    }
+}

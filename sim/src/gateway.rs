@@ -46,6 +46,15 @@ pub(crate) async fn serve(
                     break;
                 }
                 Some(Outbound::Drop) => break,
+                Some(Outbound::Freeze) => {
+                    // Hold the socket, answer nothing, until told to close or drop.
+                    while let Some(m) = rx.recv().await {
+                        if matches!(m, Outbound::Close | Outbound::Drop) {
+                            break;
+                        }
+                    }
+                    break;
+                }
             },
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => inner.record_ack(id, &t),

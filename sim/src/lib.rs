@@ -262,6 +262,12 @@ impl Sim {
         self.inner.drop_all();
     }
 
+    /// Make every connection half-dead: the TCP socket stays open but nothing is
+    /// read, written or ponged (fault knob: a zombie connection).
+    pub fn freeze_connections(&self) {
+        self.inner.freeze_all();
+    }
+
     /// Wait until at least `n` connections are live and routable.
     pub async fn wait_connections(&self, n: usize, timeout: Duration) -> bool {
         self.inner

@@ -94,6 +94,14 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
         }
     };
     if let Some(status) = refused {
+        inner.lock().opens.push(OpenRecord {
+            client_id: String::new(),
+            subscriptions: Vec::new(),
+            ua: None,
+            local_ip: None,
+            status,
+        });
+        inner.bump();
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return (status, "<html><body>Service Unavailable</body></html>").into_response();
     }

@@ -22,6 +22,8 @@ pub(crate) enum Outbound {
     Close,
     /// Drop the TCP connection without a close frame.
     Drop,
+    /// Keep the TCP connection but stop reading and writing: a half-dead socket.
+    Freeze,
 }
 
 /// One ACK the sim received.
@@ -442,6 +444,17 @@ impl Inner {
                 let _ = c.tx.send(m);
             }
         }
+    }
+
+    /// Freeze every socket (no reads, no writes, no pongs); routing stops at once.
+    pub fn freeze_all(&self) {
+        let mut s = self.lock();
+        for c in s.connections.values_mut().filter(|c| c.open) {
+            c.routable = false;
+            let _ = c.tx.send(Outbound::Freeze);
+        }
+        drop(s);
+        self.bump();
     }
 
     /// Drop every socket; routing to them stops at once, before the tasks notice.

@@ -181,3 +181,69 @@ async fn bad_credentials_fail_start_with_an_error_naming_the_open_step() {
 fn env_has_no_connections(sim: &Sim) -> bool {
     sim.connections().is_empty()
 }
+
+#[tokio::test]
+async fn a_half_dead_connection_is_replaced_within_the_pong_timeout() {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.unwrap();
+    let stream = host::stream::StreamConfig {
+        keepalive_interval: Duration::from_millis(300),
+        pong_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let host = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .stream_config(stream)
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert!(sim.wait_connections(1, WAIT).await);
+    sim.freeze_connections();
+    let pushed = sim
+        .push_chatbot(MessageSpec::text("4*4"))
+        .await
+        .expect("a replacement connection");
+    assert_eq!(
+        sim.wait_replies(&pushed.session, 1, WAIT).await[0].text(),
+        Some("Q: 4*4\nA: 16")
+    );
+    assert_eq!(sim.opens().len(), 2);
+    host.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.unwrap();
+    let stream = host::stream::StreamConfig {
+        backoff_base: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let host = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .stream_config(stream)
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    sim.refuse_opens(3, 503);
+    sim.drop_connections();
+    let pushed = sim
+        .push_chatbot(MessageSpec::text("1+1"))
+        .await
+        .expect("reconnected");
+    assert_eq!(
+        sim.wait_replies(&pushed.session, 1, WAIT).await[0].text(),
+        Some("Q: 1+1\nA: 2")
+    );
+    let statuses: Vec<u16> = sim.opens().iter().map(|o| o.status).collect();
+    assert_eq!(statuses, [200, 503, 503, 503, 200]);
+    host.shutdown().await;
+    sim.shutdown().await;
+}

@@ -29,6 +29,11 @@ pub struct StreamConfig {
     pub handshake_timeout: Duration,
     /// How long a closing connection waits for in-flight handlers. Default 10 s.
     pub drain_budget: Duration,
+    /// How often the host pings the gateway at the WebSocket level. Default 30 s.
+    pub keepalive_interval: Duration,
+    /// How long a ping may go unanswered before the connection is declared dead and
+    /// replaced. Default 10 s (protocol.md G.19: tight pings cause false reconnects).
+    pub pong_timeout: Duration,
     /// Largest inbound message accepted. Default 16 MiB (DingTalk keeps frames well
     /// under 1 MiB; the cap stops a broken peer from exhausting memory).
     pub max_message_bytes: usize,
@@ -43,6 +48,8 @@ impl Default for StreamConfig {
             handshake_timeout: Duration::from_secs(10),
             drain_budget: Duration::from_secs(10),
             max_message_bytes: 16 << 20,
+            keepalive_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -214,6 +221,8 @@ impl SupervisorState {
             shutdown: self.shutdown.clone(),
             newest: self.newest_rx.clone(),
             drain_budget: self.client.config.drain_budget,
+            keepalive_interval: self.client.config.keepalive_interval,
+            pong_timeout: self.client.config.pong_timeout,
         };
         self.connections.spawn(connection::run(socket, ctx));
         self.newest_tx.send_replace(id);

@@ -40,6 +40,8 @@ pub(crate) enum End {
     Replaced,
     /// Host shutdown.
     LocallyClosed,
+    /// A keepalive ping went unanswered: the socket is half-dead.
+    KeepaliveTimedOut,
 }
 
 impl std::fmt::Display for End {
@@ -50,6 +52,7 @@ impl std::fmt::Display for End {
             End::Lost(why) => write!(f, "lost: {why}"),
             End::Replaced => write!(f, "replaced after disconnect"),
             End::LocallyClosed => write!(f, "closed by the host"),
+            End::KeepaliveTimedOut => write!(f, "no pong to the keepalive ping: half-dead"),
         }
     }
 }
@@ -62,6 +65,8 @@ pub(crate) struct Context {
     /// Id of the newest live connection, so a draining one knows it was replaced.
     pub newest: watch::Receiver<u64>,
     pub drain_budget: Duration,
+    pub keepalive_interval: Duration,
+    pub pong_timeout: Duration,
 }
 
 /// Write queued messages, batching whatever is already queued into one flush.
@@ -108,9 +113,21 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
     let mut healthy = false;
     let mut newest = ctx.newest.clone();
 
+    // Keepalive: ping on a schedule; a ping still unanswered after the pong timeout
+    // means the socket is half-dead (it may still take writes), so replace it.
+    let mut keepalive =
+        tokio::time::interval_at(opened + ctx.keepalive_interval, ctx.keepalive_interval);
+    let mut awaiting_pong: Option<tokio::time::Instant> = None;
     let cause = loop {
+        let pong_deadline = awaiting_pong.map(|at| at + ctx.pong_timeout);
         tokio::select! {
             () = ctx.shutdown.cancelled() => break End::LocallyClosed,
+            () = async { tokio::time::sleep_until(pong_deadline.unwrap_or_else(tokio::time::Instant::now)).await },
+                if pong_deadline.is_some() => break End::KeepaliveTimedOut,
+            _ = keepalive.tick(), if awaiting_pong.is_none() => {
+                awaiting_pong = Some(tokio::time::Instant::now());
+                let _ = tx.send(Message::Ping(Vec::new().into()));
+            }
             () = replaced(&tasks, &mut newest, id), if draining => break End::Replaced,
             msg = read.next() => match msg {
                 None => break End::Lost("the socket closed without a close frame".into()),
@@ -126,6 +143,10 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
                 }
                 Some(Ok(Message::Binary(b))) => {
                     tracing::warn!(connection = id, bytes = b.len(), "ignored a binary message: frames are text");
+                }
+                Some(Ok(Message::Pong(_))) => {
+                    healthy = true;
+                    awaiting_pong = None;
                 }
                 Some(Ok(_)) => healthy = true,
             },
@@ -151,11 +172,14 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
                 reason: "".into(),
             })));
         }
-        End::GatewayClosed(_) | End::Lost(_) => {}
+        End::GatewayClosed(_) | End::Lost(_) | End::KeepaliveTimedOut => {}
     }
     drop(acks);
     drop(tx);
-    if matches!(cause, End::GatewayClosed(_) | End::Lost(_)) {
+    if matches!(
+        cause,
+        End::GatewayClosed(_) | End::Lost(_) | End::KeepaliveTimedOut
+    ) {
         writer.abort();
     }
     let _ = writer.await;

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::dedup::{Dedup, Seen};
+use crate::quarantine::{Health, QuarantineConfig};
 use tokio_util::task::TaskTracker;
 
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
@@ -45,6 +46,8 @@ pub struct DispatchConfig {
     pub dedup_ttl: Duration,
     /// Most keys remembered. Default 100,000 (a few MB at most).
     pub dedup_capacity: usize,
+    /// When a failing plugin is quarantined.
+    pub quarantine: QuarantineConfig,
 }
 
 impl Default for DispatchConfig {
@@ -54,6 +57,7 @@ impl Default for DispatchConfig {
             ack_deadline: Duration::from_secs(5),
             dedup_ttl: Duration::from_secs(600),
             dedup_capacity: 100_000,
+            quarantine: QuarantineConfig::default(),
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct Dispatcher {
     routes: HashMap<SubscriptionKind, HashMap<String, Subscribers>>,
     permits: Arc<Semaphore>,
     dedup: Arc<Mutex<Dedup>>,
+    health: Arc<HashMap<String, Mutex<Health>>>,
     config: DispatchConfig,
 }
 
@@ -98,9 +103,14 @@ impl Dispatcher {
                 )
             })
             .collect();
+        let health = plugins
+            .iter()
+            .map(|p| (p.name.clone(), Mutex::new(Health::default())))
+            .collect();
         Self {
             plugins,
             routes,
+            health: Arc::new(health),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             dedup: Arc::new(Mutex::new(Dedup::new(
                 config.dedup_ttl,
@@ -235,13 +245,42 @@ fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -
     ack_for(kind, message_id, &named)
 }
 
-async fn run_one(plugin: Arc<Plugin>, permits: Arc<Semaphore>, frame: Arc<Frame>) -> Outcome {
+/// What one plugin run needs besides the plugin and the frame.
+#[derive(Clone)]
+struct RunContext {
+    permits: Arc<Semaphore>,
+    health: Arc<HashMap<String, Mutex<Health>>>,
+    quarantine: QuarantineConfig,
+}
+
+async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<Frame>) -> Outcome {
+    let health = ctx.health.get(&plugin.name);
+    let lock =
+        |h: &Mutex<Health>| -> Health { h.lock().unwrap_or_else(PoisonError::into_inner).clone() };
+    if let Some(remaining) = health.and_then(|h| lock(h).quarantined(Instant::now())) {
+        return (plugin, Err(HandleError::Quarantined(remaining)));
+    }
     // The plugin's own slot first, so a plugin at its limit holds no host-wide slot.
     let _slot = plugin.slot().await;
-    let _permit = permits.acquire_owned().await.ok();
+    let _permit = ctx.permits.acquire_owned().await.ok();
     let started = Instant::now();
     let result = plugin.handle(&frame).await;
     log_result(&plugin, &frame, &result, started.elapsed());
+    if let Some(h) = health {
+        let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
+        match &result {
+            Ok(_) => h.success(),
+            Err(_) => {
+                if let Some(period) = h.failure(Instant::now(), &ctx.quarantine) {
+                    tracing::error!(
+                        plugin = %plugin.name,
+                        "quarantined for {period:?} after {} consecutive failures; its frames get an error ACK until then",
+                        ctx.quarantine.after
+                    );
+                }
+            }
+        }
+    }
     (plugin, result)
 }
 
@@ -293,15 +332,19 @@ impl FrameSink for Dispatcher {
             dedup: self.dedup.clone(),
         };
         let plugins = plugins.clone();
-        let permits = self.permits.clone();
+        let run = RunContext {
+            permits: self.permits.clone(),
+            health: self.health.clone(),
+            quarantine: self.config.quarantine.clone(),
+        };
         let deadline = self.config.ack_deadline;
         let frame = Arc::new(frame);
         tasks.spawn(async move {
             let work = async {
                 match &*plugins {
-                    [only] => vec![run_one(only.clone(), permits, frame.clone()).await],
+                    [only] => vec![run_one(only.clone(), run, frame.clone()).await],
                     many => {
-                        let runs = many.iter().map(|p| run_one(p.clone(), permits.clone(), frame.clone()));
+                        let runs = many.iter().map(|p| run_one(p.clone(), run.clone(), frame.clone()));
                         futures_util::future::join_all(runs).await
                     }
                 }

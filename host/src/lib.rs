@@ -19,6 +19,7 @@ pub mod config;
 pub mod dedup;
 pub mod dispatch;
 pub mod openapi;
+pub mod quarantine;
 pub mod runtime;
 pub mod stream;
 

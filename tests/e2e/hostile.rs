@@ -17,6 +17,10 @@ struct Env {
 }
 
 async fn start() -> Env {
+    start_with(host::dispatch::DispatchConfig::default()).await
+}
+
+async fn start_with(dispatch: host::dispatch::DispatchConfig) -> Env {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
     let settings = PluginSettings {
@@ -35,6 +39,7 @@ async fn start() -> Env {
         .plugin(plugin("calcbot"))
         .plugin(fixture("hostile"))
         .plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]))
+        .dispatch_config(dispatch)
         .build()
         .await
         .expect("load")
@@ -214,4 +219,42 @@ async fn a_plugin_asking_for_an_ungranted_topic_is_refused_at_load() {
         "{text}"
     );
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_plugin_that_keeps_failing_is_quarantined_then_comes_back_by_itself() {
+    let dispatch = host::dispatch::DispatchConfig {
+        quarantine: host::quarantine::QuarantineConfig {
+            after: 2,
+            base: Duration::from_millis(700),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let env = start_with(dispatch).await;
+    for _ in 0..2 {
+        let (ack, _) = env.attack("panic").await;
+        assert!(
+            ack.message.contains("hostile panicked on purpose"),
+            "{}",
+            ack.message
+        );
+    }
+    let (ack, _) = env.attack("panic").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("plugin hostile is quarantined after repeated failures"),
+        "{}",
+        ack.message
+    );
+    env.calcbot_still_answers().await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (ack, _) = env.attack("panic").await;
+    assert!(
+        ack.message.contains("hostile panicked on purpose"),
+        "back after the period: {}",
+        ack.message
+    );
+    env.stop().await;
 }

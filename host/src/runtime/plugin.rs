@@ -170,6 +170,9 @@ pub enum HandleError {
     /// The handler returned an error.
     #[error("returned an error: {0}")]
     Returned(String),
+    /// The plugin is quarantined after failing repeatedly; it was not run.
+    #[error("is quarantined after repeated failures; it runs again in {0:?}")]
+    Quarantined(Duration),
     /// The handler returned a callback response that is not JSON, or too large.
     #[error("returned an unusable response: {0}")]
     BadResponse(String),

@@ -239,3 +239,90 @@ mod tests {
         assert_eq!(f.data, "");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_frame() -> impl Strategy<Value = Frame> {
+        let kind = prop_oneof![
+            Just(FrameType::System),
+            Just(FrameType::Event),
+            Just(FrameType::Callback),
+            "[A-Z]{1,8}".prop_map(FrameType::Other),
+        ];
+        let headers = proptest::collection::vec(("[a-zA-Z]{1,12}", ".{0,20}"), 0..6);
+        (kind, ".{1,30}", ".{1,30}", headers, ".{0,200}").prop_map(
+            |(frame_type, topic, message_id, extra, data)| {
+                let mut headers = vec![
+                    ("topic".to_owned(), topic.clone()),
+                    ("messageId".to_owned(), message_id.clone()),
+                ];
+                for (k, v) in extra {
+                    if k != "topic" && k != "messageId" && !headers.iter().any(|(h, _)| *h == k) {
+                        headers.push((k, v));
+                    }
+                }
+                Frame {
+                    frame_type,
+                    topic,
+                    message_id,
+                    headers,
+                    data,
+                }
+            },
+        )
+    }
+
+    fn encode(f: &Frame) -> String {
+        let headers: serde_json::Map<String, Value> = f
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        serde_json::json!({"specVersion": "1.0", "type": f.frame_type.as_str(), "headers": headers, "data": f.data})
+            .to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn random_text_never_panics_the_decoder(text in ".{0,400}") {
+            let _ = decode(&text);
+        }
+
+        #[test]
+        fn valid_frames_round_trip(frame in arb_frame()) {
+            let decoded = decode(&encode(&frame)).expect("a valid frame decodes");
+            prop_assert_eq!(decoded.frame_type, frame.frame_type);
+            prop_assert_eq!(decoded.topic, frame.topic);
+            prop_assert_eq!(decoded.message_id, frame.message_id);
+            prop_assert_eq!(decoded.data, frame.data);
+            let mut a = decoded.headers.clone();
+            let mut b = frame.headers.clone();
+            a.sort();
+            b.sort();
+            prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn mutated_frames_never_panic_and_keep_their_message_id_when_readable(
+            frame in arb_frame(),
+            cut in 0usize..400,
+            byte in any::<u8>(),
+        ) {
+            let text = encode(&frame);
+            let mut bytes = text.into_bytes();
+            if !bytes.is_empty() {
+                let i = cut % bytes.len();
+                bytes[i] = byte;
+                bytes.truncate(bytes.len().max(1) - (cut % 3));
+            }
+            let mutated = String::from_utf8_lossy(&bytes);
+            match decode(&mutated) {
+                Ok(f) => prop_assert!(!f.message_id.is_empty()),
+                Err(rejected) => prop_assert!(!rejected.error.to_string().is_empty()),
+            }
+        }
+    }
+}

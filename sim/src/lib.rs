@@ -51,6 +51,8 @@ pub struct SimBuilder {
     webhook_ttl: Duration,
     route_wait: Duration,
     token_ttl: Duration,
+    redeliver_after: Duration,
+    max_redeliveries: u32,
 }
 
 impl Default for SimBuilder {
@@ -71,6 +73,9 @@ impl Default for SimBuilder {
             route_wait: Duration::from_secs(10),
             // protocol.md D.1: access tokens live 7200 s.
             token_ttl: Duration::from_secs(7200),
+            // protocol.md B.8: slow-ACKed robot messages come again after about 60 s.
+            redeliver_after: Duration::from_secs(60),
+            max_redeliveries: 1,
         }
     }
 }
@@ -119,6 +124,14 @@ impl SimBuilder {
         self
     }
 
+    /// Re-push a data frame not ACKed within `after`, or whose connection died, up
+    /// to `max` times, with the same messageId. Default: after 60 s, once.
+    pub fn redelivery(mut self, after: Duration, max: u32) -> Self {
+        self.redeliver_after = after;
+        self.max_redeliveries = max;
+        self
+    }
+
     /// Start serving.
     pub async fn start(self) -> anyhow::Result<Sim> {
         let listener = tokio::net::TcpListener::bind(self.bind).await?;
@@ -132,6 +145,21 @@ impl SimBuilder {
                 .with_graceful_shutdown(token.cancelled_owned())
                 .await;
         });
+        {
+            let inner = inner.clone();
+            let token = shutdown.clone();
+            let every = (inner.config.redeliver_after / 4)
+                .clamp(Duration::from_millis(20), Duration::from_secs(1));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tokio::select! {
+                        () = token.cancelled() => break,
+                        _ = tick.tick() => inner.redeliver_due(),
+                    }
+                }
+            });
+        }
         if let Some(every) = inner.config.ping_interval {
             let inner = inner.clone();
             let token = shutdown.clone();
@@ -365,6 +393,11 @@ impl Sim {
         self.inner.lock().media.clone()
     }
 
+    /// How many frames were pushed again.
+    pub fn redeliveries(&self) -> usize {
+        self.inner.lock().redeliveries
+    }
+
     /// How many access tokens were handed out.
     pub fn token_fetches(&self) -> usize {
         self.inner.lock().token_fetches
@@ -391,7 +424,13 @@ impl Sim {
     /// A summary for printing: counts of opens, connections, ACKs, replies.
     pub fn summary(&self) -> Value {
         let s = self.inner.lock();
-        json!({"opens": s.opens.len(), "connections": s.connections.len(), "acks": s.acks.len(), "replies": s.replies.len()})
+        json!({
+            "opens": s.opens.len(),
+            "connections": s.connections.len(),
+            "acks": s.acks.len(),
+            "replies": s.replies.len(),
+            "redeliveries": s.redeliveries,
+        })
     }
 
     /// Stop serving and close every connection.

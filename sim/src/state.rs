@@ -145,6 +145,16 @@ pub(crate) struct Conn {
 pub(crate) struct Pending {
     pub sent: Instant,
     pub opaque: Option<String>,
+    /// For pushed data frames: what to send again, where it went, how often.
+    pub redelivery: Option<Redelivery>,
+}
+
+pub(crate) struct Redelivery {
+    pub kind: String,
+    pub topic: String,
+    pub text: String,
+    pub connection: u64,
+    pub attempts: u32,
 }
 
 pub(crate) struct Session {
@@ -169,6 +179,7 @@ pub(crate) struct State {
     pub card_store: HashMap<String, Value>,
     pub media: Vec<MediaRecord>,
     pub token_fetches: usize,
+    pub redeliveries: usize,
     pub counter: u64,
 }
 
@@ -345,6 +356,13 @@ impl Inner {
             Pending {
                 sent: Instant::now(),
                 opaque: None,
+                redelivery: Some(Redelivery {
+                    kind: kind.to_owned(),
+                    topic: topic.to_owned(),
+                    text: text.clone(),
+                    connection: conn,
+                    attempts: 0,
+                }),
             },
         );
         let _ = tx.send(Outbound::Text(text));
@@ -430,6 +448,7 @@ impl Inner {
                 Pending {
                     sent: Instant::now(),
                     opaque: None,
+                    redelivery: None,
                 },
             );
         }
@@ -491,6 +510,7 @@ impl Inner {
                 Pending {
                     sent: Instant::now(),
                     opaque: Some(opaque),
+                    redelivery: None,
                 },
             );
             let _ = tx.send(Outbound::Text(frame.to_string()));
@@ -528,6 +548,45 @@ impl Inner {
         }
         drop(s);
         self.bump();
+    }
+
+    /// Push again, with the same messageId, every data frame not ACKed within
+    /// `redeliver_after` or whose connection has gone, up to `max_redeliveries`
+    /// times (protocol.md B.8: DingTalk re-pushes slow-ACKed messages).
+    pub fn redeliver_due(&self) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        let after = self.config.redeliver_after;
+        let max = self.config.max_redeliveries;
+        let due: Vec<String> = s
+            .pending
+            .iter()
+            .filter(|(_, p)| {
+                p.redelivery.as_ref().is_some_and(|r| {
+                    let gone = s.connections.get(&r.connection).is_none_or(|c| !c.open);
+                    r.attempts < max && (gone || now.duration_since(p.sent) >= after)
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let Some(r) = s.pending.get(&id).and_then(|p| p.redelivery.as_ref()) else {
+                continue;
+            };
+            let Some((conn, tx)) = s.pick(&r.kind, &r.topic) else {
+                continue;
+            };
+            let text = r.text.clone();
+            if let Some(p) = s.pending.get_mut(&id) {
+                p.sent = now;
+                if let Some(r) = p.redelivery.as_mut() {
+                    r.attempts += 1;
+                    r.connection = conn;
+                }
+            }
+            s.redeliveries += 1;
+            let _ = tx.send(Outbound::Text(text));
+        }
     }
 
     /// Record an ACK frame's JSON.

@@ -13,3 +13,4 @@ mod python_sdk;
 mod redelivery;
 mod routing;
 mod shutdown;
+mod soak;

@@ -58,3 +58,35 @@ async fn malformed_frames_do_not_break_the_connection() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversize_frame_costs_one_connection_and_the_next_message_is_answered() {
+    tests::init_logging();
+    let sim = sim::Sim::builder().start().await.unwrap();
+    let stream = host::stream::StreamConfig {
+        max_message_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let host = tests::host_for(&sim)
+        .plugin(tests::plugin("calcbot"))
+        .stream_config(stream)
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert!(sim.wait_connections(1, WAIT).await);
+    let huge = serde_json::json!({
+        "specVersion": "1.0",
+        "type": "CALLBACK",
+        "headers": {"topic": sim::CHATBOT_TOPIC, "messageId": "huge", "contentType": "application/json"},
+        "data": "x".repeat(100 << 10),
+    });
+    sim.push_raw(&huge.to_string(), None).await.unwrap();
+    let pushed = sim.push_chatbot(MessageSpec::text("9-9")).await.unwrap();
+    let replies = sim.wait_replies(&pushed.session, 1, WAIT).await;
+    assert_eq!(replies[0].text(), Some("Q: 9-9\nA: 0"));
+    host.shutdown().await;
+    sim.shutdown().await;
+}

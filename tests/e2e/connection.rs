@@ -247,3 +247,37 @@ async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
     host.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_refused_secret_after_a_healthy_connection_is_retried_slowly_not_fatally() {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.unwrap();
+    let stream = host::stream::StreamConfig {
+        backoff_base: Duration::from_millis(20),
+        auth_retry: Duration::from_millis(400),
+        ..Default::default()
+    };
+    let host = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .stream_config(stream)
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    sim.refuse_opens(2, 401);
+    sim.drop_connections();
+    let pushed = sim
+        .push_chatbot(MessageSpec::text("2+3"))
+        .await
+        .expect("reconnected");
+    assert_eq!(
+        sim.wait_replies(&pushed.session, 1, WAIT).await[0].text(),
+        Some("Q: 2+3\nA: 5")
+    );
+    let statuses: Vec<u16> = sim.opens().iter().map(|o| o.status).collect();
+    assert_eq!(statuses, [200, 401, 401, 200]);
+    host.shutdown().await;
+    sim.shutdown().await;
+}

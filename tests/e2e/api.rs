@@ -20,15 +20,10 @@ async fn start(sim: &Sim, grants: Grants) -> host::RunningHost {
             .expect("topics"),
         ..Default::default()
     };
-    host_for(sim)
+    let builder = host_for(sim)
         .plugin(fixture("probe"))
-        .plugin_configs(BTreeMap::from([("probe".to_owned(), settings)]))
-        .build()
-        .await
-        .expect("load")
-        .start()
-        .await
-        .expect("connect")
+        .plugin_configs(BTreeMap::from([("probe".to_owned(), settings)]));
+    tests::connect(builder, sim).await
 }
 
 /// Send `spec` on the delegate topic; return the probe's text answer.

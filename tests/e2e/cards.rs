@@ -8,17 +8,10 @@ use tests::{WAIT, host_for, plugin};
 
 async fn start(sim: &Sim, plugins: &[&str]) -> host::RunningHost {
     tests::init_logging();
-    let host = plugins
+    let builder = plugins
         .iter()
-        .fold(host_for(sim), |b, p| b.plugin(plugin(p)))
-        .build()
-        .await
-        .expect("load")
-        .start()
-        .await
-        .expect("connect");
-    assert!(sim.wait_connections(1, WAIT).await);
-    host
+        .fold(host_for(sim), |b, p| b.plugin(plugin(p)));
+    tests::connect(builder, sim).await
 }
 
 #[tokio::test]
@@ -152,18 +145,16 @@ async fn a_failing_card_step_is_told_to_the_user_and_fails_the_frame() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let host = host_for(&sim)
-        .endpoints(host::config::Endpoints {
-            openapi: sim.url(),
-            oapi: dead,
-        })
-        .plugin(plugin("cardbot"))
-        .build()
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .endpoints(host::config::Endpoints {
+                openapi: sim.url(),
+                oapi: dead,
+            })
+            .plugin(plugin("cardbot")),
+        &sim,
+    )
+    .await;
     let pushed = sim.push_chatbot(MessageSpec::text("x")).await.unwrap();
     let replies = sim.wait_replies(&pushed.session, 1, WAIT).await;
     let text = replies[0].text().unwrap();

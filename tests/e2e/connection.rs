@@ -191,16 +191,13 @@ async fn a_half_dead_connection_is_replaced_within_the_pong_timeout() {
         pong_timeout: Duration::from_millis(300),
         ..Default::default()
     };
-    let host = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .stream_config(stream)
-        .build()
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    assert!(sim.wait_connections(1, WAIT).await);
+    let host = tests::connect(
+        host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .stream_config(stream),
+        &sim,
+    )
+    .await;
     sim.freeze_connections();
     let pushed = sim
         .push_chatbot(MessageSpec::text("4*4"))
@@ -223,15 +220,13 @@ async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
         backoff_base: Duration::from_millis(50),
         ..Default::default()
     };
-    let host = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .stream_config(stream)
-        .build()
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .stream_config(stream),
+        &sim,
+    )
+    .await;
     sim.refuse_opens(3, 503);
     sim.drop_connections();
     let pushed = sim
@@ -257,15 +252,13 @@ async fn a_refused_secret_after_a_healthy_connection_is_retried_slowly_not_fatal
         auth_retry: Duration::from_millis(400),
         ..Default::default()
     };
-    let host = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .stream_config(stream)
-        .build()
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .stream_config(stream),
+        &sim,
+    )
+    .await;
     sim.refuse_opens(2, 401);
     sim.drop_connections();
     let pushed = sim

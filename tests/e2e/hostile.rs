@@ -35,17 +35,12 @@ async fn start_with(dispatch: host::dispatch::DispatchConfig) -> Env {
         },
         ..Default::default()
     };
-    let host = host_for(&sim)
+    let builder = host_for(&sim)
         .plugin(plugin("calcbot"))
         .plugin(fixture("hostile"))
         .plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]))
-        .dispatch_config(dispatch)
-        .build()
-        .await
-        .expect("load")
-        .start()
-        .await
-        .expect("connect");
+        .dispatch_config(dispatch);
+    let host = tests::connect(builder, &sim).await;
     Env { sim, host }
 }
 

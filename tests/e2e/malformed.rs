@@ -67,16 +67,13 @@ async fn an_oversize_frame_costs_one_connection_and_the_next_message_is_answered
         max_message_bytes: 64 << 10,
         ..Default::default()
     };
-    let host = tests::host_for(&sim)
-        .plugin(tests::plugin("calcbot"))
-        .stream_config(stream)
-        .build()
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    assert!(sim.wait_connections(1, WAIT).await);
+    let host = tests::connect(
+        tests::host_for(&sim)
+            .plugin(tests::plugin("calcbot"))
+            .stream_config(stream),
+        &sim,
+    )
+    .await;
     let huge = serde_json::json!({
         "specVersion": "1.0",
         "type": "CALLBACK",

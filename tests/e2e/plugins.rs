@@ -19,17 +19,11 @@ async fn start() -> (Sim, host::RunningHost) {
         ..Default::default()
     };
     let configs = BTreeMap::from([("probe".to_owned(), settings)]);
-    let host = host_for(&sim)
+    let builder = host_for(&sim)
         .plugin(plugin("calcbot"))
         .plugin(fixture("probe"))
-        .plugin_configs(configs)
-        .build()
-        .await
-        .expect("load")
-        .start()
-        .await
-        .expect("connect");
-    assert!(sim.wait_connections(1, WAIT).await);
+        .plugin_configs(configs);
+    let host = tests::connect(builder, &sim).await;
     (sim, host)
 }
 

@@ -39,15 +39,13 @@ async fn thousands_of_messages_survive_a_hostile_network_answered_exactly_once()
         backoff_cap: Duration::from_millis(500),
         ..Default::default()
     };
-    let host = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .stream_config(stream)
-        .build()
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .stream_config(stream),
+        &sim,
+    )
+    .await;
 
     let started = Instant::now();
     let mut sessions: HashMap<String, (String, usize)> = HashMap::new();

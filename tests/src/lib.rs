@@ -95,6 +95,19 @@ pub fn host_for(sim: &Sim) -> HostBuilder {
         })
 }
 
+/// Build `builder` (pointed at `sim`), start it, and wait until it is connected.
+pub async fn connect(builder: HostBuilder, sim: &Sim) -> RunningHost {
+    let host = builder
+        .build()
+        .await
+        .expect("load the plugins")
+        .start()
+        .await
+        .expect("connect");
+    assert!(sim.wait_connections(1, WAIT).await, "host never connected");
+    host
+}
+
 /// A simulator and a host running calcbot against it.
 pub struct Env {
     /// The simulator.
@@ -113,15 +126,7 @@ impl Env {
     pub async fn with(sim: sim::SimBuilder) -> Self {
         init_logging();
         let sim = sim.start().await.expect("start sim");
-        let host = host_for(&sim)
-            .plugin(plugin("calcbot"))
-            .build()
-            .await
-            .expect("load calcbot")
-            .start()
-            .await
-            .expect("connect");
-        assert!(sim.wait_connections(1, WAIT).await, "host never connected");
+        let host = connect(host_for(&sim).plugin(plugin("calcbot")), &sim).await;
         Self { sim, host }
     }
 

@@ -17,6 +17,22 @@ fn query_key(answer: &Value) -> String {
         .to_owned()
 }
 
+async fn send(
+    api: &OpenApi,
+    path: &str,
+    mut body: Value,
+    msg_key: &str,
+    msg_param: &Value,
+) -> Result<String, Error> {
+    body["robotCode"] = json!(api.robot_code());
+    body["msgKey"] = json!(msg_key);
+    body["msgParam"] = json!(msg_param.to_string());
+    let answer = api
+        .call(Step::Proactive, Method::POST, path, Some(&body))
+        .await?;
+    Ok(query_key(&answer))
+}
+
 /// Send `msg_key` with `msg_param` (a JSON object) to users 1:1.
 pub async fn send_to_users(
     api: &OpenApi,
@@ -24,21 +40,15 @@ pub async fn send_to_users(
     msg_key: &str,
     msg_param: &Value,
 ) -> Result<String, Error> {
-    let body = json!({
-        "robotCode": api.robot_code(),
-        "userIds": user_ids,
-        "msgKey": msg_key,
-        "msgParam": msg_param.to_string(),
-    });
-    let answer = api
-        .call(
-            Step::Proactive,
-            Method::POST,
-            "/v1.0/robot/oToMessages/batchSend",
-            Some(&body),
-        )
-        .await?;
-    Ok(query_key(&answer))
+    let body = json!({ "userIds": user_ids });
+    send(
+        api,
+        "/v1.0/robot/oToMessages/batchSend",
+        body,
+        msg_key,
+        msg_param,
+    )
+    .await
 }
 
 /// Send `msg_key` with `msg_param` to a group.
@@ -48,19 +58,13 @@ pub async fn send_to_group(
     msg_key: &str,
     msg_param: &Value,
 ) -> Result<String, Error> {
-    let body = json!({
-        "robotCode": api.robot_code(),
-        "openConversationId": open_conversation_id,
-        "msgKey": msg_key,
-        "msgParam": msg_param.to_string(),
-    });
-    let answer = api
-        .call(
-            Step::Proactive,
-            Method::POST,
-            "/v1.0/robot/groupMessages/send",
-            Some(&body),
-        )
-        .await?;
-    Ok(query_key(&answer))
+    let body = json!({ "openConversationId": open_conversation_id });
+    send(
+        api,
+        "/v1.0/robot/groupMessages/send",
+        body,
+        msg_key,
+        msg_param,
+    )
+    .await
 }

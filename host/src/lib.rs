@@ -159,7 +159,8 @@ impl HostBuilder {
                 plugin = %plugin.name,
                 version = %plugin.version,
                 path = %plugin.path.display(),
-                compile_ms = plugin.compile_time.as_millis() as u64,
+                load_ms = plugin.compile_time.as_millis() as u64,
+                source = ?plugin.source,
                 subscriptions = ?plugin.subscriptions.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "plugin loaded"
             );

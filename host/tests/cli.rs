@@ -94,3 +94,94 @@ async fn sigterm_lets_in_flight_frames_finish_acks_them_and_exits_zero() {
     );
     sim.shutdown().await;
 }
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .join("target")
+        .join(format!("cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn host_cmd(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", dir.join("target"));
+    cmd
+}
+
+#[test]
+fn new_then_build_then_check_works_end_to_end() {
+    let dir = scratch("new");
+    let created = host_cmd(&dir).args(["new", "echo-bot"]).output().unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let tested = std::process::Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(dir.join("echo-bot/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .output()
+        .unwrap();
+    assert!(
+        tested.status.success(),
+        "the template's own test: {}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    let built = host_cmd(&dir)
+        .args(["build", "echo-bot", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(dir.join("out/echo-bot.wasm").is_file());
+    let checked = host_cmd(&dir)
+        .args(["check", "--no-cache", "out/echo-bot.wasm"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(stdout.contains("ok      echo-bot 0.1.0"), "{stdout}");
+    assert!(
+        stdout.contains("subscribes: CALLBACK /v1.0/im/bot/messages/get"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("imports:    dingtalk:bot/reply@0.1.0"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_names_the_reason_a_plugin_would_be_refused() {
+    let dir = scratch("check");
+    std::fs::write(dir.join("junk.wasm"), b"not wasm").unwrap();
+    let checked = host_cmd(&dir)
+        .args(["check", "--no-cache", "junk.wasm"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(!checked.status.success());
+    assert!(
+        stdout.contains("refused junk.wasm: plugin load failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not a valid WebAssembly component"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 //! wasmtime is linked once).
 
 mod api;
+mod cache;
 mod calcbot;
 mod cards;
 mod connection;

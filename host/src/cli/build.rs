@@ -1,13 +1,116 @@
 //! Building plugin crates into components: `cargo build --release --target
 //! wasm32-wasip2`, then copying each to `<out>/<name>.wasm`.
 //!
-//! Used by `host demo` and by the end-to-end tests, so a fresh clone with only rustup
-//! needs nothing else: the target is added through rustup when it is missing.
+//! `host build` builds crates by path; `host demo` and the end-to-end tests build the
+//! workspace's plugin crates. A fresh clone with only rustup needs nothing else: the
+//! target is added through rustup when it is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Debug, Args)]
+pub(super) struct BuildArgs {
+    /// Plugin crates (folders with a Cargo.toml); default: the current folder.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Where the components go.
+    #[arg(long, default_value = "plugins")]
+    pub out: PathBuf,
+}
+
+/// `host build`.
+pub(super) fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    for path in &paths {
+        let built = build_crate(path, &args.out)?;
+        println!("built {}", built.display());
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    package: Package,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+}
+
+/// Build the plugin crate at `dir` (its own workspace or a member of one) and copy
+/// the component to `<out>/<name>.wasm`.
+pub fn build_crate(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    let manifest_path = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} is not a crate: cannot read {}",
+            dir.display(),
+            manifest_path.display()
+        )
+    })?;
+    let manifest: Manifest = toml::from_str(&text).with_context(|| {
+        format!(
+            "cannot read the package name from {}",
+            manifest_path.display()
+        )
+    })?;
+    ensure_target()?;
+    let output = Command::new(cargo())
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest_path)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo to build the plugin")?;
+    if !output.status.success() {
+        bail!(
+            "building {} for {TARGET} failed ({})",
+            dir.display(),
+            output.status
+        );
+    }
+    let name = manifest.package.name;
+    let artifact = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| {
+            m["reason"] == "compiler-artifact" && m["target"]["name"] == name.replace('-', "_")
+        })
+        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .with_context(|| {
+            format!("cargo built {name} but produced no .wasm (is its crate-type cdylib?)")
+        })?;
+    install(&artifact, out, &name)
+}
+
+/// Copy `artifact` to `<out>/<name>.wasm` atomically (copy, then rename), so a host
+/// watching `out` never sees half a file.
+fn install(artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let dest = out.join(format!("{name}.wasm"));
+    let tmp = out.join(format!(".{name}.wasm.tmp"));
+    std::fs::copy(artifact, &tmp)
+        .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
+    std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))?;
+    Ok(dest)
+}
 
 /// The target plugins are built for.
 pub const TARGET: &str = "wasm32-wasip2";
@@ -89,20 +192,14 @@ pub fn build_components(
     if !status.success() {
         bail!("building plugins {packages:?} for {TARGET} failed ({status})");
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut built = Vec::with_capacity(packages.len());
-    for p in packages {
-        let artifact = target_dir
-            .join(TARGET)
-            .join("release")
-            .join(format!("{}.wasm", p.replace('-', "_")));
-        let dest = out.join(format!("{p}.wasm"));
-        // Copy then rename, so a running host watching `out` never sees half a file.
-        let tmp = out.join(format!(".{p}.wasm.tmp"));
-        std::fs::copy(&artifact, &tmp)
-            .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
-        std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))?;
-        built.push(dest);
-    }
-    Ok(built)
+    packages
+        .iter()
+        .map(|p| {
+            let artifact = target_dir
+                .join(TARGET)
+                .join("release")
+                .join(format!("{}.wasm", p.replace('-', "_")));
+            install(&artifact, out, p)
+        })
+        .collect()
 }

@@ -4,7 +4,9 @@
 //! Precedence for every setting: flag, then environment variable, then config file.
 
 pub mod build;
+mod check;
 mod demo;
+mod new;
 mod run;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,7 @@ use serde::Deserialize;
 
 use crate::PluginConfigs;
 use crate::config::{DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
+use crate::runtime::cache::CacheConfig;
 use crate::runtime::grants::Grants;
 use crate::runtime::{LimitOverrides, Limits, PluginSettings, RuntimeConfig};
 
@@ -36,6 +39,13 @@ enum Command {
     /// Build the example plugins, run them against the embedded simulator and print
     /// a scripted conversation.
     Demo(demo::DemoArgs),
+    /// Load plugins exactly as `run` would and report what each is, or why it would
+    /// be refused.
+    Check(check::CheckArgs),
+    /// Build plugin crates into components (`plugins/<name>.wasm`).
+    Build(build::BuildArgs),
+    /// Create a plugin crate from the template.
+    New(new::NewArgs),
 }
 
 /// Options every subcommand that talks to DingTalk shares.
@@ -53,9 +63,15 @@ pub struct HostOptions {
     /// Base URL of the legacy DingTalk OpenAPI (media upload).
     #[arg(long, env = "DINGTALK_OAPI_ENDPOINT", default_value = DEFAULT_OAPI_ENDPOINT)]
     pub oapi_endpoint: String,
-    /// Host config file (TOML): per-plugin config values.
+    /// Host config file (TOML): limits, grants and config values per plugin.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where compiled plugins are cached (default: the user's cache directory).
+    #[arg(long, value_name = "DIR", env = "DINGTALK_HOST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every plugin at every start instead of caching.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 impl HostOptions {
@@ -64,6 +80,26 @@ impl HostOptions {
         Endpoints {
             openapi: self.openapi_endpoint.clone(),
             oapi: self.oapi_endpoint.clone(),
+        }
+    }
+
+    /// The artifact cache these options ask for.
+    pub fn cache(&self) -> CacheConfig {
+        if self.no_cache {
+            return CacheConfig::off();
+        }
+        let default = CacheConfig::default();
+        CacheConfig {
+            dir: self.cache_dir.clone().or(default.dir),
+            ..default
+        }
+    }
+
+    /// The engine settings: limits from the config file, the cache from the flags.
+    pub fn runtime_config(&self, file: &ConfigFile) -> RuntimeConfig {
+        RuntimeConfig {
+            cache: self.cache(),
+            ..file.runtime_config()
         }
     }
 
@@ -195,6 +231,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Demo(args) => demo::demo(args).await,
+            Command::Check(args) => check::check(args).await,
+            Command::Build(args) => build::build(args),
+            Command::New(args) => new::new(args),
         }
     });
     match result {

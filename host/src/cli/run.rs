@@ -31,7 +31,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .endpoints(opts.endpoints())
         .plugins(&args.plugins)
         .plugin_configs(file.plugin_configs()?)
-        .runtime_config(file.runtime_config())
+        .runtime_config(opts.runtime_config(&file))
         .build()
         .await?;
     let running = host.start().await.context("cannot connect to DingTalk")?;

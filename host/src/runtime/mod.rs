@@ -20,6 +20,7 @@
 //! wall-clock timeout.
 
 mod bindings;
+pub mod cache;
 pub mod grants;
 mod plugin;
 mod scope;
@@ -109,6 +110,8 @@ pub struct RuntimeConfig {
     /// The largest memory any plugin may be given (it sizes the pool's slots);
     /// defaults to `limits.memory_bytes` when smaller.
     pub memory_cap: usize,
+    /// The compiled-artifact cache.
+    pub cache: cache::CacheConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -117,6 +120,7 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             limits: Limits::default(),
             memory_cap: 0,
+            cache: cache::CacheConfig::default(),
         }
     }
 }
@@ -137,6 +141,7 @@ struct Inner {
     linker: Linker<State>,
     services: Arc<Services>,
     limits: Limits,
+    cache: cache::CacheConfig,
 }
 
 impl Runtime {
@@ -189,6 +194,7 @@ impl Runtime {
                 linker,
                 services: Arc::new(services),
                 limits: config.limits.clone(),
+                cache: config.cache.clone(),
             }),
         })
     }

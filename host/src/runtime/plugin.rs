@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
 use super::grants::Grants;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
-use super::{LimitOverrides, Limits, Runtime};
+use super::{LimitOverrides, Limits, Runtime, cache};
 use crate::stream::frame::{Frame, FrameType};
 
 /// Largest callback response a plugin may return. The ACK carries it, and gateway
@@ -198,8 +197,12 @@ pub struct Plugin {
     pub path: PathBuf,
     /// The component's size in bytes.
     pub size: usize,
-    /// How long compiling took.
+    /// How long compiling (or loading the cached artifact) took.
     pub compile_time: Duration,
+    /// Whether it was compiled now or loaded from the artifact cache.
+    pub source: cache::Source,
+    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.1.0`).
+    pub imports: Vec<String>,
     pre: bindings::PluginPre<State>,
     ctx: Arc<PluginContext>,
     limits: Limits,
@@ -242,18 +245,25 @@ impl Runtime {
         })?;
         let size = bytes.len();
         let engine = self.inner.engine.clone();
+        let cache = self.inner.cache.clone();
         let started = Instant::now();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|e| LoadError::Compile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?
-            .map_err(|e| LoadError::Compile {
-                path: path.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let (component, source) =
+            tokio::task::spawn_blocking(move || cache::load_or_compile(&engine, &bytes, &cache))
+                .await
+                .map_err(|e| LoadError::Compile {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
+                .map_err(|e| LoadError::Compile {
+                    path: path.clone(),
+                    reason: format!("{e:#}"),
+                })?;
         let compile_time = started.elapsed();
+        let imports = component
+            .component_type()
+            .imports(&self.inner.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         let link = |e: wasmtime::Error| LoadError::Link {
             path: path.clone(),
             reason: format!("{e:#}"),
@@ -307,6 +317,8 @@ impl Runtime {
             path,
             size,
             compile_time,
+            source,
+            imports,
             pre,
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),

@@ -1,0 +1,72 @@
+//! `host check`: load each plugin exactly as `run` would (compile or cached
+//! artifact, pre-link, canary `describe`, grants) and report it, or the precise
+//! reason it would be refused. Exits non-zero if any is refused.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::HostOptions;
+use crate::openapi::{Http, HttpConfig};
+use crate::runtime::cache::Source;
+use crate::runtime::{Runtime, Services};
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    #[command(flatten)]
+    pub options: HostOptions,
+    /// Plugin components to check.
+    #[arg(required = true, value_name = "PLUGIN.wasm")]
+    pub plugins: Vec<PathBuf>,
+}
+
+pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let file = args.options.file()?;
+    let configs = file.plugin_configs()?;
+    let http = Http::new(&HttpConfig::default())?;
+    let runtime = Runtime::new(
+        &args.options.runtime_config(&file),
+        Services { http, api: None },
+    )?;
+    let mut refused = 0;
+    for path in &args.plugins {
+        match runtime.load(path, &configs).await {
+            Ok(p) => {
+                let how = match p.source {
+                    Source::Compiled => "compiled",
+                    Source::Cached => "loaded from the artifact cache",
+                };
+                println!("ok      {} {} ({})", p.name, p.version, path.display());
+                println!(
+                    "        size:       {} bytes, {how} in {:.1?}",
+                    p.size, p.compile_time
+                );
+                for s in &p.subscriptions {
+                    println!("        subscribes: {s}");
+                }
+                let limits = p.limits();
+                println!(
+                    "        limits:     {} MiB, {:?} CPU, {:?} wall, {} at once",
+                    limits.memory_bytes >> 20,
+                    limits.cpu_budget,
+                    limits.wall_timeout,
+                    limits.max_concurrency
+                );
+                for i in &p.imports {
+                    println!("        imports:    {i}");
+                }
+            }
+            Err(e) => {
+                refused += 1;
+                println!("refused {}: {e}", path.display());
+            }
+        }
+    }
+    if refused > 0 {
+        anyhow::bail!(
+            "{refused} of {} plugins would be refused",
+            args.plugins.len()
+        );
+    }
+    Ok(())
+}

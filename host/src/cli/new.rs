@@ -1,0 +1,126 @@
+//! `host new <name>`: a plugin crate from the template, ready to build and test.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub(super) struct NewArgs {
+    /// The plugin's name (also its folder and package name).
+    pub name: String,
+    /// The plugin SDK to depend on (default: the one this host was built with).
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+/// The SDK next to this host's sources, when they are still where it was built.
+fn default_sdk() -> Option<PathBuf> {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .join("plugin-sdk");
+    sdk.join("Cargo.toml").is_file().then_some(sdk)
+}
+
+pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
+    let name = args.name.trim();
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !valid {
+        bail!(
+            "{name:?} is not a valid plugin name: use lowercase letters, digits, '-' and '_', starting with a letter"
+        );
+    }
+    let dir = PathBuf::from(name);
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    let sdk = match args.sdk.or_else(default_sdk) {
+        Some(s) => s
+            .canonicalize()
+            .with_context(|| format!("cannot find the SDK at {}", s.display()))?,
+        None => bail!("cannot find the plugin SDK; pass --sdk <path to plugin-sdk>"),
+    };
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(dir.join("Cargo.toml"), manifest(name, &sdk))?;
+    std::fs::write(dir.join("src/lib.rs"), LIB.replace("{{name}}", name))?;
+    std::fs::write(dir.join(".gitignore"), "/target\n")?;
+    println!(
+        "created {}: build it with `host build {}`",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+fn manifest(name: &str, sdk: &Path) -> String {
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+
+# A workspace of its own, so it builds wherever it is created.
+[workspace]
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+dingtalk-bot-sdk = {{ path = "{sdk}" }}
+
+# Small components: LTO and strip are what shrink them.
+[profile.release]
+opt-level = "s"
+lto = true
+strip = true
+panic = "abort"
+codegen-units = 1
+"#,
+        sdk = sdk.display().to_string().replace('\\', "/")
+    )
+}
+
+const LIB: &str = r#"//! {{name}}: a DingTalk bot plugin. Replies to every text message.
+
+use dingtalk_bot_sdk::{ChatbotMessage, Description, Error, Frame, Outcome, Plugin, reply_text};
+
+struct Bot;
+
+impl Plugin for Bot {
+    fn describe() -> Description {
+        Description::new("{{name}}", env!("CARGO_PKG_VERSION")).chatbot_messages()
+    }
+
+    fn handle(frame: Frame) -> Result<Outcome, Error> {
+        let msg: ChatbotMessage = frame.chatbot_message()?;
+        reply_text(&msg, &reply_for(msg.text_content()))?;
+        Ok(Outcome::Done)
+    }
+}
+
+dingtalk_bot_sdk::export_plugin!(Bot);
+
+/// The answer to a message: keep the logic here, in plain Rust, so it is tested
+/// without a host.
+pub fn reply_for(text: Option<&str>) -> String {
+    match text.map(str::trim) {
+        Some(t) if !t.is_empty() => format!("you said: {t}"),
+        _ => "send me some text".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_echoed_and_anything_else_gets_a_hint() {
+        assert_eq!(reply_for(Some(" hi ")), "you said: hi");
+        assert_eq!(reply_for(None), "send me some text");
+    }
+}
+"#;

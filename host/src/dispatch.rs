@@ -20,7 +20,7 @@
 //!   callbacks) or `LATER` if any plugin asked for it (for events).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -67,18 +67,22 @@ type Subscribers = Arc<[Arc<Plugin>]>;
 
 /// Routes frames to plugins.
 pub struct Dispatcher {
-    plugins: Vec<Arc<Plugin>>,
-    routes: HashMap<SubscriptionKind, HashMap<String, Subscribers>>,
+    table: RwLock<Arc<Table>>,
     permits: Arc<Semaphore>,
     dedup: Arc<Mutex<Dedup>>,
-    health: Arc<HashMap<String, Mutex<Health>>>,
     config: DispatchConfig,
 }
 
-impl Dispatcher {
-    /// Route each plugin's subscriptions to it, keeping load order per topic.
-    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig) -> Self {
-        let plugins: Vec<Arc<Plugin>> = plugins.into_iter().map(Arc::new).collect();
+/// The plugins and their routes. Replaced whole on reload; a frame keeps the table
+/// (and so the plugin versions) it started with until it is done.
+struct Table {
+    plugins: Vec<Arc<Plugin>>,
+    routes: HashMap<SubscriptionKind, HashMap<String, Subscribers>>,
+    health: Arc<HashMap<String, Mutex<Health>>>,
+}
+
+impl Table {
+    fn new(plugins: Vec<Arc<Plugin>>) -> Self {
         let mut building: HashMap<SubscriptionKind, HashMap<String, Vec<Arc<Plugin>>>> =
             HashMap::new();
         for plugin in &plugins {
@@ -103,6 +107,7 @@ impl Dispatcher {
                 )
             })
             .collect();
+        // Fresh health: a reloaded plugin starts out of quarantine.
         let health = plugins
             .iter()
             .map(|p| (p.name.clone(), Mutex::new(Health::default())))
@@ -111,6 +116,16 @@ impl Dispatcher {
             plugins,
             routes,
             health: Arc::new(health),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// Route each plugin's subscriptions to it, keeping load order per topic.
+    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig) -> Self {
+        let plugins = plugins.into_iter().map(Arc::new).collect();
+        Self {
+            table: RwLock::new(Arc::new(Table::new(plugins))),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             dedup: Arc::new(Mutex::new(Dedup::new(
                 config.dedup_ttl,
@@ -120,14 +135,28 @@ impl Dispatcher {
         }
     }
 
+    fn table(&self) -> Arc<Table> {
+        self.table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Serve `plugins` from now on. Frames already dispatched finish on the plugins
+    /// they started with.
+    pub fn replace(&self, plugins: Vec<Arc<Plugin>>) {
+        *self.table.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Table::new(plugins));
+    }
+
     /// The loaded plugins.
-    pub fn plugins(&self) -> &[Arc<Plugin>] {
-        &self.plugins
+    pub fn plugins(&self) -> Vec<Arc<Plugin>> {
+        self.table().plugins.clone()
     }
 
     /// The union of every plugin's subscriptions, sorted.
     pub fn subscriptions(&self) -> Vec<Subscription> {
         let mut all: Vec<Subscription> = self
+            .table()
             .plugins
             .iter()
             .flat_map(|p| p.subscriptions.iter().cloned())
@@ -292,7 +321,8 @@ impl FrameSink for Dispatcher {
             acks.send(Ack::error(frame.message_id, 400, reason));
             return;
         };
-        let Some(plugins) = self.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
+        let table = self.table();
+        let Some(plugins) = table.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
             let reason = format!("no plugin subscribed to {} {}", kind.as_str(), frame.topic);
             tracing::warn!(message_id = %frame.message_id, "{reason}");
             acks.send(Ack::error(frame.message_id, 404, reason));
@@ -334,7 +364,7 @@ impl FrameSink for Dispatcher {
         let plugins = plugins.clone();
         let run = RunContext {
             permits: self.permits.clone(),
-            health: self.health.clone(),
+            health: table.health.clone(),
             quarantine: self.config.quarantine.clone(),
         };
         let deadline = self.config.ack_deadline;

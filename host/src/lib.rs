@@ -20,6 +20,7 @@ pub mod dedup;
 pub mod dispatch;
 pub mod openapi;
 pub mod quarantine;
+pub mod reload;
 pub mod runtime;
 pub mod stream;
 
@@ -49,6 +50,9 @@ pub enum Error {
     /// No plugins were given.
     #[error("no plugins to run: give at least one .wasm component")]
     NoPlugins,
+    /// The plugin files could not be watched.
+    #[error("cannot watch the plugin files: {0}")]
+    Watch(String),
     /// `start` needs credentials.
     #[error(
         "no client id/secret: pass --client-id/--client-secret or set DINGTALK_CLIENT_ID/DINGTALK_CLIENT_SECRET"
@@ -152,8 +156,17 @@ impl HostBuilder {
             api,
         };
         let runtime = Runtime::new(&runtime_config, services)?;
-        let mut plugins: Vec<Plugin> = Vec::with_capacity(self.plugins.len());
-        for path in &self.plugins {
+        let specs: Vec<reload::PathSpec> = self
+            .plugins
+            .iter()
+            .map(|p| reload::PathSpec::parse(p))
+            .collect();
+        let paths: Vec<PathBuf> = specs.iter().flat_map(reload::PathSpec::expand).collect();
+        if paths.is_empty() {
+            return Err(Error::NoPlugins);
+        }
+        let mut plugins: Vec<Plugin> = Vec::with_capacity(paths.len());
+        for path in &paths {
             let plugin = runtime.load(path, &self.plugin_configs).await?;
             tracing::info!(
                 plugin = %plugin.name,
@@ -173,7 +186,9 @@ impl HostBuilder {
             endpoints: self.endpoints,
             credentials: self.credentials,
             stream: self.stream,
-            _runtime: runtime,
+            runtime,
+            specs,
+            plugin_configs: self.plugin_configs,
         })
     }
 }
@@ -185,7 +200,9 @@ pub struct Host {
     endpoints: Endpoints,
     credentials: Option<Credentials>,
     stream: StreamConfig,
-    _runtime: Runtime,
+    runtime: Runtime,
+    specs: Vec<reload::PathSpec>,
+    plugin_configs: PluginConfigs,
 }
 
 impl Host {
@@ -195,7 +212,7 @@ impl Host {
     }
 
     /// The loaded plugins.
-    pub fn plugins(&self) -> &[Arc<Plugin>] {
+    pub fn plugins(&self) -> Vec<Arc<Plugin>> {
         self.dispatcher.plugins()
     }
 
@@ -226,9 +243,17 @@ impl Host {
         let supervisor = client
             .connect(self.dispatcher.clone(), shutdown.clone())
             .await?;
+        let reloader = reload::Reloader::new(
+            self.specs.clone(),
+            self.runtime.clone(),
+            self.plugin_configs.clone(),
+            self.dispatcher.clone(),
+            supervisor.control(),
+        );
         Ok(RunningHost {
             supervisor,
             shutdown,
+            reloader,
             _host: self,
         })
     }
@@ -238,10 +263,25 @@ impl Host {
 pub struct RunningHost {
     supervisor: Supervisor,
     shutdown: CancellationToken,
+    reloader: reload::Reloader,
     _host: Host,
 }
 
 impl RunningHost {
+    /// Reload plugins whose files changed (all of them with `force`) now.
+    pub async fn reload(&self, force: bool) {
+        self.reloader.rescan(force).await;
+    }
+
+    /// Watch the plugin paths and reload on change until shutdown (and on SIGHUP).
+    pub fn watch(&self) -> Result<(), Error> {
+        self.reloader
+            .clone()
+            .watch(self.shutdown.clone())
+            .map(drop)
+            .map_err(|e| Error::Watch(e.to_string()))
+    }
+
     /// A token that stops the host when cancelled (e.g. from a signal handler).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()

@@ -12,6 +12,7 @@ mod malformed;
 mod plugins;
 mod python_sdk;
 mod redelivery;
+mod reload;
 mod routing;
 mod shutdown;
 mod soak;

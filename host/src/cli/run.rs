@@ -13,9 +13,13 @@ use crate::config::Credentials;
 pub(super) struct RunArgs {
     #[command(flatten)]
     pub options: HostOptions,
-    /// Plugin components (`.wasm`); shell globs such as `plugins/*.wasm` work.
+    /// Plugin components (`.wasm`); shell globs such as `plugins/*.wasm` work. Quote
+    /// a pattern (`'plugins/*.wasm'`) to also load files created later.
     #[arg(required = true, value_name = "PLUGIN.wasm")]
     pub plugins: Vec<PathBuf>,
+    /// Do not reload plugins when their files change.
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -35,6 +39,9 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .build()
         .await?;
     let running = host.start().await.context("cannot connect to DingTalk")?;
+    if !args.no_watch {
+        running.watch()?;
+    }
     let stop = running.shutdown_token();
     tokio::spawn(async move {
         shutdown_signal().await;

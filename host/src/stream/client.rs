@@ -160,6 +160,8 @@ impl StreamClient {
         );
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (newest_tx, newest_rx) = watch::channel(1);
+        let (retire_tx, retire_rx) = watch::channel(0);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
         let mut state = SupervisorState {
             client: self,
             sink,
@@ -167,13 +169,19 @@ impl StreamClient {
             events_tx,
             newest_tx,
             newest_rx,
+            retire_tx,
+            retire_rx,
             connections: JoinSet::new(),
             next_id: 1,
             current: 0,
         };
         state.spawn(socket);
-        let task = tokio::spawn(state.run(events_rx));
-        Ok(Supervisor { task, shutdown })
+        let task = tokio::spawn(state.run(events_rx, control_rx));
+        Ok(Supervisor {
+            task,
+            shutdown,
+            control: SupervisorControl(control_tx),
+        })
     }
 }
 
@@ -182,9 +190,27 @@ impl StreamClient {
 pub struct Supervisor {
     task: tokio::task::JoinHandle<()>,
     shutdown: CancellationToken,
+    control: SupervisorControl,
+}
+
+/// Asks the running supervisor to change what it subscribes to.
+#[derive(Debug, Clone)]
+pub struct SupervisorControl(mpsc::UnboundedSender<Vec<Subscription>>);
+
+impl SupervisorControl {
+    /// Open a connection with `subscriptions`, then retire the current one once its
+    /// in-flight frames are ACKed (make-before-break).
+    pub fn resubscribe(&self, subscriptions: Vec<Subscription>) {
+        let _ = self.0.send(subscriptions);
+    }
 }
 
 impl Supervisor {
+    /// A handle that changes the subscriptions while the supervisor runs.
+    pub fn control(&self) -> SupervisorControl {
+        self.control.clone()
+    }
+
     /// Stop taking frames, let in-flight handlers finish and ACK (bounded), close.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
@@ -204,6 +230,8 @@ struct SupervisorState {
     events_tx: mpsc::UnboundedSender<Event>,
     newest_tx: watch::Sender<u64>,
     newest_rx: watch::Receiver<u64>,
+    retire_tx: watch::Sender<u64>,
+    retire_rx: watch::Receiver<u64>,
     connections: JoinSet<()>,
     next_id: u64,
     current: u64,
@@ -220,6 +248,7 @@ impl SupervisorState {
             events: self.events_tx.clone(),
             shutdown: self.shutdown.clone(),
             newest: self.newest_rx.clone(),
+            retire_below: self.retire_rx.clone(),
             drain_budget: self.client.config.drain_budget,
             keepalive_interval: self.client.config.keepalive_interval,
             pong_timeout: self.client.config.pong_timeout,
@@ -229,10 +258,25 @@ impl SupervisorState {
         tracing::debug!(connection = id, "connection live");
     }
 
-    async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
+    async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        mut control: mpsc::UnboundedReceiver<Vec<Subscription>>,
+    ) {
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => break,
+                Some(subscriptions) = control.recv() => {
+                    tracing::info!(subscriptions = subscriptions.len(), "subscriptions changed; opening a connection with the new set");
+                    self.client.subscriptions = subscriptions;
+                    let before = self.current;
+                    if !self.reconnect(0).await {
+                        break;
+                    }
+                    if self.current != before {
+                        self.retire_tx.send_replace(self.current);
+                    }
+                }
                 Some(event) = events.recv() => match event {
                     Event::Disconnect { id } if id == self.current => {
                         if !self.reconnect(0).await {

@@ -64,6 +64,9 @@ pub(crate) struct Context {
     pub shutdown: CancellationToken,
     /// Id of the newest live connection, so a draining one knows it was replaced.
     pub newest: watch::Receiver<u64>,
+    /// Connections with a smaller id are retired (subscriptions changed): they drain
+    /// like after `disconnect`.
+    pub retire_below: watch::Receiver<u64>,
     pub drain_budget: Duration,
     pub keepalive_interval: Duration,
     pub pong_timeout: Duration,
@@ -112,6 +115,7 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
     let opened = tokio::time::Instant::now();
     let mut healthy = false;
     let mut newest = ctx.newest.clone();
+    let mut retire = ctx.retire_below.clone();
 
     // Keepalive: ping on a schedule; a ping still unanswered after the pong timeout
     // means the socket is half-dead (it may still take writes), so replace it.
@@ -129,6 +133,11 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
                 let _ = tx.send(Message::Ping(Vec::new().into()));
             }
             () = replaced(&tasks, &mut newest, id), if draining => break End::Replaced,
+            _ = retire.wait_for(|below| *below > id), if !draining => {
+                tracing::info!(connection = id, "subscriptions changed; retiring this connection once its frames are done");
+                draining = true;
+                tasks.close();
+            }
             msg = read.next() => match msg {
                 None => break End::Lost("the socket closed without a close frame".into()),
                 Some(Err(e)) => break End::Lost(e.to_string()),

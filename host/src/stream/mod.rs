@@ -19,7 +19,7 @@ pub mod frame;
 pub mod open;
 
 pub use ack::Ack;
-pub use client::{Error, StreamClient, StreamConfig, Supervisor};
+pub use client::{Error, StreamClient, StreamConfig, Supervisor, SupervisorControl};
 pub use frame::{Frame, FrameType};
 pub use open::Subscription;
 

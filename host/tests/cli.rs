@@ -185,3 +185,66 @@ fn check_names_the_reason_a_plugin_would_be_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn dev_builds_runs_and_answers_what_the_developer_types() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf();
+    let out = scratch("dev");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
+        .current_dir(&workspace)
+        .args(["dev", "plugins/calcbot", "--out"])
+        .arg(&out)
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace.join("target").join("plugin-build"),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    assert!(
+        read_until(&mut lines, &mut seen, "type a message").await,
+        "no prompt"
+    );
+    stdin.write_all(b"6*7\n").await.unwrap();
+    assert!(
+        read_until(&mut lines, &mut seen, "bot> A: 42").await,
+        "no answer"
+    );
+    stdin.write_all(b"/quit\n").await.unwrap();
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    assert!(seen.iter().any(|l| l == "bot> Q: 6*7"), "{seen:?}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// Read lines until one contains `want` (true) or the output ends or stalls (false).
+async fn read_until(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<String>,
+    want: &str,
+) -> bool {
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await
+    {
+        let done = line.contains(want);
+        seen.push(line);
+        if done {
+            return true;
+        }
+    }
+    false
+}

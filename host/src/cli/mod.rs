@@ -6,6 +6,7 @@
 pub mod build;
 mod check;
 mod demo;
+mod dev;
 mod new;
 mod run;
 
@@ -46,6 +47,9 @@ enum Command {
     Build(build::BuildArgs),
     /// Create a plugin crate from the template.
     New(new::NewArgs),
+    /// Build, run against the embedded simulator, rebuild and reload on source
+    /// change, and chat with the bot from a prompt.
+    Dev(dev::DevArgs),
 }
 
 /// Options every subcommand that talks to DingTalk shares.
@@ -234,6 +238,7 @@ pub fn main() -> ExitCode {
             Command::Check(args) => check::check(args).await,
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
+            Command::Dev(args) => dev::dev(args).await,
         }
     });
     match result {

@@ -92,6 +92,34 @@ fn main() -> anyhow::Result<()> {
             no_http.push(t.elapsed());
         }
         report("frame through calcbot, host call, no HTTP", no_http);
+        // Start-up: load (cold: compile and store; warm: cached artifact) and connect.
+        let cache_dir = workspace.join("target").join(format!("bench-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache_dir);
+        for label in ["cold cache", "warm cache"] {
+            let config = RuntimeConfig {
+                cache: host::runtime::cache::CacheConfig {
+                    dir: Some(cache_dir.clone()),
+                    ..Default::default()
+                },
+                ..RuntimeConfig::default()
+            };
+            let started = Instant::now();
+            let running = host::Host::builder()
+                .credentials(host::config::Credentials::new(sim.client_id(), sim.client_secret()))
+                .endpoints(host::config::Endpoints {
+                    openapi: sim.url(),
+                    oapi: sim.url(),
+                })
+                .plugins(&built)
+                .runtime_config(config)
+                .build()
+                .await?
+                .start()
+                .await?;
+            println!("start-up to connected, {label}: {:?}", started.elapsed());
+            running.shutdown().await;
+        }
+        let _ = std::fs::remove_dir_all(&cache_dir);
         sim.shutdown().await;
         anyhow::Ok(())
     })?;

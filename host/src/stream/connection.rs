@@ -121,6 +121,8 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
     // means the socket is half-dead (it may still take writes), so replace it.
     let mut keepalive =
         tokio::time::interval_at(opened + ctx.keepalive_interval, ctx.keepalive_interval);
+    // Ticks missed while a pong was awaited are not made up in a burst.
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut awaiting_pong: Option<tokio::time::Instant> = None;
     let cause = loop {
         let pong_deadline = awaiting_pong.map(|at| at + ctx.pong_timeout);

@@ -105,7 +105,9 @@ pub fn build_crate(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
 fn install(artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let dest = out.join(format!("{name}.wasm"));
-    let tmp = out.join(format!(".{name}.wasm.tmp"));
+    // A name no concurrent install can share, so two builds racing to the same
+    // destination each rename a whole file.
+    let tmp = out.join(format!(".{name}.wasm.{}.{}.tmp", std::process::id(), rand::random::<u32>()));
     std::fs::copy(artifact, &tmp)
         .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
     std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))?;

@@ -93,7 +93,9 @@ fn main() -> anyhow::Result<()> {
         }
         report("frame through calcbot, host call, no HTTP", no_http);
         // Start-up: load (cold: compile and store; warm: cached artifact) and connect.
-        let cache_dir = workspace.join("target").join(format!("bench-cache-{}", std::process::id()));
+        let cache_dir = workspace
+            .join("target")
+            .join(format!("bench-cache-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&cache_dir);
         for label in ["cold cache", "warm cache"] {
             let config = RuntimeConfig {
@@ -105,7 +107,10 @@ fn main() -> anyhow::Result<()> {
             };
             let started = Instant::now();
             let running = host::Host::builder()
-                .credentials(host::config::Credentials::new(sim.client_id(), sim.client_secret()))
+                .credentials(host::config::Credentials::new(
+                    sim.client_id(),
+                    sim.client_secret(),
+                ))
                 .endpoints(host::config::Endpoints {
                     openapi: sim.url(),
                     oapi: sim.url(),

@@ -19,6 +19,7 @@
 //! Invariant: the sim never sends a frame with a non-string header or `data`, except
 //! through [`Sim::push_raw`], which sends exactly what it is given.
 
+pub mod bench;
 mod gateway;
 pub mod message;
 mod openapi;
@@ -350,6 +351,39 @@ impl Sim {
     /// Every ACK received so far.
     pub fn acks(&self) -> Vec<AckRecord> {
         self.inner.lock().acks.clone()
+    }
+
+    /// Replies received after the first `from` (cheap polling for drivers).
+    pub fn replies_since(&self, from: usize) -> Vec<Reply> {
+        self.inner
+            .lock()
+            .replies
+            .get(from..)
+            .map(<[Reply]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// ACKs received after the first `from`.
+    pub fn acks_since(&self, from: usize) -> Vec<AckRecord> {
+        self.inner
+            .lock()
+            .acks
+            .get(from..)
+            .map(<[AckRecord]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Time since the simulator started (the clock of [`Reply::received`]).
+    pub fn elapsed(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Wait until something is recorded (an ACK, a reply, a connection...), or `timeout`.
+    pub async fn changed(&self, timeout: Duration) {
+        let mut first = true;
+        self.inner
+            .wait_until(timeout, |_| !std::mem::replace(&mut first, false))
+            .await;
     }
 
     /// Every webhook reply received so far.

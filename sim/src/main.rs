@@ -1,13 +1,16 @@
-//! `sim`: run the DingTalk simulator as a process, for clients in other languages.
+//! `sim`: run the DingTalk simulator as a process (for clients in other languages),
+//! or drive a benchmark of any client against it (`sim bench -- <command>`).
 
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// A local DingTalk Stream gateway, OpenAPI and webhook simulator.
 #[derive(Debug, Parser)]
 #[command(name = "sim", version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -19,15 +22,55 @@ struct Args {
     client_secret: String,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Push N text messages to a client (W un-replied at most) and report
+    /// messages/s, ACK and reply latencies, errors, and the client's RSS and CPU.
+    Bench {
+        /// Messages measured.
+        #[arg(long, short = 'n', default_value_t = 20_000)]
+        messages: usize,
+        /// Most un-replied messages in flight.
+        #[arg(long, short = 'w', default_value_t = 64)]
+        window: usize,
+        /// Unmeasured messages first.
+        #[arg(long, default_value_t = 500)]
+        warmup: usize,
+        /// The client under test, given DINGTALK_OPENAPI_ENDPOINT, DINGTALK_CLIENT_ID and
+        /// DINGTALK_CLIENT_SECRET.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(Command::Bench {
+        messages,
+        window,
+        warmup,
+        command,
+    }) = args.command
+    {
+        let config = sim::bench::BenchConfig {
+            messages,
+            window,
+            warmup,
+            command,
+        };
+        let report = sim::bench::run(&config).await?;
+        println!("{}", report.json_line());
+        eprintln!("{}", report.table());
+        return Ok(());
+    }
     let sim = sim::Sim::builder()
         .bind(args.listen)
         .credentials(&args.client_id, &args.client_secret)

@@ -285,9 +285,11 @@ async fn webhook(
     if let Err(reason) = check_webhook_body(&body) {
         return webhook_error(40035, &reason);
     }
+    let received = inner.started.elapsed();
     inner.lock().replies.push(crate::Reply {
         session: session.clone(),
         body,
+        received,
     });
     inner.bump();
     webhook_error(0, "ok")

@@ -62,6 +62,8 @@ pub struct Reply {
     pub session: String,
     /// The JSON body.
     pub body: Value,
+    /// When it arrived, since the simulator started.
+    pub received: Duration,
 }
 
 impl Reply {

@@ -107,7 +107,11 @@ fn install(artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let dest = out.join(format!("{name}.wasm"));
     // A name no concurrent install can share, so two builds racing to the same
     // destination each rename a whole file.
-    let tmp = out.join(format!(".{name}.wasm.{}.{}.tmp", std::process::id(), rand::random::<u32>()));
+    let tmp = out.join(format!(
+        ".{name}.wasm.{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::copy(artifact, &tmp)
         .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
     std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))?;

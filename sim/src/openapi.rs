@@ -360,6 +360,21 @@ fn check_deliver(inner: &Inner, body: &Value) -> Result<Value, Refusal> {
     ))
 }
 
+fn out_track_id(body: &Value) -> String {
+    body.get("outTrackId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn unknown_instance() -> Response {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        "param.invalid",
+        "no card instance with this outTrackId",
+    )
+}
+
 fn success(result: Value) -> Response {
     Json(json!({"success": true, "result": result})).into_response()
 }
@@ -387,17 +402,9 @@ pub(crate) async fn instance_deliver(
     if let Err(r) = require_token(&inner, &headers) {
         return r.into_response();
     }
-    let id = body
-        .get("outTrackId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let id = out_track_id(&body);
     let Some(card) = inner.lock().card_store.get(&id).cloned() else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "param.invalid",
-            "no card instance with this outTrackId",
-        );
+        return unknown_instance();
     };
     let receiver = match check_deliver(&inner, &body) {
         Ok(r) => r,
@@ -432,11 +439,7 @@ pub(crate) async fn instance_update(
     if let Err(r) = require_token(&inner, &headers) {
         return r.into_response();
     }
-    let id = body
-        .get("outTrackId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let id = out_track_id(&body);
     let Some(params) = body
         .pointer("/cardData/cardParamMap")
         .and_then(Value::as_object)
@@ -462,11 +465,7 @@ pub(crate) async fn instance_update(
     let merged = {
         let mut s = inner.lock();
         let Some(current) = s.card_store.get_mut(&id) else {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "param.invalid",
-                "no card instance with this outTrackId",
-            );
+            return unknown_instance();
         };
         match (by_key, current.as_object_mut()) {
             (true, Some(map)) => map.extend(params),
@@ -492,11 +491,7 @@ pub(crate) async fn instance_stream(
     if let Err(r) = require_token(&inner, &headers) {
         return r.into_response();
     }
-    let id = body
-        .get("outTrackId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let id = out_track_id(&body);
     let fields_ok = ["guid", "key", "content"]
         .iter()
         .all(|k| body.get(k).is_some_and(Value::is_string))
@@ -511,11 +506,7 @@ pub(crate) async fn instance_stream(
         );
     }
     if !inner.lock().card_store.contains_key(&id) {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "param.invalid",
-            "no card instance with this outTrackId",
-        );
+        return unknown_instance();
     }
     card_record(&inner, "instance.stream", &id, body, Value::Null);
     success(json!(true))

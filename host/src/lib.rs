@@ -254,7 +254,7 @@ impl Host {
             supervisor,
             shutdown,
             reloader,
-            _host: self,
+            host: self,
         })
     }
 }
@@ -264,10 +264,20 @@ pub struct RunningHost {
     supervisor: Supervisor,
     shutdown: CancellationToken,
     reloader: reload::Reloader,
-    _host: Host,
+    host: Host,
 }
 
 impl RunningHost {
+    /// The names of the plugins serving now.
+    pub fn plugin_names(&self) -> Vec<String> {
+        self.host
+            .dispatcher
+            .plugins()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     /// Reload plugins whose files changed (all of them with `force`) now.
     pub async fn reload(&self, force: bool) {
         self.reloader.rescan(force).await;

@@ -29,6 +29,7 @@ use crate::dedup::{Dedup, Seen};
 use crate::quarantine::{Health, QuarantineConfig};
 use tokio_util::task::TaskTracker;
 
+use crate::runtime::scope::FrameScope;
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
 use crate::stream::{Ack, AckSender, Frame, FrameSink};
 
@@ -243,24 +244,12 @@ impl Recorder {
     }
 }
 
-/// The frame's `msgId` field, read without decoding the rest.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PayloadId {
-    msg_id: Option<String>,
-}
-
 /// Every key a re-push of `frame` could share with it.
-fn frame_keys(kind: SubscriptionKind, frame: &Frame) -> Vec<String> {
+fn frame_keys(kind: SubscriptionKind, frame: &Frame, scope: &FrameScope) -> Vec<String> {
     let mut keys = vec![format!("m:{}", frame.message_id)];
     let payload = match kind {
         SubscriptionKind::Event => frame.header("eventId").map(str::to_owned),
-        SubscriptionKind::Callback if frame.data.contains("\"msgId\"") => {
-            serde_json::from_str::<PayloadId>(&frame.data)
-                .ok()
-                .and_then(|p| p.msg_id)
-        }
-        SubscriptionKind::Callback => None,
+        SubscriptionKind::Callback => scope.msg_id.clone(),
     };
     if let Some(id) = payload.filter(|id| !id.is_empty()) {
         keys.push(format!("p:{}:{id}", frame.topic));
@@ -282,7 +271,8 @@ struct RunContext {
     quarantine: QuarantineConfig,
 }
 
-async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<Frame>) -> Outcome {
+async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameScope)>) -> Outcome {
+    let (frame, scope) = &*frame;
     let health = ctx.health.get(&plugin.name);
     let lock =
         |h: &Mutex<Health>| -> Health { h.lock().unwrap_or_else(PoisonError::into_inner).clone() };
@@ -293,8 +283,8 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<Frame>) -> Out
     let _slot = plugin.slot().await;
     let _permit = ctx.permits.acquire_owned().await.ok();
     let started = Instant::now();
-    let result = plugin.handle(&frame).await;
-    log_result(&plugin, &frame, &result, started.elapsed());
+    let result = plugin.handle_in(frame, scope).await;
+    log_result(&plugin, frame, &result, started.elapsed());
     if let Some(h) = health {
         let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
         match &result {
@@ -328,7 +318,8 @@ impl FrameSink for Dispatcher {
             acks.send(Ack::error(frame.message_id, 404, reason));
             return;
         };
-        let keys = frame_keys(kind, &frame);
+        let scope = FrameScope::of(&frame);
+        let keys = frame_keys(kind, &frame, &scope);
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let seen = self
             .dedup
@@ -368,7 +359,7 @@ impl FrameSink for Dispatcher {
             quarantine: self.config.quarantine.clone(),
         };
         let deadline = self.config.ack_deadline;
-        let frame = Arc::new(frame);
+        let frame = Arc::new((frame, scope));
         tasks.spawn(async move {
             let work = async {
                 match &*plugins {
@@ -382,17 +373,17 @@ impl FrameSink for Dispatcher {
             tokio::pin!(work);
             if kind == SubscriptionKind::Event {
                 let results = work.await;
-                acks.send(combined_ack(kind, &frame.message_id, &results));
+                acks.send(combined_ack(kind, &frame.0.message_id, &results));
                 return;
             }
             tokio::select! {
-                results = &mut work => acks.send(combined_ack(kind, &frame.message_id, &results)),
+                results = &mut work => acks.send(combined_ack(kind, &frame.0.message_id, &results)),
                 () = tokio::time::sleep(deadline) => {
                     tracing::warn!(
-                        message_id = %frame.message_id,
+                        message_id = %frame.0.message_id,
                         "handlers still running after {deadline:?}; ACKed as accepted so DingTalk does not re-push it"
                     );
-                    acks.send(Ack::callback(frame.message_id.clone(), None));
+                    acks.send(Ack::callback(frame.0.message_id.clone(), None));
                     let _ = work.await;
                 }
             }

@@ -23,7 +23,7 @@ mod bindings;
 pub mod cache;
 pub mod grants;
 mod plugin;
-mod scope;
+pub mod scope;
 mod state;
 
 use std::sync::Arc;

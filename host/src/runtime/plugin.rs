@@ -421,13 +421,23 @@ impl Plugin {
 
     /// Run `frame` through the plugin in a fresh instance, under the limits.
     pub async fn handle(&self, frame: &Frame) -> Result<PluginOutcome, HandleError> {
+        self.handle_in(frame, &FrameScope::of(frame)).await
+    }
+
+    /// Run `frame` with its already-parsed `scope` (dispatch parses it once for
+    /// every plugin the frame goes to).
+    pub async fn handle_in(
+        &self,
+        frame: &Frame,
+        scope: &FrameScope,
+    ) -> Result<PluginOutcome, HandleError> {
         let kind = match frame.frame_type {
             FrameType::Event => FrameKind::Event,
             _ => FrameKind::Callback,
         };
         let state = State::new(
             self.ctx.clone(),
-            FrameScope::of(frame),
+            scope.clone(),
             self.limits.memory_bytes,
             self.limits.cpu_ticks(),
         );

@@ -1,8 +1,9 @@
 //! What one frame lets its handler touch: the session webhook it carried (until it
 //! expires), the conversation it came from, and the files it referenced.
 //!
-//! Parsed once per frame from the chatbot fields of `data`; a frame that is not a
-//! chatbot message grants nothing.
+//! Parsed once per frame (by dispatch, shared by every plugin the frame goes to) from
+//! the chatbot fields of `data`; a frame that is not a chatbot message grants nothing.
+//! The same parse yields the message's `msgId`, the payload key for re-push handling.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,17 +15,24 @@ use crate::stream::{Frame, FrameType};
 
 /// A session webhook a frame carried, and until when it may be used.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SessionWebhook {
+pub struct SessionWebhook {
+    /// The URL.
     pub url: String,
+    /// Epoch milliseconds after which it is refused (0: no expiry given).
     pub expires_at_ms: i64,
 }
 
-/// The frame's grants.
+/// The frame's grants, and its payload id.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct FrameScope {
+pub struct FrameScope {
+    /// The session webhook replies may use, and its expiry.
     pub webhook: Option<SessionWebhook>,
+    /// Where cards go.
     pub conversation: Option<Receiver>,
+    /// Files the handler may download.
     pub download_codes: Vec<String>,
+    /// The chatbot message's `msgId`.
+    pub msg_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +44,7 @@ struct ChatbotFields {
     conversation_id: Option<String>,
     sender_staff_id: Option<String>,
     content: Option<Value>,
+    msg_id: Option<String>,
 }
 
 fn millis(v: Option<&Value>) -> i64 {
@@ -88,6 +97,7 @@ impl FrameScope {
             }),
             conversation,
             download_codes,
+            msg_id: f.msg_id.filter(|id| !id.is_empty()),
         }
     }
 
@@ -140,8 +150,9 @@ mod tests {
     #[test]
     fn a_direct_message_scopes_cards_to_its_sender_and_expiry_is_enforced() {
         let s = FrameScope::of(&frame(
-            r#"{"sessionWebhook":"http://w","sessionWebhookExpiredTime":1,"conversationType":"1","conversationId":"cid","senderStaffId":"u1"}"#,
+            r#"{"sessionWebhook":"http://w","sessionWebhookExpiredTime":1,"conversationType":"1","conversationId":"cid","senderStaffId":"u1","msgId":"msgA=="}"#,
         ));
+        assert_eq!(s.msg_id.as_deref(), Some("msgA=="));
         assert_eq!(s.conversation, Some(Receiver::User("u1".into())));
         assert!(s.check_webhook("http://w").unwrap_err().contains("expired"));
     }

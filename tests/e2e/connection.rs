@@ -174,12 +174,11 @@ async fn bad_credentials_fail_start_with_an_error_naming_the_open_step() {
         "{text}"
     );
     assert!(!text.contains("wrong-secret"), "the secret leaked: {text}");
-    assert!(env_has_no_connections(&sim));
+    assert!(
+        sim.connections().is_empty(),
+        "no socket may open with a refused secret"
+    );
     sim.shutdown().await;
-}
-
-fn env_has_no_connections(sim: &Sim) -> bool {
-    sim.connections().is_empty()
 }
 
 #[tokio::test]
@@ -212,14 +211,15 @@ async fn a_half_dead_connection_is_replaced_within_the_pong_timeout() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
+/// Drop the connection while the gateway refuses the next `refusals` opens with
+/// `status`; return every open's status once the next message is answered.
+async fn reconnect_through_refusals(
+    refusals: usize,
+    status: u16,
+    stream: host::stream::StreamConfig,
+) -> Vec<u16> {
     tests::init_logging();
-    let sim = Sim::builder().start().await.unwrap();
-    let stream = host::stream::StreamConfig {
-        backoff_base: Duration::from_millis(50),
-        ..Default::default()
-    };
+    let sim = Sim::builder().start().await.expect("sim");
     let host = tests::connect(
         host_for(&sim)
             .plugin(plugin("calcbot"))
@@ -227,7 +227,7 @@ async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
         &sim,
     )
     .await;
-    sim.refuse_opens(3, 503);
+    sim.refuse_opens(refusals, status);
     sim.drop_connections();
     let pushed = sim
         .push_chatbot(MessageSpec::text("1+1"))
@@ -237,40 +237,33 @@ async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
         sim.wait_replies(&pushed.session, 1, WAIT).await[0].text(),
         Some("Q: 1+1\nA: 2")
     );
-    let statuses: Vec<u16> = sim.opens().iter().map(|o| o.status).collect();
-    assert_eq!(statuses, [200, 503, 503, 503, 200]);
+    let statuses = sim.opens().iter().map(|o| o.status).collect();
     host.shutdown().await;
     sim.shutdown().await;
+    statuses
+}
+
+#[tokio::test]
+async fn refused_opens_are_retried_with_backoff_until_the_gateway_recovers() {
+    let stream = host::stream::StreamConfig {
+        backoff_base: Duration::from_millis(50),
+        ..Default::default()
+    };
+    assert_eq!(
+        reconnect_through_refusals(3, 503, stream).await,
+        [200, 503, 503, 503, 200]
+    );
 }
 
 #[tokio::test]
 async fn a_refused_secret_after_a_healthy_connection_is_retried_slowly_not_fatally() {
-    tests::init_logging();
-    let sim = Sim::builder().start().await.unwrap();
     let stream = host::stream::StreamConfig {
         backoff_base: Duration::from_millis(20),
         auth_retry: Duration::from_millis(400),
         ..Default::default()
     };
-    let host = tests::connect(
-        host_for(&sim)
-            .plugin(plugin("calcbot"))
-            .stream_config(stream),
-        &sim,
-    )
-    .await;
-    sim.refuse_opens(2, 401);
-    sim.drop_connections();
-    let pushed = sim
-        .push_chatbot(MessageSpec::text("2+3"))
-        .await
-        .expect("reconnected");
     assert_eq!(
-        sim.wait_replies(&pushed.session, 1, WAIT).await[0].text(),
-        Some("Q: 2+3\nA: 5")
+        reconnect_through_refusals(2, 401, stream).await,
+        [200, 401, 401, 200]
     );
-    let statuses: Vec<u16> = sim.opens().iter().map(|o| o.status).collect();
-    assert_eq!(statuses, [200, 401, 401, 200]);
-    host.shutdown().await;
-    sim.shutdown().await;
 }

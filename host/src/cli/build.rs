@@ -1,5 +1,11 @@
 //! Building plugin crates into components: `cargo build --release --target
-//! wasm32-wasip2`, then copying each to `<out>/<name>.wasm`.
+//! wasm32-wasip2` with the size-first settings of [`plugin_build`], then copying each
+//! to `<out>/<name>.wasm`.
+//!
+//! The size settings travel as `CARGO_PROFILE_RELEASE_*` variables rather than in the
+//! workspace's `[profile.release]`, which belongs to the host: a host built with fat
+//! LTO, `opt-level = "s"` and `panic = "abort"` would be slower, take many minutes to
+//! build, and die on any panic.
 //!
 //! `host build` builds crates by path; `host demo` and the end-to-end tests build the
 //! workspace's plugin crates. A fresh clone with only rustup needs nothing else: the
@@ -64,12 +70,8 @@ pub fn build_crate(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
         )
     })?;
     ensure_target()?;
-    let output = Command::new(cargo())
+    let output = plugin_build()
         .args([
-            "build",
-            "--release",
-            "--target",
-            TARGET,
             "--message-format=json-render-diagnostics",
             "--manifest-path",
         ])
@@ -150,6 +152,19 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// `cargo build --release --target wasm32-wasip2`, tuned for small components: LTO and
+/// strip are what shrink them, and panic=abort drops the unwinding wasm has no use for.
+fn plugin_build() -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.args(["build", "--release", "--target", TARGET])
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
+    cmd
+}
+
 /// The names of the plugin crates under `<workspace>/plugins/`.
 pub fn plugin_crates(workspace: &Path) -> anyhow::Result<Vec<String>> {
     let dir = workspace.join("plugins");
@@ -183,9 +198,9 @@ pub fn build_components(
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"))
         .join("plugin-build");
-    let mut cmd = Command::new(cargo());
+    let mut cmd = plugin_build();
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--quiet", "--target", TARGET])
+        .arg("--quiet")
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");

@@ -161,7 +161,8 @@ impl Runtime {
             // Keeping a little memory resident between instances avoids an madvise
             // per teardown, which serialises on the mm lock (wasm-hosting.md 9.14).
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(1 << 16);
+            .table_keep_resident(1 << 16)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut cfg = Config::new();
         // Reserve only what the memory cap allows instead of wasmtime's default 4 GiB
         // per memory: with hundreds of pool slots the default reserves terabytes of

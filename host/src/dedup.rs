@@ -9,6 +9,8 @@
 //! here, so the rules are tested without waiting.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to do with a frame.
@@ -22,17 +24,33 @@ pub enum Seen {
     Done(u16, String, String),
 }
 
+/// A key as the table stores it: 128 bits of two independently keyed SipHashes of
+/// the key text. At the cap of 100,000 keys the chance that two distinct keys
+/// collide (and a new frame is taken for a repeat) is about 1e-29, and an entry
+/// costs a fixed few dozen bytes however long DingTalk's ids are: at high rates the
+/// table is always full, so its entry size is the host's memory floor.
+type Key = u128;
+
+/// The ACK a finished frame got, shared by all of the frame's keys.
+#[derive(Debug)]
+struct Done {
+    code: u16,
+    message: Box<str>,
+    data: Box<str>,
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     at: Instant,
-    ack: Option<(u16, String, String)>,
+    ack: Option<Arc<Done>>,
 }
 
 /// The table of recent frame keys.
 #[derive(Debug)]
 pub struct Dedup {
-    entries: HashMap<String, Entry>,
-    order: VecDeque<(Instant, String)>,
+    entries: HashMap<Key, Entry>,
+    order: VecDeque<(Instant, Key)>,
+    hashers: (RandomState, RandomState),
     ttl: Duration,
     cap: usize,
 }
@@ -43,9 +61,15 @@ impl Dedup {
         Self {
             entries: HashMap::new(),
             order: VecDeque::new(),
+            hashers: (RandomState::new(), RandomState::new()),
             ttl,
             cap: cap.max(1),
         }
+    }
+
+    fn key(&self, text: &str) -> Key {
+        (u128::from(self.hashers.0.hash_one(text)) << 64)
+            | u128::from(self.hashers.1.hash_one(text))
     }
 
     fn expire(&mut self, now: Instant) {
@@ -65,18 +89,20 @@ impl Dedup {
     /// Look `keys` up; if none is known, remember them all as in flight.
     pub fn check(&mut self, keys: &[&str], now: Instant) -> Seen {
         self.expire(now);
-        for key in keys {
-            if let Some(entry) = self.entries.get(*key) {
+        let keys: Vec<Key> = keys.iter().map(|k| self.key(k)).collect();
+        for key in &keys {
+            if let Some(entry) = self.entries.get(key) {
                 return match &entry.ack {
                     None => Seen::InFlight,
-                    Some((code, message, data)) => Seen::Done(*code, message.clone(), data.clone()),
+                    Some(done) => {
+                        Seen::Done(done.code, done.message.to_string(), done.data.to_string())
+                    }
                 };
             }
         }
         for key in keys {
-            self.entries
-                .insert((*key).to_owned(), Entry { at: now, ack: None });
-            self.order.push_back((now, (*key).to_owned()));
+            self.entries.insert(key, Entry { at: now, ack: None });
+            self.order.push_back((now, key));
         }
         self.expire(now);
         Seen::New
@@ -84,9 +110,14 @@ impl Dedup {
 
     /// Record the ACK the frame with `keys` got.
     pub fn complete(&mut self, keys: &[&str], code: u16, message: &str, data: &str) {
+        let done = Arc::new(Done {
+            code,
+            message: message.into(),
+            data: data.into(),
+        });
         for key in keys {
-            if let Some(e) = self.entries.get_mut(*key) {
-                e.ack = Some((code, message.to_owned(), data.to_owned()));
+            if let Some(e) = self.entries.get_mut(&self.key(key)) {
+                e.ack = Some(done.clone());
             }
         }
     }

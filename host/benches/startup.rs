@@ -1,48 +1,14 @@
-//! One frame through a plugin, and the codec around it: prints per-operation figures.
+//! Start-up to connected (cold and warm artifact cache) and hot-reload latency: whole
+//! host runs, too slow for criterion's sampling, so this prints one figure each.
 //!
-//! Run with `cargo bench -p host --bench frame`. Needs the calcbot component, which it
-//! builds like the tests do. All traffic stays on 127.0.0.1 (the simulator's webhook).
+//! Run with `cargo bench -p host --bench startup`. Builds calcbot and cardbot like the
+//! tests do. All traffic stays on 127.0.0.1 (the simulator).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use host::openapi::{Http, HttpConfig};
-use host::runtime::{Runtime, RuntimeConfig, Services};
-use host::stream::{Ack, Frame, FrameType, frame};
-use sim::{MessageSpec, Sim};
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let n = samples.len();
-    let total: Duration = samples.iter().sum();
-    let pct = |p: f64| samples[((n as f64 * p) as usize).min(n - 1)];
-    println!(
-        "{name:<48} n={n:<6} mean={:>9.2?} p50={:>9.2?} p99={:>9.2?}",
-        total / n as u32,
-        pct(0.50),
-        pct(0.99)
-    );
-}
-
-fn measure(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect()
-}
-
-fn chatbot_frame(data: String) -> Frame {
-    Frame {
-        frame_type: FrameType::Callback,
-        topic: "/v1.0/im/bot/messages/get".into(),
-        message_id: "bench".into(),
-        headers: vec![("topic".into(), "/v1.0/im/bot/messages/get".into())],
-        data,
-    }
-}
+use host::runtime::RuntimeConfig;
+use sim::Sim;
 
 fn main() -> anyhow::Result<()> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -56,40 +22,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         let sim = Sim::builder().ping_interval(None).start().await?;
-        let http = Http::new(&HttpConfig::default())?;
-        let runtime = Runtime::new(&RuntimeConfig::default(), Services { http, api: None })?;
-        let started = Instant::now();
-        let plugin = runtime.load(&built[0], &Default::default()).await?;
-        println!(
-            "load calcbot.wasm ({} bytes): {:?} (compile {:?})",
-            plugin.size,
-            started.elapsed(),
-            plugin.compile_time
-        );
-
-        // A frame whose handler answers through the webhook, with the webhook on loopback.
-        let (_, data) = sim.chatbot_data(&MessageSpec::text("1+2*3"));
-        let session_frame = chatbot_frame(data.to_string());
-        for _ in 0..200 {
-            plugin.handle(&session_frame).await?;
-        }
-        let mut with_http = Vec::new();
-        for _ in 0..2000 {
-            let t = Instant::now();
-            plugin.handle(&session_frame).await?;
-            with_http.push(t.elapsed());
-        }
-        report("frame through calcbot + webhook reply (HTTP)", with_http);
-
-        // A frame without a webhook: instantiate, parse, one host call (refused), return.
-        let bare = chatbot_frame(r#"{"msgtype":"text","text":{"content":"1+2*3"}}"#.into());
-        let mut no_http = Vec::new();
-        for _ in 0..20000 {
-            let t = Instant::now();
-            let _ = plugin.handle(&bare).await;
-            no_http.push(t.elapsed());
-        }
-        report("frame through calcbot, host call, no HTTP", no_http);
         // Start-up: load (cold: compile and store; warm: cached artifact) and connect.
         let cache_dir = workspace
             .join("target")
@@ -170,18 +102,5 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
 
-    let text = include_str!("../../tests/fixtures/recorded/client_downstream_msg.json");
-    report(
-        "decode the recorded callback frame",
-        measure(100_000, || {
-            std::hint::black_box(frame::decode(std::hint::black_box(text)).ok());
-        }),
-    );
-    report(
-        "encode a callback ACK",
-        measure(100_000, || {
-            std::hint::black_box(Ack::callback("bbb43a7_fc9_19ce26ebc01_2925aa2", None).encode());
-        }),
-    );
     Ok(())
 }

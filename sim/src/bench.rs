@@ -51,6 +51,9 @@ pub struct BenchReport {
     pub client_peak_rss_mib: f64,
     /// The client's CPU seconds (user + system) during the run.
     pub client_cpu_seconds: f64,
+    /// This process's CPU seconds during the run (simulator and driver), so a reader
+    /// can tell how much of the machine the client had.
+    pub driver_cpu_seconds: f64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -61,7 +64,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-fn proc_stat(pid: u32) -> Option<(f64, f64)> {
+/// Peak RSS (MiB) and CPU seconds of process `pid` ("self" for this one).
+fn proc_stat(pid: &str) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let hwm_kib: f64 = status
         .lines()
@@ -95,7 +99,7 @@ pub async fn run(config: &BenchConfig) -> anyhow::Result<BenchReport> {
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
-    let pid = child.id().unwrap_or(0);
+    let pid = child.id().unwrap_or(0).to_string();
     anyhow::ensure!(
         sim.wait_connections(1, Duration::from_secs(60)).await,
         "the client never connected"
@@ -107,6 +111,7 @@ pub async fn run(config: &BenchConfig) -> anyhow::Result<BenchReport> {
     let (mut replies_seen, mut replied) = (0usize, 0usize);
     let mut started = Instant::now();
     let mut cpu_start = 0.0;
+    let mut driver_cpu_start = 0.0;
     let mut collect =
         |sim: &Sim, pushed_at: &mut HashMap<String, Duration>, measured_from: usize| {
             let new = sim.replies_since(replies_seen);
@@ -127,7 +132,8 @@ pub async fn run(config: &BenchConfig) -> anyhow::Result<BenchReport> {
                 sim.changed(Duration::from_millis(50)).await;
             }
             started = Instant::now();
-            cpu_start = proc_stat(pid).map(|(_, cpu)| cpu).unwrap_or(0.0);
+            cpu_start = proc_stat(&pid).map(|(_, cpu)| cpu).unwrap_or(0.0);
+            driver_cpu_start = proc_stat("self").map(|(_, cpu)| cpu).unwrap_or(0.0);
         }
         while i - collect(&sim, &mut pushed_at, config.warmup) >= config.window {
             sim.changed(Duration::from_millis(50)).await;
@@ -141,7 +147,8 @@ pub async fn run(config: &BenchConfig) -> anyhow::Result<BenchReport> {
         sim.changed(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed();
-    let (rss, cpu_end) = proc_stat(pid).unwrap_or((f64::NAN, f64::NAN));
+    let (rss, cpu_end) = proc_stat(&pid).unwrap_or((f64::NAN, f64::NAN));
+    let driver_cpu_end = proc_stat("self").map(|(_, cpu)| cpu).unwrap_or(f64::NAN);
     let acks = sim.acks_since(0);
     let mut ack_latency: Vec<Duration> = acks
         .iter()
@@ -164,6 +171,7 @@ pub async fn run(config: &BenchConfig) -> anyhow::Result<BenchReport> {
         errors,
         client_peak_rss_mib: rss,
         client_cpu_seconds: cpu_end - cpu_start,
+        driver_cpu_seconds: driver_cpu_end - driver_cpu_start,
     })
 }
 
@@ -171,7 +179,7 @@ impl BenchReport {
     /// A readable table.
     pub fn table(&self) -> String {
         format!(
-            "messages {} (window {})\nthroughput        {:>10.0} msg/s\nACK latency       p50 {:>7.2} ms   p99 {:>7.2} ms\npush-to-reply     p50 {:>7.2} ms   p99 {:>7.2} ms\nerrors            {:>10}\nclient peak RSS   {:>10.1} MiB\nclient CPU        {:>10.2} s ({:.3} s per 1000 messages)",
+            "messages {} (window {})\nthroughput        {:>10.0} msg/s\nACK latency       p50 {:>7.2} ms   p99 {:>7.2} ms\npush-to-reply     p50 {:>7.2} ms   p99 {:>7.2} ms\nerrors            {:>10}\nclient peak RSS   {:>10.1} MiB\nclient CPU        {:>10.2} s ({:.3} s per 1000 messages)\ndriver CPU        {:>10.2} s (simulator + driver)",
             self.messages,
             self.window,
             self.messages_per_sec,
@@ -182,7 +190,8 @@ impl BenchReport {
             self.errors,
             self.client_peak_rss_mib,
             self.client_cpu_seconds,
-            self.client_cpu_seconds * 1000.0 / self.messages as f64
+            self.client_cpu_seconds * 1000.0 / self.messages as f64,
+            self.driver_cpu_seconds
         )
     }
 

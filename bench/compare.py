@@ -34,8 +34,9 @@ SLOW = {"python-sdk", "node-sdk"}
 
 
 def run(cmd, **kw):
+    """Run a setup step; its output goes to stderr so stdout is only the report."""
     print("+", " ".join(str(c) for c in cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True, **kw)
+    subprocess.run(cmd, check=True, stdout=sys.stderr, **kw)
 
 
 def setup(clients):

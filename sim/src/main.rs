@@ -71,7 +71,15 @@ async fn main() -> anyhow::Result<()> {
             warmup,
             command,
         };
-        let report = sim::bench::run(&config).await?;
+        // Dropping the run on Ctrl-C or SIGTERM kills the client (kill_on_drop), so
+        // an interrupted benchmark leaves no client behind reconnecting forever.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let report = tokio::select! {
+            report = sim::bench::run(&config) => report?,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+            _ = terminate.recv() => anyhow::bail!("terminated"),
+        };
         println!("{}", report.json_line());
         eprintln!("{}", report.table());
         return Ok(());

@@ -190,6 +190,9 @@ impl Http {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("dingtalk-wasm-host/", env!("CARGO_PKG_VERSION")))
+            // DingTalk's APIs and webhooks answer directly; a redirect is an answer
+            // to report, not to follow with a token attached.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { client })
     }

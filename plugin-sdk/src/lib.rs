@@ -25,8 +25,8 @@
 //! dingtalk_bot_sdk::export_plugin!(Echo);
 //! ```
 //!
-//! Build it with `cargo build --release --target wasm32-wasip2` and hand the `.wasm`
-//! file to `host run`.
+//! Build it with `host build` (a size-tuned `cargo build --release --target
+//! wasm32-wasip2`) and hand the `.wasm` file to `host run`.
 //!
 //! The module layout follows the capabilities: [`message`] (typed chatbot messages of
 //! every msgtype), [`event`], [`reply`] (session webhook replies: text, markdown,

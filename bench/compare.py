@@ -59,6 +59,8 @@ def setup(clients):
         run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYTHON_SDK])
         commands["python-sdk"] = [str(venv / "bin/python"), str(ROOT / "tests/python/calcbot.py")]
     if "node-sdk" in clients:
+        if not (shutil.which("node") and shutil.which("npm")):
+            sys.exit("the node-sdk peer needs node and npm on PATH (or leave it out with --only)")
         node = WORK / "node"
         node.mkdir(exist_ok=True)
         if not (node / "package.json").exists():

@@ -248,3 +248,25 @@ async fn read_until(
     }
     false
 }
+
+#[tokio::test]
+async fn the_benchmark_driver_accounts_for_every_reply_and_ack_of_the_host_binary() {
+    let calcbot = calcbot().display().to_string();
+    let host = env!("CARGO_BIN_EXE_host");
+    let config = sim::bench::BenchConfig {
+        messages: 300,
+        window: 16,
+        warmup: 20,
+        command: ["env", "RUST_LOG=warn", host, "run", &calcbot]
+            .map(String::from)
+            .to_vec(),
+    };
+    let report = sim::bench::run(&config).await.unwrap();
+    assert_eq!(report.messages, 300);
+    assert_eq!(report.window, 16);
+    assert_eq!(report.errors, 0, "{}", report.table());
+    assert!(report.ack_p50_ms.is_finite() && report.ack_p99_ms >= report.ack_p50_ms);
+    assert!(report.reply_p50_ms.is_finite() && report.reply_p99_ms >= report.reply_p50_ms);
+    assert!(report.messages_per_sec > 0.0);
+    assert!(report.client_peak_rss_mib > 1.0, "{}", report.table());
+}

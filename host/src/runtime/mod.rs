@@ -162,6 +162,9 @@ impl Runtime {
             // per teardown, which serialises on the mm lock (wasm-hosting.md 9.14).
             .linear_memory_keep_resident(1 << 20)
             .table_keep_resident(1 << 16)
+            // Without PAGEMAP_SCAN (Linux 6.7+) the whole resident megabyte is memset
+            // at every teardown; with it only the pages the instance dirtied are reset
+            // (one frame 55 -> 14 us, BENCHMARKS.md). Auto falls back elsewhere.
             .pagemap_scan(wasmtime::Enabled::Auto);
         let mut cfg = Config::new();
         // Reserve only what the memory cap allows instead of wasmtime's default 4 GiB

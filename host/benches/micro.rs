@@ -76,8 +76,11 @@ fn plugin(c: &mut Criterion) {
             .await
             .expect("sim");
         let http = Http::new(&HttpConfig::default()).expect("http");
-        let runtime =
-            Runtime::new(&RuntimeConfig::default(), Services { http, api: None }).expect("runtime");
+        let runtime = Runtime::new(
+            &RuntimeConfig::default(),
+            Services::new(http, &Endpoints::default(), None),
+        )
+        .expect("runtime");
         let plugin = runtime
             .load(&built[0], &Default::default())
             .await

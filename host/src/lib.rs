@@ -16,11 +16,8 @@
 
 pub mod cli;
 pub mod config;
-pub mod dedup;
 pub mod dispatch;
 pub mod openapi;
-pub mod quarantine;
-pub mod reload;
 pub mod runtime;
 pub mod stream;
 
@@ -33,7 +30,7 @@ use config::{Credentials, Endpoints};
 use dispatch::{DispatchConfig, Dispatcher};
 use openapi::api::OpenApi;
 use openapi::{Http, HttpConfig};
-use runtime::{EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services};
+use runtime::{EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services, reload};
 use stream::{StreamClient, StreamConfig, Supervisor};
 
 pub use runtime::PluginConfigs;
@@ -151,10 +148,7 @@ impl HostBuilder {
             .values()
             .map(|s| runtime_config.limits.with(&s.limits).memory_bytes)
             .fold(runtime_config.memory_cap, usize::max);
-        let services = Services {
-            http: http.clone(),
-            api,
-        };
+        let services = Services::new(http.clone(), &self.endpoints, api);
         let runtime = Runtime::new(&runtime_config, services)?;
         let specs: Vec<reload::PathSpec> = self
             .plugins
@@ -168,6 +162,13 @@ impl HostBuilder {
         let mut plugins: Vec<Plugin> = Vec::with_capacity(paths.len());
         for path in &paths {
             let plugin = runtime.load(path, &self.plugin_configs).await?;
+            if let Some(other) = plugins.iter().find(|p| p.name == plugin.name) {
+                return Err(Error::Load(LoadError::Duplicate {
+                    path: path.clone(),
+                    name: plugin.name,
+                    other: other.path.clone(),
+                }));
+            }
             tracing::info!(
                 plugin = %plugin.name,
                 version = %plugin.version,

@@ -417,6 +417,18 @@ impl Sim {
         self.inner.lock().webhook_error = error.map(|(c, m)| (c, m.to_owned()));
     }
 
+    /// Drop every media upload's connection halfway through its body, without an
+    /// answer (fault knob: the network broke mid-request), or answer normally
+    /// again with `false`.
+    pub fn break_uploads(&self, on: bool) {
+        self.inner.lock().break_uploads = on;
+    }
+
+    /// Every access token handed out so far, to check none leaks.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.inner.lock().tokens.keys().cloned().collect()
+    }
+
     /// Every card send and update so far.
     pub fn cards(&self) -> Vec<CardRecord> {
         self.inner.lock().cards.clone()

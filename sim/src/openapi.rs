@@ -77,6 +77,12 @@ pub(crate) async fn media_upload(
     if !token_valid(&inner, q.get("access_token").map(String::as_str)) {
         return webhook_error(40014, "不合法的access_token");
     }
+    if inner.lock().break_uploads {
+        // Read a little of the body, then drop the connection with no answer: the
+        // connection task unwinds without running the panic hook.
+        let _ = form.next_field().await;
+        std::panic::resume_unwind(Box::new("the upload connection broke"));
+    }
     let mut kind = q.get("type").cloned();
     let mut file: Option<(String, usize)> = None;
     while let Ok(Some(field)) = form.next_field().await {
@@ -593,4 +599,31 @@ pub(crate) async fn echo(
     }
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     Json(json!({"method": method.as_str(), "body": body})).into_response()
+}
+
+/// A token-checked endpoint that always answers 401, as DingTalk does for a token it
+/// no longer accepts: a plugin calling it must not make the host refetch in a loop.
+pub(crate) async fn unauthorized(AxState(inner): AxState<Shared>, headers: HeaderMap) -> Response {
+    if let Err(r) = require_token(&inner, &headers) {
+        return r.into_response();
+    }
+    api_error(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "the token is not authorised for this API",
+    )
+}
+
+/// A token-checked endpoint answering a JSON string of `bytes` bytes (query), to
+/// check that answers are read with a size cap.
+pub(crate) async fn big(
+    AxState(inner): AxState<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = require_token(&inner, &headers) {
+        return r.into_response();
+    }
+    let n: usize = q.get("bytes").and_then(|b| b.parse().ok()).unwrap_or(0);
+    Json(json!({"data": "b".repeat(n.min(64 << 20))})).into_response()
 }

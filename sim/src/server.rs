@@ -65,6 +65,11 @@ pub(crate) fn router(inner: Shared) -> Router {
             post(crate::openapi::group_send),
         )
         .route("/v1.0/sim/echo", axum::routing::any(crate::openapi::echo))
+        .route(
+            "/v1.0/sim/unauthorized",
+            axum::routing::any(crate::openapi::unauthorized),
+        )
+        .route("/v1.0/sim/big", axum::routing::any(crate::openapi::big))
         .route("/_sim/chatbot", post(control_chatbot))
         .route("/_sim/event", post(control_event))
         .route("/_sim/ping", post(control_ping))

@@ -177,6 +177,7 @@ pub(crate) struct State {
     pub refuse_opens: Option<(usize, u16)>,
     pub webhook_delay: Duration,
     pub webhook_error: Option<(i64, String)>,
+    pub break_uploads: bool,
     pub cards: Vec<CardRecord>,
     pub card_store: HashMap<String, Value>,
     pub media: Vec<MediaRecord>,

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use host::runtime::Grants;
 use host::runtime::PluginSettings;
-use host::runtime::grants::Grants;
 use serde_json::{Value, json};
 use sim::{MessageSpec, Sim};
 use tests::{WAIT, fixture, host_for};
@@ -113,7 +113,10 @@ async fn proactive_messages_and_openapi_calls_are_denied_without_a_grant() {
 #[tokio::test]
 async fn granted_plugins_send_proactive_messages_and_call_granted_paths_only() {
     let sim = Sim::builder().start().await.unwrap();
-    let grants = Grants::parse(&["/v1.0/sim/*".to_owned()], true).unwrap();
+    let grants = Grants::default()
+        .with_openapi(&["/v1.0/sim/*".to_owned()])
+        .unwrap()
+        .with_proactive();
     let host = start(&sim, grants).await;
     let proactive = ask(&sim, MessageSpec::text("proactive")).await;
     assert!(proactive.starts_with("ok: pqk"), "{proactive}");

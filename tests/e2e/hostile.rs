@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use host::runtime::grants::Grants;
+use host::runtime::Grants;
 use host::runtime::{LimitOverrides, PluginSettings};
 use sim::{MessageSpec, Sim};
 use tests::{WAIT, fixture, host_for, plugin};
@@ -31,7 +31,7 @@ async fn start_with(dispatch: host::dispatch::DispatchConfig) -> Env {
             memory_bytes: Some(16 << 20),
             cpu_budget: Some(Duration::from_millis(200)),
             wall_timeout: Some(Duration::from_secs(3)),
-            max_concurrency: None,
+            ..Default::default()
         },
         ..Default::default()
     };
@@ -149,7 +149,8 @@ async fn huge_replies_and_responses_are_refused_unsent() {
     let (ack, _) = env.attack("huge-reply").await;
     assert_eq!(ack.code, 500);
     assert!(
-        ack.message.contains("webhook reply refused"),
+        ack.message
+            .contains("invalid argument: the reply's text is 8388608 bytes; at most 65536"),
         "{}",
         ack.message
     );
@@ -219,7 +220,7 @@ async fn a_plugin_asking_for_an_ungranted_topic_is_refused_at_load() {
 #[tokio::test]
 async fn a_plugin_that_keeps_failing_is_quarantined_then_comes_back_by_itself() {
     let dispatch = host::dispatch::DispatchConfig {
-        quarantine: host::quarantine::QuarantineConfig {
+        quarantine: host::dispatch::quarantine::QuarantineConfig {
             after: 2,
             base: Duration::from_millis(700),
             ..Default::default()

@@ -14,5 +14,6 @@ mod python_sdk;
 mod redelivery;
 mod reload;
 mod routing;
+mod sandbox;
 mod shutdown;
 mod soak;

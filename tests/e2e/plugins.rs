@@ -14,8 +14,7 @@ async fn start() -> (Sim, host::RunningHost) {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
     let settings = host::runtime::PluginSettings {
-        config: BTreeMap::from([("greeting".to_owned(), "hello".to_owned())]),
-        grants: tests::probe_topics(),
+        grants: tests::probe_topics().with_config("greeting", "hello"),
         ..Default::default()
     };
     let configs = BTreeMap::from([("probe".to_owned(), settings)]);

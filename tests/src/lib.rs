@@ -71,8 +71,8 @@ pub fn probe_topic_list() -> Vec<String> {
 }
 
 /// Grants of exactly the probe fixture's topics.
-pub fn probe_topics() -> host::runtime::grants::Grants {
-    host::runtime::grants::Grants::default()
+pub fn probe_topics() -> host::runtime::Grants {
+    host::runtime::Grants::default()
         .with_topics(&probe_topic_list())
         .expect("valid topic grants")
 }
@@ -134,5 +134,55 @@ impl Env {
     pub async fn stop(self) {
         self.host.shutdown().await;
         self.sim.shutdown().await;
+    }
+}
+
+/// Log lines the host writes while this lives, captured for assertions. Captures what
+/// runs on the creating thread, which is every host task in a `#[tokio::test]` (a
+/// current-thread runtime).
+pub struct Logs {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Logs {
+    /// Start capturing at `info` and above.
+    pub fn capture() -> Self {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Everything captured so far.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

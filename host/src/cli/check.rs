@@ -9,7 +9,7 @@ use clap::Args;
 use super::HostOptions;
 use crate::openapi::{Http, HttpConfig};
 use crate::runtime::cache::Source;
-use crate::runtime::{Runtime, Services};
+use crate::runtime::{LoadError, Runtime, Services};
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
@@ -26,12 +26,24 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let http = Http::new(&HttpConfig::default())?;
     let runtime = Runtime::new(
         &args.options.runtime_config(&file),
-        Services { http, api: None },
+        Services::new(http, &args.options.endpoints(), None),
     )?;
     let mut refused = 0;
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
     for path in &args.plugins {
-        match runtime.load(path, &configs).await {
+        let loaded = runtime.load(path, &configs).await.and_then(|p| {
+            match names.iter().find(|(n, _)| *n == p.name) {
+                Some((name, other)) => Err(LoadError::Duplicate {
+                    path: path.clone(),
+                    name: name.clone(),
+                    other: other.clone(),
+                }),
+                None => Ok(p),
+            }
+        });
+        match loaded {
             Ok(p) => {
+                names.push((p.name.clone(), path.clone()));
                 let how = match p.source {
                     Source::Compiled => "compiled",
                     Source::Cached => "loaded from the artifact cache",
@@ -41,6 +53,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
                     "        size:       {} bytes, {how} in {:.1?}",
                     p.size, p.compile_time
                 );
+                println!("        sha256:     {}", p.sha256);
                 for s in &p.subscriptions {
                     println!("        subscribes: {s}");
                 }
@@ -54,6 +67,9 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
                 );
                 for i in &p.imports {
                     println!("        imports:    {i}");
+                }
+                for g in p.grants().show() {
+                    println!("        grant {g}");
                 }
             }
             Err(e) => {

@@ -22,8 +22,7 @@ use serde::Deserialize;
 use crate::PluginConfigs;
 use crate::config::{DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
 use crate::runtime::cache::CacheConfig;
-use crate::runtime::grants::Grants;
-use crate::runtime::{LimitOverrides, Limits, PluginSettings, RuntimeConfig};
+use crate::runtime::{Grants, LimitOverrides, Limits, PluginSettings, RuntimeConfig, Sha256Pin};
 
 /// Run DingTalk Stream-mode bots whose handlers are WebAssembly components.
 #[derive(Debug, Parser)]
@@ -123,7 +122,7 @@ pub struct ConfigFile {
     /// Default limits for every plugin.
     #[serde(default)]
     pub limits: LimitsSection,
-    /// Per plugin (by its described name).
+    /// Per plugin, by name (its file's stem).
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSection>,
 }
@@ -140,6 +139,8 @@ pub struct LimitsSection {
     pub timeout_ms: Option<u64>,
     /// Frames of one plugin at once (default 16).
     pub max_concurrency: Option<usize>,
+    /// Frames of one plugin waiting for a slot at once (default 1024).
+    pub max_queue: Option<usize>,
 }
 
 impl LimitsSection {
@@ -150,30 +151,25 @@ impl LimitsSection {
             cpu_budget: self.cpu_ms.map(Duration::from_millis),
             wall_timeout: self.timeout_ms.map(Duration::from_millis),
             max_concurrency: self.max_concurrency,
+            max_queue: self.max_queue,
         }
     }
 }
 
-/// One plugin's section: `[plugins.<name>]`. Everything not listed is denied.
+/// One plugin's section: `[plugins.<name>]`. Its limits and pin are read here; every
+/// other key belongs to a capability (see `runtime::capability`), which parses it, and
+/// a key no capability owns is an error. Everything not granted is denied.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PluginSection {
-    /// Values the plugin reads with its config import.
-    #[serde(default)]
-    pub config: BTreeMap<String, String>,
-    /// OpenAPI paths its generic call may reach (`/exact/path` or `/prefix/*`).
-    #[serde(default)]
-    pub openapi: Vec<String>,
-    /// Whether it may send proactive messages.
-    #[serde(default)]
-    pub proactive: bool,
-    /// Topics beyond chatbot messages it may subscribe to: `"CALLBACK <topic>"`,
-    /// `"EVENT *"`.
-    #[serde(default)]
-    pub topics: Vec<String>,
     /// Its limits, where they differ from `[limits]`.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// The SHA-256 (64 hex digits) its component must have.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The capabilities' keys (`topics`, `openapi`, `proactive`, `config`, ...).
+    #[serde(flatten)]
+    pub grants: toml::Table,
 }
 
 impl ConfigFile {
@@ -197,13 +193,16 @@ impl ConfigFile {
         self.plugins
             .iter()
             .map(|(name, section)| {
-                let grants = Grants::parse(&section.openapi, section.proactive)
-                    .and_then(|g| g.with_topics(&section.topics))
-                    .map_err(|e| anyhow::anyhow!("plugin {name:?}: {e}"))?;
+                let invalid = |e: String| anyhow::anyhow!("[plugins.{name}]: {e}");
                 let settings = PluginSettings {
-                    config: section.config.clone(),
-                    grants,
+                    grants: Grants::parse(&section.grants).map_err(invalid)?,
                     limits: section.limits.overrides(),
+                    sha256: section
+                        .sha256
+                        .as_deref()
+                        .map(Sha256Pin::from_hex)
+                        .transpose()
+                        .map_err(invalid)?,
                 };
                 Ok((name.clone(), settings))
             })
@@ -270,10 +269,15 @@ mod tests {
         ))
         .unwrap();
         let settings = &f.plugin_configs().unwrap()["calcbot"];
-        assert_eq!(settings.config["precision"], "3");
-        assert!(settings.grants.proactive);
-        assert!(settings.grants.allows_path("/v1.0/contact/users/me"));
-        assert_eq!(settings.grants.topics.len(), 1);
+        assert_eq!(settings.grants.config.values["precision"], "3");
+        assert!(settings.grants.messages.proactive);
+        assert!(
+            settings
+                .grants
+                .openapi
+                .allows(&reqwest::Method::GET, "/v1.0/contact/users/me")
+        );
+        assert_eq!(settings.grants.topics.topics.len(), 1);
         assert_eq!(settings.limits.memory_bytes, Some(8 << 20));
         let defaults = f.runtime_config().limits;
         assert_eq!(defaults.cpu_budget, Duration::from_millis(200));
@@ -285,15 +289,28 @@ mod tests {
         let f: ConfigFile = toml::from_str("[plugins.x]\nopenapi = [\"relative\"]\n").unwrap();
         let err = f.plugin_configs().unwrap_err().to_string();
         assert!(
-            err.contains("plugin \"x\"") && err.contains("relative"),
+            err.contains("[plugins.x]") && err.contains("relative"),
             "{err}"
         );
     }
 
     #[test]
     fn a_typo_in_the_config_file_is_an_error() {
-        let err = toml::from_str::<ConfigFile>("[plugins.calcbot]\nconfg = {}\n").unwrap_err();
-        assert!(err.to_string().contains("confg"), "{err}");
+        let f: ConfigFile = toml::from_str("[plugins.calcbot]\nconfg = {}\n").unwrap();
+        let err = f.plugin_configs().unwrap_err().to_string();
+        assert!(err.contains("confg"), "{err}");
+        let err = toml::from_str::<ConfigFile>("[limits]\ncpu = 1\n").unwrap_err();
+        assert!(err.to_string().contains("cpu"), "{err}");
+    }
+
+    #[test]
+    fn a_sha256_pin_must_be_64_hex_digits() {
+        let f: ConfigFile = toml::from_str("[plugins.x]\nsha256 = \"abc\"\n").unwrap();
+        let err = f.plugin_configs().unwrap_err().to_string();
+        assert!(err.contains("64 hex digits"), "{err}");
+        let pin = "ab".repeat(32);
+        let f: ConfigFile = toml::from_str(&format!("[plugins.x]\nsha256 = \"{pin}\"\n")).unwrap();
+        assert!(f.plugin_configs().unwrap()["x"].sha256.is_some());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! connection could be made. Timeouts and 5xx are never retried here, since the
 //! request may have been carried out.
 
-use reqwest::Method;
+use reqwest::{Method, Url};
 use serde_json::Value;
 
 use super::token::TokenCache;
@@ -17,6 +17,7 @@ use crate::config::{Credentials, Endpoints};
 pub struct OpenApi {
     http: Http,
     endpoints: Endpoints,
+    openapi_base: Option<Url>,
     robot_code: String,
     tokens: TokenCache,
 }
@@ -27,9 +28,34 @@ impl OpenApi {
         Self {
             tokens: TokenCache::new(http.clone(), &endpoints, credentials.clone()),
             robot_code: credentials.client_id,
+            openapi_base: Url::parse(&endpoints.openapi).ok(),
             http,
             endpoints,
         }
+    }
+
+    /// The OpenAPI base as a URL; `None` when the configured base does not parse.
+    pub fn openapi_base(&self) -> Option<&Url> {
+        self.openapi_base.as_ref()
+    }
+
+    /// A JSON call to an already resolved `url` (see the openapi capability).
+    pub async fn call_url(
+        &self,
+        step: Step,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        self.with_token(step, |token| {
+            let mut request = self.http.client().request(method.clone(), url.clone());
+            request = request.header("x-acs-dingtalk-access-token", token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request
+        })
+        .await
     }
 
     /// The robot code (the app's client id).
@@ -63,7 +89,9 @@ impl OpenApi {
     }
 
     /// Run `build(token)` with a valid token; once more with a fresh token if
-    /// DingTalk rejected it, or if the request never left.
+    /// DingTalk rejected it (at most one such refetch per
+    /// [`super::token::MIN_FORCED_REFETCH`], so answers a plugin provokes cannot make the
+    /// host fetch tokens in a loop), or if the request never left.
     pub async fn with_token(
         &self,
         step: Step,
@@ -72,8 +100,10 @@ impl OpenApi {
         let token = self.tokens.get().await?;
         match self.http.send(step, build(&token)).await {
             Err(e) if e.is_invalid_token() => {
+                if !self.tokens.invalidate(&token).await {
+                    return Err(e);
+                }
                 tracing::info!("{e}; fetching a new access token and retrying once");
-                self.tokens.invalidate(&token).await;
                 let token = self.tokens.get().await?;
                 self.http.send(step, build(&token)).await
             }

@@ -1,6 +1,5 @@
 //! Media upload (protocol.md D.3) and robot message file download (D.4).
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::api::OpenApi;
@@ -69,6 +68,7 @@ fn mime(ext: &str) -> &'static str {
 /// Check DingTalk's type and size limits before anything is sent; returns the MIME
 /// type for the file part.
 pub fn check(kind: MediaKind, filename: &str, len: usize) -> Result<&'static str, String> {
+    check_filename(filename)?;
     let ext = filename
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -91,6 +91,30 @@ pub fn check(kind: MediaKind, filename: &str, len: usize) -> Result<&'static str
         ));
     }
     Ok(mime(&ext))
+}
+
+/// Longest file name accepted.
+pub const MAX_FILENAME: usize = 255;
+
+/// A file name goes into the multipart part's `Content-Disposition` header: refuse
+/// what could break out of it (line breaks, quotes) or name a path.
+fn check_filename(filename: &str) -> Result<(), String> {
+    if filename.len() > MAX_FILENAME {
+        return Err(format!(
+            "the file name is {} bytes; at most {MAX_FILENAME} are allowed",
+            filename.len()
+        ));
+    }
+    if filename
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '"' | '/' | '\\'))
+    {
+        return Err(
+            "the file name may not contain control characters (CR, LF, ...), quotes, slashes or backslashes"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Upload `bytes`; returns the media id. Limits must have been checked.
@@ -174,19 +198,13 @@ pub async fn download(
         step: Step::Download,
         detail: format!("the file is larger than the {max_bytes} bytes allowed"),
     };
-    if response.content_length().is_some_and(|n| n > max_bytes) {
-        return Err(too_big());
-    }
-    let mut bytes = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::from_reqwest(Step::Download, e))?;
-        if (bytes.len() + chunk.len()) as u64 > max_bytes {
-            return Err(too_big());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+    let max = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    super::read_capped(Step::Download, response, max)
+        .await
+        .map_err(|e| match e {
+            Error::AnswerTooLarge { .. } => too_big(),
+            other => other,
+        })
 }
 
 #[cfg(test)]
@@ -212,5 +230,14 @@ mod tests {
                 .contains("empty")
         );
         assert_eq!(check(MediaKind::Video, "v.mp4", 20 << 20), Ok("video/mp4"));
+        for name in [
+            "a\r\nX-Injected: 1\r\n.png",
+            "a\".png",
+            "../a.png",
+            "a\\b.png",
+        ] {
+            assert!(check(MediaKind::Image, name, 10).is_err(), "{name:?}");
+        }
+        assert!(check(MediaKind::Image, &format!("{}.png", "a".repeat(300)), 10).is_err());
     }
 }

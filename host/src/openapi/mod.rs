@@ -1,9 +1,14 @@
 //! DingTalk HTTP APIs: the one HTTP client, its timeouts and its error type.
 //!
-//! Every call has a connect timeout and a total timeout ([`HttpConfig`]). Errors name
-//! the step that failed and carry DingTalk's own `code`/`message` when it sent one,
-//! from either error style: non-2xx with `{"code","message"}` (new APIs) or HTTP 200
-//! with a non-zero `errcode`/`errmsg` (legacy APIs, session webhooks).
+//! Every call has a connect timeout and a total timeout ([`HttpConfig`]), and every
+//! answer is read with a size cap ([`MAX_ANSWER_BYTES`]). Errors name the step that
+//! failed and carry DingTalk's own `code`/`message` when it sent one, from either
+//! error style: non-2xx with `{"code","message"}` (new APIs) or HTTP 200 with a
+//! non-zero `errcode`/`errmsg` (legacy APIs, session webhooks).
+//!
+//! No error leaving this module contains a URL: URLs carry the access token (media
+//! upload's `access_token` query) and the session webhook's key, and errors reach
+//! plugins and logs. Transport errors are stripped of theirs ([`Error::from_reqwest`]).
 
 pub mod api;
 pub mod cards;
@@ -100,6 +105,14 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// The answer was larger than the host reads.
+    #[error("{step} failed: the answer is larger than the {max} bytes read")]
+    AnswerTooLarge {
+        /// Which call.
+        step: Step,
+        /// The cap.
+        max: usize,
+    },
     /// A 2xx answer without what the API promises.
     #[error("{step} failed: unexpected answer: {detail}")]
     BadResponse {
@@ -115,6 +128,8 @@ impl Error {
         if e.is_timeout() {
             return Error::Timeout { step };
         }
+        // The URL may carry a token; the causes below it (hyper, io) carry none.
+        let e = e.without_url();
         let mut detail = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
@@ -216,12 +231,36 @@ impl Http {
             .await
             .map_err(|e| Error::from_reqwest(step, e))?;
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::from_reqwest(step, e))?;
+        let bytes = read_capped(step, response, MAX_ANSWER_BYTES).await?;
         check(step, status, &bytes)
     }
+}
+
+/// Largest answer read from a DingTalk API or webhook. DingTalk's JSON answers are a
+/// few KiB; the cap keeps a broken or hostile server (or a plugin calling an API that
+/// answers with megabytes) from making the host buffer without bound.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Read `response`'s body, failing once it passes `max` bytes.
+pub(crate) async fn read_capped(
+    step: Step,
+    response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, Error> {
+    use futures_util::StreamExt;
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(Error::AnswerTooLarge { step, max });
+    }
+    let mut bytes = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::from_reqwest(step, e))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(Error::AnswerTooLarge { step, max });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Turn an HTTP answer into its JSON body or a typed error.
@@ -306,6 +345,21 @@ mod tests {
             matches!(err, Error::Api { status: 200, ref code, ref message, .. } if code == "300001" && message == "expired")
         );
         assert!(check(Step::Webhook, 200, br#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
+    }
+
+    #[tokio::test]
+    async fn transport_errors_carry_no_url_or_query() {
+        let client = reqwest::Client::new();
+        let err = client
+            .get("http://127.0.0.1:1/media/upload?access_token=SECRET-TOKEN")
+            .send()
+            .await
+            .unwrap_err();
+        let text = Error::from_reqwest(Step::MediaUpload, err).to_string();
+        assert!(
+            !text.contains("SECRET-TOKEN") && !text.contains("access_token"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,6 +17,20 @@ use crate::config::{Credentials, Endpoints};
 /// 7200 s; refreshing at 80% leaves 24 minutes of slack for clock skew and retries.
 const REFRESH_AT: f64 = 0.8;
 
+/// Shortest time between two refetches forced by DingTalk rejecting a token: a
+/// revoked token is replaced at once, but answers a plugin provokes (a 401 from an
+/// API the app may not call) cannot make the host fetch tokens in a loop.
+pub const MIN_FORCED_REFETCH: Duration = Duration::from_secs(30);
+
+/// The lifetimes DingTalk may announce are clamped to this range, so a hostile or
+/// broken answer (`expireIn: 0` or `2^64-1`) neither refetches per call nor overflows.
+const LIFETIME: (u64, u64) = (60, 7 * 24 * 3600);
+
+/// When to refresh a token that DingTalk says lives `expire_in` seconds.
+fn refresh_after(expire_in: u64) -> Duration {
+    Duration::from_secs(expire_in.clamp(LIFETIME.0, LIFETIME.1)).mul_f64(REFRESH_AT)
+}
+
 #[derive(Debug)]
 struct Cached {
     token: Arc<str>,
@@ -30,6 +44,7 @@ pub struct TokenCache {
     url: String,
     credentials: Credentials,
     cached: Mutex<Option<Cached>>,
+    last_forced: Mutex<Option<Instant>>,
 }
 
 impl TokenCache {
@@ -40,6 +55,7 @@ impl TokenCache {
             url: endpoints.openapi_url("/v1.0/oauth2/accessToken"),
             credentials,
             cached: Mutex::new(None),
+            last_forced: Mutex::new(None),
         }
     }
 
@@ -50,22 +66,33 @@ impl TokenCache {
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(c.token.clone());
         }
-        let (token, lifetime) = self.fetch().await?;
+        let (token, refresh_in) = self.fetch().await?;
         *cached = Some(Cached {
             token: token.clone(),
-            refresh_at: Instant::now() + lifetime.mul_f64(REFRESH_AT),
+            refresh_at: Instant::now() + refresh_in,
         });
         Ok(token)
     }
 
-    /// Forget `token` after DingTalk rejected it (unless it was already replaced).
-    pub async fn invalidate(&self, token: &str) {
+    /// Forget `token` after DingTalk rejected it, unless it was already replaced.
+    /// Returns whether a retry with a fresh token may go ahead: `false` when the last
+    /// forced refetch was less than [`MIN_FORCED_REFETCH`] ago.
+    pub async fn invalidate(&self, token: &str) -> bool {
         let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| &*c.token == token) {
-            *cached = None;
+        if cached.as_ref().is_none_or(|c| &*c.token != token) {
+            return true;
         }
+        let mut last = self.last_forced.lock().await;
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < MIN_FORCED_REFETCH) {
+            return false;
+        }
+        *last = Some(now);
+        *cached = None;
+        true
     }
 
+    /// Fetch a token; returns it and how long until it should be refreshed.
     async fn fetch(&self) -> Result<(Arc<str>, Duration), Error> {
         let body = json!({
             "appKey": self.credentials.client_id,
@@ -85,6 +112,20 @@ impl TokenCache {
             .and_then(Value::as_u64)
             .unwrap_or(7200);
         tracing::debug!(expire_in, "fetched an access token");
-        Ok((Arc::from(token), Duration::from_secs(expire_in)))
+        Ok((Arc::from(token), refresh_after(expire_in)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_announced_lifetime_gives_a_sane_refresh_time() {
+        assert_eq!(refresh_after(7200), Duration::from_secs(5760));
+        assert_eq!(refresh_after(0), Duration::from_secs(48));
+        let longest = refresh_after(u64::MAX);
+        assert!(longest <= Duration::from_secs(7 * 24 * 3600));
+        assert!(tokio::time::Instant::now().checked_add(longest).is_some());
     }
 }

@@ -1,16 +1,20 @@
 //! The host's only `bindgen!`, generated from the WIT package in `wit/`.
 //!
-//! Every import is `async` (host calls await HTTP without blocking a tokio worker)
-//! and `trappable` (a host bug traps the one guest call instead of panicking); typed
-//! failures the guest should see travel inside the WIT `error` variant.
+//! Every import is `async` (host calls await HTTP without blocking a tokio worker).
+//! Functions returning the WIT `error` return [`HostError`] instead
+//! (`trappable_error_type`), so host functions use `?` on typed failures the guest
+//! should see, and a host bug still traps the one guest call instead of panicking.
 
 #![allow(missing_docs)]
+
+use super::capability::HostError;
 
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
+    trappable_error_type: { "dingtalk:bot/types.error" => HostError },
 });
 
 pub use dingtalk::bot::types::{DingtalkError, Error as WitError, Frame as WitFrame, FrameKind};

@@ -15,26 +15,30 @@
 //! so a trapped (poisoned) instance can never be entered again.
 //!
 //! Limits and what they do not cover: the memory cap counts linear memory only (not
-//! tables, not host-side buffers of host calls); the CPU budget counts epoch ticks
-//! seen while guest code runs, so time blocked in host calls is bounded only by the
-//! wall-clock timeout.
+//! tables, not host-side buffers of host calls, which every import bounds by checking
+//! argument sizes first: see [`capability`]); the CPU budget counts epoch ticks seen
+//! while guest code runs, so time blocked in host calls is bounded only by the
+//! wall-clock timeout, and host work per call is bounded by those argument limits.
 
 mod bindings;
 pub mod cache;
-pub mod grants;
+pub mod capability;
+mod limiter;
 mod plugin;
+pub mod reload;
 pub mod scope;
 mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use capability::Grants;
 pub use plugin::{
-    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, PluginSettings, Subscription,
-    SubscriptionKind, describe_error,
+    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, PluginSettings, Sha256Pin,
+    Subscription, SubscriptionKind, describe_error, file_stem,
 };
 pub use state::Services;
 use state::State;
@@ -57,6 +61,10 @@ pub struct Limits {
     /// Frames of one plugin handled at once. Default 16: a quarter of the host's
     /// in-flight bound, so one slow plugin cannot take every slot.
     pub max_concurrency: usize,
+    /// Frames of one plugin waiting for a slot at once; more are failed at once.
+    /// Default 1024: a burst DingTalk pushes waits (each waiter is a small task, and
+    /// none waits longer than the timeout), a flood does not pile up without bound.
+    pub max_queue: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +74,7 @@ impl Default for Limits {
             cpu_budget: Duration::from_secs(1),
             wall_timeout: Duration::from_secs(30),
             max_concurrency: 16,
+            max_queue: 1024,
         }
     }
 }
@@ -81,6 +90,8 @@ pub struct LimitOverrides {
     pub wall_timeout: Option<Duration>,
     /// Frames at once.
     pub max_concurrency: Option<usize>,
+    /// Frames waiting at once.
+    pub max_queue: Option<usize>,
 }
 
 impl Limits {
@@ -91,6 +102,7 @@ impl Limits {
             cpu_budget: o.cpu_budget.unwrap_or(self.cpu_budget),
             wall_timeout: o.wall_timeout.unwrap_or(self.wall_timeout),
             max_concurrency: o.max_concurrency.unwrap_or(self.max_concurrency).max(1),
+            max_queue: o.max_queue.unwrap_or(self.max_queue),
         }
     }
 
@@ -190,7 +202,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| EngineError(format!("{e:#}")))?;
-        bindings::Plugin::add_to_linker::<_, HasSelf<State>>(&mut linker, |s| s)
+        capability::add_types_to_linker(&mut linker)
+            .and_then(|()| capability::add_to_linker(&mut linker))
             .map_err(|e| EngineError(format!("{e:#}")))?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -1,15 +1,24 @@
 //! A loaded plugin: compiled, pre-linked, described; and one frame through it.
+//!
+//! Identity rules, checked at load before a plugin can serve: its name (from
+//! `describe`) must equal its file's stem (`plugins/crm.wasm` is `crm`), since grants,
+//! config values, limits, card ownership and quarantine are all keyed by that name;
+//! its config section may pin the component's SHA-256, checked before anything is
+//! compiled. Two plugins with one name are refused by whoever loads them together.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, Trap, UpdateDeadline};
+use sha2::{Digest, Sha256};
+use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
-use super::grants::Grants;
+use super::capability::{Grants, MAX_REPORTED, cap_text};
+use super::limiter::{Failure, classify};
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
 use super::{LimitOverrides, Limits, Runtime, cache};
@@ -112,6 +121,48 @@ pub enum LoadError {
         /// The refused subscription.
         subscription: Subscription,
     },
+    /// The file's name gives no plugin name.
+    #[error("plugin load failed: {path}: the file name must be <name>.wasm with a UTF-8 name")]
+    FileName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Its SHA-256 is not the one its config section pins.
+    #[error(
+        "plugin load failed: {path} refused by the sha256 pin: its SHA-256 is {actual}, its config section pins {expected}"
+    )]
+    PinMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The pinned digest (hex).
+        expected: String,
+        /// The file's digest (hex).
+        actual: String,
+    },
+    /// It describes itself by another name than its file's stem.
+    #[error(
+        "plugin load failed: {path} refused by the name rule: it calls itself {described:?}, but a plugin's name must be its file stem {stem:?} (rename the file or the plugin)"
+    )]
+    NameMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The file's stem.
+        stem: String,
+        /// The name `describe` answered.
+        described: String,
+    },
+    /// Another loaded plugin has the same name.
+    #[error(
+        "plugin load failed: {path} refused by the unique-name rule: plugin {name:?} is already loaded from {other}"
+    )]
+    Duplicate {
+        /// The refused file.
+        path: PathBuf,
+        /// The shared name.
+        name: String,
+        /// The file already loaded under that name.
+        other: PathBuf,
+    },
     /// `describe` answered something unusable.
     #[error("plugin load failed: {path} describes itself invalidly: {reason}")]
     Invalid {
@@ -166,6 +217,12 @@ pub enum HandleError {
     /// The call (host calls included) ran past the wall-clock timeout.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// The plugin's wait queue was full; the frame was not run.
+    #[error("is overloaded: {0} frames already wait for it")]
+    QueueFull(usize),
+    /// The frame waited for a slot longer than the plugin's timeout; it was not run.
+    #[error("was busy: the frame waited {0:?} for a free slot and was not run stale")]
+    Stale(Duration),
     /// The handler returned an error.
     #[error("returned an error: {0}")]
     Returned(String),
@@ -203,10 +260,13 @@ pub struct Plugin {
     pub source: cache::Source,
     /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.1.0`).
     pub imports: Vec<String>,
+    /// The component's SHA-256, hex.
+    pub sha256: String,
     pre: bindings::PluginPre<State>,
     ctx: Arc<PluginContext>,
     limits: Limits,
     concurrency: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
 }
 
 impl fmt::Debug for Plugin {
@@ -220,30 +280,79 @@ impl fmt::Debug for Plugin {
     }
 }
 
-/// What the operator set for one plugin: its config values, grants and limits.
+/// What the operator set for one plugin: its grants (config values included),
+/// limits and an optional pin of its component's SHA-256.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PluginSettings {
-    /// Values the plugin reads with its config import.
-    pub config: BTreeMap<String, String>,
-    /// What it may do beyond its own conversation.
+    /// What it may do beyond its own conversation, one grant per capability.
     pub grants: Grants,
     /// Changes to the default limits.
     pub limits: LimitOverrides,
+    /// The SHA-256 its component must have, when pinned.
+    pub sha256: Option<Sha256Pin>,
 }
 
-/// Settings per plugin name (as the plugin describes itself).
+/// A pinned SHA-256 of a component, decoded from 64 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sha256Pin([u8; 32]);
+
+impl Sha256Pin {
+    /// Decode 64 hex digits.
+    pub fn from_hex(hex: &str) -> Result<Self, String> {
+        let bad = || format!("sha256 pin {hex:?} must be 64 hex digits");
+        if hex.len() != 64 || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Self(out))
+    }
+
+    fn hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Settings per plugin name (its file stem).
 pub type PluginConfigs = BTreeMap<String, PluginSettings>;
+
+/// The plugin name a file stands for: its stem.
+pub fn file_stem(path: &Path) -> Option<&str> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+}
 
 impl Runtime {
     /// Load the component at `path`: compile, pre-link, canary `describe`.
     /// `configs` gives each plugin (by described name) its config values.
     pub async fn load(&self, path: &Path, configs: &PluginConfigs) -> Result<Plugin, LoadError> {
         let path = path.to_path_buf();
+        let Some(stem) = file_stem(&path).map(str::to_owned) else {
+            return Err(LoadError::FileName { path });
+        };
+        let settings = configs.get(&stem).cloned().unwrap_or_default();
         let bytes = tokio::fs::read(&path).await.map_err(|e| LoadError::Read {
             path: path.clone(),
             reason: e.to_string(),
         })?;
         let size = bytes.len();
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        if let Some(pin) = settings.sha256
+            && pin.0 != digest
+        {
+            return Err(LoadError::PinMismatch {
+                path,
+                expected: pin.hex(),
+                actual: hex(&digest),
+            });
+        }
         let engine = self.inner.engine.clone();
         let cache = self.inner.cache.clone();
         let started = Instant::now();
@@ -276,8 +385,7 @@ impl Runtime {
         let pre = bindings::PluginPre::new(instance_pre).map_err(link)?;
 
         let canary_ctx = Arc::new(PluginContext {
-            name: file_label(&path),
-            config: BTreeMap::new(),
+            name: stem.clone(),
             grants: Grants::default(),
             services: self.inner.services.clone(),
         });
@@ -292,10 +400,16 @@ impl Runtime {
             reason,
         };
         let subscriptions = validate(&description).map_err(invalid)?;
-        let settings = configs.get(&description.name).cloned().unwrap_or_default();
+        if description.name != stem {
+            return Err(LoadError::NameMismatch {
+                path,
+                stem,
+                described: cap_text(&description.name, 128),
+            });
+        }
         if let Some(denied) = subscriptions
             .iter()
-            .find(|s| !settings.grants.allows_subscription(s))
+            .find(|s| !settings.grants.topics.allows(s))
         {
             return Err(LoadError::TopicDenied {
                 path,
@@ -305,7 +419,6 @@ impl Runtime {
         }
         let limits = self.inner.limits.with(&settings.limits);
         let ctx = Arc::new(PluginContext {
-            config: settings.config,
             grants: settings.grants,
             name: description.name.clone(),
             services: self.inner.services.clone(),
@@ -319,23 +432,19 @@ impl Runtime {
             compile_time,
             source,
             imports,
+            sha256: hex(&digest),
             pre,
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
+            waiting: AtomicUsize::new(0),
             limits,
         })
     }
 }
 
-fn file_label(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
-}
-
 fn new_store(engine: &wasmtime::Engine, state: State) -> Store<State> {
     let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.limiter);
     // Yield to tokio at every tick so a busy guest never starves other tasks on its
     // worker; interrupt once the budget is spent.
     store.set_epoch_deadline(1);
@@ -369,8 +478,12 @@ async fn canary(
     match tokio::time::timeout(CANARY_TIMEOUT, call).await {
         Err(_) => Err(format!("no answer within {CANARY_TIMEOUT:?}")),
         Ok(Err(e)) => {
-            let stderr = store.data().stderr_text();
-            Err(format!("{e:#}{}", stderr_suffix(&stderr)))
+            let stderr = cap_text(&store.data().stderr_text(), MAX_REPORTED);
+            Err(format!(
+                "{}{}",
+                cap_text(&format!("{e:#}"), MAX_REPORTED),
+                stderr_suffix(&stderr)
+            ))
         }
         Ok(Ok(d)) => Ok(d),
     }
@@ -414,9 +527,36 @@ impl Plugin {
         &self.limits
     }
 
-    /// Wait for one of this plugin's concurrency slots.
-    pub async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.concurrency.clone().acquire_owned().await.ok()
+    /// What the operator granted it.
+    pub fn grants(&self) -> &Grants {
+        &self.ctx.grants
+    }
+
+    /// The plugin of this app that created card instance `out_track_id`, if known.
+    pub fn card_owner(&self, out_track_id: &str) -> Option<String> {
+        self.ctx
+            .services
+            .card_owners
+            .owner(out_track_id, Instant::now())
+    }
+
+    /// Wait for one of this plugin's concurrency slots: at most `max_queue` frames
+    /// wait at once, each for at most the plugin's timeout, so a frame never runs
+    /// stale after DingTalk has given up on it.
+    pub async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, HandleError> {
+        if let Ok(permit) = self.concurrency.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _leave = Leave(&self.waiting);
+        if waiting >= self.limits.max_queue {
+            return Err(HandleError::QueueFull(waiting));
+        }
+        let wait = self.limits.wall_timeout;
+        match tokio::time::timeout(wait, self.concurrency.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(HandleError::Stale(wait)),
+        }
     }
 
     /// Run `frame` through the plugin in a fresh instance, under the limits.
@@ -451,30 +591,41 @@ impl Plugin {
         };
         let result = {
             let call = async {
-                let instance = self
-                    .pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(|e| HandleError::Instantiate(format!("{e:#}")))?;
-                instance
-                    .call_handle(&mut store, &wit_frame)
-                    .await
-                    .map_err(|e| HandleError::Trap {
-                        reason: trap_reason(&e),
-                        stderr: String::new(),
-                    })
+                let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                    HandleError::Instantiate(cap_text(&format!("{e:#}"), MAX_REPORTED))
+                })?;
+                Ok(instance.call_handle(&mut store, &wit_frame).await)
             };
             tokio::time::timeout(self.limits.wall_timeout, call).await
         };
-        let stderr = || store.data().stderr_text();
+        let stderr = || cap_text(&store.data().stderr_text(), MAX_REPORTED);
         match result {
             Err(_) => Err(HandleError::Timeout(self.limits.wall_timeout)),
-            Ok(Err(HandleError::Trap { reason, .. })) => Err(self.classify(reason, stderr())),
             Ok(Err(e)) => Err(e),
-            Ok(Ok(Err(e))) => Err(HandleError::Returned(describe_error(&e))),
-            Ok(Ok(Ok(outcome))) => match outcome {
+            Ok(Ok(Err(e))) => {
+                let refused = store.data().limiter.refused_growth();
+                Err(match classify(&e, refused) {
+                    Failure::CpuBudget => HandleError::CpuBudget {
+                        budget: self.limits.cpu_budget,
+                        stderr: stderr(),
+                    },
+                    Failure::Memory => HandleError::Memory {
+                        limit: self.limits.memory_bytes,
+                        stderr: stderr(),
+                    },
+                    Failure::Trap(reason) => HandleError::Trap {
+                        reason: cap_text(&reason, MAX_REPORTED),
+                        stderr: stderr(),
+                    },
+                })
+            }
+            Ok(Ok(Ok(Err(e)))) => Err(HandleError::Returned(cap_text(
+                &describe_error(&e),
+                MAX_REPORTED,
+            ))),
+            Ok(Ok(Ok(Ok(outcome)))) => match outcome {
                 Outcome::Done => Ok(PluginOutcome::Done),
-                Outcome::Later(reason) => Ok(PluginOutcome::Later(reason)),
+                Outcome::Later(reason) => Ok(PluginOutcome::Later(cap_text(&reason, MAX_REPORTED))),
                 Outcome::Response(text) if text.len() > MAX_RESPONSE_BYTES => {
                     Err(HandleError::BadResponse(format!(
                         "{} bytes; a callback response may be at most {MAX_RESPONSE_BYTES}",
@@ -490,32 +641,14 @@ impl Plugin {
             },
         }
     }
-
-    fn classify(&self, reason: String, stderr: String) -> HandleError {
-        if reason == INTERRUPT {
-            HandleError::CpuBudget {
-                budget: self.limits.cpu_budget,
-                stderr,
-            }
-        } else if reason.contains("forcing trap when growing memory") {
-            HandleError::Memory {
-                limit: self.limits.memory_bytes,
-                stderr,
-            }
-        } else {
-            HandleError::Trap { reason, stderr }
-        }
-    }
 }
 
-/// Marker reason for an epoch interrupt, told apart in [`Plugin::classify`].
-const INTERRUPT: &str = "interrupt";
+/// Leaves the wait queue when dropped.
+struct Leave<'a>(&'a AtomicUsize);
 
-fn trap_reason(e: &wasmtime::Error) -> String {
-    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        INTERRUPT.to_owned()
-    } else {
-        format!("{:#}", e.root_cause())
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -1,11 +1,10 @@
 //! What one frame lets its handler touch: the session webhook it carried (until it
-//! expires), the conversation it came from, and the files it referenced.
+//! expires; read by the reply capability), the conversation it came from (cards) and
+//! the files it referenced (media).
 //!
 //! Parsed once per frame (by dispatch, shared by every plugin the frame goes to) from
 //! the chatbot fields of `data`; a frame that is not a chatbot message grants nothing.
 //! The same parse yields the message's `msgId`, the payload key for re-push handling.
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,6 +32,17 @@ pub struct FrameScope {
     pub download_codes: Vec<String>,
     /// The chatbot message's `msgId`.
     pub msg_id: Option<String>,
+    /// A card callback's `outTrackId`: the card whose creator it is routed to.
+    pub card_out_track_id: Option<String>,
+}
+
+/// The topic of card callbacks.
+pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardCallbackFields {
+    out_track_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +81,13 @@ fn codes(content: &Value, out: &mut Vec<String>) {
 impl FrameScope {
     /// The grants of `frame`.
     pub fn of(frame: &Frame) -> Self {
+        if frame.frame_type == FrameType::Callback && frame.topic == CARD_CALLBACK_TOPIC {
+            let fields = serde_json::from_str::<CardCallbackFields>(&frame.data).ok();
+            return Self {
+                card_out_track_id: fields.and_then(|f| f.out_track_id),
+                ..Self::default()
+            };
+        }
         if frame.frame_type != FrameType::Callback || !frame.data.contains("sessionWebhook") {
             return Self::default();
         }
@@ -98,27 +115,8 @@ impl FrameScope {
             conversation,
             download_codes,
             msg_id: f.msg_id.filter(|id| !id.is_empty()),
+            card_out_track_id: None,
         }
-    }
-
-    /// Whether a reply may go to `url` now.
-    pub fn check_webhook(&self, url: &str) -> Result<(), String> {
-        let Some(allowed) = &self.webhook else {
-            return Err("this frame carried no session webhook to reply to".into());
-        };
-        if allowed.url != url {
-            return Err(
-                "replies may only go to the session webhook of the frame being handled".into(),
-            );
-        }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(i64::MAX);
-        if allowed.expires_at_ms != 0 && now_ms >= allowed.expires_at_ms {
-            return Err("the session webhook has expired".into());
-        }
-        Ok(())
     }
 }
 
@@ -143,18 +141,17 @@ mod tests {
         ));
         assert_eq!(s.conversation, Some(Receiver::Group("cid1".into())));
         assert_eq!(s.download_codes, ["d1"]);
-        assert!(s.check_webhook("http://w").is_ok());
-        assert!(s.check_webhook("http://elsewhere").is_err());
+        assert_eq!(s.webhook.map(|w| w.url).as_deref(), Some("http://w"));
     }
 
     #[test]
-    fn a_direct_message_scopes_cards_to_its_sender_and_expiry_is_enforced() {
+    fn a_direct_message_scopes_cards_to_its_sender_and_keeps_the_webhook_expiry() {
         let s = FrameScope::of(&frame(
             r#"{"sessionWebhook":"http://w","sessionWebhookExpiredTime":1,"conversationType":"1","conversationId":"cid","senderStaffId":"u1","msgId":"msgA=="}"#,
         ));
         assert_eq!(s.msg_id.as_deref(), Some("msgA=="));
         assert_eq!(s.conversation, Some(Receiver::User("u1".into())));
-        assert!(s.check_webhook("http://w").unwrap_err().contains("expired"));
+        assert_eq!(s.webhook.map(|w| w.expires_at_ms), Some(1));
     }
 
     #[test]

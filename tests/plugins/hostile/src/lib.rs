@@ -2,11 +2,14 @@
 //!
 //! Subscribes to the delegate topic (which the operator must grant). The text of
 //! the message picks the attack: `loop`, `alloc`, `panic`, `recurse`, `huge-reply`,
-//! `huge-response`, `fs`, `env`, `socket <addr>`, `api`. Attacks that return report
-//! what happened as a text reply, so tests can see the sandbox's answer.
+//! `huge-response`, `fs`, `env`, `socket <addr>`, `api`, `escape <path>`,
+//! `huge-later`, `huge-error`, `forge-log`, `big-args`, `upload`, `card <id>`,
+//! `sleep <ms>`, `unauthorized <n>`. Attacks that return report what happened as a
+//! text reply, so tests can see the sandbox's answer.
 
+use dingtalk_bot_sdk::bindings::dingtalk::bot::{cards, log, media, openapi as raw_openapi};
 use dingtalk_bot_sdk::{
-    ChatbotMessage, Description, Error, Frame, Outcome, Plugin, openapi, reply_text,
+    ChatbotMessage, Description, Error, Frame, Outcome, Plugin, clock, openapi, reply_text,
 };
 
 struct Hostile;
@@ -58,6 +61,82 @@ impl Plugin for Hostile {
                 Ok(v) => format!("api answered {v}"),
                 Err(e) => format!("api refused: {}", e.reason()),
             },
+            "escape" => {
+                let body = format!(
+                    r#"{{"robotCode":"{}","userIds":["u1"],"msgKey":"sampleText","msgParam":"{{\"content\":\"escaped\"}}"}}"#,
+                    msg.robot_code
+                );
+                match raw_openapi::call("POST", arg, Some(&body)) {
+                    Ok(v) => format!("escape answered {v}"),
+                    Err(e) => format!("escape refused: {}", e.reason()),
+                }
+            }
+            "huge-later" => return Ok(Outcome::Later("x".repeat(4 << 20))),
+            "huge-error" => return Err(Error::plugin("e".repeat(4 << 20))),
+            "forge-log" => {
+                log::log(
+                    log::Level::Error,
+                    "innocent\n2026-12-01T00:00:00.000000Z ERROR host: forged line",
+                );
+                for _ in 0..1000 {
+                    log::log(log::Level::Info, &"z".repeat(64 << 10));
+                }
+                "logged".to_owned()
+            }
+            "big-args" => {
+                let big = format!("{{\"a\":[{}1]}}", "1,".repeat(2 << 20));
+                let mut seen = Vec::new();
+                for result in [
+                    cards::send_standard("b", &big).map(drop),
+                    cards::send_standard(&"i".repeat(1 << 20), "{}").map(drop),
+                    raw_openapi::call("POST", "/v1.0/sim/echo", Some(&big)).map(drop),
+                ] {
+                    seen.push(match result {
+                        Ok(()) => "accepted".to_owned(),
+                        Err(e) => e.reason(),
+                    });
+                }
+                seen.join(" | ")
+            }
+            "upload" => match media::upload(media::MediaKind::Image, "a.png", &[1u8; 256 << 10]) {
+                Ok(id) => format!("uploaded {id}"),
+                Err(e) => {
+                    reply_text(&msg, &format!("upload failed: {}", e.reason()))?;
+                    return Err(e);
+                }
+            },
+            "upload-name" => {
+                match media::upload(
+                    media::MediaKind::Image,
+                    "a\r\nX-Injected: 1\r\n.png",
+                    &[1u8; 16],
+                ) {
+                    Ok(id) => format!("uploaded {id}"),
+                    Err(e) => format!("upload refused: {}", e.reason()),
+                }
+            }
+            "card" => {
+                let update = cards::update_standard(arg, "{\"contents\":[]}");
+                let stream = cards::stream_instance(arg, "content", "stolen", true, true, false);
+                let show = |r: Result<(), Error>| match r {
+                    Ok(()) => "accepted".to_owned(),
+                    Err(e) => e.reason(),
+                };
+                format!("update: {} | stream: {}", show(update), show(stream))
+            }
+            "sleep" => {
+                clock::sleep(std::time::Duration::from_millis(
+                    arg.parse().unwrap_or(1000),
+                ));
+                "slept".to_owned()
+            }
+            "unauthorized" => {
+                let n: usize = arg.parse().unwrap_or(20);
+                let failed = (0..n)
+                    .filter(|_| openapi::call("GET", "/v1.0/sim/unauthorized", None).is_err())
+                    .count();
+                format!("unauthorized: {failed} of {n} failed")
+            }
             other => format!("unknown attack {other:?}"),
         };
         reply_text(&msg, &report)?;

@@ -5,8 +5,12 @@
 //! A frame is known by all of its keys. The first frame with a key is handled; a later
 //! one with any of its keys is not handled again but is ACKed again: with the first
 //! one's ACK when it is done, or as accepted while it is still running. Entries live
-//! for a TTL and the table is capped, oldest out first. Time is passed in, never read
-//! here, so the rules are tested without waiting.
+//! for a TTL and the table is capped both in keys and in the bytes of the ACKs it
+//! keeps (a callback response may be 64 KiB), oldest out first. Time is passed in,
+//! never read here, so the rules are tested without waiting.
+//!
+//! Memory: at most `cap` keys of a few dozen bytes each, plus at most `max_bytes` of
+//! ACK text (messages are already cut to 1 KiB before they get here).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -39,6 +43,12 @@ struct Done {
     data: Box<str>,
 }
 
+impl Done {
+    fn bytes(&self) -> usize {
+        self.message.len() + self.data.len()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     at: Instant,
@@ -53,17 +63,21 @@ pub struct Dedup {
     hashers: (RandomState, RandomState),
     ttl: Duration,
     cap: usize,
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl Dedup {
-    /// Remember keys for `ttl`, at most `cap` of them.
-    pub fn new(ttl: Duration, cap: usize) -> Self {
+    /// Remember keys for `ttl`, at most `cap` of them and `max_bytes` of ACK text.
+    pub fn new(ttl: Duration, cap: usize, max_bytes: usize) -> Self {
         Self {
             entries: HashMap::new(),
             order: VecDeque::new(),
             hashers: (RandomState::new(), RandomState::new()),
             ttl,
             cap: cap.max(1),
+            bytes: 0,
+            max_bytes,
         }
     }
 
@@ -74,14 +88,21 @@ impl Dedup {
 
     fn expire(&mut self, now: Instant) {
         while let Some((at, _)) = self.order.front() {
-            let old = now.saturating_duration_since(*at) >= self.ttl || self.order.len() > self.cap;
+            let old = now.saturating_duration_since(*at) >= self.ttl
+                || self.order.len() > self.cap
+                || self.bytes > self.max_bytes;
             if !old {
                 break;
             }
             if let Some((at, key)) = self.order.pop_front()
                 && self.entries.get(&key).is_some_and(|e| e.at == at)
+                && let Some(Entry {
+                    ack: Some(done), ..
+                }) = self.entries.remove(&key)
+                && Arc::strong_count(&done) == 1
             {
-                self.entries.remove(&key);
+                // The frame's last key is gone, and with it its ACK.
+                self.bytes -= done.bytes();
             }
         }
     }
@@ -115,11 +136,25 @@ impl Dedup {
             message: message.into(),
             data: data.into(),
         });
+        let mut kept = false;
         for key in keys {
             if let Some(e) = self.entries.get_mut(&self.key(key)) {
-                e.ack = Some(done.clone());
+                if let Some(old) = e.ack.replace(done.clone())
+                    && Arc::strong_count(&old) == 1
+                {
+                    self.bytes -= old.bytes();
+                }
+                kept = true;
             }
         }
+        if kept {
+            self.bytes += done.bytes();
+        }
+    }
+
+    /// Bytes of ACK text kept now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Keys remembered now.
@@ -139,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_repeat_by_message_id_or_payload_id_is_not_handled_again() {
-        let mut d = Dedup::new(Duration::from_secs(60), 100);
+        let mut d = Dedup::new(Duration::from_secs(60), 100, 1 << 20);
         let t = Instant::now();
         assert_eq!(d.check(&["m1", "msgA"], t), Seen::New);
         assert_eq!(d.check(&["m1"], t), Seen::InFlight);
@@ -153,7 +188,7 @@ mod tests {
 
     #[test]
     fn keys_are_forgotten_after_the_ttl() {
-        let mut d = Dedup::new(Duration::from_secs(60), 100);
+        let mut d = Dedup::new(Duration::from_secs(60), 100, 1 << 20);
         let t = Instant::now();
         assert_eq!(d.check(&["m1"], t), Seen::New);
         assert_eq!(
@@ -165,13 +200,35 @@ mod tests {
 
     #[test]
     fn the_table_never_grows_past_its_cap() {
-        let mut d = Dedup::new(Duration::from_secs(60), 3);
+        let mut d = Dedup::new(Duration::from_secs(60), 3, 1 << 20);
         let t = Instant::now();
         for i in 0..10 {
             d.check(&[&format!("m{i}")], t);
         }
         assert_eq!(d.len(), 3);
         assert_eq!(d.check(&["m9"], t), Seen::InFlight);
+        assert_eq!(d.check(&["m0"], t), Seen::New);
+    }
+
+    #[test]
+    fn the_acks_kept_never_pass_the_byte_cap() {
+        let mut d = Dedup::new(Duration::from_secs(600), 100_000, 10 << 20);
+        let t = Instant::now();
+        let big = "x".repeat(1 << 20);
+        for i in 0..100 {
+            let keys = [format!("m{i}"), format!("p{i}")];
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            assert_eq!(d.check(&keys, t), Seen::New);
+            d.complete(&keys, 500, &big, "{}");
+            assert!(
+                d.bytes() <= (10 << 20) + (1 << 20) + 2,
+                "{} bytes",
+                d.bytes()
+            );
+        }
+        d.check(&["next"], t);
+        assert!(d.bytes() <= 10 << 20, "{} bytes", d.bytes());
+        assert!(matches!(d.check(&["m99"], t), Seen::Done(500, _, _)));
         assert_eq!(d.check(&["m0"], t), Seen::New);
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Dispatcher;
-use crate::runtime::{Plugin, PluginConfigs, Runtime};
+use crate::runtime::{LoadError, Plugin, PluginConfigs, Runtime};
 use crate::stream::{Subscription, SupervisorControl};
 
 /// How long to wait for a burst of file events to settle.
@@ -181,7 +181,26 @@ impl Reloader {
                 continue;
             }
             let started = Instant::now();
-            match self.runtime.load(&path, &self.configs).await {
+            let loaded = self
+                .runtime
+                .load(&path, &self.configs)
+                .await
+                .and_then(|plugin| {
+                    let other = state
+                        .loaded
+                        .iter()
+                        .chain(next.iter())
+                        .find(|(p, (_, o))| **p != path && o.name == plugin.name);
+                    match other {
+                        Some((other, _)) => Err(LoadError::Duplicate {
+                            path: path.clone(),
+                            name: plugin.name,
+                            other: other.clone(),
+                        }),
+                        None => Ok(plugin),
+                    }
+                });
+            match loaded {
                 Ok(plugin) => {
                     tracing::info!(
                         plugin = %plugin.name,

@@ -19,15 +19,18 @@
 //!   500 naming each failed plugin; otherwise the first response in load order (for
 //!   callbacks) or `LATER` if any plugin asked for it (for events).
 
+pub mod dedup;
+pub mod quarantine;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
-
-use crate::dedup::{Dedup, Seen};
-use crate::quarantine::{Health, QuarantineConfig};
 use tokio_util::task::TaskTracker;
+
+use dedup::{Dedup, Seen};
+use quarantine::{Health, QuarantineConfig};
 
 use crate::runtime::scope::FrameScope;
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
@@ -45,8 +48,11 @@ pub struct DispatchConfig {
     /// How long a frame's keys are remembered to catch re-pushes. Default 10 min:
     /// re-pushes come within about a minute.
     pub dedup_ttl: Duration,
-    /// Most keys remembered. Default 100,000 (a few MB at most).
+    /// Most keys remembered. Default 100,000 (a few MB).
     pub dedup_capacity: usize,
+    /// Most bytes of ACK text remembered for re-pushes. Default 16 MiB: callback
+    /// responses are up to 64 KiB, so the key cap alone would allow gigabytes.
+    pub dedup_max_bytes: usize,
     /// When a failing plugin is quarantined.
     pub quarantine: QuarantineConfig,
 }
@@ -58,6 +64,7 @@ impl Default for DispatchConfig {
             ack_deadline: Duration::from_secs(5),
             dedup_ttl: Duration::from_secs(600),
             dedup_capacity: 100_000,
+            dedup_max_bytes: 16 << 20,
             quarantine: QuarantineConfig::default(),
         }
     }
@@ -74,16 +81,21 @@ pub struct Dispatcher {
     config: DispatchConfig,
 }
 
+/// One plugin's quarantine record, shared by every table that serves that version.
+type SharedHealth = Arc<Mutex<Health>>;
+
 /// The plugins and their routes. Replaced whole on reload; a frame keeps the table
 /// (and so the plugin versions) it started with until it is done.
 struct Table {
     plugins: Vec<Arc<Plugin>>,
     routes: HashMap<SubscriptionKind, HashMap<String, Subscribers>>,
-    health: Arc<HashMap<String, Mutex<Health>>>,
+    health: Arc<HashMap<String, SharedHealth>>,
 }
 
 impl Table {
-    fn new(plugins: Vec<Arc<Plugin>>) -> Self {
+    /// Route `plugins`; a plugin also in `previous` (the same loaded version) keeps
+    /// its quarantine record, a new or reloaded one starts fresh.
+    fn new(plugins: Vec<Arc<Plugin>>, previous: Option<&Table>) -> Self {
         let mut building: HashMap<SubscriptionKind, HashMap<String, Vec<Arc<Plugin>>>> =
             HashMap::new();
         for plugin in &plugins {
@@ -108,10 +120,14 @@ impl Table {
                 )
             })
             .collect();
-        // Fresh health: a reloaded plugin starts out of quarantine.
+        let kept = |p: &Arc<Plugin>| {
+            let old = previous?;
+            old.plugins.iter().find(|o| Arc::ptr_eq(o, p))?;
+            old.health.get(&p.name).cloned()
+        };
         let health = plugins
             .iter()
-            .map(|p| (p.name.clone(), Mutex::new(Health::default())))
+            .map(|p| (p.name.clone(), kept(p).unwrap_or_default()))
             .collect();
         Self {
             plugins,
@@ -126,11 +142,12 @@ impl Dispatcher {
     pub fn new(plugins: Vec<Plugin>, config: DispatchConfig) -> Self {
         let plugins = plugins.into_iter().map(Arc::new).collect();
         Self {
-            table: RwLock::new(Arc::new(Table::new(plugins))),
+            table: RwLock::new(Arc::new(Table::new(plugins, None))),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             dedup: Arc::new(Mutex::new(Dedup::new(
                 config.dedup_ttl,
                 config.dedup_capacity,
+                config.dedup_max_bytes,
             ))),
             config,
         }
@@ -145,8 +162,10 @@ impl Dispatcher {
 
     /// Serve `plugins` from now on. Frames already dispatched finish on the plugins
     /// they started with.
+    /// Plugins kept from the current table keep their quarantine record.
     pub fn replace(&self, plugins: Vec<Arc<Plugin>>) {
-        *self.table.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Table::new(plugins));
+        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        *table = Arc::new(Table::new(plugins, Some(&table)));
     }
 
     /// The loaded plugins.
@@ -263,11 +282,22 @@ fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -
     ack_for(kind, message_id, &named)
 }
 
+/// A card callback goes to the plugin that created the card, when it is among the
+/// topic's subscribers and still remembered; otherwise (`None`) to every subscriber.
+fn card_creator(plugins: &Subscribers, frame: &Frame, scope: &FrameScope) -> Option<Subscribers> {
+    let out_track_id = scope.card_out_track_id.as_deref()?;
+    let first = plugins.first()?;
+    let owner = first.card_owner(out_track_id)?;
+    let creator = plugins.iter().find(|p| p.name == owner)?;
+    tracing::debug!(message_id = %frame.message_id, plugin = %creator.name, "card callback routed to the card's creator");
+    Some(Arc::from([creator.clone()]))
+}
+
 /// What one plugin run needs besides the plugin and the frame.
 #[derive(Clone)]
 struct RunContext {
     permits: Arc<Semaphore>,
-    health: Arc<HashMap<String, Mutex<Health>>>,
+    health: Arc<HashMap<String, SharedHealth>>,
     quarantine: QuarantineConfig,
 }
 
@@ -280,10 +310,14 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
         return (plugin, Err(HandleError::Quarantined(remaining)));
     }
     // The plugin's own slot first, so a plugin at its limit holds no host-wide slot.
-    let _slot = plugin.slot().await;
-    let _permit = ctx.permits.acquire_owned().await.ok();
     let started = Instant::now();
-    let result = plugin.handle_in(frame, scope).await;
+    let result = match plugin.slot().await {
+        Ok(_slot) => {
+            let _permit = ctx.permits.acquire_owned().await.ok();
+            plugin.handle_in(frame, scope).await
+        }
+        Err(e) => Err(e),
+    };
     log_result(&plugin, frame, &result, started.elapsed());
     if let Some(h) = health {
         let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
@@ -352,7 +386,7 @@ impl FrameSink for Dispatcher {
             keys,
             dedup: self.dedup.clone(),
         };
-        let plugins = plugins.clone();
+        let plugins = card_creator(plugins, &frame, &scope).unwrap_or_else(|| plugins.clone());
         let run = RunContext {
             permits: self.permits.clone(),
             health: table.health.clone(),

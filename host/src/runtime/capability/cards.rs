@@ -1,0 +1,326 @@
+//! Interactive cards in the conversation of the frame being handled: StandardCards
+//! (protocol.md D.5) and card instances, AI cards included (D.6, D.7).
+//!
+//! Scope: cards go to the frame's conversation; a plugin may change only cards it
+//! created. [`CardOwners`] remembers which plugin created which card id (bounded,
+//! each entry kept for [`OWNER_TTL`] after its last use): an id another plugin holds
+//! is refused, and a card callback is routed to the card's creator while it is
+//! remembered. Limits: ids, template ids and keys of at most 256 bytes; card JSON,
+//! params, private params and streamed text of at most [`MAX_CARD_JSON`] bytes each.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasmtime::component::Linker;
+
+use super::{HostResult, MAX_ID, NoGrant, check_len, denied, invalid, json_object, link_iface};
+use crate::openapi::cards::{self as card_api, Receiver};
+use crate::runtime::bindings::dingtalk::bot::cards;
+use crate::runtime::state::State;
+
+/// Largest card JSON, params map or streamed text accepted.
+pub const MAX_CARD_JSON: usize = 64 << 10;
+
+/// How long a card stays its creator's after its last use.
+pub const OWNER_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Most card ids remembered per app.
+pub const MAX_OWNED: usize = 100_000;
+
+/// The cards capability.
+pub struct Capability;
+
+impl super::Capability for Capability {
+    type Grant = NoGrant;
+
+    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        link_iface!(linker, cards)
+    }
+}
+
+/// Which kind of card an id names (they are separate namespaces at DingTalk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CardKind {
+    /// A StandardCard's `cardBizId`.
+    Standard,
+    /// A card instance's `outTrackId`.
+    Instance,
+}
+
+#[derive(Debug)]
+struct Owned {
+    plugin: String,
+    used: Instant,
+}
+
+/// Which plugin created which card, for one app.
+#[derive(Debug)]
+pub struct CardOwners {
+    inner: Mutex<OwnersInner>,
+}
+
+#[derive(Debug)]
+struct OwnersInner {
+    owners: HashMap<(CardKind, String), Owned>,
+    order: VecDeque<(Instant, CardKind, String)>,
+    ttl: Duration,
+    cap: usize,
+}
+
+impl Default for CardOwners {
+    fn default() -> Self {
+        Self::new(OWNER_TTL, MAX_OWNED)
+    }
+}
+
+impl CardOwners {
+    /// Remember at most `cap` ids, each for `ttl` after its last use.
+    pub fn new(ttl: Duration, cap: usize) -> Self {
+        Self {
+            inner: Mutex::new(OwnersInner {
+                owners: HashMap::new(),
+                order: VecDeque::new(),
+                ttl,
+                cap: cap.max(1),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OwnersInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Let `plugin` use card `id` at `now`: a new id becomes its own, its own id is
+    /// refreshed, another plugin's id is refused (`false`).
+    pub fn claim(&self, kind: CardKind, id: &str, plugin: &str, now: Instant) -> bool {
+        let mut inner = self.lock();
+        inner.expire(now);
+        let key = (kind, id.to_owned());
+        match inner.owners.get_mut(&key) {
+            Some(owned) if owned.plugin != plugin => return false,
+            Some(owned) => owned.used = now,
+            None => {
+                inner.owners.insert(
+                    key,
+                    Owned {
+                        plugin: plugin.to_owned(),
+                        used: now,
+                    },
+                );
+            }
+        }
+        inner.order.push_back((now, kind, id.to_owned()));
+        inner.expire(now);
+        true
+    }
+
+    /// Whether card `id` is `plugin`'s (refreshing it when it is).
+    pub fn owns(&self, kind: CardKind, id: &str, plugin: &str, now: Instant) -> bool {
+        let mut inner = self.lock();
+        inner.expire(now);
+        let key = (kind, id.to_owned());
+        match inner.owners.get_mut(&key) {
+            Some(owned) if owned.plugin == plugin => {
+                owned.used = now;
+                inner.order.push_back((now, kind, id.to_owned()));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The plugin that created the card instance `out_track_id`, if remembered.
+    pub fn owner(&self, out_track_id: &str, now: Instant) -> Option<String> {
+        let mut inner = self.lock();
+        inner.expire(now);
+        inner
+            .owners
+            .get(&(CardKind::Instance, out_track_id.to_owned()))
+            .map(|o| o.plugin.clone())
+    }
+}
+
+impl OwnersInner {
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, _, _)) = self.order.front() {
+            let old = now.saturating_duration_since(*at) >= self.ttl
+                || self.order.len() > self.cap.saturating_mul(2)
+                || self.owners.len() > self.cap;
+            if !old {
+                break;
+            }
+            if let Some((at, kind, id)) = self.order.pop_front() {
+                let key = (kind, id);
+                // Only the queue entry of the last use removes the owner.
+                if self.owners.get(&key).is_some_and(|o| o.used == at) {
+                    self.owners.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    fn conversation(&self) -> HostResult<Receiver> {
+        self.scope.conversation.clone().ok_or_else(|| {
+            denied("cards go to the conversation of a chatbot message; this frame has none")
+        })
+    }
+
+    fn claim_card(&self, kind: CardKind, id: &str) -> HostResult<()> {
+        check_len("the card id", id, MAX_ID)?;
+        if id.is_empty() {
+            return Err(invalid("the card id is empty"));
+        }
+        let owners = &self.plugin.services.card_owners;
+        if owners.claim(kind, id, &self.plugin.name, Instant::now()) {
+            Ok(())
+        } else {
+            Err(denied(format!("card id {id:?} belongs to another plugin")))
+        }
+    }
+
+    fn own_card(&self, kind: CardKind, id: &str) -> HostResult<()> {
+        check_len("the card id", id, MAX_ID)?;
+        let owners = &self.plugin.services.card_owners;
+        if owners.owns(kind, id, &self.plugin.name, Instant::now()) {
+            Ok(())
+        } else {
+            Err(denied(format!(
+                "card {id:?} was not created by this plugin (or is too old to be changed)"
+            )))
+        }
+    }
+}
+
+fn instance(card: cards::CardInstance) -> HostResult<card_api::Instance> {
+    check_len("the template id", &card.template_id, MAX_ID)?;
+    if let Some(key) = &card.callback_route_key {
+        check_len("the callback route key", key, MAX_ID)?;
+    }
+    if card.template_id.is_empty() {
+        return Err(invalid("a card instance needs a template id"));
+    }
+    Ok(card_api::Instance {
+        params: json_object("the card params", &card.params, MAX_CARD_JSON)?,
+        template_id: card.template_id,
+        out_track_id: card.out_track_id,
+        callback_route_key: card.callback_route_key,
+    })
+}
+
+impl cards::Host for State {
+    async fn send_standard(&mut self, biz_id: String, card: String) -> HostResult<String> {
+        let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
+        let to = self.conversation()?;
+        let api = self.api()?;
+        self.claim_card(CardKind::Standard, &biz_id)?;
+        Ok(card_api::send_standard(&api, &biz_id, &card, &to).await?)
+    }
+
+    async fn update_standard(&mut self, biz_id: String, card: String) -> HostResult<()> {
+        let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
+        self.own_card(CardKind::Standard, &biz_id)?;
+        let api = self.api()?;
+        Ok(card_api::update_standard(&api, &biz_id, &card).await?)
+    }
+
+    async fn create_instance(&mut self, card: cards::CardInstance) -> HostResult<()> {
+        let card = instance(card)?;
+        let api = self.api()?;
+        self.claim_card(CardKind::Instance, &card.out_track_id)?;
+        Ok(card_api::create_instance(&api, &card).await?)
+    }
+
+    async fn deliver_instance(&mut self, out_track_id: String) -> HostResult<()> {
+        self.own_card(CardKind::Instance, &out_track_id)?;
+        let to = self.conversation()?;
+        let api = self.api()?;
+        Ok(card_api::deliver_instance(&api, &out_track_id, &to).await?)
+    }
+
+    async fn create_and_deliver(&mut self, card: cards::CardInstance) -> HostResult<()> {
+        let card = instance(card)?;
+        let to = self.conversation()?;
+        let api = self.api()?;
+        self.claim_card(CardKind::Instance, &card.out_track_id)?;
+        Ok(card_api::create_and_deliver(&api, &card, &to).await?)
+    }
+
+    async fn update_instance(
+        &mut self,
+        out_track_id: String,
+        params: String,
+        private: Option<String>,
+        by_key: bool,
+    ) -> HostResult<()> {
+        let params = json_object("the card params", &params, MAX_CARD_JSON)?;
+        let private = private
+            .map(|p| json_object("the private params", &p, MAX_CARD_JSON))
+            .transpose()?;
+        self.own_card(CardKind::Instance, &out_track_id)?;
+        let api = self.api()?;
+        let update =
+            card_api::update_instance(&api, &out_track_id, &params, private.as_ref(), by_key);
+        Ok(update.await?)
+    }
+
+    async fn stream_instance(
+        &mut self,
+        out_track_id: String,
+        key: String,
+        content: String,
+        full: bool,
+        finalize: bool,
+        failed: bool,
+    ) -> HostResult<()> {
+        check_len("the key", &key, MAX_ID)?;
+        check_len("the streamed text", &content, MAX_CARD_JSON)?;
+        self.own_card(CardKind::Instance, &out_track_id)?;
+        let api = self.api()?;
+        let update = card_api::StreamUpdate {
+            out_track_id: &out_track_id,
+            key: &key,
+            content: &content,
+            full,
+            finalize,
+            failed,
+        };
+        Ok(card_api::stream_instance(&api, &update).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_is_its_creators_and_no_one_elses() {
+        let owners = CardOwners::default();
+        let t = Instant::now();
+        assert!(owners.claim(CardKind::Instance, "c1", "a", t));
+        assert!(owners.claim(CardKind::Instance, "c1", "a", t));
+        assert!(!owners.claim(CardKind::Instance, "c1", "b", t));
+        assert!(owners.owns(CardKind::Instance, "c1", "a", t));
+        assert!(!owners.owns(CardKind::Instance, "c1", "b", t));
+        assert!(!owners.owns(CardKind::Standard, "c1", "a", t));
+        assert_eq!(owners.owner("c1", t).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn owners_are_forgotten_after_the_ttl_since_last_use_and_the_table_is_bounded() {
+        let owners = CardOwners::new(Duration::from_secs(10), 2);
+        let t = Instant::now();
+        assert!(owners.claim(CardKind::Instance, "c1", "a", t));
+        assert!(owners.owns(CardKind::Instance, "c1", "a", t + Duration::from_secs(8)));
+        assert!(owners.owns(CardKind::Instance, "c1", "a", t + Duration::from_secs(16)));
+        assert!(!owners.owns(CardKind::Instance, "c1", "a", t + Duration::from_secs(27)));
+        for i in 0..10 {
+            assert!(owners.claim(CardKind::Standard, &format!("s{i}"), "a", t));
+        }
+        assert!(owners.lock().owners.len() <= 2);
+        assert!(owners.lock().order.len() <= 4);
+    }
+}

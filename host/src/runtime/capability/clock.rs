@@ -1,0 +1,38 @@
+//! Time that never blocks the host: the wall clock, and a sleep that yields the
+//! worker (counted against the frame's wall-clock timeout, not its CPU budget).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wasmtime::component::Linker;
+
+use super::{NoGrant, link_iface};
+use crate::runtime::bindings::dingtalk::bot::clock;
+use crate::runtime::state::State;
+
+/// Longest single sleep a plugin may ask for; the wall-clock limit bounds the total.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// The clock capability.
+pub struct Capability;
+
+impl super::Capability for Capability {
+    type Grant = NoGrant;
+
+    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        link_iface!(linker, clock)
+    }
+}
+
+impl clock::Host for State {
+    async fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0))
+    }
+
+    async fn sleep_ms(&mut self, ms: u32) -> wasmtime::Result<()> {
+        tokio::time::sleep(Duration::from_millis(ms.into()).min(MAX_SLEEP)).await;
+        Ok(())
+    }
+}

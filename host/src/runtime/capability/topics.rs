@@ -1,0 +1,110 @@
+//! Topics: which frames a plugin may subscribe to. Checked once, at load.
+//!
+//! Every plugin may subscribe to chatbot messages (`CALLBACK /v1.0/im/bot/messages/get`)
+//! without a grant; any other topic needs `topics = ["CALLBACK <topic>", "EVENT *"]`.
+
+use wasmtime::component::Linker;
+
+use super::Grant as GrantTrait;
+use crate::runtime::state::State;
+use crate::runtime::{Subscription, SubscriptionKind};
+
+/// The topic every plugin may subscribe to without a grant.
+pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
+
+/// The topics capability.
+pub struct Capability;
+
+impl super::Capability for Capability {
+    type Grant = Grant;
+
+    fn add_to_linker(_: &mut Linker<State>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+/// Topics beyond chatbot messages a plugin may subscribe to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// Granted (kind, topic) pairs.
+    pub topics: Vec<Subscription>,
+}
+
+impl Grant {
+    /// Grants of `"CALLBACK <topic>"` / `"EVENT *"` entries.
+    pub fn from_entries(entries: &[String]) -> Result<Self, String> {
+        let mut topics = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (kind, topic) = entry
+                .split_once(' ')
+                .map(|(k, t)| (k, t.trim()))
+                .ok_or_else(|| {
+                    format!("topic grant {entry:?} must be \"CALLBACK <topic>\" or \"EVENT *\"")
+                })?;
+            let kind = match kind {
+                "CALLBACK" => SubscriptionKind::Callback,
+                "EVENT" => SubscriptionKind::Event,
+                _ => {
+                    return Err(format!(
+                        "topic grant {entry:?} must start with CALLBACK or EVENT"
+                    ));
+                }
+            };
+            if topic.is_empty() {
+                return Err(format!("topic grant {entry:?} has no topic"));
+            }
+            topics.push(Subscription {
+                kind,
+                topic: topic.to_owned(),
+            });
+        }
+        Ok(Self { topics })
+    }
+
+    /// Whether the plugin may subscribe to `sub`.
+    pub fn allows(&self, sub: &Subscription) -> bool {
+        (sub.kind == SubscriptionKind::Callback && sub.topic == CHATBOT_TOPIC)
+            || self.topics.contains(sub)
+    }
+}
+
+impl GrantTrait for Grant {
+    const KEYS: &'static [&'static str] = &["topics"];
+
+    fn parse(section: &toml::Table) -> Result<Self, String> {
+        Self::from_entries(&super::config::strings(section, "topics")?)
+    }
+
+    fn show(&self) -> Vec<String> {
+        self.topics
+            .iter()
+            .map(|t| format!("topic:      {t}"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_chatbot_messages_need_no_topic_grant() {
+        let chatbot = Subscription {
+            kind: SubscriptionKind::Callback,
+            topic: CHATBOT_TOPIC.into(),
+        };
+        let events = Subscription {
+            kind: SubscriptionKind::Event,
+            topic: "*".into(),
+        };
+        assert!(Grant::default().allows(&chatbot));
+        assert!(!Grant::default().allows(&events));
+        assert!(
+            Grant::from_entries(&["EVENT *".into()])
+                .unwrap()
+                .allows(&events)
+        );
+        assert!(Grant::from_entries(&["SYSTEM ping".into()]).is_err());
+        assert!(Grant::from_entries(&["/no/kind".into()]).is_err());
+    }
+}

@@ -1,0 +1,280 @@
+//! The sandbox's promise under attack: a plugin gets nothing it was not granted,
+//! cannot pass for another plugin, and cannot make the host hold or do unbounded
+//! work. Each test is an attack that got through before the hole was closed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use host::runtime::Grants;
+use host::runtime::{LimitOverrides, PluginSettings};
+use sim::{MessageSpec, Sim};
+use tests::{Logs, WAIT, fixture, host_for, plugin, workspace};
+
+const DELEGATE: &str = "/v1.0/im/bot/messages/delegate";
+
+fn hostile_settings(openapi: &[&str]) -> PluginSettings {
+    let openapi: Vec<String> = openapi.iter().map(|s| s.to_string()).collect();
+    PluginSettings {
+        grants: Grants::default()
+            .with_openapi(&openapi)
+            .and_then(|g| g.with_topics(&[format!("CALLBACK {DELEGATE}")]))
+            .expect("grants"),
+        limits: LimitOverrides {
+            memory_bytes: Some(32 << 20),
+            wall_timeout: Some(Duration::from_secs(5)),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+struct Env {
+    sim: Sim,
+    host: host::RunningHost,
+}
+
+async fn start(others: &[&str], settings: PluginSettings) -> Env {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.expect("sim");
+    let mut builder = host_for(&sim).plugin(fixture("hostile"));
+    for name in others {
+        builder = builder.plugin(plugin(name));
+    }
+    let builder = builder.plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]));
+    let host = tests::connect(builder, &sim).await;
+    Env { sim, host }
+}
+
+impl Env {
+    async fn attack(&self, text: &str) -> (sim::AckRecord, Option<String>) {
+        let (session, data) = self.sim.chatbot_data(&MessageSpec::text(text));
+        let id = self.sim.push_callback(DELEGATE, data).await.expect("push");
+        let ack = self.sim.wait_ack(&id, WAIT).await.expect("ACKed");
+        let report = self
+            .sim
+            .wait_replies(&session, 1, Duration::from_millis(300))
+            .await
+            .first()
+            .and_then(|r| r.text().map(str::to_owned));
+        (ack, report)
+    }
+
+    async fn stop(self) {
+        self.host.shutdown().await;
+        self.sim.shutdown().await;
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = workspace()
+        .join("target")
+        .join(format!("sandbox-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn copy(from: &Path, to: &Path) -> PathBuf {
+    std::fs::copy(from, to).expect("copy component");
+    to.to_path_buf()
+}
+
+#[tokio::test]
+async fn a_path_grant_cannot_be_escaped_through_the_url_parser() {
+    let env = start(&[], hostile_settings(&["/v1.0/calendar/*"])).await;
+    for path in [
+        "/v1.0/calendar/%2e%2e/%2e%2e/v1.0/robot/oToMessages/batchSend",
+        "/v1.0/calendar/.%2e/%2E./v1.0/robot/oToMessages/batchSend",
+        "/v1.0/calendar/.\t./.\t./v1.0/robot/oToMessages/batchSend",
+        "/v1.0/calendar/..%2f..%2fv1.0/robot/oToMessages/batchSend",
+        "/v1.0/calendar/..\\..\\v1.0/robot/oToMessages/batchSend",
+        "/v1.0/calendar//127.0.0.1/v1.0/robot/oToMessages/batchSend",
+        "/v1.0/calendar/@127.0.0.1/x",
+        "/v1.0/calendar/x#/../../robot/oToMessages/batchSend",
+    ] {
+        let (_, report) = env.attack(&format!("escape {path}")).await;
+        let report = report.expect("the plugin reports");
+        assert!(
+            report.starts_with("escape refused: ") && report.contains("denied"),
+            "{path:?}: {report}"
+        );
+    }
+    let proactive: Vec<_> = env
+        .sim
+        .cards()
+        .into_iter()
+        .filter(|c| c.action.starts_with("proactive"))
+        .collect();
+    assert!(
+        proactive.is_empty(),
+        "reached the proactive API: {proactive:?}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_named_unlike_its_file_is_refused_naming_both() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let dir = scratch("stem");
+    let weather = copy(&plugin("calcbot"), &dir.join("weather.wasm"));
+    let err = host_for(&sim)
+        .plugin(&weather)
+        .build()
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("weather") && text.contains("\"calcbot\"") && text.contains("file stem"),
+        "{text}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_huge_later_or_error_reaches_the_ack_cut_to_a_kibibyte() {
+    let env = start(&[], hostile_settings(&[])).await;
+    for attack in ["huge-later", "huge-error"] {
+        let (ack, _) = env.attack(attack).await;
+        assert_eq!(ack.code, 500);
+        assert!(
+            ack.message.len() < 1200 && ack.message.contains("bytes cut]"),
+            "{attack}: {} bytes: {}",
+            ack.message.len(),
+            &ack.message[..ack.message.len().min(200)]
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_import_arguments_are_refused_before_they_are_parsed() {
+    let env = start(&[], hostile_settings(&["/v1.0/sim/*"])).await;
+    let (_, report) = env.attack("big-args").await;
+    let report = report.expect("report");
+    let parts: Vec<&str> = report.split(" | ").collect();
+    assert_eq!(parts.len(), 3, "{report}");
+    for part in parts {
+        assert!(
+            part.starts_with("invalid argument: ") && part.contains("at most"),
+            "{part}"
+        );
+    }
+    assert!(env.sim.cards().is_empty());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_forge_host_log_lines_or_flood_the_log() {
+    let logs = Logs::capture();
+    let env = start(&[], hostile_settings(&[])).await;
+    let (ack, report) = env.attack("forge-log").await;
+    assert_eq!(ack.code, 200);
+    assert_eq!(report.as_deref(), Some("logged"));
+    env.stop().await;
+    let text = logs.text();
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-01T00:00:00.000000Z ERROR host: forged line")),
+        "a forged line made it into the log"
+    );
+    assert!(text.contains("forged line"), "the message is still logged");
+    assert!(
+        text.len() < 1 << 20,
+        "the log took {} bytes from one frame",
+        text.len()
+    );
+}
+
+#[tokio::test]
+async fn a_broken_upload_leaks_no_token_to_the_plugin_or_the_log() {
+    let logs = Logs::capture();
+    let env = start(&[], hostile_settings(&[])).await;
+    env.sim.break_uploads(true);
+    let (ack, report) = env.attack("upload").await;
+    let report = report.expect("report");
+    assert!(report.starts_with("upload failed: network"), "{report}");
+    assert_eq!(ack.code, 500);
+    let tokens = env.sim.issued_tokens();
+    assert!(!tokens.is_empty());
+    env.stop().await;
+    let log = logs.text();
+    for seen in [report.as_str(), ack.message.as_str(), log.as_str()] {
+        assert!(!seen.contains("access_token"), "{seen}");
+        for token in &tokens {
+            assert!(!seen.contains(token.as_str()), "a token leaked: {seen}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_can_change_only_the_cards_it_created() {
+    let env = start(&["cardbot"], hostile_settings(&[])).await;
+    env.sim
+        .push_chatbot(MessageSpec::text("card please"))
+        .await
+        .expect("push");
+    let sent = env.sim.wait_cards(1, WAIT).await;
+    let biz_id = sent[0].biz_id.clone();
+    let (_, report) = env.attack(&format!("card {biz_id}")).await;
+    let report = report.expect("report");
+    assert!(
+        report.starts_with("update: denied") && report.contains("| stream: denied"),
+        "{report}"
+    );
+    let cards = env.sim.wait_cards(2, WAIT).await;
+    assert!(
+        cards
+            .iter()
+            .all(|c| c.card != serde_json::json!({"contents": []})),
+        "the hostile update reached DingTalk: {cards:?}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_make_the_host_refetch_tokens_in_a_loop() {
+    let env = start(&[], hostile_settings(&["/v1.0/sim/*"])).await;
+    let before = env.sim.token_fetches();
+    let (_, report) = env.attack("unauthorized 20").await;
+    assert_eq!(report.as_deref(), Some("unauthorized: 20 of 20 failed"));
+    let fetched = env.sim.token_fetches() - before;
+    // The frame's first call fetches the app's first token; the first 401 may
+    // replace it once; the other 19 may not.
+    assert!(fetched <= 2, "{fetched} token fetches for one frame");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn api_answers_are_read_with_a_size_cap() {
+    let env = start(&[], hostile_settings(&["/v1.0/sim/*"])).await;
+    let (_, report) = env.attack("escape /v1.0/sim/big?bytes=3000000").await;
+    let report = report.expect("report");
+    assert!(
+        report.starts_with("escape refused: ") && report.contains("larger than"),
+        "{}",
+        &report[..report.len().min(300)]
+    );
+    let (_, report) = env.attack("escape /v1.0/sim/big?bytes=1000").await;
+    assert!(
+        report.is_some_and(|r| r.starts_with("escape answered")),
+        "small answers still arrive"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn upload_file_names_with_line_breaks_are_refused() {
+    let env = start(&[], hostile_settings(&[])).await;
+    let (_, report) = env.attack("upload-name").await;
+    assert!(
+        report
+            .as_deref()
+            .is_some_and(|r| r.starts_with("upload refused: invalid argument")),
+        "{report:?}"
+    );
+    assert!(env.sim.media().is_empty());
+    env.stop().await;
+}

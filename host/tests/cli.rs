@@ -186,6 +186,62 @@ fn check_names_the_reason_a_plugin_would_be_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn check_names_the_identity_rule_that_refused_a_plugin_and_shows_grants() {
+    let dir = scratch("identity");
+    std::fs::copy(calcbot(), dir.join("weather.wasm")).unwrap();
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
+    std::fs::write(
+        dir.join("host.toml"),
+        format!(
+            "[plugins.calcbot]\nsha256 = \"{}\"\nopenapi = [\"GET /v1.0/contact/*\"]\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let checked = host_cmd(&dir)
+        .args(["check", "--no-cache", "weather.wasm", "calcbot.wasm"])
+        .args(["--config", "host.toml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(!checked.status.success());
+    assert!(
+        stdout.contains("refused weather.wasm: plugin load failed: weather.wasm refused by the name rule: it calls itself \"calcbot\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "refused calcbot.wasm: plugin load failed: calcbot.wasm refused by the sha256 pin"
+        ),
+        "{stdout}"
+    );
+    std::fs::write(
+        dir.join("host.toml"),
+        "[plugins.calcbot]\nopenapi = [\"GET /v1.0/contact/*\"]\nproactive = true\n",
+    )
+    .unwrap();
+    let checked = host_cmd(&dir)
+        .args([
+            "check",
+            "--no-cache",
+            "calcbot.wasm",
+            "--config",
+            "host.toml",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("grant openapi:    /v1.0/contact/* (GET)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("grant proactive:"), "{stdout}");
+    assert!(stdout.contains("sha256:     "), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn dev_builds_runs_and_answers_what_the_developer_types() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};

@@ -278,3 +278,140 @@ async fn upload_file_names_with_line_breaks_are_refused() {
     assert!(env.sim.media().is_empty());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn two_plugins_with_one_name_are_refused() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let dir = scratch("twins");
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("dir");
+        copy(&plugin("calcbot"), &dir.join(sub).join("calcbot.wasm"));
+    }
+    let err = host_for(&sim)
+        .plugin(dir.join("a/calcbot.wasm"))
+        .plugin(dir.join("b/calcbot.wasm"))
+        .build()
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("unique-name rule") && text.contains("\"calcbot\""),
+        "{text}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sha256_pin_admits_only_the_pinned_component() {
+    let sim = Sim::builder().start().await.expect("sim");
+    let pinned = |hex: &str| {
+        BTreeMap::from([(
+            "calcbot".to_owned(),
+            PluginSettings {
+                sha256: Some(host::runtime::Sha256Pin::from_hex(hex).expect("hex")),
+                ..Default::default()
+            },
+        )])
+    };
+    let err = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin_configs(pinned(&"0".repeat(64)))
+        .build()
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("sha256 pin") && text.contains(&"0".repeat(64)),
+        "{text}"
+    );
+    let actual = text
+        .split("its SHA-256 is ")
+        .nth(1)
+        .and_then(|t| t.split(',').next())
+        .expect("the error names the file's digest")
+        .to_owned();
+    let host = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin_configs(pinned(&actual))
+        .build()
+        .await
+        .expect("the right pin loads");
+    assert_eq!(host.plugins()[0].sha256, actual);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn reloading_one_plugin_keeps_another_plugins_quarantine() {
+    tests::init_logging();
+    let dir = scratch("quarantine");
+    copy(&plugin("calcbot"), &dir.join("calcbot.wasm"));
+    copy(&fixture("hostile"), &dir.join("hostile.wasm"));
+    let sim = Sim::builder().start().await.expect("sim");
+    let dispatch = host::dispatch::DispatchConfig {
+        quarantine: host::dispatch::quarantine::QuarantineConfig {
+            after: 2,
+            base: Duration::from_secs(60),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let builder = host_for(&sim)
+        .plugin(dir.join("*.wasm"))
+        .plugin_configs(BTreeMap::from([(
+            "hostile".to_owned(),
+            hostile_settings(&[]),
+        )]))
+        .dispatch_config(dispatch);
+    let env = Env {
+        host: tests::connect(builder, &sim).await,
+        sim,
+    };
+    for _ in 0..2 {
+        let (ack, _) = env.attack("panic").await;
+        assert!(
+            ack.message.contains("panicked on purpose"),
+            "{}",
+            ack.message
+        );
+    }
+    let (ack, _) = env.attack("panic").await;
+    assert!(ack.message.contains("quarantined"), "{}", ack.message);
+    std::fs::remove_file(dir.join("calcbot.wasm")).expect("remove");
+    copy(&plugin("calcbot"), &dir.join("calcbot.wasm"));
+    env.host.reload(false).await;
+    let (ack, _) = env.attack("panic").await;
+    assert!(
+        ack.message.contains("quarantined"),
+        "reloading calcbot let hostile out of quarantine: {}",
+        ack.message
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_wait_queue_fails_frames_at_once() {
+    let mut settings = hostile_settings(&[]);
+    settings.limits.max_concurrency = Some(1);
+    settings.limits.max_queue = Some(1);
+    let env = start(&[], settings).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, data) = env.sim.chatbot_data(&MessageSpec::text("sleep 1500"));
+        ids.push(env.sim.push_callback(DELEGATE, data).await.expect("push"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let third = env.sim.wait_ack(&ids[2], WAIT).await.expect("ACKed");
+    assert_eq!(third.code, 500);
+    assert!(
+        third.message.contains("overloaded: 1 frames already wait"),
+        "{}",
+        third.message
+    );
+    for id in &ids[..2] {
+        let ack = env.sim.wait_ack(id, WAIT).await.expect("ACKed");
+        assert_eq!(ack.code, 200, "{}", ack.message);
+    }
+    env.stop().await;
+}

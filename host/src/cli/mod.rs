@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use crate::PluginConfigs;
-use crate::config::{DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
+use crate::config::{Credentials, DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
 use crate::runtime::cache::CacheConfig;
 use crate::runtime::{Grants, LimitOverrides, Limits, PluginSettings, RuntimeConfig, Sha256Pin};
 
@@ -57,9 +57,18 @@ pub struct HostOptions {
     /// The app's client id (AppKey).
     #[arg(long, env = "DINGTALK_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// The app's client secret (AppSecret).
+    /// The app's client secret (AppSecret). As a flag it is visible to every user in
+    /// the process list: prefer DINGTALK_CLIENT_SECRET or --client-secret-file.
     #[arg(long, env = "DINGTALK_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
+    /// A file holding the app's client secret (e.g. a mounted secret).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "DINGTALK_CLIENT_SECRET_FILE",
+        conflicts_with = "client_secret"
+    )]
+    pub client_secret_file: Option<PathBuf>,
     /// Base URL of the DingTalk OpenAPI.
     #[arg(long, env = "DINGTALK_OPENAPI_ENDPOINT", default_value = DEFAULT_OPENAPI_ENDPOINT)]
     pub openapi_endpoint: String,
@@ -78,6 +87,21 @@ pub struct HostOptions {
 }
 
 impl HostOptions {
+    /// The app's credentials, the secret read from its file when one is given.
+    pub fn credentials(&self) -> anyhow::Result<Option<Credentials>> {
+        let secret = match (&self.client_secret, &self.client_secret_file) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(file)) => Some(std::fs::read_to_string(file).with_context(|| {
+                format!("cannot read the client secret file {}", file.display())
+            })?),
+            (None, None) => None,
+        };
+        Ok(match (&self.client_id, secret) {
+            (Some(id), Some(secret)) => Some(Credentials::new(id, secret)),
+            _ => None,
+        })
+    }
+
     /// The endpoints these options name.
     pub fn endpoints(&self) -> Endpoints {
         Endpoints {
@@ -330,5 +354,27 @@ mod tests {
         };
         assert_eq!(args.options.client_id.as_deref(), Some("flag-id"));
         assert_eq!(args.options.endpoints().openapi, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn the_client_secret_can_come_from_a_file_kept_out_of_the_process_list() {
+        let file = std::env::temp_dir().join(format!("host-secret-{}", std::process::id()));
+        std::fs::write(&file, "s3cr3t\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "host",
+            "run",
+            "--client-id",
+            "id",
+            "--client-secret-file",
+            file.to_str().unwrap(),
+            "a.wasm",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let credentials = args.options.credentials().unwrap().unwrap();
+        assert_eq!(credentials.client_secret.expose(), "s3cr3t");
+        let _ = std::fs::remove_file(file);
     }
 }

@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::HostOptions;
 use crate::Host;
-use crate::config::Credentials;
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
@@ -24,14 +23,14 @@ pub(super) struct RunArgs {
 
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let opts = &args.options;
-    let (Some(id), Some(secret)) = (&opts.client_id, &opts.client_secret) else {
+    let Some(credentials) = opts.credentials()? else {
         anyhow::bail!(
-            "no credentials: pass --client-id and --client-secret, or set DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET"
+            "no credentials: set DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET (or DINGTALK_CLIENT_SECRET_FILE), or pass --client-id and --client-secret-file"
         );
     };
     let file = opts.file()?;
     let host = Host::builder()
-        .credentials(Credentials::new(id, secret))
+        .credentials(credentials)
         .endpoints(opts.endpoints())
         .plugins(&args.plugins)
         .plugin_configs(file.plugin_configs()?)

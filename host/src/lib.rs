@@ -219,14 +219,7 @@ impl Host {
 
     /// The subscriptions the host opens connections with: the plugins' union.
     pub fn subscriptions(&self) -> Vec<stream::Subscription> {
-        self.dispatcher
-            .subscriptions()
-            .into_iter()
-            .map(|s| stream::Subscription {
-                kind: s.kind.as_str().to_owned(),
-                topic: s.topic,
-            })
-            .collect()
+        self.dispatcher.subscriptions()
     }
 
     /// Connect and serve until [`RunningHost::shutdown`]. Fails if the first

@@ -34,7 +34,7 @@ use quarantine::{Health, QuarantineConfig};
 
 use crate::runtime::scope::FrameScope;
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
-use crate::stream::{Ack, AckSender, Frame, FrameSink};
+use crate::stream::{Ack, AckSlot, Frame, FrameSink};
 
 /// Dispatch settings.
 #[derive(Debug, Clone)]
@@ -245,21 +245,22 @@ fn log_result(
     }
 }
 
-/// Sends a frame's ACK and records it for re-pushes of the same frame.
+/// Sends a frame's ACK (once: it consumes the slot) and records it for re-pushes of
+/// the same frame.
 struct Recorder {
-    acks: AckSender,
+    slot: AckSlot,
     keys: Vec<String>,
     dedup: Arc<Mutex<Dedup>>,
 }
 
 impl Recorder {
-    fn send(&self, ack: Ack) {
+    fn send(self, ack: Ack) {
         let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
         self.dedup
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .complete(&keys, ack.code, &ack.message, &ack.data);
-        self.acks.send(ack);
+        self.slot.send(ack);
     }
 }
 
@@ -338,7 +339,7 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
 }
 
 impl FrameSink for Dispatcher {
-    fn deliver(&self, frame: Frame, acks: AckSender, tasks: &TaskTracker) {
+    fn deliver(&self, frame: Frame, acks: AckSlot, tasks: &TaskTracker) {
         let Some(kind) = SubscriptionKind::of(&frame.frame_type) else {
             let reason = format!("unknown frame type {:?}", frame.frame_type.as_str());
             tracing::warn!(message_id = %frame.message_id, "{reason}");
@@ -382,7 +383,7 @@ impl FrameSink for Dispatcher {
             }
         }
         let acks = Recorder {
-            acks,
+            slot: acks,
             keys,
             dedup: self.dedup.clone(),
         };

@@ -35,10 +35,11 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use crate::stream::{Subscription, SubscriptionKind};
 pub use capability::Grants;
 pub use plugin::{
     HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, PluginSettings, Sha256Pin,
-    Subscription, SubscriptionKind, describe_error, file_stem,
+    describe_error, file_stem,
 };
 pub use state::Services;
 use state::State;

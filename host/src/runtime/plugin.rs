@@ -23,6 +23,7 @@ use super::scope::FrameScope;
 use super::state::{PluginContext, State};
 use super::{LimitOverrides, Limits, Runtime, cache};
 use crate::stream::frame::{Frame, FrameType};
+use crate::stream::{Subscription, SubscriptionKind};
 
 /// Largest callback response a plugin may return. The ACK carries it, and gateway
 /// clients limit frames (Java: 256 KiB); 64 KiB leaves room and is plenty for card data.
@@ -30,49 +31,6 @@ const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
 /// Time the canary `describe` call may take at load.
 const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Whether a subscription is for callbacks or events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SubscriptionKind {
-    /// CALLBACK frames.
-    Callback,
-    /// EVENT frames.
-    Event,
-}
-
-impl SubscriptionKind {
-    /// The wire spelling (`CALLBACK`, `EVENT`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionKind::Callback => "CALLBACK",
-            SubscriptionKind::Event => "EVENT",
-        }
-    }
-
-    /// The kind of a data frame; `None` for SYSTEM and unknown types.
-    pub fn of(frame_type: &FrameType) -> Option<Self> {
-        match frame_type {
-            FrameType::Callback => Some(SubscriptionKind::Callback),
-            FrameType::Event => Some(SubscriptionKind::Event),
-            _ => None,
-        }
-    }
-}
-
-/// One (kind, topic) a plugin asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Subscription {
-    /// Callback or event.
-    pub kind: SubscriptionKind,
-    /// The topic.
-    pub topic: String,
-}
-
-impl fmt::Display for Subscription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind.as_str(), self.topic)
-    }
-}
 
 /// Why a plugin file was not loaded. Each names the file and the stage.
 #[derive(Debug, thiserror::Error)]

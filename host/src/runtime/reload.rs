@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Dispatcher;
 use crate::runtime::{LoadError, Plugin, PluginConfigs, Runtime};
-use crate::stream::{Subscription, SupervisorControl};
+use crate::stream::SupervisorControl;
 
 /// How long to wait for a burst of file events to settle.
 const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -129,17 +129,6 @@ pub struct Reloader {
     state: Arc<Mutex<State>>,
 }
 
-fn stream_subscriptions(dispatcher: &Dispatcher) -> Vec<Subscription> {
-    dispatcher
-        .subscriptions()
-        .into_iter()
-        .map(|s| Subscription {
-            kind: s.kind.as_str().to_owned(),
-            topic: s.topic,
-        })
-        .collect()
-}
-
 impl Reloader {
     pub(crate) fn new(
         specs: Vec<PathSpec>,
@@ -233,10 +222,10 @@ impl Reloader {
             }
         }
         if changed {
-            let before = stream_subscriptions(&self.dispatcher);
+            let before = self.dispatcher.subscriptions();
             self.dispatcher
                 .replace(next.values().map(|(_, p)| p.clone()).collect());
-            let after = stream_subscriptions(&self.dispatcher);
+            let after = self.dispatcher.subscriptions();
             if before != after {
                 if after.is_empty() {
                     tracing::warn!(

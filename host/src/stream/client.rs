@@ -9,9 +9,10 @@ use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
 
 use super::FrameSink;
+use super::Subscription;
 use super::backoff::backoff;
 use super::connection::{self, Context, Event, Socket};
-use super::open::{self, Subscription};
+use super::open;
 use crate::config::{Credentials, Endpoints};
 use crate::openapi::{self, Http};
 

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::frame::{self, FrameType};
-use super::{Ack, AckSender, FrameSink};
+use super::{Ack, AckWriter, FrameSink};
 
 /// A connection up this long counts as healthy even if no frame arrived.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
@@ -104,10 +104,7 @@ pub(crate) async fn run(socket: Socket, ctx: Context) {
     let (write, mut read) = socket.split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(write, rx));
-    let acks = AckSender {
-        connection: id,
-        tx: tx.clone(),
-    };
+    let acks = AckWriter::new(id, tx.clone());
     let tasks = TaskTracker::new();
     let mut draining = false;
     // A connection that carried frames, or stayed up a while, was healthy: its loss
@@ -209,7 +206,7 @@ fn describe_close(frame: CloseFrame) -> String {
 }
 
 /// Handle one text message; returns true when it was a `disconnect`.
-fn handle_text(text: &str, ctx: &Context, acks: &AckSender, tasks: &TaskTracker) -> bool {
+fn handle_text(text: &str, ctx: &Context, acks: &AckWriter, tasks: &TaskTracker) -> bool {
     let frame = match frame::decode(text) {
         Ok(f) => f,
         Err(rejected) => {
@@ -220,7 +217,8 @@ fn handle_text(text: &str, ctx: &Context, acks: &AckSender, tasks: &TaskTracker)
                 rejected.error
             );
             if let Some(id) = rejected.message_id {
-                acks.send(Ack::error(id, 400, rejected.error.to_string()));
+                acks.slot(&id)
+                    .send(Ack::error(id, 400, rejected.error.to_string()));
             }
             return false;
         }
@@ -233,7 +231,8 @@ fn handle_text(text: &str, ctx: &Context, acks: &AckSender, tasks: &TaskTracker)
         "frame"
     );
     if frame.frame_type != FrameType::System {
-        ctx.sink.deliver(frame, acks.clone(), tasks);
+        let slot = acks.slot(&frame.message_id);
+        ctx.sink.deliver(frame, slot, tasks);
         return false;
     }
     // SYSTEM frames are answered here, at once: ping echoes its data (the opaque),
@@ -242,6 +241,6 @@ fn handle_text(text: &str, ctx: &Context, acks: &AckSender, tasks: &TaskTracker)
     if is_disconnect {
         tracing::info!(connection = ctx.id, data = %frame.data, "gateway asked to disconnect; opening a replacement");
     }
-    acks.send(Ack::ok(frame.message_id, frame.data));
+    acks.send(&Ack::ok(frame.message_id, frame.data));
     is_disconnect
 }

@@ -1,21 +1,11 @@
 //! Opening a connection: the HTTP call that trades credentials and subscriptions for
 //! a WebSocket endpoint and a single-use ticket (protocol.md A).
 
-use serde::Serialize;
+use super::Subscription;
 use serde_json::Value;
 
 use crate::config::{Credentials, Endpoints};
 use crate::openapi::{Error, Http, Step};
-
-/// One (type, topic) subscription sent when opening.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Subscription {
-    /// `CALLBACK` or `EVENT`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The topic; `*` for events.
-    pub topic: String,
-}
 
 /// What the gateway handed back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,18 +97,6 @@ mod tests {
         assert_eq!(
             t.url().unwrap().as_str(),
             "ws://127.0.0.1:9/connect?ticket=a+b%2Bc"
-        );
-    }
-
-    #[test]
-    fn subscriptions_serialise_with_type_and_topic() {
-        let s = Subscription {
-            kind: "CALLBACK".into(),
-            topic: "/t".into(),
-        };
-        assert_eq!(
-            serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"type":"CALLBACK","topic":"/t"})
         );
     }
 }

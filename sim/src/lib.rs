@@ -19,6 +19,7 @@
 //! Invariant: the sim never sends a frame with a non-string header or `data`, except
 //! through [`Sim::push_raw`], which sends exactly what it is given.
 
+mod answer;
 pub mod bench;
 mod gateway;
 pub mod message;

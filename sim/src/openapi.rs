@@ -8,16 +8,42 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Multipart, Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post, put};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::server::{api_error, webhook_error};
+use crate::answer::{api_error, webhook_error};
 use crate::state::{CardRecord, Inner, MediaRecord, now_ms};
 
 type Shared = Arc<Inner>;
+
+/// The token-authenticated API routes.
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/media/upload", post(media_upload))
+        .route("/v1.0/robot/messageFiles/download", post(file_download))
+        .route("/_files/{code}", get(file_bytes))
+        .route("/v1.0/im/v1.0/robot/interactiveCards/send", post(card_send))
+        .route("/v1.0/im/robots/interactiveCards", put(card_update))
+        .route(
+            "/v1.0/card/instances",
+            post(instance_create).put(instance_update),
+        )
+        .route("/v1.0/card/instances/deliver", post(instance_deliver))
+        .route(
+            "/v1.0/card/instances/createAndDeliver",
+            post(instance_create_and_deliver),
+        )
+        .route("/v1.0/card/streaming", put(instance_stream))
+        .route("/v1.0/robot/oToMessages/batchSend", post(batch_send))
+        .route("/v1.0/robot/groupMessages/send", post(group_send))
+        .route("/v1.0/sim/echo", any(echo))
+        .route("/v1.0/sim/unauthorized", any(unauthorized))
+        .route("/v1.0/sim/big", any(big))
+}
 
 fn token_valid(inner: &Inner, token: Option<&str>) -> bool {
     token.is_some_and(|t| {
@@ -69,7 +95,7 @@ fn json_string_field(body: &Value, key: &str) -> Result<Value, Refusal> {
     })
 }
 
-pub(crate) async fn media_upload(
+async fn media_upload(
     AxState(inner): AxState<Shared>,
     Query(q): Query<HashMap<String, String>>,
     mut form: Multipart,
@@ -118,7 +144,7 @@ pub(crate) async fn media_upload(
     Json(json!({"errcode": 0, "errmsg": "ok", "media_id": media_id, "created_at": now_ms(), "type": kind})).into_response()
 }
 
-pub(crate) async fn file_download(
+async fn file_download(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -161,11 +187,11 @@ pub fn file_content(code: &str) -> Vec<u8> {
     format!("sim file for {code}\n").into_bytes()
 }
 
-pub(crate) async fn file_bytes(Path(code): Path<String>) -> Response {
+async fn file_bytes(Path(code): Path<String>) -> Response {
     file_content(&code).into_response()
 }
 
-pub(crate) async fn card_send(
+async fn card_send(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -239,7 +265,7 @@ pub(crate) async fn card_send(
     Json(json!({"processQueryKey": format!("pqk{:x}", rand::random::<u64>())})).into_response()
 }
 
-pub(crate) async fn card_update(
+async fn card_update(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -385,7 +411,7 @@ fn success(result: Value) -> Response {
     Json(json!({"success": true, "result": result})).into_response()
 }
 
-pub(crate) async fn instance_create(
+async fn instance_create(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -400,7 +426,7 @@ pub(crate) async fn instance_create(
     success(json!(id))
 }
 
-pub(crate) async fn instance_deliver(
+async fn instance_deliver(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -420,7 +446,7 @@ pub(crate) async fn instance_deliver(
     success(json!([{"success": true, "carrierId": format!("carrier{:x}", rand::random::<u32>())}]))
 }
 
-pub(crate) async fn instance_create_and_deliver(
+async fn instance_create_and_deliver(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -437,7 +463,7 @@ pub(crate) async fn instance_create_and_deliver(
     success(json!({"outTrackId": id, "deliverResults": [{"success": true}]}))
 }
 
-pub(crate) async fn instance_update(
+async fn instance_update(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -489,7 +515,7 @@ pub(crate) async fn instance_update(
     success(json!(true))
 }
 
-pub(crate) async fn instance_stream(
+async fn instance_stream(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -561,7 +587,7 @@ fn proactive_record(inner: &Inner, action: &str, body: &Value) -> Result<(), Ref
     Ok(())
 }
 
-pub(crate) async fn batch_send(
+async fn batch_send(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -572,7 +598,7 @@ pub(crate) async fn batch_send(
     }
 }
 
-pub(crate) async fn group_send(
+async fn group_send(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -588,7 +614,7 @@ pub(crate) async fn group_send(
 
 /// A token-checked endpoint that answers with what it received, for exercising the
 /// generic OpenAPI call (any method).
-pub(crate) async fn echo(
+async fn echo(
     AxState(inner): AxState<Shared>,
     method: axum::http::Method,
     headers: HeaderMap,
@@ -603,7 +629,7 @@ pub(crate) async fn echo(
 
 /// A token-checked endpoint that always answers 401, as DingTalk does for a token it
 /// no longer accepts: a plugin calling it must not make the host refetch in a loop.
-pub(crate) async fn unauthorized(AxState(inner): AxState<Shared>, headers: HeaderMap) -> Response {
+async fn unauthorized(AxState(inner): AxState<Shared>, headers: HeaderMap) -> Response {
     if let Err(r) = require_token(&inner, &headers) {
         return r.into_response();
     }
@@ -616,7 +642,7 @@ pub(crate) async fn unauthorized(AxState(inner): AxState<Shared>, headers: Heade
 
 /// A token-checked endpoint answering a JSON string of `bytes` bytes (query), to
 /// check that answers are read with a size cap.
-pub(crate) async fn big(
+async fn big(
     AxState(inner): AxState<Shared>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::answer::{api_error, webhook_error};
 use crate::message::MessageSpec;
 use crate::state::{Inner, OpenRecord, Ticket, now_ms};
 
@@ -26,65 +27,14 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/connect", get(connect))
         .route("/v1.0/oauth2/accessToken", post(access_token))
         .route("/robot/sendBySession", post(webhook))
-        .route("/media/upload", post(crate::openapi::media_upload))
-        .route(
-            "/v1.0/robot/messageFiles/download",
-            post(crate::openapi::file_download),
-        )
-        .route("/_files/{code}", get(crate::openapi::file_bytes))
-        .route(
-            "/v1.0/im/v1.0/robot/interactiveCards/send",
-            post(crate::openapi::card_send),
-        )
-        .route(
-            "/v1.0/im/robots/interactiveCards",
-            axum::routing::put(crate::openapi::card_update),
-        )
-        .route(
-            "/v1.0/card/instances",
-            post(crate::openapi::instance_create).put(crate::openapi::instance_update),
-        )
-        .route(
-            "/v1.0/card/instances/deliver",
-            post(crate::openapi::instance_deliver),
-        )
-        .route(
-            "/v1.0/card/instances/createAndDeliver",
-            post(crate::openapi::instance_create_and_deliver),
-        )
-        .route(
-            "/v1.0/card/streaming",
-            axum::routing::put(crate::openapi::instance_stream),
-        )
-        .route(
-            "/v1.0/robot/oToMessages/batchSend",
-            post(crate::openapi::batch_send),
-        )
-        .route(
-            "/v1.0/robot/groupMessages/send",
-            post(crate::openapi::group_send),
-        )
-        .route("/v1.0/sim/echo", axum::routing::any(crate::openapi::echo))
-        .route(
-            "/v1.0/sim/unauthorized",
-            axum::routing::any(crate::openapi::unauthorized),
-        )
-        .route("/v1.0/sim/big", axum::routing::any(crate::openapi::big))
         .route("/_sim/chatbot", post(control_chatbot))
         .route("/_sim/event", post(control_event))
         .route("/_sim/ping", post(control_ping))
         .route("/_sim/disconnect", post(control_disconnect))
         .route("/_sim/drop", post(control_drop))
         .route("/_sim/records", get(control_records))
+        .merge(crate::openapi::routes())
         .with_state(inner)
-}
-
-pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"requestid": uuid::Uuid::new_v4().to_string(), "code": code, "message": message})),
-    )
-        .into_response()
 }
 
 async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
@@ -230,10 +180,6 @@ async fn access_token(AxState(inner): AxState<Shared>, Json(req): Json<TokenRequ
     s.token_fetches += 1;
     drop(s);
     Json(json!({"accessToken": token, "expireIn": ttl.as_secs()})).into_response()
-}
-
-pub(crate) fn webhook_error(errcode: i64, errmsg: &str) -> Response {
-    Json(json!({"errcode": errcode, "errmsg": errmsg})).into_response()
 }
 
 /// Checks a webhook body the way DingTalk does: known msgtype, its object present.

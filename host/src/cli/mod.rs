@@ -5,7 +5,9 @@
 
 pub mod build;
 mod check;
+#[cfg(feature = "dev-tools")]
 mod demo;
+#[cfg(feature = "dev-tools")]
 mod dev;
 mod new;
 mod run;
@@ -38,6 +40,7 @@ enum Command {
     Run(run::RunArgs),
     /// Build the example plugins, run them against the embedded simulator and print
     /// a scripted conversation.
+    #[cfg(feature = "dev-tools")]
     Demo(demo::DemoArgs),
     /// Load plugins exactly as `run` would and report what each is, or why it would
     /// be refused.
@@ -48,6 +51,7 @@ enum Command {
     New(new::NewArgs),
     /// Build, run against the embedded simulator, rebuild and reload on source
     /// change, and chat with the bot from a prompt.
+    #[cfg(feature = "dev-tools")]
     Dev(dev::DevArgs),
 }
 
@@ -257,10 +261,12 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run::run(args).await,
+            #[cfg(feature = "dev-tools")]
             Command::Demo(args) => demo::demo(args).await,
             Command::Check(args) => check::check(args).await,
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
+            #[cfg(feature = "dev-tools")]
             Command::Dev(args) => dev::dev(args).await,
         }
     });

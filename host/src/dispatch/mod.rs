@@ -13,13 +13,13 @@
 //! - At most [`DispatchConfig::max_in_flight`] handlers run at once; later frames wait
 //!   for a slot in arrival order without blocking the socket reader.
 //! - A frame DingTalk pushes again (same `messageId`, or same `msgId`/`eventId`) is
-//!   ACKed again but not handled again ([`crate::dedup`]).
+//!   ACKed again but not handled again (`dedup`).
 //! - Several plugins may subscribe to one topic: each gets every frame (fan-out), in
 //!   parallel, and the frame's single ACK combines their outcomes: any failure is a
 //!   500 naming each failed plugin; otherwise the first response in load order (for
 //!   callbacks) or `LATER` if any plugin asked for it (for events).
 
-pub mod dedup;
+mod dedup;
 pub mod quarantine;
 
 use std::collections::HashMap;

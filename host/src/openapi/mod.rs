@@ -8,14 +8,14 @@
 //!
 //! No error leaving this module contains a URL: URLs carry the access token (media
 //! upload's `access_token` query) and the session webhook's key, and errors reach
-//! plugins and logs. Transport errors are stripped of theirs ([`Error::from_reqwest`]).
+//! plugins and logs. Transport errors are stripped of theirs (`Error::from_reqwest`).
 
-pub mod api;
-pub mod cards;
-pub mod media;
-pub mod messages;
+pub(crate) mod api;
+pub(crate) mod cards;
+pub(crate) mod media;
+pub(crate) mod messages;
 pub mod token;
-pub mod webhook;
+pub(crate) mod webhook;
 
 use std::fmt;
 use std::time::Duration;

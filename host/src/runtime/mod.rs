@@ -25,8 +25,8 @@ pub mod cache;
 pub mod capability;
 mod limiter;
 mod plugin;
-pub mod reload;
-pub mod scope;
+pub(crate) mod reload;
+pub(crate) mod scope;
 mod state;
 
 use std::sync::Arc;

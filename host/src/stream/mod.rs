@@ -12,11 +12,11 @@
 //! live: make-before-break, nothing un-ACKed.
 
 pub mod ack;
-pub mod backoff;
+mod backoff;
 mod client;
 mod connection;
 pub mod frame;
-pub mod open;
+mod open;
 mod subscription;
 
 pub use ack::Ack;

@@ -4,7 +4,7 @@
 //! origin DingTalk's webhooks use (`https://oapi.dingtalk.com`, `https://api.dingtalk.com`)
 //! or one of the configured API bases, so a frame cannot point the host's HTTP client
 //! anywhere else. Limits (checked before any JSON is built): the strings of one reply
-//! at most [`MAX_BODY_BYTES`] together, at most [`MAX_MENTIONS`] mentions of each
+//! at most 64 KiB together, at most [`MAX_MENTIONS`] mentions of each
 //! kind, at most [`MAX_BUTTONS`] buttons or feed links.
 
 use std::sync::Arc;

@@ -415,3 +415,33 @@ async fn a_full_wait_queue_fails_frames_at_once() {
     }
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_webhook_off_dingtalks_hosts_is_never_called() {
+    let env = start(&[], hostile_settings(&[])).await;
+    let (_, mut data) = env.sim.chatbot_data(&MessageSpec::text("env"));
+    // A listener the host must not reach: a reply would connect to it.
+    let trap = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let elsewhere = format!(
+        "http://{}/robot/sendBySession?session=x",
+        trap.local_addr().expect("addr")
+    );
+    data["sessionWebhook"] = serde_json::json!(elsewhere);
+    let id = env.sim.push_callback(DELEGATE, data).await.expect("push");
+    let ack = env.sim.wait_ack(&id, WAIT).await.expect("ACKed");
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("denied: the frame's session webhook is not on DingTalk's API host"),
+        "{}",
+        ack.message
+    );
+    let connected = tokio::time::timeout(Duration::from_millis(200), trap.accept()).await;
+    assert!(
+        connected.is_err(),
+        "the host connected to the foreign webhook"
+    );
+    env.stop().await;
+}

@@ -445,3 +445,72 @@ async fn a_session_webhook_off_dingtalks_hosts_is_never_called() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_card_callback_goes_to_the_plugin_that_created_the_card() {
+    tests::init_logging();
+    let sim = Sim::builder().start().await.expect("sim");
+    let card_topic = "/v1.0/card/instances/callback";
+    let configs = BTreeMap::from([
+        (
+            "cardwatch".to_owned(),
+            PluginSettings {
+                grants: Grants::default()
+                    .with_topics(&[format!("CALLBACK {card_topic}")])
+                    .expect("grant"),
+                ..Default::default()
+            },
+        ),
+        (
+            "probe".to_owned(),
+            PluginSettings {
+                grants: tests::probe_topics(),
+                ..Default::default()
+            },
+        ),
+    ]);
+    let builder = host_for(&sim)
+        .plugin(fixture("cardwatch"))
+        .plugin(fixture("probe"))
+        .plugin_configs(configs);
+    let env = Env {
+        host: tests::connect(builder, &sim).await,
+        sim,
+    };
+    let (_, report) = env.attack("instance").await;
+    let report = report.expect("probe reports its card");
+    let out_track_id = report.strip_prefix("ok: ").expect("created").to_owned();
+
+    let id = env
+        .sim
+        .push_callback(
+            card_topic,
+            serde_json::json!({"value": "mine", "outTrackId": out_track_id}),
+        )
+        .await
+        .expect("push");
+    let ack = env.sim.wait_ack(&id, WAIT).await.expect("ACKed");
+    assert_eq!(
+        ack.data_json()["response"]["cardData"]["cardParamMap"]["echo"],
+        "mine",
+        "the creator answered: {:?}",
+        ack.data
+    );
+
+    let id = env
+        .sim
+        .push_callback(
+            card_topic,
+            serde_json::json!({"value": "unknown", "outTrackId": "nobody-made-this"}),
+        )
+        .await
+        .expect("push");
+    let ack = env.sim.wait_ack(&id, WAIT).await.expect("ACKed");
+    assert_eq!(
+        ack.data_json()["response"],
+        serde_json::json!({"cardwatch": true}),
+        "a card no one is known to own fans out as before: {:?}",
+        ack.data
+    );
+    env.stop().await;
+}

@@ -36,12 +36,12 @@ const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("plugin load failed: cannot read {path}: {reason}")]
+    #[error("plugin load failed: cannot read {path}: {source}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        reason: String,
+        source: std::io::Error,
     },
     /// Not a valid WebAssembly component.
     #[error("plugin load failed: {path} is not a valid WebAssembly component: {reason}")]
@@ -296,10 +296,12 @@ impl Runtime {
             return Err(LoadError::FileName { path });
         };
         let settings = configs.get(&stem).cloned().unwrap_or_default();
-        let bytes = tokio::fs::read(&path).await.map_err(|e| LoadError::Read {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|source| LoadError::Read {
+                path: path.clone(),
+                source,
+            })?;
         let size = bytes.len();
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some(pin) = settings.sha256

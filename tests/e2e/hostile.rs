@@ -7,14 +7,7 @@ use std::time::Duration;
 use host::runtime::Grants;
 use host::runtime::{LimitOverrides, PluginSettings};
 use sim::{MessageSpec, Sim};
-use tests::{WAIT, fixture, host_for, plugin};
-
-const DELEGATE: &str = "/v1.0/im/bot/messages/delegate";
-
-struct Env {
-    sim: Sim,
-    host: host::RunningHost,
-}
+use tests::{DELEGATE, Env, WAIT, fixture, host_for, plugin};
 
 async fn start() -> Env {
     start_with(host::dispatch::DispatchConfig::default()).await
@@ -44,42 +37,17 @@ async fn start_with(dispatch: host::dispatch::DispatchConfig) -> Env {
     Env { sim, host }
 }
 
-impl Env {
-    /// Send an attack; return its ACK and the hostile plugin's report, if any.
-    async fn attack(&self, text: &str) -> (sim::AckRecord, Option<String>) {
-        let (session, data) = self.sim.chatbot_data(&MessageSpec::text(text));
-        let id = self.sim.push_callback(DELEGATE, data).await.expect("push");
-        let ack = self
-            .sim
-            .wait_ack(&id, WAIT)
-            .await
-            .expect("the attack frame is ACKed");
-        let report = self
-            .sim
-            .wait_replies(&session, 1, Duration::from_millis(300))
-            .await
-            .first()
-            .and_then(|r| r.text().map(str::to_owned));
-        (ack, report)
-    }
-
-    async fn calcbot_still_answers(&self) {
-        let pushed = self
-            .sim
-            .push_chatbot(MessageSpec::text("20+22"))
-            .await
-            .expect("push");
-        let replies = self.sim.wait_replies(&pushed.session, 1, WAIT).await;
-        assert_eq!(
-            replies.first().and_then(|r| r.text()),
-            Some("Q: 20+22\nA: 42")
-        );
-    }
-
-    async fn stop(self) {
-        self.host.shutdown().await;
-        self.sim.shutdown().await;
-    }
+async fn calcbot_still_answers(env: &Env) {
+    let pushed = env
+        .sim
+        .push_chatbot(MessageSpec::text("20+22"))
+        .await
+        .expect("push");
+    let replies = env.sim.wait_replies(&pushed.session, 1, WAIT).await;
+    assert_eq!(
+        replies.first().and_then(|r| r.text()),
+        Some("Q: 20+22\nA: 42")
+    );
 }
 
 #[tokio::test]
@@ -93,7 +61,7 @@ async fn an_infinite_loop_is_interrupted_at_its_cpu_budget() {
         "{}",
         ack.message
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     env.stop().await;
 }
 
@@ -108,7 +76,7 @@ async fn a_memory_bomb_stops_at_its_memory_limit() {
         "{}",
         ack.message
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     env.stop().await;
 }
 
@@ -122,7 +90,7 @@ async fn a_panic_fails_the_frame_with_the_panic_message() {
         "{}",
         ack.message
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     env.stop().await;
 }
 
@@ -139,7 +107,7 @@ async fn deep_recursion_traps_when_the_stack_runs_out() {
         "{}",
         ack.message
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     env.stop().await;
 }
 
@@ -166,7 +134,7 @@ async fn huge_replies_and_responses_are_refused_unsent() {
         env.sim.replies().is_empty(),
         "nothing huge reached the webhook"
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     env.stop().await;
 }
 
@@ -193,7 +161,7 @@ async fn files_environment_sockets_and_ungranted_apis_are_out_of_reach() {
             .is_some_and(|r| r.contains("denied") && r.contains("not granted")),
         "{api:?}"
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     env.stop().await;
 }
 
@@ -244,7 +212,7 @@ async fn a_plugin_that_keeps_failing_is_quarantined_then_comes_back_by_itself() 
         "{}",
         ack.message
     );
-    env.calcbot_still_answers().await;
+    calcbot_still_answers(&env).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let (ack, _) = env.attack("panic").await;
     assert!(

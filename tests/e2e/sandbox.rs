@@ -9,9 +9,7 @@ use std::time::Duration;
 use host::runtime::Grants;
 use host::runtime::{LimitOverrides, PluginSettings};
 use sim::{MessageSpec, Sim};
-use tests::{Logs, WAIT, fixture, host_for, plugin, workspace};
-
-const DELEGATE: &str = "/v1.0/im/bot/messages/delegate";
+use tests::{DELEGATE, Env, Logs, WAIT, fixture, host_for, plugin, workspace};
 
 fn hostile_settings(openapi: &[&str]) -> PluginSettings {
     let openapi: Vec<String> = openapi.iter().map(|s| s.to_string()).collect();
@@ -29,11 +27,6 @@ fn hostile_settings(openapi: &[&str]) -> PluginSettings {
     }
 }
 
-struct Env {
-    sim: Sim,
-    host: host::RunningHost,
-}
-
 async fn start(others: &[&str], settings: PluginSettings) -> Env {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
@@ -44,26 +37,6 @@ async fn start(others: &[&str], settings: PluginSettings) -> Env {
     let builder = builder.plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]));
     let host = tests::connect(builder, &sim).await;
     Env { sim, host }
-}
-
-impl Env {
-    async fn attack(&self, text: &str) -> (sim::AckRecord, Option<String>) {
-        let (session, data) = self.sim.chatbot_data(&MessageSpec::text(text));
-        let id = self.sim.push_callback(DELEGATE, data).await.expect("push");
-        let ack = self.sim.wait_ack(&id, WAIT).await.expect("ACKed");
-        let report = self
-            .sim
-            .wait_replies(&session, 1, Duration::from_millis(300))
-            .await
-            .first()
-            .and_then(|r| r.text().map(str::to_owned));
-        (ack, report)
-    }
-
-    async fn stop(self) {
-        self.host.shutdown().await;
-        self.sim.shutdown().await;
-    }
 }
 
 fn scratch(name: &str) -> PathBuf {

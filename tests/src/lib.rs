@@ -9,6 +9,9 @@ use host::config::{Credentials, Endpoints};
 use host::{Host, HostBuilder, RunningHost};
 use sim::Sim;
 
+/// The topic fixtures take test commands on.
+pub const DELEGATE: &str = "/v1.0/im/bot/messages/delegate";
+
 /// How long tests wait for anything that should happen at once.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -128,6 +131,25 @@ impl Env {
         let sim = sim.start().await.expect("start sim");
         let host = connect(host_for(&sim).plugin(plugin("calcbot")), &sim).await;
         Self { sim, host }
+    }
+
+    /// Push `text` as a chatbot message on the delegate topic (where the probe and
+    /// hostile fixtures listen); return its ACK and the plugin's text reply, if any.
+    pub async fn attack(&self, text: &str) -> (sim::AckRecord, Option<String>) {
+        let (session, data) = self.sim.chatbot_data(&sim::MessageSpec::text(text));
+        let id = self.sim.push_callback(DELEGATE, data).await.expect("push");
+        let ack = self
+            .sim
+            .wait_ack(&id, WAIT)
+            .await
+            .expect("the frame is ACKed");
+        let report = self
+            .sim
+            .wait_replies(&session, 1, Duration::from_millis(300))
+            .await
+            .first()
+            .and_then(|r| r.text().map(str::to_owned));
+        (ack, report)
     }
 
     /// Shut both down.

@@ -449,12 +449,31 @@ async fn canary(
     }
 }
 
+/// Longest version string and topic a description may carry: they reach logs and
+/// load errors.
+const MAX_DESCRIBED: usize = 256;
+
+/// Most subscriptions one plugin may ask for.
+const MAX_SUBSCRIPTIONS: usize = 32;
+
 fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
     if d.name.trim().is_empty() {
         return Err("the name is empty".into());
     }
+    if d.version.len() > MAX_DESCRIBED {
+        return Err(format!(
+            "the version is {} bytes; at most {MAX_DESCRIBED} are allowed",
+            d.version.len()
+        ));
+    }
     if d.subscriptions.is_empty() {
         return Err("it subscribes to nothing".into());
+    }
+    if d.subscriptions.len() > MAX_SUBSCRIPTIONS {
+        return Err(format!(
+            "it asks for {} subscriptions; at most {MAX_SUBSCRIPTIONS} are allowed",
+            d.subscriptions.len()
+        ));
     }
     let mut subs = Vec::with_capacity(d.subscriptions.len());
     for s in &d.subscriptions {
@@ -464,6 +483,12 @@ fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
         };
         if s.topic.is_empty() {
             return Err("a subscription has an empty topic".into());
+        }
+        if s.topic.len() > MAX_DESCRIBED {
+            return Err(format!(
+                "a topic is {} bytes; at most {MAX_DESCRIBED} are allowed",
+                s.topic.len()
+            ));
         }
         if kind == SubscriptionKind::Event && s.topic != "*" {
             return Err(format!(
@@ -624,5 +649,54 @@ pub fn describe_error(e: &WitError) -> String {
         WitError::InvalidArgument(s) => format!("invalid argument: {s}"),
         WitError::Denied(s) => format!("denied: {s}"),
         WitError::Plugin(s) => s.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindings::dingtalk::bot::types::Subscription as WitSubscription;
+
+    fn description(version: &str, topics: &[&str]) -> bindings::Description {
+        bindings::Description {
+            name: "x".into(),
+            version: version.into(),
+            subscriptions: topics
+                .iter()
+                .map(|t| WitSubscription {
+                    kind: FrameKind::Callback,
+                    topic: (*t).into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn what_describe_answers_is_bounded_before_it_reaches_a_log() {
+        assert!(validate(&description("1.0", &["/t"])).is_ok());
+        let huge = "v".repeat(1 << 20);
+        assert!(
+            validate(&description(&huge, &["/t"]))
+                .unwrap_err()
+                .contains("at most 256")
+        );
+        assert!(
+            validate(&description("1", &[&huge]))
+                .unwrap_err()
+                .contains("at most 256")
+        );
+        let many = vec!["/t"; 33];
+        assert!(
+            validate(&description("1", &many))
+                .unwrap_err()
+                .contains("at most 32")
+        );
+    }
+
+    #[test]
+    fn a_pin_is_64_hex_digits() {
+        assert!(Sha256Pin::from_hex(&"ab".repeat(32)).is_ok());
+        assert!(Sha256Pin::from_hex("ab").is_err());
+        assert!(Sha256Pin::from_hex(&"zz".repeat(32)).is_err());
     }
 }

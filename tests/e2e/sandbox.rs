@@ -317,7 +317,7 @@ async fn a_sha256_pin_admits_only_the_pinned_component() {
 
 #[tokio::test]
 async fn reloading_one_plugin_keeps_another_plugins_quarantine() {
-    tests::init_logging();
+    let logs = Logs::capture();
     let dir = scratch("quarantine");
     copy(&plugin("calcbot"), &dir.join("calcbot.wasm"));
     copy(&fixture("hostile"), &dir.join("hostile.wasm"));
@@ -354,6 +354,12 @@ async fn reloading_one_plugin_keeps_another_plugins_quarantine() {
     std::fs::remove_file(dir.join("calcbot.wasm")).expect("remove");
     copy(&plugin("calcbot"), &dir.join("calcbot.wasm"));
     env.host.reload(false).await;
+    assert!(
+        logs.text()
+            .lines()
+            .any(|l| l.contains("plugin reloaded") && l.contains("calcbot")),
+        "calcbot was not reloaded, so the test proves nothing"
+    );
     let (ack, _) = env.attack("panic").await;
     assert!(
         ack.message.contains("quarantined"),

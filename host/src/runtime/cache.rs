@@ -24,7 +24,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -64,15 +64,16 @@ impl CacheConfig {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The entry name for `wasm` under `engine`.
-pub fn key(engine: &Engine, wasm: &[u8]) -> String {
+/// The entry name for a component with SHA-256 `digest` under `engine`.
+fn key(engine: &Engine, digest: &[u8; 32]) -> String {
     let mut h = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    format!("{}-{:016x}", hex(&Sha256::digest(wasm)), h.finish())
+    format!("{}-{:016x}", hex(digest), h.finish())
 }
 
 /// Where a component came from.
@@ -84,10 +85,12 @@ pub enum Source {
     Cached,
 }
 
-/// Load the artifact for `wasm` from the cache, or compile and store it.
+/// Load the artifact for `wasm` (whose SHA-256 the caller computed once as
+/// `digest`) from the cache, or compile and store it.
 pub fn load_or_compile(
     engine: &Engine,
     wasm: &[u8],
+    digest: &[u8; 32],
     config: &CacheConfig,
 ) -> wasmtime::Result<(Component, Source)> {
     let Some(dir) = &config.dir else {
@@ -100,7 +103,7 @@ pub fn load_or_compile(
             return Ok((Component::new(engine, wasm)?, Source::Compiled));
         }
     };
-    let name = key(engine, wasm);
+    let name = key(engine, digest);
     if let Some(component) = cache.load(engine, &name) {
         return Ok((component, Source::Cached));
     }

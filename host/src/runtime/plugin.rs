@@ -269,12 +269,8 @@ impl Sha256Pin {
     }
 
     fn hex(&self) -> String {
-        hex(&self.0)
+        cache::hex(&self.0)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Settings per plugin name (its file stem).
@@ -289,7 +285,7 @@ pub fn file_stem(path: &Path) -> Option<&str> {
 
 impl Runtime {
     /// Load the component at `path`: compile, pre-link, canary `describe`.
-    /// `configs` gives each plugin (by described name) its config values.
+    /// `configs` gives each plugin, by its file stem, its grants, limits and pin.
     pub async fn load(&self, path: &Path, configs: &PluginConfigs) -> Result<Plugin, LoadError> {
         let path = path.to_path_buf();
         let Some(stem) = file_stem(&path).map(str::to_owned) else {
@@ -310,23 +306,24 @@ impl Runtime {
             return Err(LoadError::PinMismatch {
                 path,
                 expected: pin.hex(),
-                actual: hex(&digest),
+                actual: cache::hex(&digest),
             });
         }
         let engine = self.inner.engine.clone();
         let cache = self.inner.cache.clone();
         let started = Instant::now();
-        let (component, source) =
-            tokio::task::spawn_blocking(move || cache::load_or_compile(&engine, &bytes, &cache))
-                .await
-                .map_err(|e| LoadError::Compile {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?
-                .map_err(|e| LoadError::Compile {
-                    path: path.clone(),
-                    reason: format!("{e:#}"),
-                })?;
+        let (component, source) = tokio::task::spawn_blocking(move || {
+            cache::load_or_compile(&engine, &bytes, &digest, &cache)
+        })
+        .await
+        .map_err(|e| LoadError::Compile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?
+        .map_err(|e| LoadError::Compile {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        })?;
         let compile_time = started.elapsed();
         let imports = component
             .component_type()
@@ -364,7 +361,7 @@ impl Runtime {
             return Err(LoadError::NameMismatch {
                 path,
                 stem,
-                described: cap_text(&description.name, 128),
+                described: cap_text(description.name, 128),
             });
         }
         if let Some(denied) = subscriptions
@@ -392,7 +389,7 @@ impl Runtime {
             compile_time,
             source,
             imports,
-            sha256: hex(&digest),
+            sha256: cache::hex(&digest),
             pre,
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
@@ -438,10 +435,10 @@ async fn canary(
     match tokio::time::timeout(CANARY_TIMEOUT, call).await {
         Err(_) => Err(format!("no answer within {CANARY_TIMEOUT:?}")),
         Ok(Err(e)) => {
-            let stderr = cap_text(&store.data().stderr_text(), MAX_REPORTED);
+            let stderr = cap_text(store.data().stderr_text(), MAX_REPORTED);
             Err(format!(
                 "{}{}",
-                cap_text(&format!("{e:#}"), MAX_REPORTED),
+                cap_text(format!("{e:#}"), MAX_REPORTED),
                 stderr_suffix(&stderr)
             ))
         }
@@ -577,13 +574,13 @@ impl Plugin {
         let result = {
             let call = async {
                 let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
-                    HandleError::Instantiate(cap_text(&format!("{e:#}"), MAX_REPORTED))
+                    HandleError::Instantiate(cap_text(format!("{e:#}"), MAX_REPORTED))
                 })?;
                 Ok(instance.call_handle(&mut store, &wit_frame).await)
             };
             tokio::time::timeout(self.limits.wall_timeout, call).await
         };
-        let stderr = || cap_text(&store.data().stderr_text(), MAX_REPORTED);
+        let stderr = || cap_text(store.data().stderr_text(), MAX_REPORTED);
         match result {
             Err(_) => Err(HandleError::Timeout(self.limits.wall_timeout)),
             Ok(Err(e)) => Err(e),
@@ -599,18 +596,18 @@ impl Plugin {
                         stderr: stderr(),
                     },
                     Failure::Trap(reason) => HandleError::Trap {
-                        reason: cap_text(&reason, MAX_REPORTED),
+                        reason: cap_text(reason, MAX_REPORTED),
                         stderr: stderr(),
                     },
                 })
             }
             Ok(Ok(Ok(Err(e)))) => Err(HandleError::Returned(cap_text(
-                &describe_error(&e),
+                describe_error(&e),
                 MAX_REPORTED,
             ))),
             Ok(Ok(Ok(Ok(outcome)))) => match outcome {
                 Outcome::Done => Ok(PluginOutcome::Done),
-                Outcome::Later(reason) => Ok(PluginOutcome::Later(cap_text(&reason, MAX_REPORTED))),
+                Outcome::Later(reason) => Ok(PluginOutcome::Later(cap_text(reason, MAX_REPORTED))),
                 Outcome::Response(text) if text.len() > MAX_RESPONSE_BYTES => {
                     Err(HandleError::BadResponse(format!(
                         "{} bytes; a callback response may be at most {MAX_RESPONSE_BYTES}",

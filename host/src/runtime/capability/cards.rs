@@ -2,10 +2,11 @@
 //! (protocol.md D.5) and card instances, AI cards included (D.6, D.7).
 //!
 //! Scope: cards go to the frame's conversation; a plugin may change only cards it
-//! created. [`CardOwners`] remembers which plugin created which card id (bounded,
-//! each entry kept for [`OWNER_TTL`] after its last use): an id another plugin holds
-//! is refused, and a card callback is routed to the card's creator while it is
-//! remembered. Limits: ids, template ids and keys of at most 256 bytes; card JSON,
+//! created. [`CardOwners`] remembers which plugin created which card id, each entry
+//! for [`OWNER_TTL`] after its last use and at most [`MAX_OWNED`] per plugin, so a
+//! plugin that creates cards without end evicts only its own, never another's (whose
+//! ids it could then claim): an id another plugin holds is refused, and a card
+//! callback is routed to the card's creator while it is remembered. Limits: ids, template ids and keys of at most 256 bytes; card JSON,
 //! params, private params and streamed text of at most [`MAX_CARD_JSON`] bytes each.
 
 use std::collections::{HashMap, VecDeque};
@@ -26,8 +27,8 @@ pub const MAX_CARD_JSON: usize = 64 << 10;
 /// How long a card stays its creator's after its last use.
 pub const OWNER_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// Most card ids remembered per app.
-pub const MAX_OWNED: usize = 100_000;
+/// Most card ids remembered per plugin.
+pub const MAX_OWNED: usize = 20_000;
 
 /// The cards capability.
 pub struct Capability;
@@ -64,9 +65,17 @@ pub struct CardOwners {
 #[derive(Debug)]
 struct OwnersInner {
     owners: HashMap<(CardKind, String), Owned>,
-    order: VecDeque<(Instant, CardKind, String)>,
+    /// Per plugin: its uses in order (the last use of an id removes it) and how many
+    /// ids it owns. Evictions happen only within one plugin's partition.
+    plugins: HashMap<String, Uses>,
     ttl: Duration,
     cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct Uses {
+    order: VecDeque<(Instant, CardKind, String)>,
+    owned: usize,
 }
 
 impl Default for CardOwners {
@@ -76,12 +85,12 @@ impl Default for CardOwners {
 }
 
 impl CardOwners {
-    /// Remember at most `cap` ids, each for `ttl` after its last use.
+    /// Remember at most `cap` ids per plugin, each for `ttl` after its last use.
     pub fn new(ttl: Duration, cap: usize) -> Self {
         Self {
             inner: Mutex::new(OwnersInner {
                 owners: HashMap::new(),
-                order: VecDeque::new(),
+                plugins: HashMap::new(),
                 ttl,
                 cap: cap.max(1),
             }),
@@ -92,39 +101,52 @@ impl CardOwners {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Let `plugin` use card `id` at `now`: a new id becomes its own, its own id is
-    /// refreshed, another plugin's id is refused (`false`).
+    /// Let `plugin` use card `id` at `now`: a new (or expired) id becomes its own,
+    /// its own id is refreshed, another plugin's id is refused (`false`).
     pub fn claim(&self, kind: CardKind, id: &str, plugin: &str, now: Instant) -> bool {
-        let mut inner = self.lock();
-        inner.expire(now);
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let key = (kind, id.to_owned());
-        match inner.owners.get_mut(&key) {
-            Some(owned) if owned.plugin != plugin => return false,
-            Some(owned) => owned.used = now,
-            None => {
-                inner.owners.insert(
-                    key,
-                    Owned {
-                        plugin: plugin.to_owned(),
-                        used: now,
-                    },
-                );
+        let is_new = match inner.owners.get(&key) {
+            Some(o) if now.saturating_duration_since(o.used) < inner.ttl => {
+                if o.plugin != plugin {
+                    return false;
+                }
+                false
             }
+            Some(expired) => {
+                // Its owner's queue entry no longer removes it: uncount it there.
+                if let Some(uses) = inner.plugins.get_mut(&expired.plugin) {
+                    uses.owned -= 1;
+                }
+                true
+            }
+            None => true,
+        };
+        if is_new {
+            inner.plugins.entry(plugin.to_owned()).or_default().owned += 1;
         }
-        inner.order.push_back((now, kind, id.to_owned()));
-        inner.expire(now);
+        inner.owners.insert(
+            key,
+            Owned {
+                plugin: plugin.to_owned(),
+                used: now,
+            },
+        );
+        inner.touched(plugin, kind, id, now);
         true
     }
 
     /// Whether card `id` is `plugin`'s (refreshing it when it is).
     pub fn owns(&self, kind: CardKind, id: &str, plugin: &str, now: Instant) -> bool {
         let mut inner = self.lock();
-        inner.expire(now);
-        let key = (kind, id.to_owned());
-        match inner.owners.get_mut(&key) {
-            Some(owned) if owned.plugin == plugin => {
+        let ttl = inner.ttl;
+        match inner.owners.get_mut(&(kind, id.to_owned())) {
+            Some(owned)
+                if owned.plugin == plugin && now.saturating_duration_since(owned.used) < ttl =>
+            {
                 owned.used = now;
-                inner.order.push_back((now, kind, id.to_owned()));
+                inner.touched(plugin, kind, id, now);
                 true
             }
             _ => false,
@@ -133,29 +155,40 @@ impl CardOwners {
 
     /// The plugin that created the card instance `out_track_id`, if remembered.
     pub fn owner(&self, out_track_id: &str, now: Instant) -> Option<String> {
-        let mut inner = self.lock();
-        inner.expire(now);
+        let inner = self.lock();
         inner
             .owners
             .get(&(CardKind::Instance, out_track_id.to_owned()))
+            .filter(|o| now.saturating_duration_since(o.used) < inner.ttl)
             .map(|o| o.plugin.clone())
     }
 }
 
 impl OwnersInner {
-    fn expire(&mut self, now: Instant) {
-        while let Some((at, _, _)) = self.order.front() {
+    /// Record `plugin`'s use of an id it owns, then drop its oldest ids past the TTL
+    /// or past its share.
+    fn touched(&mut self, plugin: &str, kind: CardKind, id: &str, now: Instant) {
+        let Some(uses) = self.plugins.get_mut(plugin) else {
+            return;
+        };
+        uses.order.push_back((now, kind, id.to_owned()));
+        while let Some((at, _, _)) = uses.order.front() {
             let old = now.saturating_duration_since(*at) >= self.ttl
-                || self.order.len() > self.cap.saturating_mul(2)
-                || self.owners.len() > self.cap;
+                || uses.owned > self.cap
+                || uses.order.len() > self.cap.saturating_mul(2);
             if !old {
                 break;
             }
-            if let Some((at, kind, id)) = self.order.pop_front() {
+            if let Some((at, kind, id)) = uses.order.pop_front() {
                 let key = (kind, id);
-                // Only the queue entry of the last use removes the owner.
-                if self.owners.get(&key).is_some_and(|o| o.used == at) {
+                // Only the entry of this plugin's last use of the id removes it.
+                if self
+                    .owners
+                    .get(&key)
+                    .is_some_and(|o| o.used == at && o.plugin == plugin)
+                {
                     self.owners.remove(&key);
+                    uses.owned -= 1;
                 }
             }
         }
@@ -321,6 +354,32 @@ mod tests {
             assert!(owners.claim(CardKind::Standard, &format!("s{i}"), "a", t));
         }
         assert!(owners.lock().owners.len() <= 2);
-        assert!(owners.lock().order.len() <= 4);
+        assert!(owners.lock().plugins["a"].order.len() <= 4);
+    }
+
+    #[test]
+    fn a_plugin_flooding_the_table_evicts_only_its_own_cards() {
+        let owners = CardOwners::new(Duration::from_secs(600), 2);
+        let t = Instant::now();
+        assert!(owners.claim(CardKind::Instance, "a-card", "a", t));
+        for i in 0..10 {
+            assert!(owners.claim(CardKind::Instance, &format!("b{i}"), "b", t));
+        }
+        assert!(owners.owns(CardKind::Instance, "a-card", "a", t));
+        assert!(!owners.claim(CardKind::Instance, "a-card", "b", t));
+    }
+
+    #[test]
+    fn an_expired_card_can_be_claimed_anew_and_leaves_its_old_owners_count() {
+        let owners = CardOwners::new(Duration::from_secs(10), 5);
+        let t = Instant::now();
+        assert!(owners.claim(CardKind::Instance, "c", "a", t));
+        assert!(!owners.claim(CardKind::Instance, "c", "b", t + Duration::from_secs(9)));
+        assert!(owners.claim(CardKind::Instance, "c", "b", t + Duration::from_secs(11)));
+        assert_eq!(owners.lock().plugins["a"].owned, 0);
+        assert_eq!(
+            owners.owner("c", t + Duration::from_secs(11)).as_deref(),
+            Some("b")
+        );
     }
 }

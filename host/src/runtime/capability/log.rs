@@ -41,7 +41,7 @@ impl log::Host for State {
             }
             return Ok(());
         }
-        let message = cap_text(&message, MAX_MESSAGE);
+        let message = cap_text(message, MAX_MESSAGE);
         let message = message.as_str();
         match level {
             log::Level::Trace => tracing::trace!(plugin, text = message, "plugin log"),

@@ -227,7 +227,7 @@ impl State {
             denied(format!(
                 "plugin {:?} is not granted the OpenAPI path {:?}: {why}",
                 self.plugin.name,
-                super::cap_text(path, 256)
+                super::cap_text(path.to_owned(), 256)
             ))
         };
         let (url, parsed) = resolve(base, path).map_err(|why| refused(&why))?;
@@ -249,7 +249,7 @@ impl openapi::Host for State {
         let Some(method) = method(&method_name) else {
             return Err(invalid(format!(
                 "unsupported method {:?}",
-                super::cap_text(&method_name, 16)
+                super::cap_text(method_name, 16)
             )));
         };
         if let Some(b) = &body {

@@ -17,8 +17,11 @@
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod egress;
+pub mod kv;
 pub mod openapi;
 pub mod runtime;
+pub mod secrets;
 pub mod stream;
 
 use std::path::PathBuf;
@@ -28,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use config::{Credentials, Endpoints};
 use dispatch::{DispatchConfig, Dispatcher};
+use egress::Egress;
 use openapi::api::OpenApi;
 use openapi::{Http, HttpConfig};
 use runtime::{EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services, reload};
@@ -61,6 +65,9 @@ pub enum Error {
     /// The first connection failed.
     #[error(transparent)]
     Stream(#[from] stream::Error),
+    /// A plugin's settings do not fit the host's (e.g. a header names a missing secret).
+    #[error("invalid plugin settings: {0}")]
+    Config(String),
 }
 
 /// Configures a [`Host`].
@@ -74,6 +81,8 @@ pub struct HostBuilder {
     dispatch: DispatchConfig,
     stream: StreamConfig,
     http: HttpConfig,
+    egress: Egress,
+    kv: Option<Arc<dyn kv::Backend>>,
 }
 
 impl HostBuilder {
@@ -131,6 +140,19 @@ impl HostBuilder {
         self
     }
 
+    /// Plugins' outbound HTTP: the secrets their injected headers use, the resolver.
+    /// Default: no secrets, the system resolver.
+    pub fn egress(mut self, egress: Egress) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// Plugins' key-value state. Default: none (key-value calls fail `unavailable`).
+    pub fn kv(mut self, store: Arc<dyn kv::Backend>) -> Self {
+        self.kv = Some(store);
+        self
+    }
+
     /// Load every plugin (compile, pre-link, describe) and route their topics.
     pub async fn build(self) -> Result<Host, Error> {
         if self.plugins.is_empty() {
@@ -148,7 +170,17 @@ impl HostBuilder {
             .values()
             .map(|s| runtime_config.limits.with(&s.limits).memory_bytes)
             .fold(runtime_config.memory_cap, usize::max);
-        let services = Services::new(http.clone(), &self.endpoints, api);
+        for (name, settings) in &self.plugin_configs {
+            settings
+                .grants
+                .check_secrets(self.egress.secrets())
+                .map_err(|e| Error::Config(format!("[plugins.{name}]: {e}")))?;
+        }
+        let mut services =
+            Services::new(http.clone(), &self.endpoints, api).with_egress(self.egress.clone());
+        if let Some(kv) = &self.kv {
+            services = services.with_kv(kv.clone());
+        }
         let runtime = Runtime::new(&runtime_config, services)?;
         let specs: Vec<reload::PathSpec> = self
             .plugins

@@ -21,6 +21,8 @@ impl Error {
             Error::InvalidArgument(s) => format!("invalid argument: {s}"),
             Error::Denied(s) => format!("denied: {s}"),
             Error::Plugin(s) => s.clone(),
+            Error::Limit(s) => format!("limit: {s}"),
+            Error::Unavailable(s) => format!("unavailable: {s}"),
         }
     }
 

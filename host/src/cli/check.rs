@@ -23,10 +23,17 @@ pub(super) struct CheckArgs {
 pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let file = args.options.file()?;
     let configs = file.plugin_configs()?;
+    let egress = args.options.egress(&file)?;
+    for (name, settings) in &configs {
+        settings
+            .grants
+            .check_secrets(egress.secrets())
+            .map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
+    }
     let http = Http::new(&HttpConfig::default())?;
     let runtime = Runtime::new(
         &args.options.runtime_config(&file),
-        Services::new(http, &args.options.endpoints(), None),
+        Services::new(http, &args.options.endpoints(), None).with_egress(egress),
     )?;
     let mut refused = 0;
     let mut names: Vec<(String, PathBuf)> = Vec::new();

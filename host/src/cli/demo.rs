@@ -11,14 +11,20 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use sim::{MessageSpec, Sim};
 
+use super::{ConfigFile, StateOptions};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
+use crate::egress::Egress;
+use crate::secrets::Secrets;
 
 #[derive(Debug, Args)]
 pub(super) struct DemoArgs {
     /// The workspace holding `plugins/` (default: the current directory).
     #[arg(long, default_value = ".")]
     pub workspace: PathBuf,
+    /// A config file, as for `host run` (grants, config values, `[secrets]`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// How long the demo waits for each reply.
@@ -31,6 +37,16 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .context("cannot start the simulator")?;
     println!("simulator listening on {}", sim.url());
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    // The demo's state lives only as long as the demo.
+    let state_dir = std::env::temp_dir().join(format!("host-demo-state-{}", std::process::id()));
+    let state = StateOptions {
+        state_dir: Some(state_dir.clone()),
+        state: None,
+    };
     let host = Host::builder()
         .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
         .endpoints(Endpoints {
@@ -38,6 +54,10 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             oapi: sim.url(),
         })
         .plugins(&plugins)
+        .plugin_configs(file.plugin_configs()?)
+        .runtime_config(file.runtime_config())
+        .egress(Egress::new(Secrets::load(&file.secrets)?))
+        .kv(state.open(&file)?)
         .build()
         .await?;
     let mut loaded = Vec::new();
@@ -99,6 +119,7 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     running.shutdown().await;
     sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&state_dir);
     if failures > 0 {
         bail!("{failures} demo steps got no reply or no ACK");
     }

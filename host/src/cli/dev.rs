@@ -18,8 +18,11 @@ use sim::{MessageSpec, Sim};
 use tokio::io::AsyncBufReadExt;
 
 use super::build::{build_crate, plugin_crates};
+use super::{ConfigFile, StateOptions};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
+use crate::egress::Egress;
+use crate::secrets::Secrets;
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {
@@ -30,6 +33,13 @@ pub(super) struct DevArgs {
     /// Where the built components go.
     #[arg(long, default_value = "target/dev-plugins")]
     pub out: PathBuf,
+    /// A dev config file, as for `host run`: grants (e.g. `http` to a local model
+    /// server on 127.0.0.1), config values, `[secrets]`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder of the plugins' key-value state while developing.
+    #[arg(long, value_name = "DIR", default_value = "target/dev-state")]
+    pub state_dir: PathBuf,
 }
 
 /// How long the prompt waits for the bot after a message.
@@ -58,6 +68,14 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         .start()
         .await
         .context("cannot start the simulator")?;
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let state = StateOptions {
+        state_dir: Some(args.state_dir.clone()),
+        state: None,
+    };
     let host = Host::builder()
         .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
         .endpoints(Endpoints {
@@ -65,6 +83,10 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
             oapi: sim.url(),
         })
         .plugin(args.out.join("*.wasm"))
+        .plugin_configs(file.plugin_configs()?)
+        .runtime_config(file.runtime_config())
+        .egress(Egress::new(Secrets::load(&file.secrets)?))
+        .kv(state.open(&file)?)
         .build()
         .await?;
     for p in host.plugins() {

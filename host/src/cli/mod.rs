@@ -15,6 +15,7 @@ mod run;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -23,8 +24,13 @@ use serde::Deserialize;
 
 use crate::PluginConfigs;
 use crate::config::{Credentials, DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
+use crate::egress::Egress;
+use crate::kv::Backend;
+use crate::kv::embedded::Embedded;
+use crate::kv::redis::Redis;
 use crate::runtime::cache::CacheConfig;
 use crate::runtime::{Grants, LimitOverrides, Limits, PluginSettings, RuntimeConfig, Sha256Pin};
+use crate::secrets::{SecretSource, Secrets};
 
 /// Run DingTalk Stream-mode bots whose handlers are WebAssembly components.
 #[derive(Debug, Parser)]
@@ -88,6 +94,56 @@ pub struct HostOptions {
     /// Compile every plugin at every start instead of caching.
     #[arg(long)]
     pub no_cache: bool,
+    /// Where plugins' key-value state lives.
+    #[command(flatten)]
+    pub state: StateOptions,
+}
+
+/// Where plugins' key-value state lives.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StateOptions {
+    /// Folder of the embedded key-value store, `kv.redb` (default:
+    /// $XDG_STATE_HOME/dingtalk-wasm-host, or ~/.local/state/dingtalk-wasm-host).
+    #[arg(long, value_name = "DIR", env = "DINGTALK_HOST_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The key-value backend: `redis://host:port/db` to share state between host
+    /// replicas; without it (or `state` in the config file), the embedded store.
+    #[arg(long, value_name = "URL", env = "DINGTALK_HOST_STATE")]
+    pub state: Option<String>,
+}
+
+impl StateOptions {
+    /// Open the backend these options (then the config file's `state`) name.
+    pub fn open(&self, file: &ConfigFile) -> anyhow::Result<Arc<dyn Backend>> {
+        match self.state.as_deref().or(file.state.as_deref()) {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                let store = Redis::connect(url).map_err(anyhow::Error::msg)?;
+                tracing::info!(url = store.shown_url(), "key-value state in Redis");
+                Ok(Arc::new(store))
+            }
+            Some(other) => anyhow::bail!(
+                "unknown state backend {other:?}: give a redis:// URL, or leave it out for the embedded store"
+            ),
+            None => {
+                let dir = match &self.state_dir {
+                    Some(dir) => dir.clone(),
+                    None => default_state_dir()
+                        .context("no state folder: set --state-dir (or XDG_STATE_HOME or HOME)")?,
+                };
+                let store = Embedded::open(&dir.join("kv.redb")).map_err(anyhow::Error::msg)?;
+                tracing::info!(path = %store.path().display(), "key-value state in the embedded store");
+                Ok(Arc::new(store))
+            }
+        }
+    }
+}
+
+fn default_state_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("dingtalk-wasm-host"))
 }
 
 impl HostOptions {
@@ -134,6 +190,11 @@ impl HostOptions {
         }
     }
 
+    /// Outbound HTTP with the config file's `[secrets]`, read now.
+    pub fn egress(&self, file: &ConfigFile) -> anyhow::Result<Egress> {
+        Ok(Egress::new(Secrets::load(&file.secrets)?))
+    }
+
     /// The config file's contents, or the defaults when none was given.
     pub fn file(&self) -> anyhow::Result<ConfigFile> {
         match &self.config {
@@ -153,6 +214,12 @@ pub struct ConfigFile {
     /// Per plugin, by name (its file's stem).
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSection>,
+    /// Secrets by name, read at start: `name = { env = "VAR" }` or `{ file = "…" }`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// The key-value backend (`redis://…`); the embedded store when unset.
+    #[serde(default)]
+    pub state: Option<String>,
 }
 
 /// `[limits]` or `[plugins.<name>.limits]`: unset keys keep the default.
@@ -169,6 +236,24 @@ pub struct LimitsSection {
     pub max_concurrency: Option<usize>,
     /// Frames of one plugin waiting for a slot at once (default 1024).
     pub max_queue: Option<usize>,
+    /// Outbound HTTP requests per frame (default 16).
+    pub http_requests: Option<u32>,
+    /// Outbound response bytes per frame, MiB (default 16).
+    pub http_response_mib: Option<u64>,
+    /// Outbound connect timeout, ms (default 5000).
+    pub http_connect_timeout_ms: Option<u64>,
+    /// Outbound time to first byte, ms (default 60000).
+    pub http_first_byte_timeout_ms: Option<u64>,
+    /// Longest key-value key, bytes (default 512).
+    pub kv_key_bytes: Option<usize>,
+    /// Largest key-value value, KiB (default 1024).
+    pub kv_value_kib: Option<usize>,
+    /// Key-value bytes one plugin may store, MiB (default 64).
+    pub kv_total_mib: Option<u64>,
+    /// Key-value keys one plugin may store (default 100000).
+    pub kv_keys: Option<u64>,
+    /// Key-value operations per frame (default 1000).
+    pub kv_ops: Option<u32>,
 }
 
 impl LimitsSection {
@@ -180,6 +265,15 @@ impl LimitsSection {
             wall_timeout: self.timeout_ms.map(Duration::from_millis),
             max_concurrency: self.max_concurrency,
             max_queue: self.max_queue,
+            http_requests: self.http_requests,
+            http_response_bytes: self.http_response_mib.map(|m| m << 20),
+            http_connect_timeout: self.http_connect_timeout_ms.map(Duration::from_millis),
+            http_first_byte_timeout: self.http_first_byte_timeout_ms.map(Duration::from_millis),
+            kv_key_bytes: self.kv_key_bytes,
+            kv_value_bytes: self.kv_value_kib.map(|k| k << 10),
+            kv_total_bytes: self.kv_total_mib.map(|m| m << 20),
+            kv_keys: self.kv_keys,
+            kv_ops: self.kv_ops,
         }
     }
 }

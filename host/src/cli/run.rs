@@ -35,6 +35,8 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .plugins(&args.plugins)
         .plugin_configs(file.plugin_configs()?)
         .runtime_config(opts.runtime_config(&file))
+        .egress(opts.egress(&file)?)
+        .kv(opts.state.open(&file)?)
         .build()
         .await?;
     let running = host.start().await.context("cannot connect to DingTalk")?;

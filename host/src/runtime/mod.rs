@@ -66,6 +66,26 @@ pub struct Limits {
     /// Default 1024: a burst DingTalk pushes waits (each waiter is a small task, and
     /// none waits longer than the timeout), a flood does not pile up without bound.
     pub max_queue: usize,
+    /// Outbound HTTP requests per frame. Default 16.
+    pub http_requests: u32,
+    /// Response body bytes per frame, all requests together. Default 16 MiB.
+    pub http_response_bytes: u64,
+    /// Resolving, connecting and the TLS handshake of one request. Default 5 s.
+    pub http_connect_timeout: Duration,
+    /// From a request sent to its response head, and between two body chunks.
+    /// Default 60 s (a language model may think that long before its first token).
+    pub http_first_byte_timeout: Duration,
+    /// Longest key-value key. Default 512 bytes.
+    pub kv_key_bytes: usize,
+    /// Largest key-value value. Default 1 MiB.
+    pub kv_value_bytes: usize,
+    /// Key-value bytes (keys plus values) one plugin may store. Default 64 MiB.
+    pub kv_total_bytes: u64,
+    /// Key-value keys one plugin may store. Default 100000.
+    pub kv_keys: u64,
+    /// Key-value operations per frame. Default 1000: each is host work (and, for the
+    /// embedded store, a disk write) the CPU budget does not see.
+    pub kv_ops: u32,
 }
 
 impl Default for Limits {
@@ -76,6 +96,15 @@ impl Default for Limits {
             wall_timeout: Duration::from_secs(30),
             max_concurrency: 16,
             max_queue: 1024,
+            http_requests: 16,
+            http_response_bytes: 16 << 20,
+            http_connect_timeout: Duration::from_secs(5),
+            http_first_byte_timeout: Duration::from_secs(60),
+            kv_key_bytes: 512,
+            kv_value_bytes: 1 << 20,
+            kv_total_bytes: 64 << 20,
+            kv_keys: 100_000,
+            kv_ops: 1000,
         }
     }
 }
@@ -93,6 +122,24 @@ pub struct LimitOverrides {
     pub max_concurrency: Option<usize>,
     /// Frames waiting at once.
     pub max_queue: Option<usize>,
+    /// Outbound requests per frame.
+    pub http_requests: Option<u32>,
+    /// Response bytes per frame.
+    pub http_response_bytes: Option<u64>,
+    /// Connect timeout.
+    pub http_connect_timeout: Option<Duration>,
+    /// First-byte timeout.
+    pub http_first_byte_timeout: Option<Duration>,
+    /// Longest key.
+    pub kv_key_bytes: Option<usize>,
+    /// Largest value.
+    pub kv_value_bytes: Option<usize>,
+    /// Stored bytes.
+    pub kv_total_bytes: Option<u64>,
+    /// Stored keys.
+    pub kv_keys: Option<u64>,
+    /// Operations per frame.
+    pub kv_ops: Option<u32>,
 }
 
 impl Limits {
@@ -104,10 +151,21 @@ impl Limits {
             wall_timeout: o.wall_timeout.unwrap_or(self.wall_timeout),
             max_concurrency: o.max_concurrency.unwrap_or(self.max_concurrency).max(1),
             max_queue: o.max_queue.unwrap_or(self.max_queue),
+            http_requests: o.http_requests.unwrap_or(self.http_requests),
+            http_response_bytes: o.http_response_bytes.unwrap_or(self.http_response_bytes),
+            http_connect_timeout: o.http_connect_timeout.unwrap_or(self.http_connect_timeout),
+            http_first_byte_timeout: o
+                .http_first_byte_timeout
+                .unwrap_or(self.http_first_byte_timeout),
+            kv_key_bytes: o.kv_key_bytes.unwrap_or(self.kv_key_bytes),
+            kv_value_bytes: o.kv_value_bytes.unwrap_or(self.kv_value_bytes),
+            kv_total_bytes: o.kv_total_bytes.unwrap_or(self.kv_total_bytes),
+            kv_keys: o.kv_keys.unwrap_or(self.kv_keys),
+            kv_ops: o.kv_ops.unwrap_or(self.kv_ops),
         }
     }
 
-    fn cpu_ticks(&self) -> u64 {
+    pub(crate) fn cpu_ticks(&self) -> u64 {
         (self.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 }

@@ -345,8 +345,9 @@ impl Runtime {
             name: stem.clone(),
             grants: Grants::default(),
             services: self.inner.services.clone(),
+            limits: self.inner.limits.clone(),
         });
-        let description = canary(&pre, canary_ctx, &self.inner.limits)
+        let description = canary(&pre, canary_ctx)
             .await
             .map_err(|reason| LoadError::Canary {
                 path: path.clone(),
@@ -379,6 +380,7 @@ impl Runtime {
             grants: settings.grants,
             name: description.name.clone(),
             services: self.inner.services.clone(),
+            limits: limits.clone(),
         });
         Ok(Plugin {
             name: description.name,
@@ -419,14 +421,8 @@ fn new_store(engine: &wasmtime::Engine, state: State) -> Store<State> {
 async fn canary(
     pre: &bindings::PluginPre<State>,
     ctx: Arc<PluginContext>,
-    limits: &Limits,
 ) -> Result<bindings::Description, String> {
-    let state = State::new(
-        ctx,
-        FrameScope::default(),
-        limits.memory_bytes,
-        limits.cpu_ticks(),
-    );
+    let state = State::new(ctx, FrameScope::default());
     let mut store = new_store(pre.engine(), state);
     let call = async {
         let instance = pre.instantiate_async(&mut store).await?;
@@ -557,12 +553,7 @@ impl Plugin {
             FrameType::Event => FrameKind::Event,
             _ => FrameKind::Callback,
         };
-        let state = State::new(
-            self.ctx.clone(),
-            scope.clone(),
-            self.limits.memory_bytes,
-            self.limits.cpu_ticks(),
-        );
+        let state = State::new(self.ctx.clone(), scope.clone());
         let mut store = new_store(self.pre.engine(), state);
         let wit_frame = WitFrame {
             kind,
@@ -646,6 +637,8 @@ pub fn describe_error(e: &WitError) -> String {
         WitError::InvalidArgument(s) => format!("invalid argument: {s}"),
         WitError::Denied(s) => format!("denied: {s}"),
         WitError::Plugin(s) => s.clone(),
+        WitError::Limit(s) => format!("limit: {s}"),
+        WitError::Unavailable(s) => format!("unavailable: {s}"),
     }
 }
 

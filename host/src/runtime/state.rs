@@ -13,13 +13,18 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::Limits;
 use super::capability::cards::CardOwners;
+use super::capability::http::Hooks;
 use super::capability::reply::webhook_origins;
 use super::capability::{Grants, HostResult, denied};
 use super::limiter::Limiter;
 use super::scope::FrameScope;
 use crate::config::Endpoints;
+use crate::egress::Egress;
+use crate::kv::Backend;
 use crate::openapi::Http;
 use crate::openapi::api::OpenApi;
 
@@ -34,6 +39,12 @@ pub struct Services {
     pub(crate) webhook_origins: Vec<(String, String, u16)>,
     /// Which plugin created which card.
     pub(crate) card_owners: CardOwners,
+    /// The app's name: its key-value namespace.
+    pub app: String,
+    /// Outbound HTTP for plugins (resolver, TLS roots, secrets).
+    pub egress: Egress,
+    /// Key-value state; `None` when the host runs without one.
+    pub kv: Option<Arc<dyn Backend>>,
 }
 
 impl Services {
@@ -44,9 +55,27 @@ impl Services {
             api,
             webhook_origins: webhook_origins(&[&endpoints.openapi, &endpoints.oapi]),
             card_owners: CardOwners::default(),
+            app: DEFAULT_APP.to_owned(),
+            egress: Egress::default(),
+            kv: None,
         }
     }
+
+    /// Send plugins' outbound HTTP through `egress` (its secrets and resolver).
+    pub fn with_egress(mut self, egress: Egress) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// Keep plugins' key-value state in `store`.
+    pub fn with_kv(mut self, store: Arc<dyn Backend>) -> Self {
+        self.kv = Some(store);
+        self
+    }
 }
+
+/// The app name of a host serving one app.
+pub const DEFAULT_APP: &str = "default";
 
 /// What is fixed for one loaded plugin.
 #[derive(Debug)]
@@ -55,6 +84,8 @@ pub(crate) struct PluginContext {
     pub name: String,
     pub grants: Grants,
     pub services: Arc<Services>,
+    /// Its limits (the defaults with its overrides applied).
+    pub limits: Limits,
 }
 
 /// Bytes of guest stderr kept per call (enough for a panic message and backtrace).
@@ -68,10 +99,14 @@ const MAX_RESOURCES: usize = 256;
 pub(crate) struct Budget {
     /// Log lines so far.
     pub log_lines: u32,
+    /// Key-value operations so far.
+    pub kv_ops: u32,
 }
 
 pub(crate) struct State {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: Hooks,
     table: ResourceTable,
     pub limiter: Limiter,
     pub stderr: MemoryOutputPipe,
@@ -83,25 +118,23 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn new(
-        plugin: Arc<PluginContext>,
-        scope: FrameScope,
-        memory_bytes: usize,
-        cpu_ticks: u64,
-    ) -> Self {
+    /// A fresh state for one call of `plugin`, under its limits.
+    pub fn new(plugin: Arc<PluginContext>, scope: FrameScope) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         Self {
             wasi,
+            http: WasiHttpCtx::new(),
+            hooks: Hooks::new(plugin.clone()),
             table,
-            limiter: Limiter::new(memory_bytes),
+            limiter: Limiter::new(plugin.limits.memory_bytes),
             stderr,
+            cpu_ticks_left: plugin.limits.cpu_ticks(),
             plugin,
             scope,
             budget: Budget::default(),
-            cpu_ticks_left: cpu_ticks,
         }
     }
 
@@ -124,6 +157,16 @@ impl State {
             .api
             .clone()
             .ok_or_else(|| denied("the host has no app credentials for DingTalk APIs"))
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 

@@ -17,6 +17,8 @@
 pub mod cards;
 pub mod clock;
 pub mod config;
+pub mod http;
+pub mod kv;
 pub mod log;
 pub mod media;
 pub mod messages;
@@ -270,6 +272,8 @@ registry!(
     messages: messages::Grant,
     openapi: openapi::Grant,
     clock: NoGrant,
+    http: http::Grant,
+    kv: NoGrant,
 );
 
 /// Builders for embedders and tests; the config file goes through [`Grants::parse`].
@@ -292,6 +296,18 @@ impl Grants {
     pub fn with_proactive(mut self) -> Self {
         self.messages.proactive = true;
         self
+    }
+
+    /// Also grant outbound HTTP to these origins (`"https://api.example.com"`).
+    pub fn with_http(mut self, entries: &[String]) -> Result<Self, String> {
+        let more = http::Grant::from_entries(entries)?;
+        self.http.origins.extend(more.origins);
+        Ok(self)
+    }
+
+    /// Every secret the grants name is in `secrets`.
+    pub fn check_secrets(&self, secrets: &crate::secrets::Secrets) -> Result<(), String> {
+        self.http.check_secrets(secrets)
     }
 
     /// Set a config value.

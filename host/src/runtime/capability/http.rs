@@ -1,0 +1,307 @@
+//! Outbound HTTP: `wasi:http/outgoing-handler`, allowed only to the granted origins,
+//! with the headers the operator injects (secrets a plugin can use but never read).
+//!
+//! ```toml
+//! [plugins.aibot]
+//! http = ["https://api.deepseek.com", "https://*.example.com", "http://127.0.0.1:11434"]
+//!
+//! [plugins.aibot.http_headers."https://api.deepseek.com"]
+//! Authorization = "Bearer {secret.llm_key}"
+//! ```
+//!
+//! Every request passes [`Hooks::send_request`] before any connection: its origin
+//! must match an entry ([`OriginPattern`]), the frame must have requests left
+//! (`http_requests`), and then the granted headers replace any the guest set. A refusal
+//! is logged with plugin, method and origin, never the path or query. The network side
+//! (address vetting, timeouts, the body budget) is [`crate::egress`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderName, HeaderValue};
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::{Grant as GrantTrait, config::strings};
+use crate::egress::origin::{Origin, OriginPattern};
+use crate::egress::{ByteBudget, Destination, IoFuture, Timeouts};
+use crate::runtime::state::{PluginContext, State};
+use crate::secrets::{Secrets, Template};
+
+/// The http capability.
+pub struct Capability;
+
+impl super::Capability for Capability {
+    type Grant = Grant;
+
+    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+    }
+}
+
+/// One header the host sets on requests to an origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectedHeader {
+    /// The origin entry it applies to (one of the `http` entries).
+    pub origin: OriginPattern,
+    /// Its name.
+    pub name: HeaderName,
+    /// Its value, with `{secret.<name>}` placeholders.
+    pub value: Template,
+}
+
+/// The origins a plugin may send requests to and the headers added to them. Empty
+/// denies every request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// Granted origins.
+    pub origins: Vec<OriginPattern>,
+    /// Headers the host injects.
+    pub headers: Vec<InjectedHeader>,
+}
+
+impl Grant {
+    /// Parse `http` entries.
+    pub fn from_entries(entries: &[String]) -> Result<Self, String> {
+        Ok(Self {
+            origins: entries
+                .iter()
+                .map(|e| OriginPattern::parse(e))
+                .collect::<Result<_, _>>()?,
+            headers: Vec::new(),
+        })
+    }
+
+    /// Every secret the injected headers name exists in `secrets`.
+    pub fn check_secrets(&self, secrets: &Secrets) -> Result<(), String> {
+        self.headers.iter().try_for_each(|h| {
+            h.value
+                .render(secrets)
+                .map(drop)
+                .map_err(|e| format!("http_headers {:?} {}: {e}", h.origin.to_string(), h.name))
+        })
+    }
+}
+
+impl GrantTrait for Grant {
+    const KEYS: &'static [&'static str] = &["http", "http_headers"];
+
+    fn parse(section: &toml::Table) -> Result<Self, String> {
+        let mut grant = Self::from_entries(&strings(section, "http")?)?;
+        let Some(headers) = section.get("http_headers") else {
+            return Ok(grant);
+        };
+        let table = headers
+            .as_table()
+            .ok_or("`http_headers` must be a table of origins")?;
+        for (origin, names) in table {
+            let pattern = OriginPattern::parse(origin)?;
+            if !grant.origins.contains(&pattern) {
+                return Err(format!(
+                    "http_headers names {origin:?}, which is not one of its `http` entries"
+                ));
+            }
+            let names = names
+                .as_table()
+                .ok_or_else(|| format!("http_headers {origin:?} must be a table of headers"))?;
+            for (name, value) in names {
+                let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    format!("http_headers {origin:?}: {name:?} is not a header name")
+                })?;
+                if wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(&header) {
+                    return Err(format!(
+                        "http_headers {origin:?}: {name:?} is set by the host's HTTP client"
+                    ));
+                }
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("http_headers {origin:?} {name}: must be a string"))?;
+                grant.headers.push(InjectedHeader {
+                    origin: pattern.clone(),
+                    name: header,
+                    value: Template::parse(value)?,
+                });
+            }
+        }
+        Ok(grant)
+    }
+
+    fn show(&self) -> Vec<String> {
+        self.origins
+            .iter()
+            .map(|o| {
+                let names: Vec<&str> = self
+                    .headers
+                    .iter()
+                    .filter(|h| h.origin == *o)
+                    .map(|h| h.name.as_str())
+                    .collect();
+                if names.is_empty() {
+                    format!("http {o}")
+                } else {
+                    format!("http {o} (the host adds headers: {})", names.join(", "))
+                }
+            })
+            .collect()
+    }
+}
+
+/// The per-frame side of outbound HTTP: what `wasi:http` calls before sending.
+pub(crate) struct Hooks {
+    plugin: Arc<PluginContext>,
+    requests: u32,
+    budget: Arc<ByteBudget>,
+}
+
+impl Hooks {
+    pub fn new(plugin: Arc<PluginContext>) -> Self {
+        let budget = ByteBudget::new(plugin.limits.http_response_bytes);
+        Self {
+            plugin,
+            requests: 0,
+            budget,
+        }
+    }
+
+    /// Refuse `request` (its origin not granted, or the frame's requests used up) or
+    /// add the granted headers to it; where it may go.
+    fn admit(&mut self, request: &mut http::Request<WasiBody>) -> Result<Destination, Error> {
+        let plugin = &self.plugin;
+        let method = request.method();
+        let Some(origin) = Origin::of(request.uri()) else {
+            tracing::warn!(plugin = %plugin.name, %method, "outbound request denied: no usable scheme and host");
+            return Err(Error::HttpRequestUriInvalid);
+        };
+        let grant = &plugin.grants.http;
+        let Some(entry) = grant.origins.iter().find(|p| p.matches(&origin)) else {
+            tracing::warn!(plugin = %plugin.name, %method, %origin, "outbound request denied: origin not granted");
+            return Err(Error::HttpRequestDenied);
+        };
+        let max = plugin.limits.http_requests;
+        if self.requests >= max {
+            tracing::warn!(plugin = %plugin.name, %method, %origin, max, "outbound request denied: the frame's request limit is reached");
+            return Err(Error::ConnectionLimitReached);
+        }
+        self.requests += 1;
+        let secrets = plugin.services.egress.secrets();
+        for header in grant.headers.iter().filter(|h| h.origin == *entry) {
+            let value = header
+                .value
+                .render(secrets)
+                .ok()
+                .and_then(|v| HeaderValue::from_str(v.expose()).ok())
+                .ok_or(Error::ConfigurationError)?;
+            let mut value = value;
+            value.set_sensitive(true);
+            request.headers_mut().insert(header.name.clone(), value);
+        }
+        Ok(Destination {
+            origin,
+            allow_internal: entry.names_internal(),
+        })
+    }
+}
+
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        let dest = match self.admit(&mut request) {
+            Ok(dest) => dest,
+            Err(e) => return Box::new(async move { Err(e) }),
+        };
+        let limits = &self.plugin.limits;
+        // The guest may ask for shorter waits, never longer ones.
+        let cap = |asked: Option<std::time::Duration>, max| asked.map_or(max, |a| a.min(max));
+        let options = options.unwrap_or_default();
+        let timeouts = Timeouts {
+            connect: cap(options.connect_timeout, limits.http_connect_timeout),
+            first_byte: cap(options.first_byte_timeout, limits.http_first_byte_timeout),
+            between_bytes: cap(
+                options.between_bytes_timeout,
+                limits.http_first_byte_timeout,
+            ),
+        };
+        let egress = self.plugin.services.egress.clone();
+        let plugin = self.plugin.name.clone();
+        let budget = self.budget.clone();
+        let method = request.method().clone();
+        Box::new(async move {
+            let started = Instant::now();
+            let origin = dest.origin.clone();
+            let result = egress.send(dest, request, timeouts, budget).await;
+            let ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok((response, _)) => {
+                    tracing::debug!(%plugin, %method, %origin, status = response.status().as_u16(), ms, "outbound request")
+                }
+                Err(Error::DestinationIpProhibited) => {
+                    tracing::warn!(%plugin, %method, %origin, "outbound request denied: the name resolves only to internal addresses, which the grant does not name")
+                }
+                Err(e) => {
+                    let error = egress.secrets().redact(&e.to_string());
+                    tracing::warn!(%plugin, %method, %origin, ms, %error, "outbound request failed")
+                }
+            }
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(text: &str) -> Result<Grant, String> {
+        <Grant as GrantTrait>::parse(&toml::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn headers_may_only_be_injected_for_granted_origins() {
+        let g = grant(concat!(
+            "http = [\"https://api.deepseek.com\"]\n",
+            "[http_headers.\"https://api.deepseek.com\"]\n",
+            "Authorization = \"Bearer {secret.llm_key}\"\n",
+        ))
+        .unwrap();
+        assert_eq!(g.headers.len(), 1);
+        assert_eq!(
+            g.show(),
+            ["http https://api.deepseek.com (the host adds headers: authorization)"]
+        );
+        assert!(!format!("{g:?}").contains("Bearer sk"));
+        let err = g.check_secrets(&Secrets::default()).unwrap_err();
+        assert!(err.contains("llm_key"), "{err}");
+        assert!(
+            g.check_secrets(&Secrets::default().with("llm_key", "sk"))
+                .is_ok()
+        );
+
+        let err = grant(concat!(
+            "http = [\"https://api.deepseek.com\"]\n",
+            "[http_headers.\"https://evil.io\"]\n",
+            "Authorization = \"x\"\n",
+        ))
+        .unwrap_err();
+        assert!(err.contains("not one of its `http` entries"), "{err}");
+        let err = grant(concat!(
+            "http = [\"https://a.io\"]\n",
+            "[http_headers.\"https://a.io\"]\n",
+            "Host = \"b.io\"\n",
+        ))
+        .unwrap_err();
+        assert!(err.contains("set by the host"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_origin_is_an_error_naming_it() {
+        let err = grant("http = [\"api.example.com\"]\n").unwrap_err();
+        assert!(err.contains("api.example.com"), "{err}");
+    }
+}

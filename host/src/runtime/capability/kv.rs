@@ -1,0 +1,245 @@
+//! Key-value state: the WIT `kv` interface over the host's [`crate::kv::Backend`].
+//!
+//! Every plugin gets its own namespace (app and plugin name), so no key it names can
+//! reach another plugin's: the namespace is added by the host, never taken from the
+//! guest. No grant is needed; the limits are per plugin (`[limits]`): key and value
+//! size, keys per batch and page, operations per frame (each one is host work the
+//! CPU budget does not see), and the store's total bytes and keys.
+
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+
+use super::{HostError, HostResult, NoGrant, invalid, link_iface};
+use crate::kv::{Backend, KvError, Namespace, Quota};
+use crate::runtime::bindings::WitError;
+use crate::runtime::bindings::dingtalk::bot::kv;
+use crate::runtime::state::State;
+
+/// Most keys in one `get-many` or `set-many`.
+pub const MAX_BATCH: usize = 100;
+
+/// Most keys in one `list-keys` page.
+pub const MAX_PAGE: u32 = 1000;
+
+/// The kv capability.
+pub struct Capability;
+
+impl super::Capability for Capability {
+    type Grant = NoGrant;
+
+    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        link_iface!(linker, kv)
+    }
+}
+
+fn to_wit(e: KvError) -> HostError {
+    HostError::Guest(match e {
+        KvError::Limit(m) => WitError::Limit(m),
+        KvError::Invalid(m) => WitError::InvalidArgument(m),
+        KvError::Unavailable(m) => WitError::Unavailable(m),
+    })
+}
+
+/// What one call needs, taken from the state before anything awaits.
+struct Call {
+    store: std::sync::Arc<dyn Backend>,
+    ns: Namespace,
+    quota: Quota,
+    plugin: String,
+}
+
+impl Call {
+    /// Log an outage (the guest gets the typed error either way).
+    fn report<T>(&self, result: Result<T, KvError>) -> HostResult<T> {
+        if let Err(KvError::Unavailable(reason)) = &result {
+            tracing::warn!(plugin = %self.plugin, %reason, "key-value store unavailable");
+        }
+        result.map_err(to_wit)
+    }
+}
+
+impl State {
+    /// Count one operation and check the keys and values it carries.
+    fn kv_call<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'a str>,
+        values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> HostResult<Call> {
+        let limits = &self.plugin.limits;
+        if self.budget.kv_ops >= limits.kv_ops {
+            return Err(HostError::Guest(WitError::Limit(format!(
+                "at most {} key-value operations per frame",
+                limits.kv_ops
+            ))));
+        }
+        self.budget.kv_ops += 1;
+        for key in keys {
+            if key.is_empty() || key.len() > limits.kv_key_bytes {
+                return Err(invalid(format!(
+                    "a key is {} bytes; it must be 1 to {}",
+                    key.len(),
+                    limits.kv_key_bytes
+                )));
+            }
+        }
+        for value in values {
+            if value.len() > limits.kv_value_bytes {
+                return Err(invalid(format!(
+                    "a value is {} bytes; at most {} are allowed",
+                    value.len(),
+                    limits.kv_value_bytes
+                )));
+            }
+        }
+        let services = &self.plugin.services;
+        let store = services.kv.clone().ok_or_else(|| {
+            HostError::Guest(WitError::Unavailable(
+                "the host has no key-value store configured".to_owned(),
+            ))
+        })?;
+        Ok(Call {
+            store,
+            ns: Namespace::new(&services.app, &self.plugin.name),
+            quota: Quota {
+                total_bytes: limits.kv_total_bytes,
+                keys: limits.kv_keys,
+            },
+            plugin: self.plugin.name.clone(),
+        })
+    }
+}
+
+fn ttl(ms: Option<u64>) -> HostResult<Option<Duration>> {
+    match ms {
+        Some(0) => Err(invalid("a TTL must be at least 1 ms")),
+        ms => Ok(ms.map(Duration::from_millis)),
+    }
+}
+
+fn batch(n: usize) -> HostResult<()> {
+    if n > MAX_BATCH {
+        return Err(invalid(format!(
+            "{n} keys in one call; at most {MAX_BATCH} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+impl kv::Host for State {
+    async fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
+        let call = self.kv_call([key.as_str()], [])?;
+        call.report(call.store.get(call.ns.clone(), key).await)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> HostResult<()> {
+        let ttl = ttl(ttl_ms)?;
+        let call = self.kv_call([key.as_str()], [value.as_slice()])?;
+        let result = call
+            .store
+            .set(call.ns.clone(), vec![(key, value)], ttl, call.quota)
+            .await;
+        call.report(result)
+    }
+
+    async fn delete(&mut self, key: String) -> HostResult<bool> {
+        let call = self.kv_call([key.as_str()], [])?;
+        call.report(call.store.delete(call.ns.clone(), key).await)
+    }
+
+    async fn exists(&mut self, key: String) -> HostResult<bool> {
+        let call = self.kv_call([key.as_str()], [])?;
+        call.report(
+            call.store
+                .get(call.ns.clone(), key)
+                .await
+                .map(|v| v.is_some()),
+        )
+    }
+
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> HostResult<kv::KeyPage> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid(format!("a page holds 1 to {MAX_PAGE} keys")));
+        }
+        let max_key = self.plugin.limits.kv_key_bytes;
+        if prefix.len() > max_key || cursor.as_ref().is_some_and(|c| c.len() > max_key) {
+            return Err(invalid(format!(
+                "a prefix or cursor is at most {max_key} bytes"
+            )));
+        }
+        let call = self.kv_call([], [])?;
+        let page = call.report(
+            call.store
+                .list(call.ns.clone(), prefix, cursor, limit as usize)
+                .await,
+        )?;
+        Ok(kv::KeyPage {
+            keys: page.keys,
+            cursor: page.cursor,
+        })
+    }
+
+    async fn increment(&mut self, key: String, delta: i64) -> HostResult<i64> {
+        let call = self.kv_call([key.as_str()], [])?;
+        let result = call
+            .store
+            .increment(call.ns.clone(), key, delta, call.quota)
+            .await;
+        call.report(result)
+    }
+
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> HostResult<bool> {
+        let ttl = ttl(ttl_ms)?;
+        let call = self.kv_call(
+            [key.as_str()],
+            [value.as_slice(), expected.as_deref().unwrap_or_default()],
+        )?;
+        let result = call
+            .store
+            .compare_and_swap(call.ns.clone(), key, expected, value, ttl, call.quota)
+            .await;
+        call.report(result)
+    }
+
+    async fn get_many(&mut self, keys: Vec<String>) -> HostResult<Vec<Option<Vec<u8>>>> {
+        batch(keys.len())?;
+        let call = self.kv_call(keys.iter().map(String::as_str), [])?;
+        call.report(call.store.get_many(call.ns.clone(), keys).await)
+    }
+
+    async fn set_many(
+        &mut self,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl_ms: Option<u64>,
+    ) -> HostResult<()> {
+        batch(entries.len())?;
+        let ttl = ttl(ttl_ms)?;
+        let total: usize = entries.iter().map(|(_, v)| v.len()).sum();
+        if total > self.plugin.limits.kv_value_bytes.saturating_mul(4) {
+            return Err(invalid(format!(
+                "the values add up to {total} bytes; one call carries at most {}",
+                self.plugin.limits.kv_value_bytes.saturating_mul(4)
+            )));
+        }
+        let call = self.kv_call(
+            entries.iter().map(|(k, _)| k.as_str()),
+            entries.iter().map(|(_, v)| v.as_slice()),
+        )?;
+        let result = call
+            .store
+            .set(call.ns.clone(), entries, ttl, call.quota)
+            .await;
+        call.report(result)
+    }
+}

@@ -32,8 +32,9 @@
 //! every msgtype), [`event`], [`reply`] (session webhook replies: text, markdown,
 //! action cards, links, feed cards), [`media`] (upload, download), [`card`]
 //! (StandardCards, card instances, card callbacks), [`messages`] (proactive, needs a
-//! grant), [`openapi`] (any other API, needs a grant), [`clock`], [`log`] and
-//! [`config`]. The WIT contract in the
+//! grant), [`openapi`] (any other API, needs a grant), [`http`] (outbound HTTP to
+//! granted origins, streaming, server-sent events), [`kv`] (state that outlives a
+//! frame), [`clock`], [`log`] and [`config`]. The WIT contract in the
 //! repository's `wit/` folder is the single source of truth for every type here.
 
 #![deny(missing_docs)]
@@ -46,6 +47,8 @@ pub mod config;
 mod error;
 pub mod event;
 mod frame;
+pub mod http;
+pub mod kv;
 pub mod log;
 pub mod media;
 pub mod message;

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod origin;
+pub mod redis;
+
 use host::config::{Credentials, Endpoints};
 use host::{Host, HostBuilder, RunningHost};
 use sim::Sim;
@@ -170,11 +173,20 @@ pub struct Logs {
 impl Logs {
     /// Start capturing at `info` and above.
     pub fn capture() -> Self {
+        Self::at(tracing::Level::INFO)
+    }
+
+    /// Start capturing every level, `trace` included.
+    pub fn capture_all() -> Self {
+        Self::at(tracing::Level::TRACE)
+    }
+
+    fn at(level: tracing::Level) -> Self {
         let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
+            .with_max_level(level)
             .with_writer(move || Sink(sink.clone()))
             .finish();
         Self {

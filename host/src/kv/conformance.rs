@@ -1,4 +1,8 @@
-//! The behaviour every [`Backend`] must have, run against each of them.
+//! The behaviour every [`Backend`] must have, as one suite: the embedded store's
+//! unit tests and the Redis end-to-end tests run it, and so can a new backend's.
+//! It panics (as a test does) at the first behaviour that differs.
+
+#![allow(clippy::unwrap_used, reason = "a test suite: a panic is how it reports")]
 
 use std::time::Duration;
 

@@ -440,7 +440,7 @@ mod tests {
     #[tokio::test]
     async fn the_embedded_store_passes_the_conformance_suite() {
         let (store, dir) = temp_store("conf");
-        super::super::conformance::run(&store).await;
+        crate::kv::conformance::run(&store).await;
         let _ = std::fs::remove_dir_all(dir);
     }
 

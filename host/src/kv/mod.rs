@@ -3,7 +3,7 @@
 //! - [`embedded::Embedded`] (the default): one redb file under the state folder.
 //! - [`redis::Redis`]: a Redis server shared by several host replicas.
 //!
-//! Invariants every backend keeps (the conformance suite in `tests` checks both):
+//! Invariants every backend keeps ([`conformance`] checks them on both):
 //! - A [`Namespace`] (app and plugin) is a separate key space: no operation reads,
 //!   lists or counts another namespace's keys.
 //! - A key past its TTL is invisible at once to every operation; backends sweep it
@@ -16,6 +16,7 @@
 //! Argument sizes (key, value, counts) are checked by the capability before a
 //! backend sees them.
 
+pub mod conformance;
 pub mod embedded;
 pub mod redis;
 
@@ -182,6 +183,3 @@ pub(crate) fn over_quota(what: &str, limit: u64) -> KvError {
         "the plugin's key-value store would exceed its {what} quota of {limit}"
     ))
 }
-
-#[cfg(test)]
-pub(crate) mod conformance;

@@ -173,10 +173,10 @@ impl Hooks {
             return Err(Error::HttpRequestUriInvalid);
         };
         let grant = &plugin.grants.http;
-        let Some(entry) = grant.origins.iter().find(|p| p.matches(&origin)) else {
+        if !grant.origins.iter().any(|p| p.matches(&origin)) {
             tracing::warn!(plugin = %plugin.name, %method, %origin, "outbound request denied: origin not granted");
             return Err(Error::HttpRequestDenied);
-        };
+        }
         let max = plugin.limits.http_requests;
         if self.requests >= max {
             tracing::warn!(plugin = %plugin.name, %method, %origin, max, "outbound request denied: the frame's request limit is reached");
@@ -184,7 +184,9 @@ impl Hooks {
         }
         self.requests += 1;
         let secrets = plugin.services.egress.secrets();
-        for header in grant.headers.iter().filter(|h| h.origin == *entry) {
+        // Every entry the origin matches contributes its headers, whatever the order
+        // of the entries; a request to any other origin gets none of them.
+        for header in grant.headers.iter().filter(|h| h.origin.matches(&origin)) {
             let value = header
                 .value
                 .render(secrets)
@@ -195,9 +197,13 @@ impl Hooks {
             value.set_sensitive(true);
             request.headers_mut().insert(header.name.clone(), value);
         }
+        let allow_internal = grant
+            .origins
+            .iter()
+            .any(|p| p.matches(&origin) && p.names_internal());
         Ok(Destination {
             origin,
-            allow_internal: entry.names_internal(),
+            allow_internal,
         })
     }
 }

@@ -80,7 +80,14 @@ fn start_redis() -> Option<(RedisServer, String)> {
         .ok()?
         .port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| eprintln!("skipping the Redis figures: redis-server is not installed ({e})"))
@@ -125,7 +132,8 @@ fn outbound(c: &mut Criterion) {
         let app = Router::new().route("/hello", get(|| async { "hello" }));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let http = Http::new(&HttpConfig::default()).expect("http");
-        let services = Services::new(http, &Endpoints::default(), None).with_egress(Egress::default());
+        let services =
+            Services::new(http, &Endpoints::default(), None).with_egress(Egress::default());
         let runtime = Runtime::new(&RuntimeConfig::default(), services).expect("runtime");
         let mut configs = host::PluginConfigs::new();
         configs.insert(
@@ -150,7 +158,10 @@ fn outbound(c: &mut Criterion) {
     let mut group = c.benchmark_group("outbound GET to a loopback server");
     let frames = [
         ("a frame without a request (baseline)", frame("nothing")),
-        ("a frame with one request through the host", frame(&format!("fetch {origin}/hello"))),
+        (
+            "a frame with one request through the host",
+            frame(&format!("fetch {origin}/hello")),
+        ),
     ];
     for (name, frame) in &frames {
         group.bench_function(*name, |b| {

@@ -242,6 +242,70 @@ fn check_names_the_identity_rule_that_refused_a_plugin_and_shows_grants() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn check_lists_origins_and_injected_header_names_but_never_secret_values() {
+    let dir = scratch("secrets");
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
+    std::fs::write(
+        dir.join("host.toml"),
+        concat!(
+            "[secrets]
+",
+            "llm_key = { env = \"HOST_CLI_TEST_LLM_KEY\" }
+",
+            "[plugins.calcbot]
+",
+            "http = [\"https://api.deepseek.com\", \"https://*.example.com\"]
+",
+            "[plugins.calcbot.http_headers.\"https://api.deepseek.com\"]
+",
+            "Authorization = \"Bearer {secret.llm_key}\"
+",
+        ),
+    )
+    .unwrap();
+    let check = |env: Option<&str>| {
+        let mut cmd = host_cmd(&dir);
+        cmd.args([
+            "check",
+            "--no-cache",
+            "calcbot.wasm",
+            "--config",
+            "host.toml",
+        ]);
+        match env {
+            Some(v) => cmd.env("HOST_CLI_TEST_LLM_KEY", v),
+            None => cmd.env_remove("HOST_CLI_TEST_LLM_KEY"),
+        };
+        cmd.output().unwrap()
+    };
+    let checked = check(Some("sk-cli-secret-value"));
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "grant http:       https://api.deepseek.com (the host adds headers: authorization)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("grant http:       https://*.example.com"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("sk-cli-secret-value") && !stderr.contains("sk-cli-secret-value"));
+
+    let missing = check(None);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        stderr
+            .contains("secret \"llm_key\": environment variable HOST_CLI_TEST_LLM_KEY is not set"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn dev_builds_runs_and_answers_what_the_developer_types() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};

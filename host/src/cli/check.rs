@@ -72,6 +72,19 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
                     limits.wall_timeout,
                     limits.max_concurrency
                 );
+                println!(
+                    "        outbound:   {} requests, {} MiB, {:?} connect, {:?} first byte per frame",
+                    limits.http_requests,
+                    limits.http_response_bytes >> 20,
+                    limits.http_connect_timeout,
+                    limits.http_first_byte_timeout
+                );
+                println!(
+                    "        state:      {} MiB and {} keys, values up to {} KiB",
+                    limits.kv_total_bytes >> 20,
+                    limits.kv_keys,
+                    limits.kv_value_bytes >> 10
+                );
                 for i in &p.imports {
                     println!("        imports:    {i}");
                 }

@@ -2,7 +2,10 @@
 //! unit tests and the Redis end-to-end tests run it, and so can a new backend's.
 //! It panics (as a test does) at the first behaviour that differs.
 
-#![allow(clippy::unwrap_used, reason = "a test suite: a panic is how it reports")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test suite: a panic is how it reports"
+)]
 
 use std::time::Duration;
 

@@ -137,9 +137,12 @@ impl GrantTrait for Grant {
                     .map(|h| h.name.as_str())
                     .collect();
                 if names.is_empty() {
-                    format!("http {o}")
+                    format!("http:       {o}")
                 } else {
-                    format!("http {o} (the host adds headers: {})", names.join(", "))
+                    format!(
+                        "http:       {o} (the host adds headers: {})",
+                        names.join(", ")
+                    )
                 }
             })
             .collect()
@@ -279,7 +282,7 @@ mod tests {
         assert_eq!(g.headers.len(), 1);
         assert_eq!(
             g.show(),
-            ["http https://api.deepseek.com (the host adds headers: authorization)"]
+            ["http:       https://api.deepseek.com (the host adds headers: authorization)"]
         );
         assert!(!format!("{g:?}").contains("Bearer sk"));
         let err = g.check_secrets(&Secrets::default()).unwrap_err();

@@ -212,6 +212,22 @@ impl HostBuilder {
             );
             plugins.push(plugin);
         }
+        let fallbacks: Vec<&str> = plugins
+            .iter()
+            .filter(|p| p.grants().routing.fallback)
+            .map(|p| p.name.as_str())
+            .collect();
+        if fallbacks.len() > 1 {
+            return Err(Error::Config(format!(
+                "more than one plugin is the routing fallback: {}",
+                fallbacks.join(", ")
+            )));
+        }
+        if plugins.iter().any(|p| !p.grants().routing.is_empty()) {
+            for p in plugins.iter().filter(|p| p.grants().routing.is_empty()) {
+                tracing::warn!(plugin = %p.name, "routing rules are set and this plugin has none: it gets no chatbot messages");
+            }
+        }
         let dispatcher = Dispatcher::new(plugins, self.dispatch);
         Ok(Host {
             dispatcher: Arc::new(dispatcher),

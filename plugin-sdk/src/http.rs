@@ -304,6 +304,11 @@ impl Response {
         Ok(serde_json::from_slice(&self.bytes()?)?)
     }
 
+    /// The body, to read on one's own terms (see [`Body::read_within`]).
+    pub fn into_body(self) -> Body {
+        self.body
+    }
+
     /// The body as server-sent events, each as soon as its blank line arrives.
     pub fn events(self) -> Events {
         Events {
@@ -350,6 +355,40 @@ impl Body {
                 })
             }
         }
+    }
+}
+
+/// What [`Body::read_within`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// Bytes that arrived.
+    Data(Vec<u8>),
+    /// The body ended.
+    End,
+    /// Nothing arrived in time.
+    Idle,
+}
+
+impl Body {
+    /// The next chunk if one arrives within `wait`, so a caller can do something
+    /// else on time (e.g. show what it has) while a slow server thinks.
+    pub fn read_within(&mut self, wait: std::time::Duration) -> Result<Read, Error> {
+        let Some(stream) = &self.stream else {
+            return Ok(Read::End);
+        };
+        let ready = {
+            let readable = stream.subscribe();
+            let nanos = wait.as_nanos().min(u64::MAX as u128) as u64;
+            let timer = wasip2::clocks::monotonic_clock::subscribe_duration(nanos);
+            wasip2::io::poll::poll(&[&readable, &timer]).contains(&0)
+        };
+        if !ready {
+            return Ok(Read::Idle);
+        }
+        Ok(match self.chunk()? {
+            Some(bytes) => Read::Data(bytes),
+            None => Read::End,
+        })
     }
 }
 

@@ -28,7 +28,8 @@
 //! Build it with `host build` (a size-tuned `cargo build --release --target
 //! wasm32-wasip2`) and hand the `.wasm` file to `host run`.
 //!
-//! The module layout follows the capabilities: [`message`] (typed chatbot messages of
+//! The module layout follows the capabilities (plus [`ai`], helpers for AI assistants
+//! built on them): [`message`] (typed chatbot messages of
 //! every msgtype), [`event`], [`reply`] (session webhook replies: text, markdown,
 //! action cards, links, feed cards), [`media`] (upload, download), [`card`]
 //! (StandardCards, card instances, card callbacks), [`messages`] (proactive, needs a
@@ -41,6 +42,7 @@
 
 extern crate self as dingtalk_bot_sdk;
 
+pub mod ai;
 pub mod card;
 pub mod clock;
 pub mod config;

@@ -23,6 +23,7 @@ mod answer;
 pub mod bench;
 mod gateway;
 pub mod message;
+mod model;
 mod openapi;
 mod server;
 mod state;
@@ -35,6 +36,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use message::MessageSpec;
+pub use model::{ModelFault, ModelRequest, answer_to};
+pub use openapi::CardFault;
 pub use state::{AckRecord, CardRecord, ConnectionRecord, MediaRecord, OpenRecord, Reply};
 use state::{Inner, Outbound};
 
@@ -55,6 +58,7 @@ pub struct SimBuilder {
     token_ttl: Duration,
     redeliver_after: Duration,
     max_redeliveries: u32,
+    pub(crate) model_key: String,
 }
 
 impl Default for SimBuilder {
@@ -78,6 +82,7 @@ impl Default for SimBuilder {
             // protocol.md B.8: slow-ACKed robot messages come again after about 60 s.
             redeliver_after: Duration::from_secs(60),
             max_redeliveries: 1,
+            model_key: "sim-model-key".into(),
         }
     }
 }
@@ -131,6 +136,13 @@ impl SimBuilder {
     pub fn redelivery(mut self, after: Duration, max: u32) -> Self {
         self.redeliver_after = after;
         self.max_redeliveries = max;
+        self
+    }
+
+    /// The API key the model endpoint accepts (`Authorization: Bearer <key>`).
+    /// Default `sim-model-key`.
+    pub fn model_key(mut self, key: &str) -> Self {
+        self.model_key = key.into();
         self
     }
 
@@ -423,6 +435,36 @@ impl Sim {
     /// again with `false`.
     pub fn break_uploads(&self, on: bool) {
         self.inner.lock().break_uploads = on;
+    }
+
+    /// The API key the model endpoint accepts.
+    pub fn model_key(&self) -> &str {
+        &self.inner.config.model_key
+    }
+
+    /// The model endpoint's base URL (`<url>/v1`), for OpenAI-compatible clients.
+    pub fn model_url(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// Make the model endpoint fail this way (fault knob), or answer normally again.
+    pub fn set_model_fault(&self, fault: Option<ModelFault>) {
+        self.inner.lock().model.fault = fault;
+    }
+
+    /// The wait between two streamed chunks of the model's answer. Default 10 ms.
+    pub fn set_model_delay(&self, delay: Duration) {
+        self.inner.lock().model.chunk_delay = delay;
+    }
+
+    /// Every request the model endpoint received.
+    pub fn model_requests(&self) -> Vec<ModelRequest> {
+        self.inner.lock().model.requests.clone()
+    }
+
+    /// Make the card instance APIs fail this way (fault knob), or succeed again.
+    pub fn set_card_fault(&self, fault: Option<CardFault>) {
+        self.inner.lock().card_fault = fault;
     }
 
     /// Every access token handed out so far, to check none leaks.

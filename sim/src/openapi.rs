@@ -20,6 +20,24 @@ use crate::state::{CardRecord, Inner, MediaRecord, now_ms};
 
 type Shared = Arc<Inner>;
 
+/// A failure the card instance APIs can be told to produce: the ones DingTalk AI
+/// bridges hit in the field (ai-assistant.md 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardFault {
+    /// Create answers 400 `param.templateUnpublished`.
+    TemplateUnpublished,
+    /// Delivering into a 1:1 chat (`IM_ROBOT`) answers 400 `spaceId is illegal`.
+    IllegalSpace,
+    /// Streaming answers 403, as under throttling.
+    StreamingThrottled,
+    /// Streaming answers 500 `unknownError` (no streaming permission).
+    StreamingUnknown,
+}
+
+fn card_fault(inner: &Inner) -> Option<CardFault> {
+    inner.lock().card_fault
+}
+
 /// The token-authenticated API routes.
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -392,6 +410,27 @@ fn check_deliver(inner: &Inner, body: &Value) -> Result<Value, Refusal> {
     ))
 }
 
+fn template_unpublished() -> Response {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        "param.templateUnpublished",
+        "param.templateUnpublished",
+    )
+}
+
+/// The `spaceId is illegal` refusal of a 1:1 delivery, when that fault is set.
+fn illegal_space(inner: &Inner, receiver: &Value) -> Option<Response> {
+    (card_fault(inner) == Some(CardFault::IllegalSpace) && receiver.get("userId").is_some()).then(
+        || {
+            api_error(
+                StatusCode::BAD_REQUEST,
+                "param.invalid",
+                "spaceId is illegal",
+            )
+        },
+    )
+}
+
 fn out_track_id(body: &Value) -> String {
     body.get("outTrackId")
         .and_then(Value::as_str)
@@ -416,6 +455,9 @@ async fn instance_create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    if card_fault(&inner) == Some(CardFault::TemplateUnpublished) {
+        return template_unpublished();
+    }
     let checked = require_token(&inner, &headers).and_then(|()| check_instance(&body));
     let (id, params) = match checked {
         Ok(c) => c,
@@ -442,6 +484,9 @@ async fn instance_deliver(
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
+    if let Some(illegal) = illegal_space(&inner, &receiver) {
+        return illegal;
+    }
     card_record(&inner, "instance.deliver", &id, card, receiver);
     success(json!([{"success": true, "carrierId": format!("carrier{:x}", rand::random::<u32>())}]))
 }
@@ -458,6 +503,12 @@ async fn instance_create_and_deliver(
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
+    if card_fault(&inner) == Some(CardFault::TemplateUnpublished) {
+        return template_unpublished();
+    }
+    if let Some(illegal) = illegal_space(&inner, &receiver) {
+        return illegal;
+    }
     inner.lock().card_store.insert(id.clone(), params.clone());
     card_record(&inner, "instance.createAndDeliver", &id, params, receiver);
     success(json!({"outTrackId": id, "deliverResults": [{"success": true}]}))
@@ -539,6 +590,23 @@ async fn instance_stream(
     }
     if !inner.lock().card_store.contains_key(&id) {
         return unknown_instance();
+    }
+    match card_fault(&inner) {
+        Some(CardFault::StreamingThrottled) => {
+            return api_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+                "the card streaming API is throttled for this app",
+            );
+        }
+        Some(CardFault::StreamingUnknown) => {
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unknownError",
+                "未知错误",
+            );
+        }
+        _ => {}
     }
     card_record(&inner, "instance.stream", &id, body, Value::Null);
     success(json!(true))

@@ -34,6 +34,7 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/_sim/drop", post(control_drop))
         .route("/_sim/records", get(control_records))
         .merge(crate::openapi::routes())
+        .merge(crate::model::routes())
         .with_state(inner)
 }
 

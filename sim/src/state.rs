@@ -184,6 +184,8 @@ pub(crate) struct State {
     pub token_fetches: usize,
     pub redeliveries: usize,
     pub counter: u64,
+    pub model: crate::model::ModelState,
+    pub card_fault: Option<crate::openapi::CardFault>,
 }
 
 impl State {

@@ -9,7 +9,7 @@ use clap::Args;
 use super::HostOptions;
 use crate::openapi::{Http, HttpConfig};
 use crate::runtime::cache::Source;
-use crate::runtime::{LoadError, Runtime, Services};
+use crate::runtime::{LoadError, Plugin, Runtime, Services};
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
@@ -37,6 +37,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     )?;
     let mut refused = 0;
     let mut names: Vec<(String, PathBuf)> = Vec::new();
+    let mut ok: Vec<Plugin> = Vec::new();
     for path in &args.plugins {
         let loaded = runtime.load(path, &configs).await.and_then(|p| {
             match names.iter().find(|(n, _)| *n == p.name) {
@@ -91,6 +92,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
                 for g in p.grants().show() {
                     println!("        grant {g}");
                 }
+                ok.push(p);
             }
             Err(e) => {
                 refused += 1;
@@ -98,6 +100,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
             }
         }
     }
+    print_routing(&ok);
     if refused > 0 {
         anyhow::bail!(
             "{refused} of {} plugins would be refused",
@@ -105,4 +108,40 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The routing table of chatbot messages, in the order rules are tried.
+fn print_routing(plugins: &[Plugin]) {
+    if plugins.iter().all(|p| p.grants().routing.is_empty()) {
+        println!("routing: every plugin gets every chatbot message (no rules)");
+        return;
+    }
+    println!("routing of chatbot messages, first match wins:");
+    for p in plugins {
+        for c in &p.grants().routing.commands {
+            println!(
+                "        command {c:<20} -> {} (sees the text after it)",
+                p.name
+            );
+        }
+    }
+    for p in plugins {
+        if let Some(pattern) = &p.grants().routing.pattern {
+            println!(
+                "        match   {:<20} -> {}",
+                format!("{:?}", pattern.as_str()),
+                p.name
+            );
+        }
+    }
+    match plugins.iter().find(|p| p.grants().routing.fallback) {
+        Some(p) => println!("        anything else            -> {}", p.name),
+        None => println!("        anything else            -> nobody (ACKed, not answered)"),
+    }
+    for p in plugins.iter().filter(|p| p.grants().routing.is_empty()) {
+        println!(
+            "        {} has no rule: it gets no chatbot messages",
+            p.name
+        );
+    }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use sim::{MessageSpec, Sim};
 
-use super::{ConfigFile, StateOptions};
+use super::{ConfigFile, StateOptions, simulated};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
 use crate::egress::Egress;
@@ -47,6 +47,12 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         state_dir: Some(state_dir.clone()),
         state: None,
     };
+    let (configs, secrets) = simulated::settings(
+        &sim,
+        &plugins,
+        file.plugin_configs()?,
+        Secrets::load(&file.secrets)?,
+    )?;
     let host = Host::builder()
         .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
         .endpoints(Endpoints {
@@ -54,9 +60,9 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             oapi: sim.url(),
         })
         .plugins(&plugins)
-        .plugin_configs(file.plugin_configs()?)
+        .plugin_configs(configs)
         .runtime_config(file.runtime_config())
-        .egress(Egress::new(Secrets::load(&file.secrets)?))
+        .egress(Egress::new(secrets))
         .kv(state.open(&file)?)
         .build()
         .await?;
@@ -67,55 +73,32 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     let running = host.start().await?;
     println!();
-    let script = [
-        MessageSpec::text("1+2*3"),
-        MessageSpec::text(" 7/2"),
-        MessageSpec::text("2**10"),
-        MessageSpec::text("(1+2)*3 - 4//3").in_group("演示群"),
-        MessageSpec::text("1/0"),
-        MessageSpec::text("import os"),
-        MessageSpec::picture(),
-    ];
     let mut failures = 0;
-    let pushed_count = script.len();
-    let answers_text = host_has(&loaded, "calcbot");
-    for spec in script {
-        let said = match spec.body.get("content").and_then(|c| c.as_str()) {
-            Some(text) if spec.msgtype == "text" => text.to_owned(),
-            _ => format!("[{}]", spec.msgtype),
-        };
-        println!("user> {said}");
-        let pushed = sim.push_chatbot(spec).await?;
-        let wait = if answers_text {
-            REPLY_TIMEOUT
-        } else {
-            Duration::ZERO
-        };
-        let replies = sim.wait_replies(&pushed.session, 1, wait).await;
-        let ack = sim.wait_ack(&pushed.message_id, REPLY_TIMEOUT).await;
-        match replies.first().and_then(|r| r.text()) {
-            Some(text) => {
-                for line in text.lines() {
-                    println!("bot>  {line}");
-                }
-            }
-            None if answers_text => {
-                failures += 1;
-                println!("bot>  (no reply)");
-            }
-            None => {}
+    if host_has(&loaded, "calcbot") {
+        for spec in [
+            MessageSpec::text("1+2*3"),
+            MessageSpec::text(" 7/2"),
+            MessageSpec::text("2**10"),
+            MessageSpec::text("(1+2)*3 - 4//3").in_group("演示群"),
+            MessageSpec::text("1/0"),
+            MessageSpec::text("/calc import os"),
+        ] {
+            failures += exchange(&sim, spec, true).await?;
         }
-        match ack {
-            Some(a) => println!("      [ACK code {}]", a.code),
-            None => {
-                failures += 1;
-                println!("      [no ACK]");
-            }
-        }
-        println!();
     }
     if host_has(&loaded, "cardbot") {
-        failures += show_cards(&sim, pushed_count).await;
+        failures += exchange(&sim, MessageSpec::text("/card"), false).await?;
+        failures += show_cards(&sim).await;
+    }
+    if host_has(&loaded, "aibot") {
+        failures += exchange(&sim, MessageSpec::picture(), true).await?;
+        sim.set_model_delay(Duration::from_millis(60));
+        for question in [
+            "What does Stream mode change for a bot behind a firewall?",
+            "And what did I ask before?",
+        ] {
+            failures += ai_exchange(&sim, question).await?;
+        }
     }
     running.shutdown().await;
     sim.shutdown().await;
@@ -126,16 +109,109 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Push one message, print it, the text reply (when one is expected) and the ACK;
+/// how many of those were missing.
+async fn exchange(sim: &Sim, spec: MessageSpec, expect_text: bool) -> anyhow::Result<usize> {
+    let said = match spec.body.get("content").and_then(|c| c.as_str()) {
+        Some(text) if spec.msgtype == "text" => text.to_owned(),
+        _ => format!("[{}]", spec.msgtype),
+    };
+    println!("user> {said}");
+    let pushed = sim.push_chatbot(spec).await?;
+    let wait = if expect_text {
+        REPLY_TIMEOUT
+    } else {
+        Duration::ZERO
+    };
+    let replies = sim.wait_replies(&pushed.session, 1, wait).await;
+    let mut missing = 0;
+    match replies.first().and_then(|r| r.text()) {
+        Some(text) => {
+            for line in text.lines() {
+                println!("bot>  {line}");
+            }
+        }
+        None if expect_text => {
+            missing += 1;
+            println!("bot>  (no reply)");
+        }
+        None => {}
+    }
+    missing += ack_line(sim, &pushed.message_id).await;
+    Ok(missing)
+}
+
+async fn ack_line(sim: &Sim, message_id: &str) -> usize {
+    match sim.wait_ack(message_id, REPLY_TIMEOUT).await {
+        Some(a) => {
+            println!("      [ACK code {}]\n", a.code);
+            0
+        }
+        None => {
+            println!("      [no ACK]\n");
+            1
+        }
+    }
+}
+
+/// Ask aibot and print the AI card's states as the simulator receives them:
+/// created ("thinking"), each streaming update, and the final state.
+async fn ai_exchange(sim: &Sim, question: &str) -> anyhow::Result<usize> {
+    println!("user> {question}");
+    let before = sim.model_requests().len();
+    let pushed = sim.push_chatbot(MessageSpec::text(question)).await?;
+    let card = format!("ai-{}", pushed.data["msgId"].as_str().unwrap_or_default());
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    let mut finished = false;
+    while !finished && started.elapsed() < REPLY_TIMEOUT {
+        let records: Vec<_> = sim
+            .cards()
+            .into_iter()
+            .filter(|c| c.biz_id == card)
+            .collect();
+        for r in records.iter().skip(seen) {
+            let at = started.elapsed().as_millis();
+            match r.action.as_str() {
+                "instance.createAndDeliver" => println!("card  {at:>5} ms  shown, thinking"),
+                "instance.stream" => {
+                    let content = r.card["content"].as_str().unwrap_or_default();
+                    let last = r.card["isFinalize"] == true;
+                    finished |= last;
+                    let mark = if last { "final" } else { "typing" };
+                    println!("card  {at:>5} ms  {mark}: {content}");
+                }
+                "instance.update" if r.card["flowStatus"] == "3" => {
+                    println!("card  {at:>5} ms  finished")
+                }
+                "instance.update" if r.card["flowStatus"] == "5" => {
+                    finished = true;
+                    println!("card  {at:>5} ms  failed");
+                }
+                _ => {}
+            }
+        }
+        seen = records.len();
+        sim.changed(Duration::from_millis(200)).await;
+    }
+    if let Some(request) = sim.model_requests().get(before) {
+        let earlier = request.messages().len().saturating_sub(2);
+        println!(
+            "      (the model was sent the system prompt, {earlier} remembered messages and the question)"
+        );
+    }
+    Ok(usize::from(!finished) + ack_line(sim, &pushed.message_id).await)
+}
+
 fn host_has(loaded: &[String], name: &str) -> bool {
     loaded.iter().any(|n| n == name)
 }
 
-/// Print cardbot's first card as sent and as updated; count the rest. Returns the
-/// number of missing cards.
-async fn show_cards(sim: &Sim, messages: usize) -> usize {
-    let cards = sim.wait_cards(2 * messages, REPLY_TIMEOUT).await;
+/// Print cardbot's card as sent and as updated; 1 when either is missing.
+async fn show_cards(sim: &Sim) -> usize {
+    let cards = sim.wait_cards(2, REPLY_TIMEOUT).await;
     println!(
-        "cardbot sent {} cards and made {} updates",
+        "cardbot sent {} card and made {} update",
         count(&cards, "send"),
         count(&cards, "update")
     );
@@ -161,7 +237,8 @@ async fn show_cards(sim: &Sim, messages: usize) -> usize {
             c["contents"][1]["image"].as_str().unwrap_or("")
         );
     }
-    (2 * messages).saturating_sub(cards.len())
+    println!();
+    usize::from(first.is_none() || update.is_none())
 }
 
 fn count(cards: &[sim::CardRecord], action: &str) -> usize {

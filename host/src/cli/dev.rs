@@ -18,7 +18,7 @@ use sim::{MessageSpec, Sim};
 use tokio::io::AsyncBufReadExt;
 
 use super::build::{build_crate, plugin_crates};
-use super::{ConfigFile, StateOptions};
+use super::{ConfigFile, StateOptions, simulated};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
 use crate::egress::Egress;
@@ -76,6 +76,17 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         state_dir: Some(args.state_dir.clone()),
         state: None,
     };
+    let built: Vec<PathBuf> = std::fs::read_dir(&args.out)
+        .with_context(|| format!("cannot list {}", args.out.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    let (configs, secrets) = simulated::settings(
+        &sim,
+        &built,
+        file.plugin_configs()?,
+        Secrets::load(&file.secrets)?,
+    )?;
     let host = Host::builder()
         .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
         .endpoints(Endpoints {
@@ -83,9 +94,9 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
             oapi: sim.url(),
         })
         .plugin(args.out.join("*.wasm"))
-        .plugin_configs(file.plugin_configs()?)
+        .plugin_configs(configs)
         .runtime_config(file.runtime_config())
-        .egress(Egress::new(Secrets::load(&file.secrets)?))
+        .egress(Egress::new(secrets))
         .kv(state.open(&file)?)
         .build()
         .await?;

@@ -11,6 +11,8 @@ mod demo;
 mod dev;
 mod new;
 mod run;
+#[cfg(feature = "dev-tools")]
+mod simulated;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -17,10 +17,13 @@
 //! - Several plugins may subscribe to one topic: each gets every frame (fan-out), in
 //!   parallel, and the frame's single ACK combines their outcomes: any failure is a
 //!   500 naming each failed plugin; otherwise the first response in load order (for
-//!   callbacks) or `LATER` if any plugin asked for it (for events).
+//!   callbacks) or `LATER` if any plugin asked for it (for events). Once the
+//!   operator gives routing rules for chatbot messages, each goes to exactly one
+//!   plugin, or to none (ACKed and logged, not answered): see `routing`.
 
 mod dedup;
 pub mod quarantine;
+mod routing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -31,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use dedup::{Dedup, Seen};
 use quarantine::{Health, QuarantineConfig};
+use routing::Route;
 
 use crate::runtime::scope::FrameScope;
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
@@ -339,7 +343,7 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
 }
 
 impl FrameSink for Dispatcher {
-    fn deliver(&self, frame: Frame, acks: AckSlot, tasks: &TaskTracker) {
+    fn deliver(&self, mut frame: Frame, acks: AckSlot, tasks: &TaskTracker) {
         let Some(kind) = SubscriptionKind::of(&frame.frame_type) else {
             let reason = format!("unknown frame type {:?}", frame.frame_type.as_str());
             tracing::warn!(message_id = %frame.message_id, "{reason}");
@@ -387,7 +391,22 @@ impl FrameSink for Dispatcher {
             keys,
             dedup: self.dedup.clone(),
         };
-        let plugins = card_creator(plugins, &frame, &scope).unwrap_or_else(|| plugins.clone());
+        let plugins = match routing::route(plugins, &frame.topic, &frame.data) {
+            Route::Everyone => {
+                card_creator(plugins, &frame, &scope).unwrap_or_else(|| plugins.clone())
+            }
+            Route::One(plugin, data) => {
+                if let Some(data) = data {
+                    frame.data = data;
+                }
+                Arc::from([plugin])
+            }
+            Route::Nobody => {
+                tracing::info!(message_id = %frame.message_id, topic = %frame.topic, "no routing rule matched and no plugin is the fallback; ACKed, not answered");
+                acks.send(Ack::callback(frame.message_id, None));
+                return;
+            }
+        };
         let run = RunContext {
             permits: self.permits.clone(),
             health: table.health.clone(),

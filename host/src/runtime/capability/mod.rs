@@ -24,6 +24,7 @@ pub mod media;
 pub mod messages;
 pub mod openapi;
 pub mod reply;
+pub mod routing;
 pub mod topics;
 
 use std::fmt;
@@ -274,6 +275,7 @@ registry!(
     clock: NoGrant,
     http: http::Grant,
     kv: NoGrant,
+    routing: routing::Grant,
 );
 
 /// Builders for embedders and tests; the config file goes through [`Grants::parse`].

@@ -1,0 +1,75 @@
+//! What `host demo` and `host dev` add to the operator's settings so the example
+//! plugins work against the embedded simulator as they would against DingTalk and a
+//! model provider:
+//! - every plugin may reach the simulator's model endpoint (`http`), with its API key
+//!   injected from a secret (`http_headers`), and aibot's `base-url` and `model` point
+//!   there unless the config file says otherwise;
+//! - with calcbot, cardbot and aibot all loaded and no routing rules of the
+//!   operator's, arithmetic (or `/calc`) goes to calcbot, `/card` to cardbot and
+//!   everything else to aibot, as the README's `host.toml` routes them.
+
+use std::path::PathBuf;
+
+use sim::Sim;
+
+use crate::PluginConfigs;
+use crate::runtime::capability::Grant as _;
+use crate::runtime::capability::routing;
+use crate::runtime::file_stem;
+use crate::secrets::Secrets;
+
+/// The secret the simulator's model key is kept in.
+const KEY_SECRET: &str = "sim_model_key";
+
+/// The routing the README's example uses: the arithmetic calcbot accepts.
+pub const CALC_PATTERN: &str = r"^[\s\d.+\-*/%()]+$";
+
+/// `configs` and `secrets` with the simulator's model endpoint granted to every
+/// plugin among `paths`, and the example routing when the operator gave none.
+pub fn settings(
+    sim: &Sim,
+    paths: &[PathBuf],
+    mut configs: PluginConfigs,
+    secrets: Secrets,
+) -> anyhow::Result<(PluginConfigs, Secrets)> {
+    let names: Vec<String> = paths
+        .iter()
+        .filter_map(|p| file_stem(p).map(str::to_owned))
+        .collect();
+    let origin = sim.url();
+    let header: toml::Table = toml::from_str(&format!(
+        "http = [\"{origin}\"]\n[http_headers.\"{origin}\"]\nAuthorization = \"Bearer {{secret.{KEY_SECRET}}}\"\n"
+    ))?;
+    let http =
+        crate::runtime::capability::http::Grant::parse(&header).map_err(anyhow::Error::msg)?;
+    let examples = ["calcbot", "cardbot", "aibot"]
+        .iter()
+        .all(|n| names.iter().any(|m| m == n));
+    let unrouted = configs.values().all(|s| s.grants.routing.is_empty());
+    for name in &names {
+        let settings = configs.entry(name.clone()).or_default();
+        let grants = &mut settings.grants;
+        grants.http.origins.extend(http.origins.iter().cloned());
+        grants.http.headers.extend(http.headers.iter().cloned());
+        if name == "aibot" {
+            let values = &mut grants.config.values;
+            values
+                .entry("base-url".into())
+                .or_insert_with(|| sim.model_url());
+            values
+                .entry("model".into())
+                .or_insert_with(|| "sim-model".into());
+        }
+        if examples && unrouted {
+            let rule = match name.as_str() {
+                "calcbot" => format!("commands = [\"/calc\"]\nmatch = '{CALC_PATTERN}'\n"),
+                "cardbot" => "commands = [\"/card\"]\n".to_owned(),
+                "aibot" => "fallback = true\n".to_owned(),
+                _ => continue,
+            };
+            grants.routing =
+                routing::Grant::parse(&toml::from_str(&rule)?).map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok((configs, secrets.with(KEY_SECRET, sim.model_key())))
+}

@@ -1,0 +1,84 @@
+//! aibot: an AI assistant. A text message gets an AI card that types out the answer
+//! of an OpenAI-compatible model, remembering the conversation; `/new` forgets it.
+//!
+//! Config (`[plugins.aibot.config]`), every key optional:
+//! `base-url` (`https://api.openai.com/v1`), `model` (`gpt-4o-mini`), `system-prompt`,
+//! `card-template-id` (DingTalk's AI card), `update-interval-ms` (300),
+//! `answer-timeout-ms` (25000, keep it under the frame's `timeout_ms`),
+//! `memory-turns` (10), `memory-scope` (`sender`, or `conversation` to share a
+//! group's memory), `memory-ttl-minutes` (30). The API key is not here: the host
+//! adds it to requests to `base-url` (`http_headers` with a `[secrets]` entry).
+
+use std::time::Duration;
+
+use dingtalk_bot_sdk::ai::{self, AiCard, ChatClient, Memory, MemoryScope, Message, Pacing};
+use dingtalk_bot_sdk::{Description, Error, Frame, Outcome, Plugin, config, log, reply_text};
+
+struct AiBot;
+
+fn setting(key: &str, default: &str) -> String {
+    config::get(key).unwrap_or_else(|| default.to_owned())
+}
+
+fn number(key: &str, default: u64) -> u64 {
+    config::get(key)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+impl Plugin for AiBot {
+    fn describe() -> Description {
+        Description::new("aibot", env!("CARGO_PKG_VERSION")).chatbot_messages()
+    }
+
+    fn handle(frame: Frame) -> Result<Outcome, Error> {
+        let msg = frame.chatbot_message()?;
+        let Some(question) = msg.text_content().map(str::trim).filter(|t| !t.is_empty()) else {
+            reply_text(&msg, "I can only read text messages; please ask in words.")?;
+            return Ok(Outcome::Done);
+        };
+        let scope = match setting("memory-scope", "sender").as_str() {
+            "conversation" => MemoryScope::Conversation,
+            _ => MemoryScope::PerSender,
+        };
+        let memory = Memory::new(
+            &msg,
+            scope,
+            number("memory-turns", 10) as usize,
+            Duration::from_secs(number("memory-ttl-minutes", 30) * 60),
+        );
+        if question == "/new" {
+            memory.clear()?;
+            reply_text(
+                &msg,
+                "Memory cleared: your next message starts a new conversation.",
+            )?;
+            return Ok(Outcome::Done);
+        }
+        let mut messages = vec![Message::system(&setting(
+            "system-prompt",
+            "You are a helpful assistant in a DingTalk chat. Answer concisely, in the language of the question.",
+        ))];
+        match memory.load() {
+            Ok(past) => messages.extend(past),
+            Err(e) => log::warn(&format!("answering without memory: {}", e.reason())),
+        }
+        messages.push(Message::user(question));
+        let client = ChatClient::new(
+            &setting("base-url", "https://api.openai.com/v1"),
+            &setting("model", "gpt-4o-mini"),
+        );
+        let card = AiCard::start(&msg, &setting("card-template-id", ai::AI_CARD_TEMPLATE));
+        let pacing = Pacing {
+            interval: Duration::from_millis(number("update-interval-ms", 300)),
+            deadline: Duration::from_millis(number("answer-timeout-ms", 25_000)),
+        };
+        let answer = ai::answer(&msg, card, &client, &messages, pacing)?;
+        if let Some(Err(e)) = answer.map(|a| memory.remember(question, &a)) {
+            log::warn(&format!("the exchange was not remembered: {}", e.reason()));
+        }
+        Ok(Outcome::Done)
+    }
+}
+
+dingtalk_bot_sdk::export_plugin!(AiBot);

@@ -306,6 +306,55 @@ fn check_lists_origins_and_injected_header_names_but_never_secret_values() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
+    let dir = scratch("routing");
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
+    std::fs::write(
+        dir.join("host.toml"),
+        "[plugins.calcbot]\ncommands = [\"/calc\"]\nmatch = '^[0-9+*/ ]+$'\n",
+    )
+    .unwrap();
+    let checked = host_cmd(&dir)
+        .args([
+            "check",
+            "--no-cache",
+            "calcbot.wasm",
+            "--config",
+            "host.toml",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("grant route:      commands /calc"),
+        "{stdout}"
+    );
+    let table = stdout
+        .split("routing of chatbot messages, first match wins:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no routing table: {stdout}"));
+    let lines: Vec<&str> = table
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(
+        lines[0].starts_with("command /calc") && lines[0].contains("-> calcbot"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("match") && lines[1].contains("-> calcbot"),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains("anything else") && lines[2].contains("nobody"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn dev_builds_runs_and_answers_what_the_developer_types() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};

@@ -2,10 +2,12 @@
 //! component, over loopback sockets. One behaviour per module, one test binary (so
 //! wasmtime is linked once).
 
+mod aibot;
 mod api;
 mod cache;
 mod calcbot;
 mod cards;
+mod chat_routing;
 mod connection;
 mod hostile;
 mod malformed;

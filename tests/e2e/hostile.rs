@@ -66,6 +66,31 @@ async fn an_infinite_loop_is_interrupted_at_its_cpu_budget() {
 }
 
 #[tokio::test]
+async fn a_loop_of_cheap_host_calls_is_still_interrupted_at_its_cpu_budget() {
+    let env = start().await;
+    let (ack, _) = env.attack("call-loop").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("plugin hostile interrupted after using its CPU budget of 200ms"),
+        "{}",
+        ack.message
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn many_short_waits_cost_no_cpu_budget() {
+    // 60 waits of 15 ms: each spans an epoch tick, which used to be charged as CPU
+    // (60 ticks against a budget of 20).
+    let env = start().await;
+    let (ack, reply) = env.attack("naps 60").await;
+    assert_eq!(ack.code, 200, "{}", ack.message);
+    assert_eq!(reply.as_deref(), Some("napped 60 times"));
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn a_memory_bomb_stops_at_its_memory_limit() {
     let env = start().await;
     let (ack, _) = env.attack("alloc").await;

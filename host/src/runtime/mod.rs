@@ -17,8 +17,11 @@
 //! Limits and what they do not cover: the memory cap counts linear memory only (not
 //! tables, not host-side buffers of host calls, which every import bounds by checking
 //! argument sizes first: see [`capability`]); the CPU budget counts epoch ticks seen
-//! while guest code runs, so time blocked in host calls is bounded only by the
-//! wall-clock timeout, and host work per call is bounded by those argument limits.
+//! while guest code runs: a host call that spans a tick (a network wait, a sleep)
+//! gives the guest back the deadline it had when it made the call, so waiting is never
+//! charged, however many waits a frame makes, while a guest calling cheap host
+//! functions in a loop still pays for every tick. Time blocked in host calls is
+//! bounded by the wall-clock timeout, host work per call by the argument limits.
 
 mod bindings;
 pub mod cache;
@@ -30,6 +33,7 @@ pub(crate) mod scope;
 mod state;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -209,6 +213,8 @@ pub struct Runtime {
 
 struct Inner {
     engine: Engine,
+    /// Epoch ticks so far (the engine's epoch, which wasmtime does not expose).
+    ticks: Arc<AtomicU64>,
     linker: Linker<State>,
     services: Arc<Services>,
     limits: Limits,
@@ -248,11 +254,14 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&cfg).map_err(|e| EngineError(format!("{e:#}")))?;
         let weak = engine.weak();
+        let ticks = Arc::new(AtomicU64::new(0));
+        let counter = ticks.clone();
         std::thread::Builder::new()
             .name("epoch-ticker".into())
             .spawn(move || {
                 while let Some(engine) = weak.upgrade() {
                     engine.increment_epoch();
+                    counter.fetch_add(1, Ordering::Relaxed);
                     drop(engine);
                     std::thread::sleep(EPOCH_TICK);
                 }
@@ -267,6 +276,7 @@ impl Runtime {
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
+                ticks,
                 linker,
                 services: Arc::new(services),
                 limits: config.limits.clone(),

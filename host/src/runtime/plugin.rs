@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{CallHook, Store, UpdateDeadline};
 
 use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
 use super::capability::{Grants, MAX_REPORTED, cap_text};
@@ -346,6 +346,7 @@ impl Runtime {
             grants: Grants::default(),
             services: self.inner.services.clone(),
             limits: self.inner.limits.clone(),
+            ticks: self.inner.ticks.clone(),
         });
         let description = canary(&pre, canary_ctx)
             .await
@@ -381,6 +382,7 @@ impl Runtime {
             name: description.name.clone(),
             services: self.inner.services.clone(),
             limits: limits.clone(),
+            ticks: self.inner.ticks.clone(),
         });
         Ok(Plugin {
             name: description.name,
@@ -401,7 +403,8 @@ impl Runtime {
     }
 }
 
-fn new_store(engine: &wasmtime::Engine, state: State) -> Store<State> {
+fn new_store(engine: &wasmtime::Engine, mut state: State) -> Store<State> {
+    state.deadline_epoch = state.epoch() + 1;
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     // Yield to tokio at every tick so a busy guest never starves other tasks on its
@@ -413,7 +416,33 @@ fn new_store(engine: &wasmtime::Engine, state: State) -> Store<State> {
             return Ok(UpdateDeadline::Interrupt);
         }
         state.cpu_ticks_left -= 1;
+        state.deadline_epoch = state.epoch() + 1;
         Ok(UpdateDeadline::Yield(1))
+    });
+    // A host call that waited across a tick would otherwise cost the guest a tick at
+    // its next check: give back the slice it had when it made the call. A call that
+    // returns within the tick changes nothing, so cheap calls in a loop still pay.
+    store.call_hook(|mut cx, hook| {
+        match hook {
+            CallHook::CallingHost => {
+                let state = cx.data_mut();
+                state.host_call_epoch = state.epoch();
+            }
+            CallHook::ReturningFromHost => {
+                let state = cx.data_mut();
+                let now = state.epoch();
+                if now > state.host_call_epoch {
+                    let left = state
+                        .deadline_epoch
+                        .saturating_sub(state.host_call_epoch)
+                        .max(1);
+                    state.deadline_epoch = now + left;
+                    cx.set_epoch_deadline(left);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     });
     store
 }

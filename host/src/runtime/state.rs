@@ -9,6 +9,7 @@
 //! and then await futures that borrow nothing from it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -86,6 +87,8 @@ pub(crate) struct PluginContext {
     pub services: Arc<Services>,
     /// Its limits (the defaults with its overrides applied).
     pub limits: Limits,
+    /// The engine's epoch ticks so far.
+    pub ticks: Arc<AtomicU64>,
 }
 
 /// Bytes of guest stderr kept per call (enough for a panic message and backtrace).
@@ -115,6 +118,10 @@ pub(crate) struct State {
     pub budget: Budget,
     /// Epoch ticks this call may still spend in guest code.
     pub cpu_ticks_left: u64,
+    /// The epoch at which the guest's current CPU slice ends.
+    pub deadline_epoch: u64,
+    /// The epoch when the running host call began.
+    pub host_call_epoch: u64,
 }
 
 impl State {
@@ -132,10 +139,17 @@ impl State {
             limiter: Limiter::new(plugin.limits.memory_bytes),
             stderr,
             cpu_ticks_left: plugin.limits.cpu_ticks(),
+            deadline_epoch: 0,
+            host_call_epoch: 0,
             plugin,
             scope,
             budget: Budget::default(),
         }
+    }
+
+    /// The engine's epoch now.
+    pub fn epoch(&self) -> u64 {
+        self.plugin.ticks.load(Ordering::Relaxed)
     }
 
     /// What the guest wrote to stderr, trimmed (a panic message, usually).

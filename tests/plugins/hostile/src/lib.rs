@@ -4,7 +4,8 @@
 //! the message picks the attack: `loop`, `alloc`, `panic`, `recurse`, `huge-reply`,
 //! `huge-response`, `fs`, `env`, `socket <addr>`, `api`, `escape <path>`,
 //! `huge-later`, `huge-error`, `forge-log`, `big-args`, `upload`, `card <id>`,
-//! `sleep <ms>`, `unauthorized <n>`. Attacks that return report what happened as a
+//! `sleep <ms>`, `naps <n>` (n sleeps of 15 ms), `call-loop` (cheap host calls
+//! forever), `unauthorized <n>`. Attacks that return report what happened as a
 //! text reply, so tests can see the sandbox's answer.
 
 use dingtalk_bot_sdk::bindings::dingtalk::bot::{cards, log, media, openapi as raw_openapi};
@@ -130,6 +131,16 @@ impl Plugin for Hostile {
                 ));
                 "slept".to_owned()
             }
+            "naps" => {
+                let n: u32 = arg.parse().unwrap_or(60);
+                for _ in 0..n {
+                    clock::sleep(std::time::Duration::from_millis(15));
+                }
+                format!("napped {n} times")
+            }
+            "call-loop" => loop {
+                std::hint::black_box(clock::now_ms());
+            },
             "unauthorized" => {
                 let n: usize = arg.parse().unwrap_or(20);
                 let failed = (0..n)

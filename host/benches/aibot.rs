@@ -26,6 +26,10 @@ fn main() -> anyhow::Result<()> {
         .expect("workspace");
     let out = workspace.join("target/bench-fixtures");
     let built = host::cli::build::build_components(workspace, &["aibot".into()], &out)?;
+    // RUST_LOG=debug shows what the host did.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let sim = Sim::builder().ping_interval(None).start().await?;

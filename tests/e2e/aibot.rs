@@ -465,6 +465,23 @@ async fn a_model_slower_than_the_ack_deadline_answers_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_long_streamed_answer_is_not_charged_as_cpu() {
+    // Each of ~45 chunks wakes the guest after a wait of two epoch ticks; charged as
+    // CPU those wake-ups would exceed a 100 ms budget twice over.
+    let limits = LimitOverrides {
+        cpu_budget: Some(Duration::from_millis(100)),
+        ..LimitOverrides::default()
+    };
+    let ai = Ai::with(&[], limits, MODEL_KEY, DispatchConfig::default()).await;
+    ai.sim.set_model_delay(Duration::from_millis(20));
+    let question = (0..40).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
+    let answered = ai.ask(MessageSpec::text(&question)).await;
+    assert_eq!(answered.streams().last().expect("final")["content"], answer_to(&question));
+    assert!(answered.replies.is_empty());
+    ai.stop().await;
+}
+
+#[tokio::test]
 async fn a_picture_gets_a_polite_text() {
     let ai = Ai::start(&[]).await;
     let answered = ai.ask(MessageSpec::picture()).await;

@@ -17,10 +17,12 @@
 //! Limits and what they do not cover: the memory cap counts linear memory only (not
 //! tables, not host-side buffers of host calls, which every import bounds by checking
 //! argument sizes first: see [`capability`]); the CPU budget counts epoch ticks seen
-//! while guest code runs: a host call that spans a tick (a network wait, a sleep)
-//! gives the guest back the deadline it had when it made the call, so waiting is never
-//! charged, however many waits a frame makes, while a guest calling cheap host
-//! functions in a loop still pays for every tick. Time blocked in host calls is
+//! while guest code runs: a tick is charged only when the guest was running as its
+//! slice ended (the deadline check came on time, and no host call since the last
+//! check waited across a tick). Waiting, in a host call or for a worker, is not
+//! charged, however many waits a frame makes; a guest computing, or calling cheap host
+//! functions in a loop, pays for every tick. (A guest alternating tick-long waits with
+//! tick-long work gets that work free: at most half the wall-clock timeout.) Time blocked in host calls is
 //! bounded by the wall-clock timeout, host work per call by the argument limits.
 
 mod bindings;

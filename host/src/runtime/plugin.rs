@@ -412,33 +412,27 @@ fn new_store(engine: &wasmtime::Engine, mut state: State) -> Store<State> {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut cx| {
         let state = cx.data_mut();
-        if state.cpu_ticks_left == 0 {
-            return Ok(UpdateDeadline::Interrupt);
+        let now = state.epoch();
+        // Charge a tick only if the guest was running when its slice ended: the check
+        // came on time and no host call since the last check waited across a tick.
+        // Otherwise it was waiting (in a host call, or for a worker): not CPU.
+        let waited = now > state.deadline_epoch || state.host_waited;
+        state.host_waited = false;
+        if !waited {
+            if state.cpu_ticks_left == 0 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            state.cpu_ticks_left -= 1;
         }
-        state.cpu_ticks_left -= 1;
-        state.deadline_epoch = state.epoch() + 1;
+        state.deadline_epoch = now + 1;
         Ok(UpdateDeadline::Yield(1))
     });
-    // A host call that waited across a tick would otherwise cost the guest a tick at
-    // its next check: give back the slice it had when it made the call. A call that
-    // returns within the tick changes nothing, so cheap calls in a loop still pay.
     store.call_hook(|mut cx, hook| {
+        let state = cx.data_mut();
         match hook {
-            CallHook::CallingHost => {
-                let state = cx.data_mut();
-                state.host_call_epoch = state.epoch();
-            }
+            CallHook::CallingHost => state.host_call_epoch = state.epoch(),
             CallHook::ReturningFromHost => {
-                let state = cx.data_mut();
-                let now = state.epoch();
-                if now > state.host_call_epoch {
-                    let left = state
-                        .deadline_epoch
-                        .saturating_sub(state.host_call_epoch)
-                        .max(1);
-                    state.deadline_epoch = now + left;
-                    cx.set_epoch_deadline(left);
-                }
+                state.host_waited |= state.epoch() > state.host_call_epoch;
             }
             _ => {}
         }

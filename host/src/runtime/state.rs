@@ -122,6 +122,8 @@ pub(crate) struct State {
     pub deadline_epoch: u64,
     /// The epoch when the running host call began.
     pub host_call_epoch: u64,
+    /// A host call since the last deadline check waited across a tick.
+    pub host_waited: bool,
 }
 
 impl State {
@@ -141,6 +143,7 @@ impl State {
             cpu_ticks_left: plugin.limits.cpu_ticks(),
             deadline_epoch: 0,
             host_call_epoch: 0,
+            host_waited: false,
             plugin,
             scope,
             budget: Budget::default(),

@@ -474,9 +474,15 @@ async fn a_long_streamed_answer_is_not_charged_as_cpu() {
     };
     let ai = Ai::with(&[], limits, MODEL_KEY, DispatchConfig::default()).await;
     ai.sim.set_model_delay(Duration::from_millis(20));
-    let question = (0..40).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
+    let question = (0..40)
+        .map(|i| format!("word{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let answered = ai.ask(MessageSpec::text(&question)).await;
-    assert_eq!(answered.streams().last().expect("final")["content"], answer_to(&question));
+    assert_eq!(
+        answered.streams().last().expect("final")["content"],
+        answer_to(&question)
+    );
     assert!(answered.replies.is_empty());
     ai.stop().await;
 }

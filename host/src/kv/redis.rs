@@ -39,13 +39,14 @@ local function clean(base, k)
 end
 ";
 
-/// ARGV: max bytes, max keys, ttl ms ('0': none), mode ('set' | 'cas'), then for
-/// 'cas' expected-flag ('0': must be absent, '1': must equal) and expected, then
-/// key/value pairs. Answers {'ok', '1'|'0'} or {'limit', 'bytes'|'keys'}.
+/// ARGV: max bytes, max keys, ttl ms ('0': none), mode ('set' | 'cas'), the
+/// expected-flag ('0': must be absent, '1': must equal) and the expected value (both
+/// empty for 'set'), then key/value pairs (for 'cas', the one key compared). Answers
+/// {'ok', '1'|'0'} or {'limit', 'bytes'|'keys'}.
 const SET: &str = r"
 local base = KEYS[1]
 local maxb, maxk, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local i = 5
+local i = 7
 if ARGV[4] == 'cas' then
   local k = ARGV[7]
   clean(base, k)
@@ -55,7 +56,6 @@ if ARGV[4] == 'cas' then
   elseif cur ~= ARGV[6] then
     return {'ok', '0'}
   end
-  i = 7
 end
 local bytes = tonumber(redis.call('GET', base .. 'bytes') or '0')
 local keys = redis.call('HLEN', base .. 'sz')
@@ -240,51 +240,26 @@ impl Redis {
         &self.shown
     }
 
-    /// Run the set script; on a quota refusal clean the namespace's expired keys
-    /// once and try again, so keys Redis already expired never cause a refusal.
-    async fn set_script(
-        &self,
-        ns: &Namespace,
+    /// Run a write script (built by `invocation`); on a quota refusal clean the
+    /// namespace's expired keys once and run it again, so keys Redis already expired
+    /// never cause a refusal. The script's answer.
+    async fn write<'s>(
+        &'s self,
+        base: &str,
         quota: Quota,
-        ttl: Option<Duration>,
-        cas: Option<(&str, Option<&[u8]>)>,
-        entries: &[(String, Vec<u8>)],
-    ) -> KvResult<bool> {
-        let b = base(ns);
+        invocation: impl Fn() -> redis::ScriptInvocation<'s>,
+    ) -> KvResult<String> {
         for attempt in 0..2 {
-            let mut call = self.scripts.set.key(&b);
-            call.arg(quota.total_bytes)
-                .arg(quota.keys)
-                .arg(ttl_arg(ttl));
-            match cas {
-                Some((key, expected)) => {
-                    call.arg("cas")
-                        .arg(if expected.is_some() { "1" } else { "0" })
-                        .arg(expected.unwrap_or_default())
-                        .arg(key);
-                }
-                None => {
-                    call.arg("set");
-                }
-            }
-            for (i, (k, v)) in entries.iter().enumerate() {
-                // For cas the key was already given; only its value follows.
-                if cas.is_none() || i > 0 {
-                    call.arg(k);
-                }
-                call.arg(v.as_slice());
-            }
-            let answer: (String, String) = call
+            let answer: (String, String) = invocation()
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(unavailable)?;
             match outcome(answer) {
-                Ok(flag) => return Ok(flag == "1"),
                 Err(KvError::Limit(_)) if attempt == 0 => {
                     let _: u64 = self
                         .scripts
                         .sweep
-                        .key(&b)
+                        .key(base)
                         .invoke_async(&mut self.conn.clone())
                         .await
                         .map_err(unavailable)?;
@@ -297,10 +272,43 @@ impl Redis {
                     };
                     return Err(over_quota(&what, limit));
                 }
-                Err(e) => return Err(e),
+                other => return other,
             }
         }
         unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Set `entries` (with `cas`: only if the first key holds the expected value);
+    /// whether they were set.
+    async fn set_script(
+        &self,
+        ns: &Namespace,
+        quota: Quota,
+        ttl: Option<Duration>,
+        cas: Option<Option<&[u8]>>,
+        entries: &[(String, Vec<u8>)],
+    ) -> KvResult<bool> {
+        let b = base(ns);
+        let flag = self
+            .write(&b, quota, || {
+                let mut call = self.scripts.set.key(&b);
+                call.arg(quota.total_bytes)
+                    .arg(quota.keys)
+                    .arg(ttl_arg(ttl));
+                match cas {
+                    Some(expected) => call
+                        .arg("cas")
+                        .arg(if expected.is_some() { "1" } else { "0" })
+                        .arg(expected.unwrap_or_default()),
+                    None => call.arg("set").arg("").arg(""),
+                };
+                for (k, v) in entries {
+                    call.arg(k).arg(v.as_slice());
+                }
+                call
+            })
+            .await?;
+        Ok(flag == "1")
     }
 }
 
@@ -385,45 +393,19 @@ impl Backend for Redis {
         let this = self.clone();
         Box::pin(async move {
             let b = base(&ns);
-            for attempt in 0..2 {
-                let answer: (String, String) = this
-                    .scripts
-                    .increment
-                    .key(&b)
-                    .arg(&key)
-                    .arg(delta)
-                    .arg(quota.total_bytes)
-                    .arg(quota.keys)
-                    .invoke_async(&mut this.conn.clone())
-                    .await
-                    .map_err(unavailable)?;
-                match outcome(answer) {
-                    Ok(v) => {
-                        return v.parse().map_err(|_| {
-                            KvError::Invalid("the value is not a decimal integer".into())
-                        });
-                    }
-                    Err(KvError::Limit(_)) if attempt == 0 => {
-                        let _: u64 = this
-                            .scripts
-                            .sweep
-                            .key(&b)
-                            .invoke_async(&mut this.conn.clone())
-                            .await
-                            .map_err(unavailable)?;
-                    }
-                    Err(KvError::Limit(what)) => {
-                        let limit = if what == "keys" {
-                            quota.keys
-                        } else {
-                            quota.total_bytes
-                        };
-                        return Err(over_quota(&what, limit));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            unreachable!("the loop returns on its second attempt")
+            let value = this
+                .write(&b, quota, || {
+                    let mut call = this.scripts.increment.key(&b);
+                    call.arg(&key)
+                        .arg(delta)
+                        .arg(quota.total_bytes)
+                        .arg(quota.keys);
+                    call
+                })
+                .await?;
+            value
+                .parse()
+                .map_err(|_| KvError::Invalid("the value is not a decimal integer".into()))
         })
     }
 
@@ -438,8 +420,8 @@ impl Backend for Redis {
     ) -> BoxFuture<'static, KvResult<bool>> {
         let this = self.clone();
         Box::pin(async move {
-            let entries = [(key.clone(), value)];
-            this.set_script(&ns, quota, ttl, Some((&key, expected.as_deref())), &entries)
+            let entries = [(key, value)];
+            this.set_script(&ns, quota, ttl, Some(expected.as_deref()), &entries)
                 .await
         })
     }

@@ -104,6 +104,46 @@ async fn a_plugin_cannot_read_or_list_another_plugins_keys() {
 }
 
 #[tokio::test]
+async fn oversized_keys_and_too_many_operations_are_typed_errors() {
+    init_logging();
+    let dir = state_dir("limits");
+    let sim = Sim::builder().start().await.expect("sim");
+    let mut configs = PluginConfigs::new();
+    configs.insert(
+        "netprobe".into(),
+        host::runtime::PluginSettings {
+            limits: host::runtime::LimitOverrides {
+                kv_ops: Some(5),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let host = connect(
+        with_store(&sim, embedded(&dir)).plugin_configs(configs),
+        &sim,
+    )
+    .await;
+    let reply = say(
+        &sim,
+        MessageSpec::text(&format!("set {} v", "k".repeat(600))),
+    )
+    .await;
+    assert_eq!(
+        reply,
+        "error: invalid argument: a key is 600 bytes; it must be 1 to 512"
+    );
+    let reply = say(&sim, MessageSpec::text("setn 10")).await;
+    assert_eq!(
+        reply,
+        "error: limit: at most 5 key-value operations per frame"
+    );
+    assert_eq!(say(&sim, MessageSpec::text("setn 5")).await, "set 5");
+    stop(host, sim).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_host_without_a_store_answers_unavailable() {
     init_logging();
     let sim = Sim::builder().start().await.expect("sim");

@@ -7,7 +7,7 @@
 //! - `sse <url>`: reads server-sent events; replies a JSON list of each event's data
 //!   and the host clock (ms) when it arrived.
 //! - `count`: increments this conversation's counter; replies `count=<n>`.
-//! - `set <key> <value>`, `get <key>`: raw key-value access.
+//! - `set <key> <value>`, `get <key>`: raw key-value access; `setn <n>`: n sets.
 //!
 //! Every failure is replied as `error: <reason>`, so tests read what the host refused.
 
@@ -80,6 +80,13 @@ fn run(msg: &ChatbotMessage) -> Result<String, Error> {
             let value = words.collect::<Vec<_>>().join(" ");
             kv::set(arg, value.as_bytes(), None)?;
             Ok("set".into())
+        }
+        "setn" => {
+            let n: usize = arg.parse().map_err(|_| Error::plugin("setn <n>"))?;
+            for i in 0..n {
+                kv::set(&format!("n{i}"), b"x", None)?;
+            }
+            Ok(format!("set {n}"))
         }
         "get" => Ok(match kv::get(arg)? {
             Some(v) => format!("value={}", String::from_utf8_lossy(&v)),

@@ -23,6 +23,12 @@ fn host_run(sim: &Sim) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
     cmd.arg("run")
         .arg(calcbot())
+        // Each host its own embedded store: tests run in parallel, and a store
+        // admits one process at a time.
+        .env(
+            "DINGTALK_HOST_STATE_DIR",
+            scratch(&format!("state-{}", sim.addr().port())),
+        )
         .env("DINGTALK_OPENAPI_ENDPOINT", sim.url())
         .env("DINGTALK_OAPI_ENDPOINT", sim.url())
         .env("RUST_LOG", "info")
@@ -159,7 +165,7 @@ fn new_then_build_then_check_works_end_to_end() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("imports:    dingtalk:bot/reply@0.1.0"),
+        stdout.contains("imports:    dingtalk:bot/reply@0.2.0"),
         "{stdout}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -426,9 +432,19 @@ async fn the_benchmark_driver_accounts_for_every_reply_and_ack_of_the_host_binar
         messages: 300,
         window: 16,
         warmup: 20,
-        command: ["env", "RUST_LOG=warn", host, "run", &calcbot]
-            .map(String::from)
-            .to_vec(),
+        command: [
+            "env",
+            "RUST_LOG=warn",
+            &format!(
+                "DINGTALK_HOST_STATE_DIR={}",
+                scratch("bench-state").display()
+            ),
+            host,
+            "run",
+            &calcbot,
+        ]
+        .map(String::from)
+        .to_vec(),
     };
     let report = sim::bench::run(&config).await.unwrap();
     assert_eq!(report.messages, 300);

@@ -53,8 +53,13 @@ impl Embedded {
             create_private_dir(dir)
                 .map_err(|e| format!("cannot create the state folder {}: {e}", dir.display()))?;
         }
-        let db = Database::create(path)
-            .map_err(|e| format!("cannot open the key-value store {}: {e}", path.display()))?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => format!(
+                "cannot open the key-value store {}: another process has it open (give each host its own --state-dir, or share state with --state redis://…)",
+                path.display()
+            ),
+            e => format!("cannot open the key-value store {}: {e}", path.display()),
+        })?;
         let store = Self {
             db: Arc::new(db),
             path: path.to_owned(),
@@ -498,6 +503,18 @@ mod tests {
                 .value(),
             (0, 0)
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_store_another_process_holds_is_refused_saying_what_to_do() {
+        let (store, dir) = temp_store("locked");
+        let err = Embedded::open(store.path()).unwrap_err();
+        assert!(
+            err.contains("another process has it open") && err.contains("--state-dir"),
+            "{err}"
+        );
+        drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
 

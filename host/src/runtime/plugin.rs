@@ -216,7 +216,7 @@ pub struct Plugin {
     pub compile_time: Duration,
     /// Whether it was compiled now or loaded from the artifact cache.
     pub source: cache::Source,
-    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.1.0`).
+    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.2.0`).
     pub imports: Vec<String>,
     /// The component's SHA-256, hex.
     pub sha256: String,

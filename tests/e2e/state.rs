@@ -139,6 +139,22 @@ async fn oversized_keys_and_too_many_operations_are_typed_errors() {
         "error: limit: at most 5 key-value operations per frame"
     );
     assert_eq!(say(&sim, MessageSpec::text("setn 5")).await, "set 5");
+    let refusals: Vec<String> = say(&sim, MessageSpec::text("kvabuse"))
+        .await
+        .split(" | ")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            "invalid argument: a page holds 1 to 1000 keys",
+            "invalid argument: a page holds 1 to 1000 keys",
+            "invalid argument: a prefix or cursor is at most 512 bytes",
+            "invalid argument: 101 keys in one call; at most 100 are allowed",
+            "invalid argument: a TTL must be at least 1 ms",
+            "invalid argument: a key is 0 bytes; it must be 1 to 512",
+        ]
+    );
     stop(host, sim).await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -153,16 +153,17 @@ impl GrantTrait for Grant {
 pub(crate) struct Hooks {
     plugin: Arc<PluginContext>,
     requests: u32,
-    budget: Arc<ByteBudget>,
+    /// Made at the frame's first request: most frames make none, and this state is
+    /// built for every frame.
+    budget: Option<Arc<ByteBudget>>,
 }
 
 impl Hooks {
     pub fn new(plugin: Arc<PluginContext>) -> Self {
-        let budget = ByteBudget::new(plugin.limits.http_response_bytes);
         Self {
             plugin,
             requests: 0,
-            budget,
+            budget: None,
         }
     }
 
@@ -239,7 +240,11 @@ impl WasiHttpHooks for Hooks {
         };
         let egress = self.plugin.services.egress.clone();
         let plugin = self.plugin.name.clone();
-        let budget = self.budget.clone();
+        let limit = self.plugin.limits.http_response_bytes;
+        let budget = self
+            .budget
+            .get_or_insert_with(|| ByteBudget::new(limit))
+            .clone();
         let method = request.method().clone();
         Box::new(async move {
             let started = Instant::now();

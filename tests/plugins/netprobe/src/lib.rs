@@ -7,7 +7,8 @@
 //! - `sse <url>`: reads server-sent events; replies a JSON list of each event's data
 //!   and the host clock (ms) when it arrived.
 //! - `count`: increments this conversation's counter; replies `count=<n>`.
-//! - `set <key> <value>`, `get <key>`: raw key-value access; `setn <n>`: n sets.
+//! - `set <key> <value>`, `get <key>`: raw key-value access; `setn <n>`: n sets;
+//!   `kvabuse`: arguments past every key-value limit, each refusal replied.
 //!
 //! Every failure is replied as `error: <reason>`, so tests read what the host refused.
 
@@ -87,6 +88,21 @@ fn run(msg: &ChatbotMessage) -> Result<String, Error> {
                 kv::set(&format!("n{i}"), b"x", None)?;
             }
             Ok(format!("set {n}"))
+        }
+        "kvabuse" => {
+            use dingtalk_bot_sdk::bindings::dingtalk::bot::kv as raw;
+            let many: Vec<(String, Vec<u8>)> =
+                (0..101).map(|i| (format!("k{i}"), vec![1])).collect();
+            let show = |r: Result<(), Error>| r.err().map_or("accepted".to_owned(), |e| e.reason());
+            let tries = [
+                show(raw::list_keys("", None, 5000).map(drop)),
+                show(raw::list_keys("", None, 0).map(drop)),
+                show(raw::list_keys(&"p".repeat(600), None, 10).map(drop)),
+                show(raw::set_many(&many, None)),
+                show(raw::set("k", b"v", Some(0))),
+                show(raw::get("").map(drop)),
+            ];
+            Ok(tries.join(" | "))
         }
         "get" => Ok(match kv::get(arg)? {
             Some(v) => format!("value={}", String::from_utf8_lossy(&v)),

@@ -14,11 +14,14 @@
 //!
 //! [`Host::builder`] wires these together; [`cli`] is the command line.
 
+pub mod admin;
+pub mod apps;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod egress;
 pub mod kv;
+pub mod metrics;
 pub mod openapi;
 pub mod runtime;
 pub mod secrets;
@@ -68,6 +71,14 @@ pub enum Error {
     /// A plugin's settings do not fit the host's (e.g. a header names a missing secret).
     #[error("invalid plugin settings: {0}")]
     Config(String),
+    /// One app of several could not start.
+    #[error("app {app}: {source}")]
+    App {
+        /// The app's name.
+        app: String,
+        /// Why.
+        source: Box<Error>,
+    },
 }
 
 /// Configures a [`Host`].
@@ -83,9 +94,39 @@ pub struct HostBuilder {
     http: HttpConfig,
     egress: Egress,
     kv: Option<Arc<dyn kv::Backend>>,
+    app: Option<String>,
+    engine: Option<Runtime>,
+    metrics: metrics::AppMetrics,
+    dedup: Option<dispatch::DedupTable>,
 }
 
 impl HostBuilder {
+    /// The app's name: its key-value namespace and the `app` of its logs and metrics.
+    /// Default `default`.
+    pub fn app(mut self, name: impl Into<String>) -> Self {
+        self.app = Some(name.into());
+        self
+    }
+
+    /// Run plugins on this runtime's engine (shared by the apps of one process)
+    /// instead of building one.
+    pub fn engine(mut self, runtime: Runtime) -> Self {
+        self.engine = Some(runtime);
+        self
+    }
+
+    /// Dedup against `table` instead of a fresh one (an app restarted by a reload).
+    pub fn dedup(mut self, table: dispatch::DedupTable) -> Self {
+        self.dedup = Some(table);
+        self
+    }
+
+    /// Record this app's metrics in `metrics`.
+    pub fn metrics(mut self, metrics: metrics::AppMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// The app's credentials (required).
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
@@ -159,10 +200,16 @@ impl HostBuilder {
             return Err(Error::NoPlugins);
         }
         let http = Http::new(&self.http).map_err(|e| Error::Http(e.to_string()))?;
-        let api = self
-            .credentials
+        let api = self.credentials.clone().map(|c| {
+            Arc::new(
+                OpenApi::new(http.clone(), self.endpoints.clone(), c)
+                    .with_metrics(self.metrics.clone()),
+            )
+        });
+        let app = self
+            .app
             .clone()
-            .map(|c| Arc::new(OpenApi::new(http.clone(), self.endpoints.clone(), c)));
+            .unwrap_or_else(|| runtime::DEFAULT_APP.to_owned());
         // Size the pool's memory slots for the largest memory any plugin is given.
         let mut runtime_config = self.runtime.clone();
         runtime_config.memory_cap = self
@@ -176,12 +223,25 @@ impl HostBuilder {
                 .check_secrets(self.egress.secrets())
                 .map_err(|e| Error::Config(format!("[plugins.{name}]: {e}")))?;
         }
-        let mut services =
-            Services::new(http.clone(), &self.endpoints, api).with_egress(self.egress.clone());
+        let mut services = Services::new(http.clone(), &self.endpoints, api)
+            .with_egress(self.egress.clone())
+            .for_app(&app, self.metrics.clone());
         if let Some(kv) = &self.kv {
             services = services.with_kv(kv.clone());
         }
-        let runtime = Runtime::new(&runtime_config, services)?;
+        let runtime = match &self.engine {
+            Some(shared) => {
+                if runtime_config.memory_cap > shared.memory_cap() {
+                    return Err(Error::Config(format!(
+                        "app {app}: a plugin's memory limit ({} MiB) is above the {} MiB the engine was sized for at start; restart the host to raise it",
+                        runtime_config.memory_cap >> 20,
+                        shared.memory_cap() >> 20
+                    )));
+                }
+                shared.share(services, runtime_config.limits.clone())?
+            }
+            None => Runtime::new(&runtime_config, services)?,
+        };
         let specs: Vec<reload::PathSpec> = self
             .plugins
             .iter()
@@ -202,6 +262,7 @@ impl HostBuilder {
                 }));
             }
             tracing::info!(
+                app = %app,
                 plugin = %plugin.name,
                 version = %plugin.version,
                 path = %plugin.path.display(),
@@ -228,8 +289,14 @@ impl HostBuilder {
                 tracing::warn!(plugin = %p.name, "routing rules are set and this plugin has none: it gets no chatbot messages");
             }
         }
-        let dispatcher = Dispatcher::new(plugins, self.dispatch);
+        let mut dispatcher =
+            Dispatcher::new(plugins, self.dispatch).with_metrics(self.metrics.clone());
+        if let Some(table) = self.dedup {
+            dispatcher = dispatcher.with_dedup(table);
+        }
         Ok(Host {
+            status: Arc::new(stream::LinkStatus::new(self.metrics.clone())),
+            app,
             dispatcher: Arc::new(dispatcher),
             http,
             endpoints: self.endpoints,
@@ -244,6 +311,8 @@ impl HostBuilder {
 
 /// Plugins loaded and routed, ready to connect.
 pub struct Host {
+    app: String,
+    status: Arc<stream::LinkStatus>,
     dispatcher: Arc<Dispatcher>,
     http: Http,
     endpoints: Endpoints,
@@ -280,7 +349,8 @@ impl Host {
             credentials,
             self.subscriptions(),
             self.stream.clone(),
-        );
+        )
+        .observed(self.status.clone(), self.dispatcher.metrics().clone());
         let shutdown = CancellationToken::new();
         let supervisor = client
             .connect(self.dispatcher.clone(), shutdown.clone())
@@ -310,6 +380,26 @@ pub struct RunningHost {
 }
 
 impl RunningHost {
+    /// The app this host serves.
+    pub fn app(&self) -> &str {
+        &self.host.app
+    }
+
+    /// Its live connections.
+    pub fn status(&self) -> &stream::LinkStatus {
+        &self.host.status
+    }
+
+    /// The plugins serving now.
+    pub fn plugins(&self) -> Vec<Arc<Plugin>> {
+        self.host.dispatcher.plugins()
+    }
+
+    /// How much longer `plugin` stays quarantined, if it is.
+    pub fn quarantined(&self, plugin: &str) -> Option<std::time::Duration> {
+        self.host.dispatcher.quarantined(plugin)
+    }
+
     /// The names of the plugins serving now.
     pub fn plugin_names(&self) -> Vec<String> {
         self.host
@@ -325,7 +415,7 @@ impl RunningHost {
         self.reloader.rescan(force).await;
     }
 
-    /// Watch the plugin paths and reload on change until shutdown (and on SIGHUP).
+    /// Watch the plugin paths and reload on change until shutdown.
     pub fn watch(&self) -> Result<(), Error> {
         self.reloader
             .clone()

@@ -12,6 +12,7 @@ pub(crate) async fn serve(
     inner: Arc<Inner>,
     socket: WebSocket,
     subscriptions: Vec<(String, String)>,
+    client_id: String,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let id = {
@@ -23,6 +24,7 @@ pub(crate) async fn serve(
             Conn {
                 tx,
                 subscriptions,
+                client_id,
                 routable: true,
                 open: true,
                 opened_at: inner.started.elapsed(),

@@ -49,6 +49,8 @@ pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
 pub struct SimBuilder {
     client_id: String,
     client_secret: String,
+    /// Further apps (client id, secret) beside the first, for multi-app hosts.
+    apps: Vec<(String, String)>,
     bind: SocketAddr,
     ticket_ttl: Duration,
     disconnect_grace: Duration,
@@ -66,6 +68,7 @@ impl Default for SimBuilder {
         Self {
             client_id: "dingsimclientid".into(),
             client_secret: "sim-client-secret".into(),
+            apps: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             // protocol.md A.3: a ticket opens one connection within 90 s.
             ticket_ttl: Duration::from_secs(90),
@@ -93,6 +96,21 @@ impl SimBuilder {
         self.client_id = client_id.into();
         self.client_secret = client_secret.into();
         self
+    }
+
+    /// Accept one more app beside the first: its connections, tokens and webhooks are
+    /// its own, and a token of one app is refused for another app's robot.
+    pub fn app(mut self, client_id: &str, client_secret: &str) -> Self {
+        self.apps.push((client_id.into(), client_secret.into()));
+        self
+    }
+
+    /// The secret of the app `client_id`, if the sim knows the app.
+    pub(crate) fn secret_of(&self, client_id: &str) -> Option<&str> {
+        std::iter::once((&self.client_id, &self.client_secret))
+            .chain(self.apps.iter().map(|(i, s)| (i, s)))
+            .find(|(i, _)| i.as_str() == client_id)
+            .map(|(_, s)| s.as_str())
     }
 
     /// Listen address. Default `127.0.0.1:0` (a free port).
@@ -275,9 +293,10 @@ impl Sim {
 
     /// Push a CALLBACK frame on `topic` with `data`. Returns the messageId.
     pub async fn push_callback(&self, topic: &str, data: Value) -> Result<String, PushError> {
+        let app = self.inner.config.client_id.clone();
         let (id, _) = self
             .inner
-            .push_data("CALLBACK", topic, data, Vec::new())
+            .push_data(&app, "CALLBACK", topic, data, Vec::new())
             .await?;
         Ok(id)
     }
@@ -470,6 +489,17 @@ impl Sim {
     /// Every access token handed out so far, to check none leaks.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.inner.lock().tokens.keys().cloned().collect()
+    }
+
+    /// The access tokens handed out to the app `client_id`.
+    pub fn tokens_of(&self, client_id: &str) -> Vec<String> {
+        self.inner
+            .lock()
+            .tokens
+            .iter()
+            .filter(|(_, (_, app))| app == client_id)
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 
     /// Every card send and update so far.

@@ -16,6 +16,8 @@ pub struct MessageSpec {
     pub sender_staff_id: String,
     /// The sender's display name.
     pub sender_nick: String,
+    /// The client id of the app whose robot gets it; `None` is the sim's first app.
+    pub app: Option<String>,
 }
 
 impl MessageSpec {
@@ -26,6 +28,7 @@ impl MessageSpec {
             group: None,
             sender_staff_id: "032615015535634423".into(),
             sender_nick: "张三".into(),
+            app: None,
         }
     }
 
@@ -81,6 +84,12 @@ impl MessageSpec {
     /// Sent in a group with this title (with the robot @-mentioned).
     pub fn in_group(mut self, title: &str) -> Self {
         self.group = Some(title.into());
+        self
+    }
+
+    /// Sent to the robot of the app `client_id` (one the sim was built with).
+    pub fn to_app(mut self, client_id: &str) -> Self {
+        self.app = Some(client_id.into());
         self
     }
 

@@ -63,14 +63,11 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/v1.0/sim/big", any(big))
 }
 
-fn token_valid(inner: &Inner, token: Option<&str>) -> bool {
-    token.is_some_and(|t| {
-        inner
-            .lock()
-            .tokens
-            .get(t)
-            .is_some_and(|exp| *exp > now_ms())
-    })
+/// The client id a live token was issued to.
+fn token_app(inner: &Inner, token: Option<&str>) -> Option<String> {
+    let s = inner.lock();
+    let (expires, app) = s.tokens.get(token?)?;
+    (*expires > now_ms()).then(|| app.clone())
 }
 
 /// A 400 answer in the new API's error shape.
@@ -85,18 +82,15 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn require_token(inner: &Inner, headers: &HeaderMap) -> Result<(), Refusal> {
+/// The client id of the app whose token the request carries.
+fn require_token(inner: &Inner, headers: &HeaderMap) -> Result<String, Refusal> {
     let token = headers
         .get("x-acs-dingtalk-access-token")
         .and_then(|v| v.to_str().ok());
-    if token_valid(inner, token) {
-        Ok(())
-    } else {
-        Err(Refusal {
-            code: "InvalidAuthentication",
-            message: "不合法的access_token".into(),
-        })
-    }
+    token_app(inner, token).ok_or_else(|| Refusal {
+        code: "InvalidAuthentication",
+        message: "不合法的access_token".into(),
+    })
 }
 
 fn json_string_field(body: &Value, key: &str) -> Result<Value, Refusal> {
@@ -118,7 +112,7 @@ async fn media_upload(
     Query(q): Query<HashMap<String, String>>,
     mut form: Multipart,
 ) -> Response {
-    if !token_valid(&inner, q.get("access_token").map(String::as_str)) {
+    if token_app(&inner, q.get("access_token").map(String::as_str)).is_none() {
         return webhook_error(40014, "不合法的access_token");
     }
     if inner.lock().break_uploads {
@@ -167,9 +161,10 @@ async fn file_download(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = require_token(&inner, &headers) {
-        return r.into_response();
-    }
+    let app = match require_token(&inner, &headers) {
+        Ok(app) => app,
+        Err(r) => return r.into_response(),
+    };
     let (Some(code), Some(robot)) = (
         body.get("downloadCode").and_then(Value::as_str),
         body.get("robotCode").and_then(Value::as_str),
@@ -180,7 +175,7 @@ async fn file_download(
             "downloadCode and robotCode are required",
         );
     };
-    if robot != inner.config.client_id {
+    if robot != app {
         return api_error(
             StatusCode::BAD_REQUEST,
             "robot.notFound",
@@ -214,9 +209,10 @@ async fn card_send(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = require_token(&inner, &headers) {
-        return r.into_response();
-    }
+    let app = match require_token(&inner, &headers) {
+        Ok(app) => app,
+        Err(r) => return r.into_response(),
+    };
     if body.get("cardTemplateId").and_then(Value::as_str) != Some("StandardCard") {
         return api_error(
             StatusCode::BAD_REQUEST,
@@ -224,7 +220,7 @@ async fn card_send(
             "cardTemplateId must be StandardCard",
         );
     }
-    if body.get("robotCode").and_then(Value::as_str) != Some(&inner.config.client_id) {
+    if body.get("robotCode").and_then(Value::as_str) != Some(&app) {
         return api_error(
             StatusCode::BAD_REQUEST,
             "chatbotNotInstall",
@@ -379,7 +375,7 @@ fn check_instance(body: &Value) -> Result<(String, Value), Refusal> {
 }
 
 /// Checks deliver fields: an openSpaceId and the model matching its space type.
-fn check_deliver(inner: &Inner, body: &Value) -> Result<Value, Refusal> {
+fn check_deliver(app: &str, body: &Value) -> Result<Value, Refusal> {
     let refuse = |message: &str| Refusal {
         code: "param.invalid",
         message: message.into(),
@@ -392,7 +388,7 @@ fn check_deliver(inner: &Inner, body: &Value) -> Result<Value, Refusal> {
         let robot = body
             .pointer("/imGroupOpenDeliverModel/robotCode")
             .and_then(Value::as_str);
-        if robot != Some(inner.config.client_id.as_str()) {
+        if robot != Some(app) {
             return Err(refuse(
                 "imGroupOpenDeliverModel.robotCode must be the app's robot code",
             ));
@@ -458,7 +454,7 @@ async fn instance_create(
     if card_fault(&inner) == Some(CardFault::TemplateUnpublished) {
         return template_unpublished();
     }
-    let checked = require_token(&inner, &headers).and_then(|()| check_instance(&body));
+    let checked = require_token(&inner, &headers).and_then(|_| check_instance(&body));
     let (id, params) = match checked {
         Ok(c) => c,
         Err(r) => return r.into_response(),
@@ -473,14 +469,15 @@ async fn instance_deliver(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = require_token(&inner, &headers) {
-        return r.into_response();
-    }
+    let app = match require_token(&inner, &headers) {
+        Ok(app) => app,
+        Err(r) => return r.into_response(),
+    };
     let id = out_track_id(&body);
     let Some(card) = inner.lock().card_store.get(&id).cloned() else {
         return unknown_instance();
     };
-    let receiver = match check_deliver(&inner, &body) {
+    let receiver = match check_deliver(&app, &body) {
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
@@ -496,9 +493,10 @@ async fn instance_create_and_deliver(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let checked = require_token(&inner, &headers)
-        .and_then(|()| check_instance(&body))
-        .and_then(|(id, params)| Ok((id, params, check_deliver(&inner, &body)?)));
+    let checked = require_token(&inner, &headers).and_then(|app| {
+        let (id, params) = check_instance(&body)?;
+        Ok((id, params, check_deliver(&app, &body)?))
+    });
     let (id, params, receiver) = match checked {
         Ok(c) => c,
         Err(r) => return r.into_response(),
@@ -612,12 +610,12 @@ async fn instance_stream(
     success(json!(true))
 }
 
-fn proactive_record(inner: &Inner, action: &str, body: &Value) -> Result<(), Refusal> {
+fn proactive_record(inner: &Inner, app: &str, action: &str, body: &Value) -> Result<(), Refusal> {
     let refuse = |message: &str| Refusal {
         code: "param.invalid",
         message: message.into(),
     };
-    if body.get("robotCode").and_then(Value::as_str) != Some(inner.config.client_id.as_str()) {
+    if body.get("robotCode").and_then(Value::as_str) != Some(app) {
         return Err(refuse("robotCode does not match the app"));
     }
     if body
@@ -660,7 +658,7 @@ async fn batch_send(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    match require_token(&inner, &headers).and_then(|()| proactive_record(&inner, "proactive.users", &body)) {
+    match require_token(&inner, &headers).and_then(|app| proactive_record(&inner, &app, "proactive.users", &body)) {
         Ok(()) => Json(json!({"processQueryKey": format!("pqk{:x}", rand::random::<u64>()), "invalidStaffIdList": [], "flowControlledStaffIdList": []})).into_response(),
         Err(r) => r.into_response(),
     }
@@ -672,7 +670,7 @@ async fn group_send(
     Json(body): Json<Value>,
 ) -> Response {
     match require_token(&inner, &headers)
-        .and_then(|()| proactive_record(&inner, "proactive.group", &body))
+        .and_then(|app| proactive_record(&inner, &app, "proactive.group", &body))
     {
         Ok(()) => Json(json!({"processQueryKey": format!("pqk{:x}", rand::random::<u64>())}))
             .into_response(),

@@ -89,8 +89,8 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
         };
         subscriptions.push((kind.to_owned(), topic.to_owned()));
     }
-    let authorized = client_id == inner.config.client_id
-        && text("clientSecret").as_deref() == Some(&inner.config.client_secret);
+    let authorized = !client_id.is_empty()
+        && text("clientSecret").as_deref() == inner.config.secret_of(&client_id);
     let status = if !authorized {
         401
     } else if subscriptions.is_empty() {
@@ -99,7 +99,7 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
         200
     };
     inner.lock().opens.push(OpenRecord {
-        client_id,
+        client_id: client_id.clone(),
         subscriptions: subscriptions.clone(),
         ua: text("ua"),
         local_ip: text("localIp"),
@@ -121,6 +121,7 @@ async fn open(AxState(inner): AxState<Shared>, body: String) -> Response {
                     created: Instant::now(),
                     used: false,
                     subscriptions,
+                    client_id,
                 },
             );
             Json(json!({"endpoint": format!("ws://{}/connect", inner.addr), "ticket": ticket}))
@@ -137,7 +138,7 @@ async fn connect(
     let Some(ticket) = q.get("ticket") else {
         return (StatusCode::UNAUTHORIZED, "missing ticket").into_response();
     };
-    let subscriptions = {
+    let (subscriptions, client_id) = {
         let mut s = inner.lock();
         match s.tickets.get_mut(ticket) {
             None => return (StatusCode::UNAUTHORIZED, "unknown ticket").into_response(),
@@ -149,11 +150,11 @@ async fn connect(
             }
             Some(t) => {
                 t.used = true;
-                t.subscriptions.clone()
+                (t.subscriptions.clone(), t.client_id.clone())
             }
         }
     };
-    ws.on_upgrade(move |socket| crate::gateway::serve(inner, socket, subscriptions))
+    ws.on_upgrade(move |socket| crate::gateway::serve(inner, socket, subscriptions, client_id))
 }
 
 #[derive(Deserialize)]
@@ -164,9 +165,8 @@ struct TokenRequest {
 }
 
 async fn access_token(AxState(inner): AxState<Shared>, Json(req): Json<TokenRequest>) -> Response {
-    if req.app_key.as_deref() != Some(&inner.config.client_id)
-        || req.app_secret.as_deref() != Some(&inner.config.client_secret)
-    {
+    let app = req.app_key.unwrap_or_default();
+    if req.app_secret.is_none() || req.app_secret.as_deref() != inner.config.secret_of(&app) {
         return api_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthentication",
@@ -177,7 +177,7 @@ async fn access_token(AxState(inner): AxState<Shared>, Json(req): Json<TokenRequ
     let mut s = inner.lock();
     let ttl = inner.config.token_ttl;
     s.tokens
-        .insert(token.clone(), now_ms() + ttl.as_millis() as i64);
+        .insert(token.clone(), (now_ms() + ttl.as_millis() as i64, app));
     s.token_fetches += 1;
     drop(s);
     Json(json!({"accessToken": token, "expireIn": ttl.as_secs()})).into_response()
@@ -226,11 +226,11 @@ async fn webhook(
     if let Some((errcode, errmsg)) = forced {
         return webhook_error(errcode, &errmsg);
     }
-    match inner.lock().sessions.get(session) {
+    let app = match inner.lock().sessions.get(session) {
         None => return webhook_error(300001, "session does not exist"),
         Some(s) if now_ms() >= s.expires_ms => return webhook_error(300001, "session has expired"),
-        Some(_) => {}
-    }
+        Some(s) => s.app.clone(),
+    };
     let Ok(body) = serde_json::from_str::<Value>(&body) else {
         return webhook_error(400_002, "body is not JSON");
     };
@@ -240,6 +240,7 @@ async fn webhook(
     let received = inner.started.elapsed();
     inner.lock().replies.push(crate::Reply {
         session: session.clone(),
+        app,
         body,
         received,
     });

@@ -60,6 +60,8 @@ impl AckRecord {
 pub struct Reply {
     /// The session the webhook belongs to.
     pub session: String,
+    /// The client id of the app whose message opened the session.
+    pub app: String,
     /// The JSON body.
     pub body: Value,
     /// When it arrived, since the simulator started.
@@ -119,6 +121,8 @@ pub struct OpenRecord {
 pub struct ConnectionRecord {
     /// Its id.
     pub id: u64,
+    /// The client id of the app that opened it.
+    pub client_id: String,
     /// Still open.
     pub open: bool,
     /// Receives pushes (not after `disconnect`).
@@ -133,11 +137,13 @@ pub(crate) struct Ticket {
     pub created: Instant,
     pub used: bool,
     pub subscriptions: Vec<(String, String)>,
+    pub client_id: String,
 }
 
 pub(crate) struct Conn {
     pub tx: mpsc::UnboundedSender<Outbound>,
     pub subscriptions: Vec<(String, String)>,
+    pub client_id: String,
     pub routable: bool,
     pub open: bool,
     pub opened_at: Duration,
@@ -152,6 +158,7 @@ pub(crate) struct Pending {
 }
 
 pub(crate) struct Redelivery {
+    pub app: String,
     pub kind: String,
     pub topic: String,
     pub text: String,
@@ -161,6 +168,7 @@ pub(crate) struct Redelivery {
 
 pub(crate) struct Session {
     pub expires_ms: i64,
+    pub app: String,
 }
 
 #[derive(Default)]
@@ -173,7 +181,8 @@ pub(crate) struct State {
     pub acks: Vec<AckRecord>,
     pub replies: Vec<Reply>,
     pub opens: Vec<OpenRecord>,
-    pub tokens: HashMap<String, i64>,
+    /// Access token -> (expiry, ms since the epoch; the client id it was issued to).
+    pub tokens: HashMap<String, (i64, String)>,
     pub refuse_opens: Option<(usize, u16)>,
     pub webhook_delay: Duration,
     pub webhook_error: Option<(i64, String)>,
@@ -202,6 +211,7 @@ impl State {
             .iter()
             .map(|(id, c)| ConnectionRecord {
                 id: *id,
+                client_id: c.client_id.clone(),
                 open: c.open,
                 routable: c.routable,
                 opened_at: c.opened_at,
@@ -212,12 +222,20 @@ impl State {
         v
     }
 
-    fn pick(&self, kind: &str, topic: &str) -> Option<(u64, mpsc::UnboundedSender<Outbound>)> {
+    fn pick(
+        &self,
+        app: &str,
+        kind: &str,
+        topic: &str,
+    ) -> Option<(u64, mpsc::UnboundedSender<Outbound>)> {
         let candidates: Vec<(u64, &Conn)> = self
             .connections
             .iter()
             .filter(|(_, c)| {
-                c.open && c.routable && c.subscriptions.iter().any(|(k, t)| k == kind && t == topic)
+                c.open
+                    && c.routable
+                    && c.client_id == app
+                    && c.subscriptions.iter().any(|(k, t)| k == kind && t == topic)
             })
             .map(|(id, c)| (*id, c))
             .collect();
@@ -331,12 +349,13 @@ impl Inner {
 
     async fn route(
         &self,
+        app: &str,
         kind: &str,
         topic: &str,
     ) -> Result<(u64, mpsc::UnboundedSender<Outbound>), PushError> {
         let mut picked = None;
         self.wait_until(self.config.route_wait, |s| {
-            picked = s.pick(kind, topic);
+            picked = s.pick(app, kind, topic);
             picked.is_some()
         })
         .await;
@@ -348,12 +367,13 @@ impl Inner {
 
     pub async fn push_data(
         &self,
+        app: &str,
         kind: &str,
         topic: &str,
         data: Value,
         extra: Vec<(&str, String)>,
     ) -> Result<(String, u64), PushError> {
-        let (conn, tx) = self.route(kind, topic).await?;
+        let (conn, tx) = self.route(app, kind, topic).await?;
         let message_id = self.lock().next_message_id();
         let text = self.frame(kind, topic, &message_id, &extra, &data);
         self.lock().pending.insert(
@@ -362,6 +382,7 @@ impl Inner {
                 sent: Instant::now(),
                 opaque: None,
                 redelivery: Some(Redelivery {
+                    app: app.to_owned(),
                     kind: kind.to_owned(),
                     topic: topic.to_owned(),
                     text: text.clone(),
@@ -377,6 +398,10 @@ impl Inner {
     /// Register a session webhook and build the `data` of a chatbot message.
     pub fn chatbot_data(&self, spec: &MessageSpec) -> (String, Value) {
         let now = now_ms();
+        let app = spec
+            .app
+            .clone()
+            .unwrap_or_else(|| self.config.client_id.clone());
         let (session, ids) = {
             let mut s = self.lock();
             s.counter += 1;
@@ -386,6 +411,7 @@ impl Inner {
                 session.clone(),
                 Session {
                     expires_ms: now + self.config.webhook_ttl.as_millis() as i64,
+                    app: app.clone(),
                 },
             );
             (
@@ -393,7 +419,7 @@ impl Inner {
                 Ids {
                     msg: n,
                     conversation: if spec.group.is_some() { 2 } else { 1 },
-                    robot_code: self.config.client_id.clone(),
+                    robot_code: app,
                 },
             )
         };
@@ -409,8 +435,9 @@ impl Inner {
 
     pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
         let (session, data) = self.chatbot_data(&spec);
+        let app = spec.app.as_deref().unwrap_or(&self.config.client_id);
         let (message_id, connection) = self
-            .push_data("CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
+            .push_data(app, "CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
             .await?;
         Ok(Pushed {
             message_id,
@@ -432,7 +459,8 @@ impl Inner {
                 "5e1c0a5e-0000-4000-8000-00000000a11d".to_owned(),
             ),
         ];
-        let (id, _) = self.push_data("EVENT", "*", data, extra).await?;
+        let app = self.config.client_id.clone();
+        let (id, _) = self.push_data(&app, "EVENT", "*", data, extra).await?;
         Ok(id)
     }
 
@@ -578,7 +606,7 @@ impl Inner {
             let Some(r) = s.pending.get(&id).and_then(|p| p.redelivery.as_ref()) else {
                 continue;
             };
-            let Some((conn, tx)) = s.pick(&r.kind, &r.topic) else {
+            let Some((conn, tx)) = s.pick(&r.app, &r.kind, &r.topic) else {
                 continue;
             };
             let text = r.text.clone();

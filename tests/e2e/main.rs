@@ -4,6 +4,7 @@
 
 mod aibot;
 mod api;
+mod apps;
 mod cache;
 mod calcbot;
 mod cards;

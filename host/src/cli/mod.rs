@@ -25,6 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use crate::PluginConfigs;
+use crate::apps::AppSpec;
 use crate::config::{Credentials, DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
 use crate::egress::Egress;
 use crate::kv::Backend;
@@ -222,6 +223,53 @@ pub struct ConfigFile {
     /// The key-value backend (`redis://…`); the embedded store when unset.
     #[serde(default)]
     pub state: Option<String>,
+    /// Several DingTalk apps, by name; without it, one app from the flags/env.
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppSection>,
+    /// The admin endpoint.
+    #[serde(default)]
+    pub admin: AdminSection,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// A bearer token `/metrics` and `/status` require: `"{secret.<name>}"`.
+    pub token: Option<String>,
+}
+
+/// `[apps.<name>]`: one DingTalk app, its plugins and their settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// The app's client id (AppKey).
+    pub client_id: String,
+    /// Its client secret, from `[secrets]`: `"{secret.<name>}"` (never inline).
+    pub client_secret: String,
+    /// Its plugin files (globs allowed).
+    #[serde(default)]
+    pub load: Vec<PathBuf>,
+    /// Default limits of its plugins, where they differ from `[limits]`.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// Per plugin, by name: `[apps.<app>.plugins.<plugin>]`, as `[plugins.<plugin>]`.
+    #[serde(default)]
+    pub plugins: Option<toml::Value>,
+}
+
+/// `value` as a secret reference `{secret.<name>}` rendered with `secrets`; an inline
+/// value is refused so secrets stay out of config files.
+fn secret_ref(what: &str, value: &str, secrets: &Secrets) -> anyhow::Result<crate::config::Secret> {
+    let template = crate::secrets::Template::parse(value).map_err(anyhow::Error::msg)?;
+    if template.secret_names().count() == 0 {
+        anyhow::bail!(
+            "{what} must name a secret, e.g. \"{{secret.support_secret}}\" with the value in [secrets]; it must not be written in the file"
+        );
+    }
+    template
+        .render(secrets)
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))
 }
 
 /// `[limits]` or `[plugins.<name>.limits]`: unset keys keep the default.
@@ -314,10 +362,96 @@ impl ConfigFile {
 
     /// Settings (config values and grants) per plugin; a malformed grant is an error.
     pub fn plugin_configs(&self) -> anyhow::Result<PluginConfigs> {
-        self.plugins
+        plugin_configs("plugins", &self.plugins)
+    }
+
+    /// The apps to run: `[apps]`, or else one app `default` from the given
+    /// credentials and plugin files with `[plugins]`.
+    pub fn apps(
+        &self,
+        credentials: Option<Credentials>,
+        plugins: &[PathBuf],
+        secrets: &Secrets,
+    ) -> anyhow::Result<Vec<AppSpec>> {
+        let defaults = self.runtime_config().limits;
+        if self.apps.is_empty() {
+            let Some(credentials) = credentials else {
+                anyhow::bail!(
+                    "no credentials: set DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET (or DINGTALK_CLIENT_SECRET_FILE), pass --client-id and --client-secret-file, or declare [apps.<name>] in the config file"
+                );
+            };
+            if plugins.is_empty() {
+                anyhow::bail!(
+                    "no plugins to run: give .wasm components, or declare [apps.<name>] with `load = [...]` in the config file"
+                );
+            }
+            return Ok(vec![AppSpec {
+                name: crate::runtime::DEFAULT_APP.to_owned(),
+                credentials,
+                plugins: plugins.to_vec(),
+                plugin_configs: self.plugin_configs()?,
+                limits: defaults,
+            }]);
+        }
+        if !plugins.is_empty() {
+            anyhow::bail!(
+                "the config file declares [apps]: list each app's plugins in its `load = [...]`, not on the command line"
+            );
+        }
+        if !self.plugins.is_empty() {
+            anyhow::bail!(
+                "the config file declares [apps]: move [plugins.<name>] sections under the app, as [apps.<app>.plugins.<name>]"
+            );
+        }
+        self.apps
+            .iter()
+            .map(|(name, app)| {
+                let at = format!("[apps.{name}]");
+                let sections: BTreeMap<String, PluginSection> = match &app.plugins {
+                    None => BTreeMap::new(),
+                    Some(toml::Value::Table(t)) => t
+                        .clone()
+                        .try_into()
+                        .with_context(|| format!("{at}.plugins"))?,
+                    Some(_) => anyhow::bail!(
+                        "{at}: `plugins` holds each plugin's settings as [apps.{name}.plugins.<plugin>]; list the files in `load = [...]`"
+                    ),
+                };
+                if app.load.is_empty() {
+                    anyhow::bail!("{at}: no plugins: list them in `load = [\"plugins/x.wasm\"]`");
+                }
+                let secret = secret_ref(&format!("{at} client_secret"), &app.client_secret, secrets)?;
+                Ok(AppSpec {
+                    name: name.clone(),
+                    credentials: Credentials::new(&app.client_id, secret.expose()),
+                    plugins: app.load.clone(),
+                    plugin_configs: plugin_configs(&format!("apps.{name}.plugins"), &sections)?,
+                    limits: defaults.with(&app.limits.overrides()),
+                })
+            })
+            .collect()
+    }
+
+    /// The admin token, if `[admin] token` names one.
+    pub fn admin_token(&self, secrets: &Secrets) -> anyhow::Result<Option<crate::config::Secret>> {
+        self.admin
+            .token
+            .as_deref()
+            .map(|t| secret_ref("[admin] token", t, secrets))
+            .transpose()
+    }
+}
+
+/// Settings per plugin from `[<at>.<name>]` sections.
+fn plugin_configs(
+    at: &str,
+    sections: &BTreeMap<String, PluginSection>,
+) -> anyhow::Result<PluginConfigs> {
+    {
+        sections
             .iter()
             .map(|(name, section)| {
-                let invalid = |e: String| anyhow::anyhow!("[plugins.{name}]: {e}");
+                let invalid = |e: String| anyhow::anyhow!("[{at}.{name}]: {e}");
                 let settings = PluginSettings {
                     grants: Grants::parse(&section.grants).map_err(invalid)?,
                     limits: section.limits.overrides(),
@@ -418,6 +552,51 @@ mod tests {
             err.contains("[plugins.x]") && err.contains("relative"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_inline_client_secret_or_a_plugin_list_under_plugins_is_refused_with_the_fix() {
+        let parse = |text: &str| {
+            let file: ConfigFile = toml::from_str(text).unwrap();
+            file.apps(None, &[], &Secrets::default().with("s", "v"))
+                .map(drop)
+                .unwrap_err()
+                .to_string()
+        };
+        let app = "[apps.a]\nclient_id = \"x\"\n";
+        let inline = parse(&format!(
+            "{app}client_secret = \"plain\"\nload = [\"a.wasm\"]\n"
+        ));
+        assert!(
+            inline.contains("[apps.a] client_secret must name a secret"),
+            "{inline}"
+        );
+        let list = parse(&format!(
+            "{app}client_secret = \"{{secret.s}}\"\nplugins = [\"a.wasm\"]\n"
+        ));
+        assert!(list.contains("load = [...]"), "{list}");
+        let missing = parse(&format!(
+            "{app}client_secret = \"{{secret.nope}}\"\nload = [\"a.wasm\"]\n"
+        ));
+        assert!(missing.contains("nope"), "{missing}");
+        let both = parse(&format!(
+            "{app}client_secret = \"{{secret.s}}\"\nload = [\"a.wasm\"]\n[plugins.x]\n"
+        ));
+        assert!(both.contains("[apps.<app>.plugins.<name>]"), "{both}");
+    }
+
+    #[test]
+    fn the_single_app_form_needs_credentials_and_plugins_and_names_the_app_default() {
+        let file = ConfigFile::default();
+        let err = file.apps(None, &["a.wasm".into()], &Secrets::default());
+        assert!(err.unwrap_err().to_string().contains("no credentials"));
+        let creds = Credentials::new("id", "secret");
+        let err = file.apps(Some(creds.clone()), &[], &Secrets::default());
+        assert!(err.unwrap_err().to_string().contains("no plugins"));
+        let apps = file
+            .apps(Some(creds), &["a.wasm".into()], &Secrets::default())
+            .unwrap();
+        assert_eq!(apps[0].name, "default");
     }
 
     #[test]

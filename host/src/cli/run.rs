@@ -1,57 +1,182 @@
-//! `host run`: connect and serve until Ctrl-C or SIGTERM.
+//! `host run`: connect every app and serve until Ctrl-C or SIGTERM; SIGHUP (and,
+//! with `--watch-config`, a change of the config file) reloads the configuration.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use super::HostOptions;
-use crate::Host;
+use super::{ConfigFile, HostOptions};
+use crate::apps::{AppSpec, Fleet, Shared};
+use crate::dispatch::DispatchConfig;
+use crate::egress::Egress;
+use crate::metrics::Metrics;
+use crate::openapi::HttpConfig;
+use crate::stream::StreamConfig;
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
     #[command(flatten)]
     pub options: HostOptions,
     /// Plugin components (`.wasm`); shell globs such as `plugins/*.wasm` work. Quote
-    /// a pattern (`'plugins/*.wasm'`) to also load files created later.
-    #[arg(required = true, value_name = "PLUGIN.wasm")]
+    /// a pattern (`'plugins/*.wasm'`) to also load files created later. Not with
+    /// `[apps]` in the config file, where each app lists its own.
+    #[arg(value_name = "PLUGIN.wasm")]
     pub plugins: Vec<PathBuf>,
     /// Do not reload plugins when their files change.
     #[arg(long)]
     pub no_watch: bool,
+    /// Serve /metrics, /healthz, /readyz and /status on this address (e.g.
+    /// 127.0.0.1:9464). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Reload the config file when it changes, as on SIGHUP.
+    #[arg(long, requires = "config")]
+    pub watch_config: bool,
+}
+
+/// The config file read and resolved: what a reload applies.
+struct Loaded {
+    specs: Vec<AppSpec>,
+    egress: Egress,
+    file: ConfigFile,
+}
+
+fn load(args: &RunArgs) -> anyhow::Result<Loaded> {
+    let opts = &args.options;
+    let file = opts.file()?;
+    let egress = opts.egress(&file)?;
+    let specs = file.apps(opts.credentials()?, &args.plugins, egress.secrets())?;
+    Ok(Loaded {
+        specs,
+        egress,
+        file,
+    })
 }
 
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let opts = &args.options;
-    let Some(credentials) = opts.credentials()? else {
-        anyhow::bail!(
-            "no credentials: set DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET (or DINGTALK_CLIENT_SECRET_FILE), or pass --client-id and --client-secret-file"
-        );
+    let loaded = load(&args)?;
+    let metrics = if args.admin.is_some() {
+        Metrics::enabled()
+    } else {
+        Metrics::default()
     };
-    let file = opts.file()?;
-    let host = Host::builder()
-        .credentials(credentials)
-        .endpoints(opts.endpoints())
-        .plugins(&args.plugins)
-        .plugin_configs(file.plugin_configs()?)
-        .runtime_config(opts.runtime_config(&file))
-        .egress(opts.egress(&file)?)
-        .kv(opts.state.open(&file)?)
-        .build()
-        .await?;
-    let running = host.start().await.context("cannot connect to DingTalk")?;
-    if !args.no_watch {
-        running.watch()?;
+    let admin_token = loaded.file.admin_token(loaded.egress.secrets())?;
+    let shared = Shared {
+        endpoints: opts.endpoints(),
+        runtime: opts.runtime_config(&loaded.file),
+        dispatch: DispatchConfig::default(),
+        stream: StreamConfig::default(),
+        http: HttpConfig::default(),
+        kv: Some(opts.state.open(&loaded.file)?),
+        egress: loaded.egress,
+        metrics: metrics.clone(),
+        watch_plugins: !args.no_watch,
+    };
+    let fleet = Arc::new(
+        Fleet::start(shared, loaded.specs)
+            .await
+            .context("cannot connect to DingTalk")?,
+    );
+    let shutdown = CancellationToken::new();
+    if let Some(addr) = args.admin {
+        crate::admin::serve(addr, fleet.clone(), metrics, admin_token, shutdown.clone())
+            .await
+            .with_context(|| format!("cannot serve the admin endpoint on {addr}"))?;
     }
-    let stop = running.shutdown_token();
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<&'static str>();
+    spawn_hangup(reload_tx.clone());
+    let _watcher = match (&opts.config, args.watch_config) {
+        (Some(path), true) => Some(watch_file(path, reload_tx)?),
+        _ => None,
+    };
+    let stop = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight frames");
         stop.cancel();
     });
-    running.wait().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(why) = reload_rx.recv() => {
+                // Coalesce a burst of events (editors write files in several steps).
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                while reload_rx.try_recv().is_ok() {}
+                tracing::info!("{why}: reloading the configuration");
+                match load(&args) {
+                    Ok(next) => {
+                        fleet.apply(next.specs, next.egress).await;
+                        tracing::info!(apps = ?fleet.serving().await, "configuration reloaded");
+                    }
+                    Err(e) => tracing::error!("configuration not reloaded, everything keeps running as it was: {e:#}"),
+                }
+            }
+        }
+    }
+    fleet.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Send a reload request on every SIGHUP.
+fn spawn_hangup(tx: mpsc::UnboundedSender<&'static str>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        if tx.send("SIGHUP").is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot listen for SIGHUP: {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+}
+
+/// Send a reload request whenever the config file changes. The folder is watched,
+/// not the file, so a file replaced by rename (how editors and ConfigMaps write) is
+/// still seen.
+fn watch_file(
+    path: &Path,
+    tx: mpsc::UnboundedSender<&'static str>,
+) -> anyhow::Result<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let file = std::path::absolute(path)?;
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let name = file.file_name().map(ToOwned::to_owned);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && event.kind.is_modify() | event.kind.is_create()
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(ToOwned::to_owned) == name)
+        {
+            let _ = tx.send("the config file changed");
+        }
+    })
+    .context("cannot watch the config file")?;
+    watcher
+        .watch(&dir, notify::RecursiveMode::NonRecursive)
+        .with_context(|| format!("cannot watch {}", dir.display()))?;
+    Ok(watcher)
 }
 
 async fn shutdown_signal() {

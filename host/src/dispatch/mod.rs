@@ -36,6 +36,7 @@ use dedup::{Dedup, Seen};
 use quarantine::{Health, QuarantineConfig};
 use routing::Route;
 
+use crate::metrics::{AppMetrics, Outcome as Counted};
 use crate::runtime::scope::FrameScope;
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
 use crate::stream::{Ack, AckSlot, Frame, FrameSink};
@@ -74,6 +75,23 @@ impl Default for DispatchConfig {
     }
 }
 
+/// The table of recent frame keys one app dedups against. Cloning shares it, so an
+/// app restarted by a config reload keeps catching re-pushes of frames the old
+/// version handled.
+#[derive(Clone, Debug)]
+pub struct DedupTable(Arc<Mutex<Dedup>>);
+
+impl DedupTable {
+    /// An empty table sized by `config`.
+    pub fn new(config: &DispatchConfig) -> Self {
+        Self(Arc::new(Mutex::new(Dedup::new(
+            config.dedup_ttl,
+            config.dedup_capacity,
+            config.dedup_max_bytes,
+        ))))
+    }
+}
+
 /// The plugins subscribed to one topic, in load order.
 type Subscribers = Arc<[Arc<Plugin>]>;
 
@@ -83,6 +101,7 @@ pub struct Dispatcher {
     permits: Arc<Semaphore>,
     dedup: Arc<Mutex<Dedup>>,
     config: DispatchConfig,
+    metrics: AppMetrics,
 }
 
 /// One plugin's quarantine record, shared by every table that serves that version.
@@ -148,13 +167,30 @@ impl Dispatcher {
         Self {
             table: RwLock::new(Arc::new(Table::new(plugins, None))),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
-            dedup: Arc::new(Mutex::new(Dedup::new(
-                config.dedup_ttl,
-                config.dedup_capacity,
-                config.dedup_max_bytes,
-            ))),
+            dedup: DedupTable::new(&config).0,
             config,
+            metrics: AppMetrics::default(),
         }
+    }
+
+    /// Dedup against `table` (shared with an earlier dispatcher of the same app).
+    pub fn with_dedup(mut self, table: DedupTable) -> Self {
+        self.dedup = table.0;
+        self
+    }
+
+    /// Record frames, handling and ACK times, and quarantines in `metrics`.
+    pub fn with_metrics(mut self, metrics: AppMetrics) -> Self {
+        for p in &self.table().plugins {
+            metrics.plugin_loaded(&p.name, &p.version, None);
+        }
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics handle frames are recorded in.
+    pub fn metrics(&self) -> &AppMetrics {
+        &self.metrics
     }
 
     fn table(&self) -> Arc<Table> {
@@ -169,7 +205,32 @@ impl Dispatcher {
     /// Plugins kept from the current table keep their quarantine record.
     pub fn replace(&self, plugins: Vec<Arc<Plugin>>) {
         let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        for old in &table.plugins {
+            match plugins.iter().find(|p| p.name == old.name) {
+                Some(new) => {
+                    self.metrics
+                        .plugin_loaded(&new.name, &new.version, Some(&old.version))
+                }
+                None => self.metrics.plugin_unloaded(&old.name, &old.version),
+            }
+        }
+        for new in plugins
+            .iter()
+            .filter(|p| !table.plugins.iter().any(|o| o.name == p.name))
+        {
+            self.metrics.plugin_loaded(&new.name, &new.version, None);
+        }
         *table = Arc::new(Table::new(plugins, Some(&table)));
+    }
+
+    /// How much longer `plugin` stays quarantined, if it is.
+    pub fn quarantined(&self, plugin: &str) -> Option<Duration> {
+        let table = self.table();
+        let health = table.health.get(plugin)?;
+        health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .quarantined(Instant::now())
     }
 
     /// The loaded plugins.
@@ -252,7 +313,7 @@ fn log_result(
 /// Sends a frame's ACK (once: it consumes the slot) and records it for re-pushes of
 /// the same frame.
 struct Recorder {
-    slot: AckSlot,
+    slot: Timed,
     keys: Vec<String>,
     dedup: Arc<Mutex<Dedup>>,
 }
@@ -265,6 +326,20 @@ impl Recorder {
             .unwrap_or_else(PoisonError::into_inner)
             .complete(&keys, ack.code, &ack.message, &ack.data);
         self.slot.send(ack);
+    }
+}
+
+/// An ACK slot that records, when it is used, how long the frame waited for it.
+struct Timed {
+    slot: AckSlot,
+    received: Instant,
+    metrics: AppMetrics,
+}
+
+impl Timed {
+    fn send(self, ack: Ack) {
+        self.slot.send(ack);
+        self.metrics.acked(self.received.elapsed());
     }
 }
 
@@ -304,6 +379,18 @@ struct RunContext {
     permits: Arc<Semaphore>,
     health: Arc<HashMap<String, SharedHealth>>,
     quarantine: QuarantineConfig,
+    metrics: AppMetrics,
+}
+
+/// How `dingtalk_frames_total` counts one plugin's result.
+fn counted(result: &Result<PluginOutcome, HandleError>) -> Counted {
+    match result {
+        Ok(PluginOutcome::Later(_)) => Counted::Later,
+        Ok(_) => Counted::Ok,
+        Err(HandleError::Timeout(_)) => Counted::Timeout,
+        Err(HandleError::Quarantined(_)) => Counted::Quarantined,
+        Err(_) => Counted::Error,
+    }
 }
 
 async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameScope)>) -> Outcome {
@@ -312,6 +399,8 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
     let lock =
         |h: &Mutex<Health>| -> Health { h.lock().unwrap_or_else(PoisonError::into_inner).clone() };
     if let Some(remaining) = health.and_then(|h| lock(h).quarantined(Instant::now())) {
+        ctx.metrics
+            .frame(&plugin.name, &frame.topic, Counted::Quarantined);
         return (plugin, Err(HandleError::Quarantined(remaining)));
     }
     // The plugin's own slot first, so a plugin at its limit holds no host-wide slot.
@@ -323,13 +412,22 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
         }
         Err(e) => Err(e),
     };
-    log_result(&plugin, frame, &result, started.elapsed());
+    let took = started.elapsed();
+    log_result(&plugin, frame, &result, took);
+    plugin.stats().record(&result);
+    ctx.metrics.handled(&plugin.name, took);
+    ctx.metrics
+        .frame(&plugin.name, &frame.topic, counted(&result));
     if let Some(h) = health {
         let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
         match &result {
-            Ok(_) => h.success(),
+            Ok(_) => {
+                h.success();
+                ctx.metrics.quarantined(&plugin.name, false);
+            }
             Err(_) => {
                 if let Some(period) = h.failure(Instant::now(), &ctx.quarantine) {
+                    ctx.metrics.quarantined(&plugin.name, true);
                     tracing::error!(
                         plugin = %plugin.name,
                         "quarantined for {period:?} after {} consecutive failures; its frames get an error ACK until then",
@@ -344,6 +442,11 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
 
 impl FrameSink for Dispatcher {
     fn deliver(&self, mut frame: Frame, acks: AckSlot, tasks: &TaskTracker) {
+        let acks = Timed {
+            slot: acks,
+            received: Instant::now(),
+            metrics: self.metrics.clone(),
+        };
         let Some(kind) = SubscriptionKind::of(&frame.frame_type) else {
             let reason = format!("unknown frame type {:?}", frame.frame_type.as_str());
             tracing::warn!(message_id = %frame.message_id, "{reason}");
@@ -354,6 +457,7 @@ impl FrameSink for Dispatcher {
         let Some(plugins) = table.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
             let reason = format!("no plugin subscribed to {} {}", kind.as_str(), frame.topic);
             tracing::warn!(message_id = %frame.message_id, "{reason}");
+            self.metrics.frame("", &frame.topic, Counted::NoPlugin);
             acks.send(Ack::error(frame.message_id, 404, reason));
             return;
         };
@@ -365,6 +469,12 @@ impl FrameSink for Dispatcher {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .check(&key_refs, Instant::now());
+        match seen {
+            Seen::New => {}
+            Seen::InFlight | Seen::Done(..) => {
+                self.metrics.frame("", &frame.topic, Counted::Duplicate);
+            }
+        }
         match seen {
             Seen::New => {}
             Seen::InFlight => {
@@ -403,6 +513,7 @@ impl FrameSink for Dispatcher {
             }
             Route::Nobody => {
                 tracing::info!(message_id = %frame.message_id, topic = %frame.topic, "no routing rule matched and no plugin is the fallback; ACKed, not answered");
+                self.metrics.frame("", &frame.topic, Counted::NoPlugin);
                 acks.send(Ack::callback(frame.message_id, None));
                 return;
             }
@@ -411,6 +522,7 @@ impl FrameSink for Dispatcher {
             permits: self.permits.clone(),
             health: table.health.clone(),
             quarantine: self.config.quarantine.clone(),
+            metrics: self.metrics.clone(),
         };
         let deadline = self.config.ack_deadline;
         let frame = Arc::new((frame, scope));

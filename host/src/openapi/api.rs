@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::token::TokenCache;
 use super::{Error, Http, Step};
 use crate::config::{Credentials, Endpoints};
+use crate::metrics::AppMetrics;
 
 /// The DingTalk APIs, authenticated as one app.
 #[derive(Debug)]
@@ -32,6 +33,12 @@ impl OpenApi {
             http,
             endpoints,
         }
+    }
+
+    /// Count this app's token fetches in `metrics`.
+    pub fn with_metrics(mut self, metrics: AppMetrics) -> Self {
+        self.tokens = self.tokens.with_metrics(metrics);
+        self
     }
 
     /// The OpenAPI base as a URL; `None` when the configured base does not parse.

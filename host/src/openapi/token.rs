@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::{Error, Http, Step};
 use crate::config::{Credentials, Endpoints};
+use crate::metrics::AppMetrics;
 
 /// Share of a token's lifetime after which it is refreshed. DingTalk tokens live
 /// 7200 s; refreshing at 80% leaves 24 minutes of slack for clock skew and retries.
@@ -45,6 +46,7 @@ pub struct TokenCache {
     credentials: Credentials,
     cached: Mutex<Option<Cached>>,
     last_forced: Mutex<Option<Instant>>,
+    metrics: AppMetrics,
 }
 
 impl TokenCache {
@@ -56,7 +58,14 @@ impl TokenCache {
             credentials,
             cached: Mutex::new(None),
             last_forced: Mutex::new(None),
+            metrics: AppMetrics::default(),
         }
+    }
+
+    /// Count fetches in `metrics`.
+    pub fn with_metrics(mut self, metrics: AppMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A valid token: the cached one, or a fresh one. Concurrent callers wait for a
@@ -99,6 +108,7 @@ impl TokenCache {
             "appSecret": self.credentials.client_secret.expose(),
         });
         let answer = self.http.post_json(Step::Token, &self.url, &body).await?;
+        self.metrics.token_fetched();
         let token = answer
             .get("accessToken")
             .and_then(Value::as_str)

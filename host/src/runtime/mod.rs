@@ -44,17 +44,17 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use crate::stream::{Subscription, SubscriptionKind};
 pub use capability::Grants;
 pub use plugin::{
-    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, PluginSettings, Sha256Pin,
-    describe_error, file_stem,
+    HandleError, LoadError, Plugin, PluginConfigs, PluginOutcome, PluginSettings, PluginStats,
+    Sha256Pin, describe_error, file_stem,
 };
-pub use state::Services;
 use state::State;
+pub use state::{DEFAULT_APP, Services};
 
 /// How often the epoch ticks; the unit of the CPU budget.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Limits applied to every plugin call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory one instance may grow to. Default 64 MiB: a message handler
     /// needs a few MiB; the cap keeps a leaking plugin from taking the host down.
@@ -213,6 +213,15 @@ pub struct Runtime {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("app", &self.inner.services.app)
+            .field("memory_cap", &self.inner.memory_cap)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     engine: Engine,
     /// Epoch ticks so far (the engine's epoch, which wasmtime does not expose).
@@ -221,6 +230,8 @@ struct Inner {
     services: Arc<Services>,
     limits: Limits,
     cache: cache::CacheConfig,
+    /// The largest linear memory a pool slot holds: no plugin may be given more.
+    memory_cap: usize,
 }
 
 impl Runtime {
@@ -283,7 +294,36 @@ impl Runtime {
                 services: Arc::new(services),
                 limits: config.limits.clone(),
                 cache: config.cache.clone(),
+                memory_cap,
             }),
         })
+    }
+
+    /// A runtime on this one's engine (one pool, one ticker, one artifact cache) with
+    /// another app's services and default limits: how several apps share a process.
+    pub fn share(&self, services: Services, limits: Limits) -> Result<Self, EngineError> {
+        if limits.memory_bytes > self.inner.memory_cap {
+            return Err(EngineError(format!(
+                "a memory limit of {} MiB is above the {} MiB the engine's pool was sized for at start; restart the host to raise it",
+                limits.memory_bytes >> 20,
+                self.inner.memory_cap >> 20
+            )));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine: self.inner.engine.clone(),
+                ticks: self.inner.ticks.clone(),
+                linker: self.inner.linker.clone(),
+                services: Arc::new(services),
+                limits,
+                cache: self.inner.cache.clone(),
+                memory_cap: self.inner.memory_cap,
+            }),
+        })
+    }
+
+    /// The largest memory limit a plugin on this engine may have.
+    pub fn memory_cap(&self) -> usize {
+        self.inner.memory_cap
     }
 }

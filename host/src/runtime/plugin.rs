@@ -225,6 +225,41 @@ pub struct Plugin {
     limits: Limits,
     concurrency: Arc<tokio::sync::Semaphore>,
     waiting: AtomicUsize,
+    stats: PluginStats,
+}
+
+/// What one loaded plugin has done, for `/status`.
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    handled: std::sync::atomic::AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl PluginStats {
+    /// Record one frame's result.
+    pub fn record(&self, result: &Result<PluginOutcome, HandleError>) {
+        self.handled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = result {
+            *self
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+        }
+    }
+
+    /// Frames handled (successfully or not).
+    pub fn handled(&self) -> u64 {
+        self.handled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The last failure, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl fmt::Debug for Plugin {
@@ -398,6 +433,7 @@ impl Runtime {
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
             waiting: AtomicUsize::new(0),
+            stats: PluginStats::default(),
             limits,
         })
     }
@@ -523,6 +559,16 @@ fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
 }
 
 impl Plugin {
+    /// Frames handled and the last failure.
+    pub fn stats(&self) -> &PluginStats {
+        &self.stats
+    }
+
+    /// Its grants, as `host check` shows them.
+    pub fn grants_shown(&self) -> Vec<String> {
+        self.grants().show()
+    }
+
     /// The limits this plugin runs under.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -239,8 +239,9 @@ impl Reloader {
         state.loaded = next;
     }
 
-    /// Watch the paths' folders until `shutdown`; reload on changes (debounced) and,
-    /// on Unix, everything on SIGHUP.
+    /// Watch the paths' folders until `shutdown`; reload on changes (debounced).
+    /// (SIGHUP belongs to `host run`, which reloads the configuration and then every
+    /// plugin.)
     pub fn watch(self, shutdown: CancellationToken) -> notify::Result<tokio::task::JoinHandle<()>> {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut watcher =
@@ -255,29 +256,13 @@ impl Reloader {
         }
         Ok(tokio::spawn(async move {
             let _watcher = watcher;
-            #[cfg(unix)]
-            let mut hup =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             loop {
-                #[cfg(unix)]
-                let hangup = async {
-                    match hup.as_mut() {
-                        Some(s) => s.recv().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                #[cfg(not(unix))]
-                let hangup = std::future::pending::<Option<()>>();
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     Some(()) = rx.recv() => {
                         tokio::time::sleep(DEBOUNCE).await;
                         while rx.try_recv().is_ok() {}
                         self.rescan(false).await;
-                    }
-                    Some(()) = hangup => {
-                        tracing::info!("SIGHUP: reloading every plugin");
-                        self.rescan(true).await;
                     }
                 }
             }

@@ -26,6 +26,7 @@ use super::scope::FrameScope;
 use crate::config::Endpoints;
 use crate::egress::Egress;
 use crate::kv::Backend;
+use crate::metrics::AppMetrics;
 use crate::openapi::Http;
 use crate::openapi::api::OpenApi;
 
@@ -46,6 +47,8 @@ pub struct Services {
     pub egress: Egress,
     /// Key-value state; `None` when the host runs without one.
     pub kv: Option<Arc<dyn Backend>>,
+    /// Where host calls, key-value operations and outbound requests are counted.
+    pub metrics: AppMetrics,
 }
 
 impl Services {
@@ -59,7 +62,15 @@ impl Services {
             app: DEFAULT_APP.to_owned(),
             egress: Egress::default(),
             kv: None,
+            metrics: AppMetrics::default(),
         }
+    }
+
+    /// Serve the app `name`: its key-value namespace and its metrics' `app` label.
+    pub fn for_app(mut self, name: &str, metrics: AppMetrics) -> Self {
+        self.app = name.to_owned();
+        self.metrics = metrics;
+        self
     }
 
     /// Send plugins' outbound HTTP through `egress` (its secrets and resolver).

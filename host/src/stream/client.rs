@@ -13,7 +13,9 @@ use super::Subscription;
 use super::backoff::backoff;
 use super::connection::{self, Context, Event, Socket};
 use super::open;
+use super::status::LinkStatus;
 use crate::config::{Credentials, Endpoints};
+use crate::metrics::AppMetrics;
 use crate::openapi::{self, Http};
 
 /// Connection settings.
@@ -85,6 +87,8 @@ pub struct StreamClient {
     credentials: Credentials,
     subscriptions: Vec<Subscription>,
     config: StreamConfig,
+    status: Arc<LinkStatus>,
+    metrics: AppMetrics,
 }
 
 impl StreamClient {
@@ -102,7 +106,16 @@ impl StreamClient {
             credentials,
             subscriptions,
             config,
+            status: Arc::default(),
+            metrics: AppMetrics::default(),
         }
+    }
+
+    /// Keep `status` (live connections) and `metrics` (reconnects) up to date.
+    pub fn observed(mut self, status: Arc<LinkStatus>, metrics: AppMetrics) -> Self {
+        self.status = status;
+        self.metrics = metrics;
+        self
     }
 
     async fn open_socket(&self) -> Result<Socket, Error> {
@@ -253,6 +266,7 @@ impl SupervisorState {
             drain_budget: self.client.config.drain_budget,
             keepalive_interval: self.client.config.keepalive_interval,
             pong_timeout: self.client.config.pong_timeout,
+            frames: self.client.status.opened(id),
         };
         self.connections.spawn(connection::run(socket, ctx));
         self.newest_tx.send_replace(id);
@@ -270,6 +284,7 @@ impl SupervisorState {
                 Some(subscriptions) = control.recv() => {
                     tracing::info!(subscriptions = subscriptions.len(), "subscriptions changed; opening a connection with the new set");
                     self.client.subscriptions = subscriptions;
+                    self.client.metrics.reconnect("resubscribe");
                     let before = self.current;
                     if !self.reconnect(0).await {
                         break;
@@ -280,12 +295,18 @@ impl SupervisorState {
                 }
                 Some(event) = events.recv() => match event {
                     Event::Disconnect { id } if id == self.current => {
+                        self.client.metrics.reconnect("disconnect");
                         if !self.reconnect(0).await {
                             break;
                         }
                     }
-                    Event::Ended { .. } if self.shutdown.is_cancelled() => break,
+                    Event::Ended { id, .. } if self.shutdown.is_cancelled() => {
+                        self.client.status.closed(id);
+                        break;
+                    }
                     Event::Ended { id, cause, healthy } if id == self.current => {
+                        self.client.status.closed(id);
+                        self.client.metrics.reconnect(cause.reason());
                         tracing::warn!(connection = id, "connection ended: {cause}; reconnecting");
                         let first = if healthy { 0 } else { 1 };
                         if !self.reconnect(first).await {
@@ -293,6 +314,7 @@ impl SupervisorState {
                         }
                     }
                     Event::Ended { id, cause, .. } => {
+                        self.client.status.closed(id);
                         tracing::debug!(connection = id, "replaced connection ended: {cause}");
                     }
                     Event::Disconnect { .. } => {}
@@ -302,6 +324,9 @@ impl SupervisorState {
         }
         // Every connection sees the same token and drains within its budget.
         while self.connections.join_next().await.is_some() {}
+        for c in self.client.status.connections() {
+            self.client.status.closed(c.id);
+        }
     }
 
     /// Open a replacement, retrying with backoff. Attempt 0 is immediate. Returns

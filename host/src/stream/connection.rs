@@ -44,6 +44,19 @@ pub(crate) enum End {
     KeepaliveTimedOut,
 }
 
+impl End {
+    /// The `reason` label of `dingtalk_reconnects_total`.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            End::GatewayClosed(_) => "gateway_closed",
+            End::Lost(_) => "lost",
+            End::Replaced => "replaced",
+            End::LocallyClosed => "closed",
+            End::KeepaliveTimedOut => "keepalive",
+        }
+    }
+}
+
 impl std::fmt::Display for End {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -70,6 +83,8 @@ pub(crate) struct Context {
     pub drain_budget: Duration,
     pub keepalive_interval: Duration,
     pub pong_timeout: Duration,
+    /// Data frames this connection delivered (shown by `/status`).
+    pub frames: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Write queued messages, batching whatever is already queued into one flush.
@@ -232,6 +247,8 @@ fn handle_text(text: &str, ctx: &Context, acks: &AckWriter, tasks: &TaskTracker)
     );
     if frame.frame_type != FrameType::System {
         let slot = acks.slot(&frame.message_id);
+        ctx.frames
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ctx.sink.deliver(frame, slot, tasks);
         return false;
     }

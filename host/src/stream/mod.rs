@@ -17,11 +17,13 @@ mod client;
 mod connection;
 pub mod frame;
 mod open;
+pub mod status;
 mod subscription;
 
 pub use ack::Ack;
 pub use client::{Error, StreamClient, StreamConfig, Supervisor, SupervisorControl};
 pub use frame::{Frame, FrameType};
+pub use status::{ConnectionStatus, LinkStatus};
 pub use subscription::{Subscription, SubscriptionKind};
 
 use tokio::sync::mpsc;

@@ -169,21 +169,35 @@ impl Hooks {
 
     /// Refuse `request` (its origin not granted, or the frame's requests used up) or
     /// add the granted headers to it; where it may go.
-    fn admit(&mut self, request: &mut http::Request<WasiBody>) -> Result<Destination, Error> {
+    /// Vet the request; the destination and the grant entry it matched.
+    fn admit(
+        &mut self,
+        request: &mut http::Request<WasiBody>,
+    ) -> Result<(Destination, String), Error> {
         let plugin = &self.plugin;
         let method = request.method();
+        let metrics = &plugin.services.metrics;
+        // The `origin` label is the grant entry that matched (or "-"): what the
+        // operator wrote, so a plugin cannot mint series by asking for new names.
+        let count = |entry: &str, result| {
+            metrics.http_request(&plugin.name, entry, result);
+            metrics.host_call(&plugin.name, "http", result);
+        };
         let Some(origin) = Origin::of(request.uri()) else {
             tracing::warn!(plugin = %plugin.name, %method, "outbound request denied: no usable scheme and host");
+            count("-", "invalid");
             return Err(Error::HttpRequestUriInvalid);
         };
         let grant = &plugin.grants.http;
-        if !grant.origins.iter().any(|p| p.matches(&origin)) {
+        let Some(entry) = grant.origins.iter().find(|p| p.matches(&origin)) else {
             tracing::warn!(plugin = %plugin.name, %method, %origin, "outbound request denied: origin not granted");
+            count("-", "denied");
             return Err(Error::HttpRequestDenied);
-        }
+        };
         let max = plugin.limits.http_requests;
         if self.requests >= max {
             tracing::warn!(plugin = %plugin.name, %method, %origin, max, "outbound request denied: the frame's request limit is reached");
+            count(&entry.to_string(), "limit");
             return Err(Error::ConnectionLimitReached);
         }
         self.requests += 1;
@@ -205,10 +219,13 @@ impl Hooks {
             .origins
             .iter()
             .any(|p| p.matches(&origin) && p.names_internal());
-        Ok(Destination {
-            origin,
-            allow_internal,
-        })
+        Ok((
+            Destination {
+                origin,
+                allow_internal,
+            },
+            entry.to_string(),
+        ))
     }
 }
 
@@ -222,8 +239,8 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> SendFuture {
-        let dest = match self.admit(&mut request) {
-            Ok(dest) => dest,
+        let (dest, entry) = match self.admit(&mut request) {
+            Ok(admitted) => admitted,
             Err(e) => return Box::new(async move { Err(e) }),
         };
         let limits = &self.plugin.limits;
@@ -246,11 +263,19 @@ impl WasiHttpHooks for Hooks {
             .get_or_insert_with(|| ByteBudget::new(limit))
             .clone();
         let method = request.method().clone();
+        let metrics = self.plugin.services.metrics.clone();
         Box::new(async move {
             let started = Instant::now();
             let origin = dest.origin.clone();
             let result = egress.send(dest, request, timeouts, budget).await;
             let ms = started.elapsed().as_millis() as u64;
+            let label = match &result {
+                Ok(_) => "ok",
+                Err(Error::DestinationIpProhibited) => "internal_address",
+                Err(_) => "error",
+            };
+            metrics.http_request(&plugin, &entry, label);
+            metrics.host_call(&plugin, "http", label);
             match &result {
                 Ok((response, _)) => {
                     tracing::debug!(%plugin, %method, %origin, status = response.status().as_u16(), ms, "outbound request")

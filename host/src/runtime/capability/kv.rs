@@ -12,6 +12,7 @@ use wasmtime::component::Linker;
 
 use super::{HostError, HostResult, NoGrant, invalid, link_iface};
 use crate::kv::{Backend, KvError, Namespace, Quota};
+use crate::metrics::AppMetrics;
 use crate::runtime::bindings::WitError;
 use crate::runtime::bindings::dingtalk::bot::kv;
 use crate::runtime::state::State;
@@ -47,11 +48,25 @@ struct Call {
     ns: Namespace,
     quota: Quota,
     plugin: String,
+    op: &'static str,
+    metrics: AppMetrics,
+}
+
+fn result_label<T>(result: &Result<T, KvError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(KvError::Limit(_)) => "limit",
+        Err(KvError::Invalid(_)) => "invalid",
+        Err(KvError::Unavailable(_)) => "unavailable",
+    }
 }
 
 impl Call {
-    /// Log an outage (the guest gets the typed error either way).
+    /// Count the operation and log an outage (the guest gets the typed error either way).
     fn report<T>(&self, result: Result<T, KvError>) -> HostResult<T> {
+        let label = result_label(&result);
+        self.metrics.kv_op(&self.plugin, self.op, label);
+        self.metrics.host_call(&self.plugin, "kv", label);
         if let Err(KvError::Unavailable(reason)) = &result {
             tracing::warn!(plugin = %self.plugin, %reason, "key-value store unavailable");
         }
@@ -63,9 +78,37 @@ impl State {
     /// Count one operation and check the keys and values it carries.
     fn kv_call<'a>(
         &mut self,
+        op: &'static str,
         keys: impl IntoIterator<Item = &'a str>,
         values: impl IntoIterator<Item = &'a [u8]>,
     ) -> HostResult<Call> {
+        let checked = self.kv_check(keys, values);
+        let metrics = &self.plugin.services.metrics;
+        if let Err(e) = &checked {
+            let label = match e {
+                HostError::Guest(WitError::Limit(_)) => "limit",
+                HostError::Guest(WitError::Unavailable(_)) => "unavailable",
+                _ => "invalid",
+            };
+            metrics.kv_op(&self.plugin.name, op, label);
+            metrics.host_call(&self.plugin.name, "kv", label);
+        }
+        let (store, quota) = checked?;
+        Ok(Call {
+            store,
+            ns: Namespace::new(&self.plugin.services.app, &self.plugin.name),
+            quota,
+            plugin: self.plugin.name.clone(),
+            op,
+            metrics: metrics.clone(),
+        })
+    }
+
+    fn kv_check<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'a str>,
+        values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> HostResult<(std::sync::Arc<dyn Backend>, Quota)> {
         let limits = &self.plugin.limits;
         if self.budget.kv_ops >= limits.kv_ops {
             return Err(HostError::Guest(WitError::Limit(format!(
@@ -98,15 +141,13 @@ impl State {
                 "the host has no key-value store configured".to_owned(),
             ))
         })?;
-        Ok(Call {
+        Ok((
             store,
-            ns: Namespace::new(&services.app, &self.plugin.name),
-            quota: Quota {
+            Quota {
                 total_bytes: limits.kv_total_bytes,
                 keys: limits.kv_keys,
             },
-            plugin: self.plugin.name.clone(),
-        })
+        ))
     }
 }
 
@@ -128,13 +169,13 @@ fn batch(n: usize) -> HostResult<()> {
 
 impl kv::Host for State {
     async fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
-        let call = self.kv_call([key.as_str()], [])?;
+        let call = self.kv_call("get", [key.as_str()], [])?;
         call.report(call.store.get(call.ns.clone(), key).await)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> HostResult<()> {
         let ttl = ttl(ttl_ms)?;
-        let call = self.kv_call([key.as_str()], [value.as_slice()])?;
+        let call = self.kv_call("set", [key.as_str()], [value.as_slice()])?;
         let result = call
             .store
             .set(call.ns.clone(), vec![(key, value)], ttl, call.quota)
@@ -143,12 +184,12 @@ impl kv::Host for State {
     }
 
     async fn delete(&mut self, key: String) -> HostResult<bool> {
-        let call = self.kv_call([key.as_str()], [])?;
+        let call = self.kv_call("delete", [key.as_str()], [])?;
         call.report(call.store.delete(call.ns.clone(), key).await)
     }
 
     async fn exists(&mut self, key: String) -> HostResult<bool> {
-        let call = self.kv_call([key.as_str()], [])?;
+        let call = self.kv_call("exists", [key.as_str()], [])?;
         call.report(
             call.store
                 .get(call.ns.clone(), key)
@@ -172,7 +213,7 @@ impl kv::Host for State {
                 "a prefix or cursor is at most {max_key} bytes"
             )));
         }
-        let call = self.kv_call([], [])?;
+        let call = self.kv_call("list_keys", [], [])?;
         let page = call.report(
             call.store
                 .list(call.ns.clone(), prefix, cursor, limit as usize)
@@ -185,7 +226,7 @@ impl kv::Host for State {
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> HostResult<i64> {
-        let call = self.kv_call([key.as_str()], [])?;
+        let call = self.kv_call("increment", [key.as_str()], [])?;
         let result = call
             .store
             .increment(call.ns.clone(), key, delta, call.quota)
@@ -202,6 +243,7 @@ impl kv::Host for State {
     ) -> HostResult<bool> {
         let ttl = ttl(ttl_ms)?;
         let call = self.kv_call(
+            "compare_and_swap",
             [key.as_str()],
             [value.as_slice(), expected.as_deref().unwrap_or_default()],
         )?;
@@ -214,7 +256,7 @@ impl kv::Host for State {
 
     async fn get_many(&mut self, keys: Vec<String>) -> HostResult<Vec<Option<Vec<u8>>>> {
         batch(keys.len())?;
-        let call = self.kv_call(keys.iter().map(String::as_str), [])?;
+        let call = self.kv_call("get_many", keys.iter().map(String::as_str), [])?;
         call.report(call.store.get_many(call.ns.clone(), keys).await)
     }
 
@@ -233,6 +275,7 @@ impl kv::Host for State {
             )));
         }
         let call = self.kv_call(
+            "set_many",
             entries.iter().map(|(k, _)| k.as_str()),
             entries.iter().map(|(_, v)| v.as_slice()),
         )?;

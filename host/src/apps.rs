@@ -22,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::config::{Credentials, Endpoints};
+use crate::dispatch::replicas::Replicas;
 use crate::dispatch::{DedupTable, DispatchConfig};
 use crate::egress::Egress;
 use crate::kv::Backend;
@@ -64,6 +65,8 @@ pub struct Shared {
     pub egress: Egress,
     /// The key-value backend.
     pub kv: Option<Arc<dyn Backend>>,
+    /// Dedup shared with replicas (Redis), if any.
+    pub replicas: Option<Arc<dyn Replicas>>,
     /// The metrics registry.
     pub metrics: Metrics,
     /// Reload plugins when their files change.
@@ -225,6 +228,9 @@ impl Fleet {
             .metrics(shared.metrics.app(&spec.name));
         if let Some(kv) = &shared.kv {
             builder = builder.kv(kv.clone());
+        }
+        if let Some(replicas) = &shared.replicas {
+            builder = builder.replicas(replicas.clone());
         }
         let host = builder.build().await?.start().await?;
         if shared.watch_plugins {

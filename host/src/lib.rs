@@ -98,6 +98,7 @@ pub struct HostBuilder {
     engine: Option<Runtime>,
     metrics: metrics::AppMetrics,
     dedup: Option<dispatch::DedupTable>,
+    replicas: Option<Arc<dyn dispatch::replicas::Replicas>>,
 }
 
 impl HostBuilder {
@@ -118,6 +119,12 @@ impl HostBuilder {
     /// Dedup against `table` instead of a fresh one (an app restarted by a reload).
     pub fn dedup(mut self, table: dispatch::DedupTable) -> Self {
         self.dedup = Some(table);
+        self
+    }
+
+    /// Share dedup with other replicas of this app through `store` (Redis).
+    pub fn replicas(mut self, store: Arc<dyn dispatch::replicas::Replicas>) -> Self {
+        self.replicas = Some(store);
         self
     }
 
@@ -289,10 +296,16 @@ impl HostBuilder {
                 tracing::warn!(plugin = %p.name, "routing rules are set and this plugin has none: it gets no chatbot messages");
             }
         }
+        let lease = self.dispatch.dedup_lease;
+        let ttl = self.dispatch.dedup_ttl;
         let mut dispatcher =
             Dispatcher::new(plugins, self.dispatch).with_metrics(self.metrics.clone());
         if let Some(table) = self.dedup {
             dispatcher = dispatcher.with_dedup(table);
+        }
+        if let Some(store) = self.replicas {
+            dispatcher =
+                dispatcher.with_replicas(dispatch::replicas::Shared::new(store, &app, lease, ttl));
         }
         Ok(Host {
             status: Arc::new(stream::LinkStatus::new(self.metrics.clone())),

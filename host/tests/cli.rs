@@ -1,23 +1,15 @@
 //! The `host` binary itself: `host run` against the simulator, credentials from the
 //! environment, exit codes, and graceful shutdown on SIGTERM.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use sim::{MessageSpec, Sim};
 use tokio::process::Command;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn calcbot() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace");
-    host::cli::build::build_components(workspace, &["calcbot".into()], &workspace.join("plugins"))
-        .expect("build calcbot")
-        .remove(0)
-}
+mod common;
+use common::{WAIT, calcbot, scratch};
 
 fn host_run(sim: &Sim) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
@@ -99,17 +91,6 @@ async fn sigterm_lets_in_flight_frames_finish_acks_them_and_exits_zero() {
         Some("Q: 6/3\nA: 2.0")
     );
     sim.shutdown().await;
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .join("target")
-        .join(format!("cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
 }
 
 fn host_cmd(dir: &Path) -> std::process::Command {

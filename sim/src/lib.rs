@@ -275,6 +275,18 @@ impl Sim {
         &self.inner.config.client_secret
     }
 
+    /// Push the data frame `message_id` again, unchanged, to another connection of its
+    /// app than the one it first went to; which one, or `None` when there is no other
+    /// (or the frame is too old to be remembered).
+    pub fn repush_elsewhere(&self, message_id: &str) -> Option<u64> {
+        self.inner.repush_elsewhere(message_id)
+    }
+
+    /// How many frames [`Sim::repush_elsewhere`] pushed again.
+    pub fn repushes(&self) -> usize {
+        self.inner.lock().repushes
+    }
+
     /// Push a chatbot message to a connection subscribed to the chatbot topic.
     pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
         self.inner.push_chatbot(spec).await

@@ -171,8 +171,25 @@ pub(crate) struct Session {
     pub app: String,
 }
 
+/// A data frame as first pushed, for re-pushing it elsewhere.
+pub(crate) struct Sent {
+    pub message_id: String,
+    pub app: String,
+    pub kind: String,
+    pub topic: String,
+    pub text: String,
+    pub connection: u64,
+}
+
+/// How many recent data frames [`State::sent`] keeps.
+const SENT_KEPT: usize = 4096;
+
 #[derive(Default)]
 pub(crate) struct State {
+    /// The most recent data frames pushed, oldest first.
+    pub sent: std::collections::VecDeque<Sent>,
+    /// Frames pushed again to another connection by [`Inner::repush_elsewhere`].
+    pub repushes: usize,
     pub tickets: HashMap<String, Ticket>,
     pub connections: HashMap<u64, Conn>,
     pub next_conn: u64,
@@ -391,8 +408,51 @@ impl Inner {
                 }),
             },
         );
+        {
+            let mut s = self.lock();
+            if s.sent.len() == SENT_KEPT {
+                s.sent.pop_front();
+            }
+            s.sent.push_back(Sent {
+                message_id: message_id.clone(),
+                app: app.to_owned(),
+                kind: kind.to_owned(),
+                topic: topic.to_owned(),
+                text: text.clone(),
+                connection: conn,
+            });
+        }
         let _ = tx.send(Outbound::Text(text));
         Ok((message_id, conn))
+    }
+
+    /// Push a frame pushed before again, with its messageId, to another connection of
+    /// its app (DingTalk re-pushes to any live connection, protocol.md B.8).
+    pub fn repush_elsewhere(&self, message_id: &str) -> Option<u64> {
+        let mut s = self.lock();
+        let sent = s.sent.iter().find(|f| f.message_id == message_id)?;
+        let candidates: Vec<(u64, mpsc::UnboundedSender<Outbound>)> = s
+            .connections
+            .iter()
+            .filter(|(id, c)| {
+                **id != sent.connection
+                    && c.open
+                    && c.routable
+                    && c.client_id == sent.app
+                    && c.subscriptions
+                        .iter()
+                        .any(|(k, t)| *k == sent.kind && *t == sent.topic)
+            })
+            .map(|(id, c)| (*id, c.tx.clone()))
+            .collect();
+        let (conn, tx) = candidates
+            .get(rand::rng().random_range(0..candidates.len().max(1)))?
+            .clone();
+        let text = sent.text.clone();
+        s.repushes += 1;
+        drop(s);
+        let _ = tx.send(Outbound::Text(text));
+        Some(conn)
     }
 
     /// Register a session webhook and build the `data` of a chatbot message.

@@ -84,6 +84,7 @@ fn shared(sim: &Sim, dir: &Path, secrets: Secrets) -> Shared {
         kv: Some(Arc::new(
             Embedded::open(&dir.join("kv.redb")).expect("open the store"),
         )),
+        replicas: None,
         metrics: Metrics::enabled(),
         watch_plugins: false,
     }

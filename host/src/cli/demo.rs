@@ -63,7 +63,7 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .plugin_configs(configs)
         .runtime_config(file.runtime_config())
         .egress(Egress::new(secrets))
-        .kv(state.open(&file)?)
+        .kv(state.open(&file)?.0)
         .build()
         .await?;
     let mut loaded = Vec::new();

@@ -97,7 +97,7 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         .plugin_configs(configs)
         .runtime_config(file.runtime_config())
         .egress(Egress::new(secrets))
-        .kv(state.open(&file)?)
+        .kv(state.open(&file)?.0)
         .build()
         .await?;
     for p in host.plugins() {

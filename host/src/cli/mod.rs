@@ -27,6 +27,8 @@ use serde::Deserialize;
 use crate::PluginConfigs;
 use crate::apps::AppSpec;
 use crate::config::{Credentials, DEFAULT_OAPI_ENDPOINT, DEFAULT_OPENAPI_ENDPOINT, Endpoints};
+use crate::dispatch::DispatchConfig;
+use crate::dispatch::replicas::Replicas;
 use crate::egress::Egress;
 use crate::kv::Backend;
 use crate::kv::embedded::Embedded;
@@ -115,14 +117,20 @@ pub struct StateOptions {
     pub state: Option<String>,
 }
 
+/// The state backend, and with Redis the dedup store replicas share.
+pub type Stores = (Arc<dyn Backend>, Option<Arc<dyn Replicas>>);
+
 impl StateOptions {
     /// Open the backend these options (then the config file's `state`) name.
-    pub fn open(&self, file: &ConfigFile) -> anyhow::Result<Arc<dyn Backend>> {
+    pub fn open(&self, file: &ConfigFile) -> anyhow::Result<Stores> {
         match self.state.as_deref().or(file.state.as_deref()) {
             Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                let store = Redis::connect(url).map_err(anyhow::Error::msg)?;
-                tracing::info!(url = store.shown_url(), "key-value state in Redis");
-                Ok(Arc::new(store))
+                let store = Arc::new(Redis::connect(url).map_err(anyhow::Error::msg)?);
+                tracing::info!(
+                    url = store.shown_url(),
+                    "key-value state and dedup shared in Redis"
+                );
+                Ok((store.clone(), Some(store)))
             }
             Some(other) => anyhow::bail!(
                 "unknown state backend {other:?}: give a redis:// URL, or leave it out for the embedded store"
@@ -135,7 +143,7 @@ impl StateOptions {
                 };
                 let store = Embedded::open(&dir.join("kv.redb")).map_err(anyhow::Error::msg)?;
                 tracing::info!(path = %store.path().display(), "key-value state in the embedded store");
-                Ok(Arc::new(store))
+                Ok((Arc::new(store), None))
             }
         }
     }
@@ -229,6 +237,38 @@ pub struct ConfigFile {
     /// The admin endpoint.
     #[serde(default)]
     pub admin: AdminSection,
+    /// Frame dedup.
+    #[serde(default)]
+    pub dedup: DedupSection,
+}
+
+/// `[dedup]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupSection {
+    /// With replicas: how long a replica's claim on a frame lasts unrenewed, ms
+    /// (default 10000): a frame held by a replica that died is taken over after this.
+    pub lease_ms: Option<u64>,
+    /// How long a frame's keys are remembered, s (default 600).
+    pub ttl_s: Option<u64>,
+}
+
+impl ConfigFile {
+    /// Dispatch settings: the defaults with `[dedup]` applied.
+    pub fn dispatch_config(&self) -> DispatchConfig {
+        let defaults = DispatchConfig::default();
+        DispatchConfig {
+            dedup_lease: self
+                .dedup
+                .lease_ms
+                .map_or(defaults.dedup_lease, Duration::from_millis),
+            dedup_ttl: self
+                .dedup
+                .ttl_s
+                .map_or(defaults.dedup_ttl, Duration::from_secs),
+            ..defaults
+        }
+    }
 }
 
 /// `[admin]`.
@@ -471,8 +511,10 @@ fn plugin_configs(
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: journald, files and pipes get plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ConfigFile, HostOptions};
 use crate::apps::{AppSpec, Fleet, Shared};
-use crate::dispatch::DispatchConfig;
 use crate::egress::Egress;
 use crate::metrics::Metrics;
 use crate::openapi::HttpConfig;
@@ -68,13 +67,15 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         Metrics::default()
     };
     let admin_token = loaded.file.admin_token(loaded.egress.secrets())?;
+    let (kv, replicas) = opts.state.open(&loaded.file)?;
     let shared = Shared {
         endpoints: opts.endpoints(),
         runtime: opts.runtime_config(&loaded.file),
-        dispatch: DispatchConfig::default(),
+        dispatch: loaded.file.dispatch_config(),
         stream: StreamConfig::default(),
         http: HttpConfig::default(),
-        kv: Some(opts.state.open(&loaded.file)?),
+        kv: Some(kv),
+        replicas,
         egress: loaded.egress,
         metrics: metrics.clone(),
         watch_plugins: !args.no_watch,
@@ -176,6 +177,7 @@ fn watch_file(
     watcher
         .watch(&dir, notify::RecursiveMode::NonRecursive)
         .with_context(|| format!("cannot watch {}", dir.display()))?;
+    tracing::info!(path = %file.display(), "watching the config file; a change reloads it");
     Ok(watcher)
 }
 

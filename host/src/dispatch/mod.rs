@@ -23,6 +23,7 @@
 
 mod dedup;
 pub mod quarantine;
+pub mod replicas;
 mod routing;
 
 use std::collections::HashMap;
@@ -60,6 +61,10 @@ pub struct DispatchConfig {
     pub dedup_max_bytes: usize,
     /// When a failing plugin is quarantined.
     pub quarantine: QuarantineConfig,
+    /// With replicas: how long a claim on a frame lasts without renewal, so a frame
+    /// held by a replica that died is taken over within this. Default 10 s (renewed
+    /// every third of it while the handler runs).
+    pub dedup_lease: Duration,
 }
 
 impl Default for DispatchConfig {
@@ -71,6 +76,7 @@ impl Default for DispatchConfig {
             dedup_capacity: 100_000,
             dedup_max_bytes: 16 << 20,
             quarantine: QuarantineConfig::default(),
+            dedup_lease: Duration::from_secs(10),
         }
     }
 }
@@ -102,6 +108,7 @@ pub struct Dispatcher {
     dedup: Arc<Mutex<Dedup>>,
     config: DispatchConfig,
     metrics: AppMetrics,
+    replicas: Option<replicas::Shared>,
 }
 
 /// One plugin's quarantine record, shared by every table that serves that version.
@@ -170,7 +177,14 @@ impl Dispatcher {
             dedup: DedupTable::new(&config).0,
             config,
             metrics: AppMetrics::default(),
+            replicas: None,
         }
+    }
+
+    /// Dedup across replicas through `shared` too (after this process's own table).
+    pub fn with_replicas(mut self, shared: replicas::Shared) -> Self {
+        self.replicas = Some(shared);
+        self
     }
 
     /// Dedup against `table` (shared with an earlier dispatcher of the same app).
@@ -316,6 +330,7 @@ struct Recorder {
     slot: Timed,
     keys: Vec<String>,
     dedup: Arc<Mutex<Dedup>>,
+    replicas: Option<replicas::Shared>,
 }
 
 impl Recorder {
@@ -325,7 +340,30 @@ impl Recorder {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .complete(&keys, ack.code, &ack.message, &ack.data);
+        if let Some(shared) = &self.replicas {
+            shared.finish(
+                &self.keys,
+                (ack.code, ack.message.clone(), ack.data.clone()),
+            );
+        }
         self.slot.send(ack);
+    }
+}
+
+/// Renews this process's lease on a frame while it lives.
+struct Lease(tokio::task::JoinHandle<()>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The ACK of a frame taken as accepted without its handlers' result.
+fn accepted(kind: SubscriptionKind, message_id: String) -> Ack {
+    match kind {
+        SubscriptionKind::Callback => Ack::callback(message_id, None),
+        SubscriptionKind::Event => Ack::event(message_id, None),
     }
 }
 
@@ -479,10 +517,7 @@ impl FrameSink for Dispatcher {
             Seen::New => {}
             Seen::InFlight => {
                 tracing::debug!(message_id = %frame.message_id, "re-pushed while still being handled; ACKed, not handled again");
-                acks.send(match kind {
-                    SubscriptionKind::Callback => Ack::callback(frame.message_id, None),
-                    SubscriptionKind::Event => Ack::event(frame.message_id, None),
-                });
+                acks.send(accepted(kind, frame.message_id));
                 return;
             }
             Seen::Done(code, message, data) => {
@@ -498,9 +533,12 @@ impl FrameSink for Dispatcher {
         }
         let acks = Recorder {
             slot: acks,
-            keys,
+            keys: keys.clone(),
             dedup: self.dedup.clone(),
+            replicas: self.replicas.clone(),
         };
+        let replicas = self.replicas.clone();
+        let metrics = self.metrics.clone();
         let plugins = match routing::route(plugins, &frame.topic, &frame.data) {
             Route::Everyone => {
                 card_creator(plugins, &frame, &scope).unwrap_or_else(|| plugins.clone())
@@ -527,29 +565,52 @@ impl FrameSink for Dispatcher {
         let deadline = self.config.ack_deadline;
         let frame = Arc::new((frame, scope));
         tasks.spawn(async move {
+            let message_id = frame.0.message_id.clone();
+            // `Err`: answered without running the handlers (a replica has it).
             let work = async {
-                match &*plugins {
+                let lease = match &replicas {
+                    Some(shared) => match shared.claim(&keys).await {
+                        replicas::Verdict::Handle => Some(Lease(shared.hold(&keys))),
+                        replicas::Verdict::Done(code, message, data) => {
+                            tracing::debug!(%message_id, "handled by another replica; ACKed again, not handled again");
+                            metrics.frame("", &frame.0.topic, Counted::Duplicate);
+                            return Err(Ack { code, message, message_id: message_id.clone(), data });
+                        }
+                        replicas::Verdict::Elsewhere => {
+                            tracing::debug!(%message_id, "still being handled by another replica; ACKed as accepted");
+                            metrics.frame("", &frame.0.topic, Counted::Duplicate);
+                            return Err(accepted(kind, message_id.clone()));
+                        }
+                    },
+                    None => None,
+                };
+                let results = match &*plugins {
                     [only] => vec![run_one(only.clone(), run, frame.clone()).await],
                     many => {
                         let runs = many.iter().map(|p| run_one(p.clone(), run.clone(), frame.clone()));
                         futures_util::future::join_all(runs).await
                     }
-                }
+                };
+                drop(lease);
+                Ok(results)
+            };
+            let answer = |done: Result<Vec<Outcome>, Ack>| match done {
+                Ok(results) => combined_ack(kind, &message_id, &results),
+                Err(ack) => ack,
             };
             tokio::pin!(work);
             if kind == SubscriptionKind::Event {
-                let results = work.await;
-                acks.send(combined_ack(kind, &frame.0.message_id, &results));
+                acks.send(answer(work.await));
                 return;
             }
             tokio::select! {
-                results = &mut work => acks.send(combined_ack(kind, &frame.0.message_id, &results)),
+                done = &mut work => acks.send(answer(done)),
                 () = tokio::time::sleep(deadline) => {
                     tracing::warn!(
-                        message_id = %frame.0.message_id,
+                        %message_id,
                         "handlers still running after {deadline:?}; ACKed as accepted so DingTalk does not re-push it"
                     );
-                    acks.send(Ack::callback(frame.0.message_id.clone(), None));
+                    acks.send(Ack::callback(message_id.clone(), None));
                     let _ = work.await;
                 }
             }

@@ -1,0 +1,573 @@
+//! `host run` as a service: the admin endpoint (metrics after a known sequence of
+//! frames, readiness following the connection, the token), configuration reload on
+//! SIGHUP and on file change (a broken file changes nothing), and replicas sharing
+//! dedup through a real Redis (one killed mid-run, frames re-pushed to other replicas,
+//! an outage).
+
+#[path = "../../tests/src/redis.rs"]
+mod redis;
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{WAIT, calcbot, scratch};
+use redis::RedisServer;
+use serde_json::{Value, json};
+use sim::{CHATBOT_TOPIC, MessageSpec, Sim};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A `host run` process whose log lines are collected as they come.
+struct Host {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Host {
+    /// `host run <args>` against `sim`, with its own embedded store folder and `envs`.
+    fn spawn(sim: &Sim, dir: &Path, args: &[String], envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
+            .arg("run")
+            .args(args)
+            .envs(envs.iter().copied())
+            .env("DINGTALK_HOST_STATE_DIR", dir.join("state"))
+            .env("DINGTALK_HOST_CACHE_DIR", dir.join("cache"))
+            .env("DINGTALK_OPENAPI_ENDPOINT", sim.url())
+            .env("DINGTALK_OAPI_ENDPOINT", sim.url())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn host run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut log = sink.lock().expect("log lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Self { child, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Wait for a log line containing `needle`; the line.
+    async fn wait_log(&self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no log line with {needle:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The admin endpoint's base URL, from its start-up log line.
+    async fn admin(&self) -> String {
+        let line = self.wait_log("admin endpoint").await;
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the line names the address");
+        format!("http://{addr}")
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    async fn stop(mut self) {
+        self.signal("-TERM");
+        let _ = tokio::time::timeout(WAIT, self.child.wait()).await;
+    }
+}
+
+fn credentials(sim: &Sim) -> Vec<String> {
+    vec![
+        "--client-id".into(),
+        sim.client_id().into(),
+        "--client-secret".into(),
+        sim.client_secret().into(),
+    ]
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("admin request");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// The value of the series `series` (name and labels, exactly as rendered).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Push `text` to the app `client_id`; the message id and session.
+async fn push(sim: &Sim, client_id: &str, text: &str) -> (String, String) {
+    let pushed = sim
+        .push_chatbot(MessageSpec::text(text).to_app(client_id))
+        .await
+        .expect("push");
+    (pushed.message_id, pushed.session)
+}
+
+async fn answer(sim: &Sim, client_id: &str, text: &str) -> Option<String> {
+    let (_, session) = push(sim, client_id, text).await;
+    sim.wait_replies(&session, 1, WAIT)
+        .await
+        .first()
+        .and_then(|r| r.text().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn metrics_count_a_known_sequence_of_frames_and_need_the_token() {
+    let dir = scratch("metrics");
+    std::fs::write(
+        dir.join("host.toml"),
+        "[secrets]\nadmin = { env = \"TEST_ADMIN_TOKEN\" }\n[admin]\ntoken = \"{secret.admin}\"\n",
+    )
+    .unwrap();
+    let sim = Sim::builder().start().await.unwrap();
+    let mut args = credentials(&sim);
+    args.extend([
+        "--admin".into(),
+        "127.0.0.1:0".into(),
+        "--config".into(),
+        path(&dir.join("host.toml")),
+        path(&calcbot()),
+    ]);
+    let host = Host::spawn(&sim, &dir, &args, &[("TEST_ADMIN_TOKEN", "admin-token")]);
+    let admin = host.admin().await;
+    assert!(sim.wait_connections(1, WAIT).await);
+    let token = Some("admin-token");
+
+    // Three answered, one re-pushed (a duplicate), one on a topic nobody serves.
+    let mut first = None;
+    for _ in 0..3 {
+        let (id, session) = push(&sim, sim.client_id(), "6*7").await;
+        assert_eq!(sim.wait_replies(&session, 1, WAIT).await.len(), 1);
+        assert!(sim.wait_ack(&id, WAIT).await.is_some());
+        first.get_or_insert(id);
+    }
+    let first = first.unwrap();
+    let (_, data) = sim.chatbot_data(&MessageSpec::text("6*7"));
+    let frame = |id: &str, topic: &str| {
+        json!({"specVersion": "1.0", "type": "CALLBACK", "data": data.to_string(),
+               "headers": {"messageId": id, "topic": topic, "contentType": "application/json", "time": "1"}})
+        .to_string()
+    };
+    sim.push_raw(&frame(&first, CHATBOT_TOPIC), None)
+        .await
+        .unwrap();
+    sim.push_raw(&frame("nobody-1", "/v1.0/nobody"), Some("nobody-1"))
+        .await
+        .unwrap();
+    assert!(sim.wait_ack("nobody-1", WAIT).await.is_some());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while sim.acks().len() < 5 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert_eq!(get(&format!("{admin}/metrics"), None).await.0, 401);
+    assert_eq!(get(&format!("{admin}/status"), Some("wrong")).await.0, 401);
+    let (status, metrics) = get(&format!("{admin}/metrics"), token).await;
+    assert_eq!(status, 200);
+    let app = "app=\"default\"";
+    let frames = |plugin: &str, topic: &str, outcome: &str| {
+        sample(
+            &metrics,
+            &format!(
+                "dingtalk_frames_total{{{app},plugin=\"{plugin}\",topic=\"{topic}\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(
+        frames("calcbot", CHATBOT_TOPIC, "ok"),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        frames("", CHATBOT_TOPIC, "duplicate"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        frames("", "/v1.0/nobody", "no_plugin"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!("dingtalk_handle_seconds_count{{{app},plugin=\"calcbot\"}}")
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&metrics, &format!("dingtalk_ack_seconds_count{{{app}}}")),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(&metrics, &format!("dingtalk_connections{{{app}}}")),
+        Some(1.0)
+    );
+    assert!(
+        metrics.contains("dingtalk_plugin_info{app=\"default\",plugin=\"calcbot\",version=\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("process_resident_memory_bytes "),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("admin-token") && !metrics.contains(sim.client_secret()));
+
+    let (status, body) = get(&format!("{admin}/status"), token).await;
+    assert_eq!(status, 200);
+    let status: Value = serde_json::from_str(&body).unwrap();
+    let default = &status["apps"][0];
+    assert_eq!(default["name"], "default");
+    assert_eq!(default["plugins"][0]["frames_handled"], 3);
+    assert_eq!(default["connections"][0]["frames"], 5);
+    assert!(!body.contains(sim.client_secret()), "{body}");
+    // The probes stay open without the token.
+    assert_eq!(get(&format!("{admin}/healthz"), None).await.0, 200);
+    assert_eq!(get(&format!("{admin}/readyz"), None).await.0, 200);
+    host.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn readiness_follows_the_connection_while_liveness_stays_up() {
+    let dir = scratch("readyz");
+    let sim = Sim::builder().start().await.unwrap();
+    let mut args = credentials(&sim);
+    args.extend(["--admin".into(), "127.0.0.1:0".into(), path(&calcbot())]);
+    let host = Host::spawn(&sim, &dir, &args, &[]);
+    let admin = host.admin().await;
+    assert!(sim.wait_connections(1, WAIT).await);
+    let ready = |want: u16| {
+        let url = format!("{admin}/readyz");
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let (status, body) = get(&url, None).await;
+                if status == want || tokio::time::Instant::now() >= deadline {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(ready(200).await.0, 200);
+    sim.refuse_opens(1000, 503);
+    sim.drop_connections();
+    let (status, reason) = ready(503).await;
+    assert_eq!(status, 503);
+    assert!(
+        reason.contains("app default: no live connection"),
+        "{reason}"
+    );
+    assert_eq!(get(&format!("{admin}/healthz"), None).await.0, 200);
+    sim.refuse_opens(0, 503);
+    assert_eq!(ready(200).await.0, 200, "ready again after reconnecting");
+    host.stop().await;
+    sim.shutdown().await;
+}
+
+const SALES_ID: &str = "dingsalesapp";
+const SALES_SECRET: &str = "sales-app-secret";
+
+fn apps_config(sim: &Sim, with_sales: bool) -> String {
+    let load = format!("load = [{:?}]\n", path(&calcbot()));
+    let mut text = format!(
+        "[secrets]\nsupport = {{ env = \"TEST_SUPPORT_SECRET\" }}\nsales = {{ env = \"TEST_SALES_SECRET\" }}\n[apps.support]\nclient_id = {:?}\nclient_secret = \"{{secret.support}}\"\n{load}",
+        sim.client_id()
+    );
+    if with_sales {
+        text += &format!(
+            "[apps.sales]\nclient_id = {SALES_ID:?}\nclient_secret = \"{{secret.sales}}\"\n{load}"
+        );
+    }
+    text
+}
+
+fn open_connections(sim: &Sim, client_id: &str) -> usize {
+    sim.connections()
+        .iter()
+        .filter(|c| c.open && c.client_id == client_id)
+        .count()
+}
+
+async fn until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+#[tokio::test]
+async fn sighup_and_a_changed_file_reload_the_apps_and_a_broken_file_changes_nothing() {
+    let dir = scratch("reload-config");
+    let config = dir.join("host.toml");
+    let sim = Sim::builder()
+        .app(SALES_ID, SALES_SECRET)
+        .start()
+        .await
+        .unwrap();
+    std::fs::write(&config, apps_config(&sim, false)).unwrap();
+    let args = vec!["--config".into(), path(&config), "--watch-config".into()];
+    let envs = [
+        ("TEST_SUPPORT_SECRET", sim.client_secret()),
+        ("TEST_SALES_SECRET", SALES_SECRET),
+    ];
+    let host = Host::spawn(&sim, &dir, &args, &envs);
+    assert!(sim.wait_connections(1, WAIT).await);
+    host.wait_log("watching the config file").await;
+    let support = sim.client_id().to_owned();
+
+    // A broken file: logged, nothing changes, the app keeps answering.
+    std::fs::write(&config, "[apps.support\nclient_id = ").unwrap();
+    host.wait_log("configuration not reloaded").await;
+    assert_eq!(
+        answer(&sim, &support, "1+1").await.as_deref(),
+        Some("Q: 1+1\nA: 2")
+    );
+
+    // Adding an app: SIGHUP (the watcher may see the write first; either reloads).
+    std::fs::write(&config, apps_config(&sim, true)).unwrap();
+    host.signal("-HUP");
+    assert!(
+        until(|| open_connections(&sim, SALES_ID) == 1).await,
+        "{}",
+        host.log()
+    );
+    assert_eq!(
+        answer(&sim, SALES_ID, "2*3").await.as_deref(),
+        Some("Q: 2*3\nA: 6")
+    );
+    assert_eq!(
+        open_connections(&sim, &support),
+        1,
+        "support was not restarted"
+    );
+
+    // Removing it by editing the file alone (--watch-config).
+    std::fs::write(&config, apps_config(&sim, false)).unwrap();
+    assert!(
+        until(|| open_connections(&sim, SALES_ID) == 0).await,
+        "{}",
+        host.log()
+    );
+    assert_eq!(
+        answer(&sim, &support, "2+2").await.as_deref(),
+        Some("Q: 2+2\nA: 4")
+    );
+    let log = host.log();
+    assert!(!log.contains(SALES_SECRET) && !log.contains(sim.client_secret()));
+    host.stop().await;
+    sim.shutdown().await;
+}
+
+/// Every session's replies, by session.
+fn replies_by_session(sim: &Sim) -> HashMap<String, usize> {
+    let mut by = HashMap::new();
+    for r in sim.replies() {
+        *by.entry(r.session).or_insert(0) += 1;
+    }
+    by
+}
+
+fn replica_args(sim: &Sim, redis: &RedisServer, config: &Path) -> Vec<String> {
+    let mut args = credentials(sim);
+    args.extend([
+        "--state".into(),
+        redis.url(),
+        "--config".into(),
+        path(config),
+        path(&calcbot()),
+    ]);
+    args
+}
+
+#[tokio::test]
+async fn three_replicas_answer_each_message_once_through_re_pushes_and_a_killed_replica() {
+    let Some(redis) = RedisServer::start("replicas") else {
+        return;
+    };
+    let dir = scratch("replicas");
+    let config = dir.join("host.toml");
+    std::fs::write(&config, "[dedup]\nlease_ms = 1500\n").unwrap();
+    // Un-ACKed frames come again after 3 s, and at once when their connection dies.
+    let sim = Sim::builder()
+        .redelivery(Duration::from_secs(3), 5)
+        .start()
+        .await
+        .unwrap();
+    let args = replica_args(&sim, &redis, &config);
+    let mut replicas: Vec<Host> = (0..3)
+        .map(|i| Host::spawn(&sim, &dir.join(format!("r{i}")), &args, &[]))
+        .collect();
+    assert!(sim.wait_connections(3, WAIT).await);
+
+    const N: usize = 300;
+    let mut pushed: Vec<(String, String, u64)> = Vec::new();
+    let mut repushed = 0;
+    for i in 0..N {
+        let p = sim
+            .push_chatbot(MessageSpec::text(&format!("{i}+1")))
+            .await
+            .expect("push");
+        pushed.push((p.message_id.clone(), p.session, p.connection));
+        // Every 10th again at once to another replica (while the first may still be
+        // handling it); every 10th, offset, again once it was answered.
+        if i % 10 == 3 && sim.repush_elsewhere(&p.message_id).is_some() {
+            repushed += 1;
+        }
+        if i % 10 == 7 {
+            let (earlier, _, _) = &pushed[i - 5];
+            if sim.repush_elsewhere(earlier).is_some() {
+                repushed += 1;
+            }
+        }
+        if i == N / 2 {
+            // Hold replies in the webhook so frames are in flight, then kill the
+            // replica that got the latest frame: its un-ACKed frames are re-pushed to
+            // the others, which take them over once its claims lapse.
+            sim.set_webhook_delay(Duration::from_millis(1500));
+            // Until every replica holds at least two frames in flight.
+            let mut holding: HashMap<u64, usize> = HashMap::new();
+            while (holding.len() < 3 || holding.values().any(|n| *n < 2)) && pushed.len() < N + 60 {
+                let p = sim
+                    .push_chatbot(MessageSpec::text("100*3"))
+                    .await
+                    .expect("push");
+                *holding.entry(p.connection).or_default() += 1;
+                pushed.push((p.message_id.clone(), p.session, p.connection));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let victim = replicas.remove(0);
+            victim.signal("-KILL");
+            drop(victim);
+            sim.set_webhook_delay(Duration::ZERO);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let total = pushed.len();
+    assert!(
+        until(|| sim.replies().len() >= total).await || sim.replies().len() >= total,
+        "answered {} of {total}",
+        sim.replies().len()
+    );
+    // Nothing more arrives late.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let by_session = replies_by_session(&sim);
+    let twice: Vec<_> = by_session.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "answered more than once: {twice:?}");
+    assert_eq!(by_session.len(), total, "every message answered");
+    let acked: std::collections::HashSet<String> = sim
+        .acks()
+        .into_iter()
+        .filter(|a| a.code == 200)
+        .map(|a| a.message_id)
+        .collect();
+    let unacked: Vec<_> = pushed.iter().filter(|p| !acked.contains(&p.0)).collect();
+    assert!(unacked.is_empty(), "never ACKed: {unacked:?}");
+    eprintln!(
+        "three replicas: {total} messages, {} replies, {repushed} re-pushed elsewhere, {} redelivered by the sim, {} ACKs",
+        sim.replies().len(),
+        sim.redeliveries(),
+        sim.acks().len()
+    );
+    assert!(
+        sim.redeliveries() >= 2,
+        "the killed replica left frames to redeliver"
+    );
+    for r in replicas {
+        r.stop().await;
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redis_outage_falls_back_to_per_process_dedup_and_frames_keep_being_answered() {
+    let Some(mut redis) = RedisServer::start("replica-outage") else {
+        return;
+    };
+    let dir = scratch("replica-outage");
+    let config = dir.join("host.toml");
+    std::fs::write(&config, "[dedup]\nlease_ms = 1500\n").unwrap();
+    let sim = Sim::builder().start().await.unwrap();
+    let args = replica_args(&sim, &redis, &config);
+    let a = Host::spawn(&sim, &dir.join("a"), &args, &[]);
+    let b = Host::spawn(&sim, &dir.join("b"), &args, &[]);
+    assert!(sim.wait_connections(2, WAIT).await);
+    assert_eq!(
+        answer(&sim, sim.client_id(), "1+1").await.as_deref(),
+        Some("Q: 1+1\nA: 2")
+    );
+    redis.stop();
+    for i in 0..10 {
+        let text = format!("{i}*2");
+        let reply = answer(&sim, sim.client_id(), &text).await;
+        assert_eq!(reply, Some(format!("Q: {text}\nA: {}", i * 2)));
+    }
+    let warned = |h: &Host| h.log().contains("shared dedup unavailable");
+    assert!(warned(&a) || warned(&b), "{}\n{}", a.log(), b.log());
+    redis.restart();
+    // Shared again: a frame re-pushed to the other replica is not answered twice.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let before = sim.replies().len();
+        let (id, session) = push(&sim, sim.client_id(), "5+5").await;
+        assert_eq!(sim.wait_replies(&session, 1, WAIT).await.len(), 1);
+        assert!(sim.wait_ack(&id, WAIT).await.is_some());
+        sim.repush_elsewhere(&id);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if sim.replies().len() == before + 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dedup never came back after Redis did"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+    sim.shutdown().await;
+}

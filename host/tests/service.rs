@@ -236,6 +236,16 @@ async fn metrics_count_a_known_sequence_of_frames_and_need_the_token() {
         Some(3.0)
     );
     assert_eq!(
+        sample(
+            &metrics,
+            &format!(
+                "dingtalk_host_calls_total{{{app},plugin=\"calcbot\",capability=\"reply\",result=\"ok\"}}"
+            )
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
         sample(&metrics, &format!("dingtalk_ack_seconds_count{{{app}}}")),
         Some(5.0)
     );

@@ -7,38 +7,84 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::HostOptions;
+use crate::PluginConfigs;
+use crate::egress::Egress;
 use crate::openapi::{Http, HttpConfig};
 use crate::runtime::cache::Source;
-use crate::runtime::{LoadError, Plugin, Runtime, Services};
+use crate::runtime::{LoadError, Plugin, Runtime, RuntimeConfig, Services};
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
     #[command(flatten)]
     pub options: HostOptions,
-    /// Plugin components to check.
-    #[arg(required = true, value_name = "PLUGIN.wasm")]
+    /// Plugin components to check (with `[apps]` in the config file: none, every
+    /// app's are checked).
+    #[arg(value_name = "PLUGIN.wasm")]
     pub plugins: Vec<PathBuf>,
 }
 
 pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let file = args.options.file()?;
-    let configs = file.plugin_configs()?;
     let egress = args.options.egress(&file)?;
+    let defaults = args.options.runtime_config(&file);
+    if file.apps.is_empty() {
+        if args.plugins.is_empty() {
+            anyhow::bail!("nothing to check: give .wasm components, or a config file with [apps]");
+        }
+        let configs = file.plugin_configs()?;
+        return check_app("plugins", &args, defaults, configs, &egress, &args.plugins).await;
+    }
+    let mut failed = Vec::new();
+    for spec in file.apps(None, &args.plugins, egress.secrets())? {
+        println!(
+            "app {} (client id {})",
+            spec.name, spec.credentials.client_id
+        );
+        let runtime = RuntimeConfig {
+            limits: spec.limits.clone(),
+            ..defaults.clone()
+        };
+        let paths: Vec<PathBuf> = spec
+            .plugins
+            .iter()
+            .flat_map(|p| crate::runtime::reload::PathSpec::parse(p).expand())
+            .collect();
+        let at = format!("apps.{}.plugins", spec.name);
+        if let Err(e) = check_app(&at, &args, runtime, spec.plugin_configs, &egress, &paths).await {
+            println!("app {}: {e}", spec.name);
+            failed.push(spec.name);
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("apps with refused plugins: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Check one app's plugins (`at` names its settings section in messages).
+async fn check_app(
+    at: &str,
+    args: &CheckArgs,
+    runtime: RuntimeConfig,
+    configs: PluginConfigs,
+    egress: &Egress,
+    paths: &[PathBuf],
+) -> anyhow::Result<()> {
     for (name, settings) in &configs {
         settings
             .grants
             .check_secrets(egress.secrets())
-            .map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("[{at}.{name}]: {e}"))?;
     }
     let http = Http::new(&HttpConfig::default())?;
     let runtime = Runtime::new(
-        &args.options.runtime_config(&file),
-        Services::new(http, &args.options.endpoints(), None).with_egress(egress),
+        &runtime,
+        Services::new(http, &args.options.endpoints(), None).with_egress(egress.clone()),
     )?;
     let mut refused = 0;
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     let mut ok: Vec<Plugin> = Vec::new();
-    for path in &args.plugins {
+    for path in paths {
         let loaded = runtime.load(path, &configs).await.and_then(|p| {
             match names.iter().find(|(n, _)| *n == p.name) {
                 Some((name, other)) => Err(LoadError::Duplicate {
@@ -102,10 +148,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     }
     print_routing(&ok);
     if refused > 0 {
-        anyhow::bail!(
-            "{refused} of {} plugins would be refused",
-            args.plugins.len()
-        );
+        anyhow::bail!("{refused} of {} plugins would be refused", paths.len());
     }
     Ok(())
 }

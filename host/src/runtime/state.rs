@@ -17,6 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Limits;
+use super::bindings::WitError;
 use super::capability::cards::CardOwners;
 use super::capability::http::Hooks;
 use super::capability::reply::webhook_origins;
@@ -83,6 +84,30 @@ impl Services {
     pub fn with_kv(mut self, store: Arc<dyn Backend>) -> Self {
         self.kv = Some(store);
         self
+    }
+}
+
+impl State {
+    /// Count a host call of `capability` in `dingtalk_host_calls_total`.
+    pub(crate) fn count_call<T>(&self, capability: &'static str, result: &HostResult<T>) {
+        let label = match result {
+            Ok(_) => "ok",
+            Err(super::capability::HostError::Guest(e)) => match e {
+                WitError::Dingtalk(_) => "dingtalk",
+                WitError::Timeout(_) => "timeout",
+                WitError::Network(_) => "network",
+                WitError::InvalidArgument(_) => "invalid",
+                WitError::Denied(_) => "denied",
+                WitError::Plugin(_) => "plugin",
+                WitError::Limit(_) => "limit",
+                WitError::Unavailable(_) => "unavailable",
+            },
+            Err(super::capability::HostError::Trap(_)) => "trap",
+        };
+        self.plugin
+            .services
+            .metrics
+            .host_call(&self.plugin.name, capability, label);
     }
 }
 

@@ -246,40 +246,70 @@ fn instance(card: cards::CardInstance) -> HostResult<card_api::Instance> {
 
 impl cards::Host for State {
     async fn send_standard(&mut self, biz_id: String, card: String) -> HostResult<String> {
-        let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
-        let to = self.conversation()?;
-        let api = self.api()?;
-        self.claim_card(CardKind::Standard, &biz_id)?;
-        Ok(card_api::send_standard(&api, &biz_id, &card, &to).await?)
+        let this = &mut *self;
+        let result: HostResult<String> = async move {
+            let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
+            let to = this.conversation()?;
+            let api = this.api()?;
+            this.claim_card(CardKind::Standard, &biz_id)?;
+            Ok(card_api::send_standard(&api, &biz_id, &card, &to).await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 
     async fn update_standard(&mut self, biz_id: String, card: String) -> HostResult<()> {
-        let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
-        self.own_card(CardKind::Standard, &biz_id)?;
-        let api = self.api()?;
-        Ok(card_api::update_standard(&api, &biz_id, &card).await?)
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
+            this.own_card(CardKind::Standard, &biz_id)?;
+            let api = this.api()?;
+            Ok(card_api::update_standard(&api, &biz_id, &card).await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 
     async fn create_instance(&mut self, card: cards::CardInstance) -> HostResult<()> {
-        let card = instance(card)?;
-        let api = self.api()?;
-        self.claim_card(CardKind::Instance, &card.out_track_id)?;
-        Ok(card_api::create_instance(&api, &card).await?)
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            let card = instance(card)?;
+            let api = this.api()?;
+            this.claim_card(CardKind::Instance, &card.out_track_id)?;
+            Ok(card_api::create_instance(&api, &card).await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 
     async fn deliver_instance(&mut self, out_track_id: String) -> HostResult<()> {
-        self.own_card(CardKind::Instance, &out_track_id)?;
-        let to = self.conversation()?;
-        let api = self.api()?;
-        Ok(card_api::deliver_instance(&api, &out_track_id, &to).await?)
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            this.own_card(CardKind::Instance, &out_track_id)?;
+            let to = this.conversation()?;
+            let api = this.api()?;
+            Ok(card_api::deliver_instance(&api, &out_track_id, &to).await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 
     async fn create_and_deliver(&mut self, card: cards::CardInstance) -> HostResult<()> {
-        let card = instance(card)?;
-        let to = self.conversation()?;
-        let api = self.api()?;
-        self.claim_card(CardKind::Instance, &card.out_track_id)?;
-        Ok(card_api::create_and_deliver(&api, &card, &to).await?)
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            let card = instance(card)?;
+            let to = this.conversation()?;
+            let api = this.api()?;
+            this.claim_card(CardKind::Instance, &card.out_track_id)?;
+            Ok(card_api::create_and_deliver(&api, &card, &to).await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 
     async fn update_instance(
@@ -289,15 +319,21 @@ impl cards::Host for State {
         private: Option<String>,
         by_key: bool,
     ) -> HostResult<()> {
-        let params = json_object("the card params", &params, MAX_CARD_JSON)?;
-        let private = private
-            .map(|p| json_object("the private params", &p, MAX_CARD_JSON))
-            .transpose()?;
-        self.own_card(CardKind::Instance, &out_track_id)?;
-        let api = self.api()?;
-        let update =
-            card_api::update_instance(&api, &out_track_id, &params, private.as_ref(), by_key);
-        Ok(update.await?)
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            let params = json_object("the card params", &params, MAX_CARD_JSON)?;
+            let private = private
+                .map(|p| json_object("the private params", &p, MAX_CARD_JSON))
+                .transpose()?;
+            this.own_card(CardKind::Instance, &out_track_id)?;
+            let api = this.api()?;
+            let update =
+                card_api::update_instance(&api, &out_track_id, &params, private.as_ref(), by_key);
+            Ok(update.await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 
     async fn stream_instance(
@@ -309,19 +345,25 @@ impl cards::Host for State {
         finalize: bool,
         failed: bool,
     ) -> HostResult<()> {
-        check_len("the key", &key, MAX_ID)?;
-        check_len("the streamed text", &content, MAX_CARD_JSON)?;
-        self.own_card(CardKind::Instance, &out_track_id)?;
-        let api = self.api()?;
-        let update = card_api::StreamUpdate {
-            out_track_id: &out_track_id,
-            key: &key,
-            content: &content,
-            full,
-            finalize,
-            failed,
-        };
-        Ok(card_api::stream_instance(&api, &update).await?)
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            check_len("the key", &key, MAX_ID)?;
+            check_len("the streamed text", &content, MAX_CARD_JSON)?;
+            this.own_card(CardKind::Instance, &out_track_id)?;
+            let api = this.api()?;
+            let update = card_api::StreamUpdate {
+                out_track_id: &out_track_id,
+                key: &key,
+                content: &content,
+                full,
+                finalize,
+                failed,
+            };
+            Ok(card_api::stream_instance(&api, &update).await?)
+        }
+        .await;
+        self.count_call("cards", &result);
+        result
     }
 }
 

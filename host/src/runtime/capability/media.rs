@@ -43,21 +43,33 @@ impl media::Host for State {
         filename: String,
         bytes: Vec<u8>,
     ) -> HostResult<String> {
-        let kind = media_kind(kind);
-        let mime = media_api::check(kind, &filename, bytes.len()).map_err(invalid)?;
-        let api = self.api()?;
-        Ok(media_api::upload(&api, kind, &filename, mime, bytes).await?)
+        let this = &mut *self;
+        let result: HostResult<String> = async move {
+            let kind = media_kind(kind);
+            let mime = media_api::check(kind, &filename, bytes.len()).map_err(invalid)?;
+            let api = this.api()?;
+            Ok(media_api::upload(&api, kind, &filename, mime, bytes).await?)
+        }
+        .await;
+        self.count_call("media", &result);
+        result
     }
 
     async fn download(&mut self, code: String, max_bytes: u64) -> HostResult<Vec<u8>> {
-        check_len("the download code", &code, MAX_DOWNLOAD_CODE)?;
-        if !self.scope.download_codes.contains(&code) {
-            return Err(denied(
-                "only files of the message being handled may be downloaded",
-            ));
+        let this = &mut *self;
+        let result: HostResult<Vec<u8>> = async move {
+            check_len("the download code", &code, MAX_DOWNLOAD_CODE)?;
+            if !this.scope.download_codes.contains(&code) {
+                return Err(denied(
+                    "only files of the message being handled may be downloaded",
+                ));
+            }
+            let max_bytes = max_bytes.min(this.memory_limit() as u64);
+            let api = this.api()?;
+            Ok(media_api::download(&api, &code, max_bytes).await?)
         }
-        let max_bytes = max_bytes.min(self.memory_limit() as u64);
-        let api = self.api()?;
-        Ok(media_api::download(&api, &code, max_bytes).await?)
+        .await;
+        self.count_call("media", &result);
+        result
     }
 }

@@ -75,10 +75,16 @@ impl messages::Host for State {
         msg_key: String,
         msg_param: String,
     ) -> HostResult<String> {
-        check_list("user-ids", &user_ids, MAX_USERS, MAX_ID)?;
-        let param = self.proactive(&msg_key, &msg_param)?;
-        let api = self.api()?;
-        Ok(message_api::send_to_users(&api, &user_ids, &msg_key, &param).await?)
+        let this = &mut *self;
+        let result: HostResult<String> = async move {
+            check_list("user-ids", &user_ids, MAX_USERS, MAX_ID)?;
+            let param = this.proactive(&msg_key, &msg_param)?;
+            let api = this.api()?;
+            Ok(message_api::send_to_users(&api, &user_ids, &msg_key, &param).await?)
+        }
+        .await;
+        self.count_call("messages", &result);
+        result
     }
 
     async fn send_to_group(
@@ -87,9 +93,15 @@ impl messages::Host for State {
         msg_key: String,
         msg_param: String,
     ) -> HostResult<String> {
-        check_len("open-conversation-id", &open_conversation_id, MAX_ID)?;
-        let param = self.proactive(&msg_key, &msg_param)?;
-        let api = self.api()?;
-        Ok(message_api::send_to_group(&api, &open_conversation_id, &msg_key, &param).await?)
+        let this = &mut *self;
+        let result: HostResult<String> = async move {
+            check_len("open-conversation-id", &open_conversation_id, MAX_ID)?;
+            let param = this.proactive(&msg_key, &msg_param)?;
+            let api = this.api()?;
+            Ok(message_api::send_to_group(&api, &open_conversation_id, &msg_key, &param).await?)
+        }
+        .await;
+        self.count_call("messages", &result);
+        result
     }
 }

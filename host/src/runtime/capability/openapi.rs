@@ -245,29 +245,35 @@ impl openapi::Host for State {
         path: String,
         body: Option<String>,
     ) -> HostResult<String> {
-        check_len("the path", &path, MAX_URL)?;
-        let Some(method) = method(&method_name) else {
-            return Err(invalid(format!(
-                "unsupported method {:?}",
-                super::cap_text(method_name, 16)
-            )));
-        };
-        if let Some(b) = &body {
-            check_len("the body", b, MAX_BODY)?;
+        let this = &mut *self;
+        let result: HostResult<String> = async move {
+            check_len("the path", &path, MAX_URL)?;
+            let Some(method) = method(&method_name) else {
+                return Err(invalid(format!(
+                    "unsupported method {:?}",
+                    super::cap_text(method_name, 16)
+                )));
+            };
+            if let Some(b) = &body {
+                check_len("the body", b, MAX_BODY)?;
+            }
+            let api = this.api()?;
+            let base = api
+                .openapi_base()
+                .ok_or_else(|| denied("the host's OpenAPI endpoint is not a URL"))?;
+            let url = this.granted_url(&method, base, &path)?;
+            let body = body
+                .map(|text| serde_json::from_str::<Value>(&text))
+                .transpose()
+                .map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
+            let answer = api
+                .call_url(Step::OpenApi, method, url, body.as_ref())
+                .await?;
+            Ok(answer.to_string())
         }
-        let api = self.api()?;
-        let base = api
-            .openapi_base()
-            .ok_or_else(|| denied("the host's OpenAPI endpoint is not a URL"))?;
-        let url = self.granted_url(&method, base, &path)?;
-        let body = body
-            .map(|text| serde_json::from_str::<Value>(&text))
-            .transpose()
-            .map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
-        let answer = api
-            .call_url(Step::OpenApi, method, url, body.as_ref())
-            .await?;
-        Ok(answer.to_string())
+        .await;
+        self.count_call("openapi", &result);
+        result
     }
 }
 

@@ -135,9 +135,15 @@ impl State {
 
 impl reply::Host for State {
     async fn text(&mut self, url: String, content: String, mentions: reply::At) -> HostResult<()> {
-        check_size(&[&content])?;
-        let body = webhook::text_body(&content, &at(mentions)?);
-        send(self.reply_to(&url)?, url, body).await
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            check_size(&[&content])?;
+            let body = webhook::text_body(&content, &at(mentions)?);
+            send(this.reply_to(&url)?, url, body).await
+        }
+        .await;
+        self.count_call("reply", &result);
+        result
     }
 
     async fn markdown(
@@ -147,56 +153,81 @@ impl reply::Host for State {
         text: String,
         mentions: reply::At,
     ) -> HostResult<()> {
-        check_size(&[&title, &text])?;
-        let body = webhook::markdown_body(&title, &text, &at(mentions)?);
-        send(self.reply_to(&url)?, url, body).await
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            check_size(&[&title, &text])?;
+            let body = webhook::markdown_body(&title, &text, &at(mentions)?);
+            send(this.reply_to(&url)?, url, body).await
+        }
+        .await;
+        self.count_call("reply", &result);
+        result
     }
 
     async fn action_card(&mut self, url: String, card: reply::ActionCardContent) -> HostResult<()> {
-        if card.buttons.len() > MAX_BUTTONS {
-            return Err(invalid(format!(
-                "an action card may have at most {MAX_BUTTONS} buttons"
-            )));
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            if card.buttons.len() > MAX_BUTTONS {
+                return Err(invalid(format!(
+                    "an action card may have at most {MAX_BUTTONS} buttons"
+                )));
+            }
+            let mut parts = vec![card.title.as_str(), card.text.as_str()];
+            for b in card.single.iter().chain(&card.buttons) {
+                parts.extend([b.title.as_str(), b.action_url.as_str()]);
+            }
+            check_size(&parts)?;
+            let single = card.single.map(button);
+            let buttons: Vec<webhook::Button> = card.buttons.into_iter().map(button).collect();
+            let body = webhook::action_card_body(
+                &card.title,
+                &card.text,
+                single.as_ref(),
+                &buttons,
+                card.vertical,
+            );
+            send(this.reply_to(&url)?, url, body).await
         }
-        let mut parts = vec![card.title.as_str(), card.text.as_str()];
-        for b in card.single.iter().chain(&card.buttons) {
-            parts.extend([b.title.as_str(), b.action_url.as_str()]);
-        }
-        check_size(&parts)?;
-        let single = card.single.map(button);
-        let buttons: Vec<webhook::Button> = card.buttons.into_iter().map(button).collect();
-        let body = webhook::action_card_body(
-            &card.title,
-            &card.text,
-            single.as_ref(),
-            &buttons,
-            card.vertical,
-        );
-        send(self.reply_to(&url)?, url, body).await
+        .await;
+        self.count_call("reply", &result);
+        result
     }
 
     async fn link(&mut self, url: String, link: reply::LinkContent) -> HostResult<()> {
-        check_size(&[&link.title, &link.text, &link.message_url, &link.pic_url])?;
-        let body = webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
-        send(self.reply_to(&url)?, url, body).await
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            check_size(&[&link.title, &link.text, &link.message_url, &link.pic_url])?;
+            let body =
+                webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
+            send(this.reply_to(&url)?, url, body).await
+        }
+        .await;
+        self.count_call("reply", &result);
+        result
     }
 
     async fn feed_card(&mut self, url: String, links: Vec<reply::FeedLink>) -> HostResult<()> {
-        if links.len() > MAX_BUTTONS {
-            return Err(invalid(format!(
-                "a feed card may have at most {MAX_BUTTONS} links"
-            )));
+        let this = &mut *self;
+        let result: HostResult<()> = async move {
+            if links.len() > MAX_BUTTONS {
+                return Err(invalid(format!(
+                    "a feed card may have at most {MAX_BUTTONS} links"
+                )));
+            }
+            let parts: Vec<&str> = links
+                .iter()
+                .flat_map(|l| [l.title.as_str(), l.message_url.as_str(), l.pic_url.as_str()])
+                .collect();
+            check_size(&parts)?;
+            let links: Vec<(String, String, String)> = links
+                .into_iter()
+                .map(|l| (l.title, l.message_url, l.pic_url))
+                .collect();
+            send(this.reply_to(&url)?, url, webhook::feed_card_body(&links)).await
         }
-        let parts: Vec<&str> = links
-            .iter()
-            .flat_map(|l| [l.title.as_str(), l.message_url.as_str(), l.pic_url.as_str()])
-            .collect();
-        check_size(&parts)?;
-        let links: Vec<(String, String, String)> = links
-            .into_iter()
-            .map(|l| (l.title, l.message_url, l.pic_url))
-            .collect();
-        send(self.reply_to(&url)?, url, webhook::feed_card_body(&links)).await
+        .await;
+        self.count_call("reply", &result);
+        result
     }
 }
 

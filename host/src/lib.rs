@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use config::{Credentials, Endpoints};
 use dispatch::{DispatchConfig, Dispatcher};
@@ -365,8 +366,11 @@ impl Host {
         )
         .observed(self.status.clone(), self.dispatcher.metrics().clone());
         let shutdown = CancellationToken::new();
+        // Every task of this app (connections, handlers, reloads) logs inside it.
+        let span = tracing::info_span!("app", app = %self.app);
         let supervisor = client
             .connect(self.dispatcher.clone(), shutdown.clone())
+            .instrument(span.clone())
             .await?;
         let reloader = reload::Reloader::new(
             self.specs.clone(),
@@ -376,6 +380,7 @@ impl Host {
             supervisor.control(),
         );
         Ok(RunningHost {
+            span,
             supervisor,
             shutdown,
             reloader,
@@ -386,6 +391,7 @@ impl Host {
 
 /// A connected host.
 pub struct RunningHost {
+    span: tracing::Span,
     supervisor: Supervisor,
     shutdown: CancellationToken,
     reloader: reload::Reloader,
@@ -425,11 +431,15 @@ impl RunningHost {
 
     /// Reload plugins whose files changed (all of them with `force`) now.
     pub async fn reload(&self, force: bool) {
-        self.reloader.rescan(force).await;
+        self.reloader
+            .rescan(force)
+            .instrument(self.span.clone())
+            .await;
     }
 
     /// Watch the plugin paths and reload on change until shutdown.
     pub fn watch(&self) -> Result<(), Error> {
+        let _entered = self.span.enter();
         self.reloader
             .clone()
             .watch(self.shutdown.clone())

@@ -29,6 +29,7 @@ mod routing;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
@@ -564,7 +565,8 @@ impl FrameSink for Dispatcher {
         };
         let deadline = self.config.ack_deadline;
         let frame = Arc::new((frame, scope));
-        tasks.spawn(async move {
+        tasks.spawn(
+            async move {
             let message_id = frame.0.message_id.clone();
             // `Err`: answered without running the handlers (a replica has it).
             let work = async {
@@ -614,7 +616,9 @@ impl FrameSink for Dispatcher {
                     let _ = work.await;
                 }
             }
-        });
+            }
+            .in_current_span(),
+        );
     }
 }
 

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument as _;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{Mutex, mpsc};
@@ -254,19 +255,23 @@ impl Reloader {
         for dir in &dirs {
             watcher.watch(dir, RecursiveMode::NonRecursive)?;
         }
-        Ok(tokio::spawn(async move {
-            let _watcher = watcher;
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    Some(()) = rx.recv() => {
-                        tokio::time::sleep(DEBOUNCE).await;
-                        while rx.try_recv().is_ok() {}
-                        self.rescan(false).await;
+        let span = tracing::Span::current();
+        Ok(tokio::spawn(
+            async move {
+                let _watcher = watcher;
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        Some(()) = rx.recv() => {
+                            tokio::time::sleep(DEBOUNCE).await;
+                            while rx.try_recv().is_ok() {}
+                            self.rescan(false).await;
+                        }
                     }
                 }
             }
-        }))
+            .instrument(span),
+        ))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -190,7 +191,7 @@ impl StreamClient {
             current: 0,
         };
         state.spawn(socket);
-        let task = tokio::spawn(state.run(events_rx, control_rx));
+        let task = tokio::spawn(state.run(events_rx, control_rx).in_current_span());
         Ok(Supervisor {
             task,
             shutdown,
@@ -268,7 +269,8 @@ impl SupervisorState {
             pong_timeout: self.client.config.pong_timeout,
             frames: self.client.status.opened(id),
         };
-        self.connections.spawn(connection::run(socket, ctx));
+        self.connections
+            .spawn(connection::run(socket, ctx).in_current_span());
         self.newest_tx.send_replace(id);
         tracing::debug!(connection = id, "connection live");
     }

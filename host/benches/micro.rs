@@ -143,5 +143,21 @@ fn plugin(c: &mut Criterion) {
     rt.block_on(sim.shutdown());
 }
 
-criterion_group!(benches, codec, plugin);
+/// What the dispatcher records per frame with `--admin`: the frame's outcome, the
+/// plugin's time, one host call and the ACK time.
+fn metrics(c: &mut Criterion) {
+    let metrics = host::metrics::Metrics::enabled();
+    let app = metrics.app("default");
+    let topic = "/v1.0/im/bot/messages/get";
+    c.bench_function("metrics recorded for one frame", |b| {
+        b.iter(|| {
+            app.frame("calcbot", topic, host::metrics::Outcome::Ok);
+            app.handled("calcbot", std::time::Duration::from_micros(30));
+            app.host_call("calcbot", "reply", "ok");
+            app.acked(std::time::Duration::from_micros(40));
+        })
+    });
+}
+
+criterion_group!(benches, codec, plugin, metrics);
 criterion_main!(benches);

@@ -461,8 +461,10 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
         let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
         match &result {
             Ok(_) => {
+                if h.failing() {
+                    ctx.metrics.quarantined(&plugin.name, false);
+                }
                 h.success();
-                ctx.metrics.quarantined(&plugin.name, false);
             }
             Err(_) => {
                 if let Some(period) = h.failure(Instant::now(), &ctx.quarantine) {

@@ -47,6 +47,11 @@ impl Health {
             .map(|u| u.duration_since(now))
     }
 
+    /// Whether it was ever quarantined since its last success.
+    pub fn failing(&self) -> bool {
+        self.times_quarantined > 0
+    }
+
     /// Record a success: everything resets.
     pub fn success(&mut self) {
         *self = Health::default();

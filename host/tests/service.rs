@@ -510,12 +510,7 @@ async fn three_replicas_answer_each_message_once_through_re_pushes_and_a_killed_
     let twice: Vec<_> = by_session.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "answered more than once: {twice:?}");
     assert_eq!(by_session.len(), total, "every message answered");
-    let acked: std::collections::HashSet<String> = sim
-        .acks()
-        .into_iter()
-        .filter(|a| a.code == 200)
-        .map(|a| a.message_id)
-        .collect();
+    let acked = sim.acked_ok();
     let unacked: Vec<_> = pushed.iter().filter(|p| !acked.contains(&p.0)).collect();
     assert!(unacked.is_empty(), "never ACKed: {unacked:?}");
     eprintln!(

@@ -282,6 +282,17 @@ impl Sim {
         self.inner.repush_elsewhere(message_id)
     }
 
+    /// The messageIds that got a 200 ACK.
+    pub fn acked_ok(&self) -> std::collections::HashSet<String> {
+        self.inner
+            .lock()
+            .acks
+            .iter()
+            .filter(|a| a.code == 200)
+            .map(|a| a.message_id.clone())
+            .collect()
+    }
+
     /// How many frames [`Sim::repush_elsewhere`] pushed again.
     pub fn repushes(&self) -> usize {
         self.inner.lock().repushes

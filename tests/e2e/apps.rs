@@ -130,16 +130,20 @@ async fn settle(sim: &Sim, client_id: &str, n: usize) -> usize {
     open_connections(sim, client_id)
 }
 
-#[tokio::test]
-async fn two_apps_in_one_host_keep_tokens_replies_state_and_grants_apart() {
+/// A sim that knows both apps, an origin to fetch, and a scratch folder.
+async fn setup(test: &str) -> (Sim, Origin, PathBuf) {
     init_logging();
-    let dir = scratch("isolation");
     let sim = Sim::builder()
         .app(SALES_ID, SALES_SECRET)
         .start()
         .await
         .expect("sim");
-    let origin = Origin::start("unused").await;
+    (sim, Origin::start("unused").await, scratch(test))
+}
+
+#[tokio::test]
+async fn two_apps_in_one_host_keep_tokens_replies_state_and_grants_apart() {
+    let (sim, origin, dir) = setup("isolation").await;
     let support = sim.client_id().to_owned();
     let specs = specs(&dir, &config(&sim, &[origin.url()], true), &secrets(&sim));
     let fleet = Fleet::start(shared(&sim, &dir, secrets(&sim)), specs)
@@ -194,14 +198,7 @@ async fn two_apps_in_one_host_keep_tokens_replies_state_and_grants_apart() {
 
 #[tokio::test]
 async fn a_reload_adds_changes_and_removes_apps_while_the_others_keep_serving() {
-    init_logging();
-    let dir = scratch("reload");
-    let sim = Sim::builder()
-        .app(SALES_ID, SALES_SECRET)
-        .start()
-        .await
-        .expect("sim");
-    let origin = Origin::start("unused").await;
+    let (sim, origin, dir) = setup("reload").await;
     let support = sim.client_id().to_owned();
     let secrets = secrets(&sim);
     let only_support = specs(&dir, &config(&sim, &[origin.url()], false), &secrets);

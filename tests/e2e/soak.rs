@@ -88,12 +88,7 @@ async fn thousands_of_messages_survive_a_hostile_network_answered_exactly_once()
     // Everything answered and ACKed (redeliveries included) before the deadline.
     loop {
         let replies = sim.replies();
-        let acked: std::collections::HashSet<String> = sim
-            .acks()
-            .into_iter()
-            .filter(|a| a.code == 200)
-            .map(|a| a.message_id)
-            .collect();
+        let acked = sim.acked_ok();
         let answered: std::collections::HashSet<&str> =
             replies.iter().map(|r| r.session.as_str()).collect();
         let unanswered = sessions

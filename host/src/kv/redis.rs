@@ -349,6 +349,25 @@ fn ms(d: Duration) -> u64 {
     (d.as_millis() as u64).max(1)
 }
 
+impl Redis {
+    /// Run a claim script (`CLAIM` or `RENEW`) on `keys` for `owner`'s lease.
+    async fn lease<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<T, String> {
+        script
+            .key(keys)
+            .arg(format!("L:{owner}"))
+            .arg(ms(lease))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| format!("Redis: {e}"))
+    }
+}
+
 impl Replicas for Redis {
     fn claim(
         &self,
@@ -358,15 +377,7 @@ impl Replicas for Redis {
     ) -> BoxFuture<'static, Result<Claim, String>> {
         let this = self.clone();
         Box::pin(async move {
-            let found: String = this
-                .scripts
-                .claim
-                .key(keys)
-                .arg(format!("L:{owner}"))
-                .arg(ms(lease))
-                .invoke_async(&mut this.conn.clone())
-                .await
-                .map_err(|e| format!("Redis: {e}"))?;
+            let found: String = this.lease(&this.scripts.claim, keys, &owner, lease).await?;
             if found.is_empty() {
                 return Ok(Claim::Mine);
             }
@@ -389,15 +400,7 @@ impl Replicas for Redis {
     ) -> BoxFuture<'static, Result<(), String>> {
         let this = self.clone();
         Box::pin(async move {
-            let _: i64 = this
-                .scripts
-                .renew
-                .key(keys)
-                .arg(format!("L:{owner}"))
-                .arg(ms(lease))
-                .invoke_async(&mut this.conn.clone())
-                .await
-                .map_err(|e| format!("Redis: {e}"))?;
+            let _: i64 = this.lease(&this.scripts.renew, keys, &owner, lease).await?;
             Ok(())
         })
     }

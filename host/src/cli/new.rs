@@ -14,12 +14,21 @@ pub(super) struct NewArgs {
     pub sdk: Option<PathBuf>,
 }
 
-/// The SDK next to this host's sources, when they are still where it was built.
+/// The Rust SDK next to this host's sources, when they are still where it was built.
 fn default_sdk() -> Option<PathBuf> {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()?
-        .join("plugin-sdk");
+        .join("plugin-sdk/rust");
     sdk.join("Cargo.toml").is_file().then_some(sdk)
+}
+
+/// `--sdk` may name the Rust crate or the `plugin-sdk/` folder holding it.
+fn rust_sdk(dir: PathBuf) -> PathBuf {
+    if dir.join("Cargo.toml").is_file() {
+        dir
+    } else {
+        dir.join("rust")
+    }
 }
 
 pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
@@ -38,7 +47,7 @@ pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
-    let sdk = match args.sdk.or_else(default_sdk) {
+    let sdk = match args.sdk.map(rust_sdk).or_else(default_sdk) {
         Some(s) => s
             .canonicalize()
             .with_context(|| format!("cannot find the SDK at {}", s.display()))?,

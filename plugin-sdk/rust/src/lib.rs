@@ -67,7 +67,7 @@ pub use wit_bindgen::rt as __wit_rt;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        path: "../../wit",
         runtime_path: "::dingtalk_bot_sdk::__wit_rt",
         default_bindings_module: "::dingtalk_bot_sdk::bindings",
         pub_export_macro: true,

@@ -294,10 +294,10 @@ fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 mod tests {
     use super::*;
 
-    const TEXT: &str = include_str!("../../tests/fixtures/recorded/cb_msg_text.json");
-    const PICTURE: &str = include_str!("../../tests/fixtures/recorded/cb_msg_picture.json");
-    const RICH: &str = include_str!("../../tests/fixtures/recorded/cb_msg_rich_text.json");
-    const FILE: &str = include_str!("../../tests/fixtures/recorded/cb_msg_file.json");
+    const TEXT: &str = include_str!("../../../tests/fixtures/recorded/cb_msg_text.json");
+    const PICTURE: &str = include_str!("../../../tests/fixtures/recorded/cb_msg_picture.json");
+    const RICH: &str = include_str!("../../../tests/fixtures/recorded/cb_msg_rich_text.json");
+    const FILE: &str = include_str!("../../../tests/fixtures/recorded/cb_msg_file.json");
 
     #[test]
     fn recorded_text_message_decodes_every_field() {

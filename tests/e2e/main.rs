@@ -14,6 +14,7 @@ mod hostile;
 mod malformed;
 mod outbound;
 mod plugins;
+mod python_plugins;
 mod python_sdk;
 mod redelivery;
 mod reload;

@@ -36,6 +36,68 @@ pub fn plugin(name: &str) -> PathBuf {
     find(built, name)
 }
 
+/// `plugins/<name>.wasm` built from the Python project `plugins/<name>/` (once per
+/// process), or `None` when python3 is missing outside CI (the skip is printed; under
+/// `CI=true` it fails instead).
+pub fn python_plugin(name: &str) -> Option<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(path) = built
+        .iter()
+        .find(|p| p.file_stem().is_some_and(|s| s == name))
+    {
+        return Some(path.clone());
+    }
+    if let Err(e) = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 is required under CI=true: {e}"
+        );
+        eprintln!("skipped: python3 is not installed ({e}); Python plugins need it");
+        return None;
+    }
+    let path = host::cli::build::build_path(
+        &workspace().join("plugins").join(name),
+        &workspace().join("plugins"),
+    )
+    .unwrap_or_else(|e| panic!("build the Python plugin {name}: {e:#}"));
+    built.push(path.clone());
+    Some(path)
+}
+
+/// Run a folder of Python `unittest`s with the host's python3; `false` (skip printed)
+/// when python3 is missing outside CI.
+pub fn python_unittests(dir: &Path) -> bool {
+    match std::process::Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(dir)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "python unittests in {} failed:\n{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            true
+        }
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "python3 is required under CI=true: {e}"
+            );
+            eprintln!("skipped: python3 is not installed ({e})");
+            false
+        }
+    }
+}
+
 /// A test fixture component built from `tests/plugins/<name>/`, once per process.
 /// Fixtures land in the target directory, never in `plugins/`.
 pub fn fixture(name: &str) -> PathBuf {

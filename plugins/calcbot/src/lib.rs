@@ -56,6 +56,27 @@ mod tests {
         assert_eq!(answer(" 7/2"), "Q: 7/2\nA: 3.5");
     }
 
+    /// The table pycalc (the Python calcbot) is held to as well: `cases.json`.
+    #[test]
+    fn the_shared_table_of_cases_gets_these_answers() {
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../cases.json")).unwrap();
+        let wrong: Vec<String> = cases
+            .iter()
+            .filter_map(|c| {
+                let input = c["input"].as_str().unwrap();
+                let want = match (c["answer"].as_str(), c["error"].as_str()) {
+                    (Some(a), _) => format!("Q: {}\nA: {a}", input.trim()),
+                    (None, Some(e)) => format!("Q: {}\nA: Error: {e}", input.trim()),
+                    _ => panic!("a case needs an answer or an error: {c}"),
+                };
+                let got = answer(input);
+                (got != want).then(|| format!("{input:?}: got {got:?}"))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     #[test]
     fn errors_are_prefixed_with_error() {
         assert_eq!(answer("1/0"), "Q: 1/0\nA: Error: division by zero");

@@ -7,9 +7,13 @@
 //! LTO, `opt-level = "s"` and `panic = "abort"` would be slower, take many minutes to
 //! build, and die on any panic.
 //!
-//! `host build` builds crates by path; `host demo` and the end-to-end tests build the
+//! Python projects go through componentize-py (`python`).
+//!
+//! `host build` builds projects by path; `host demo` and the end-to-end tests build the
 //! workspace's plugin crates. A fresh clone with only rustup needs nothing else: the
 //! target is added through rustup when it is missing.
+
+mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +24,8 @@ use serde::Deserialize;
 
 #[derive(Debug, Args)]
 pub(super) struct BuildArgs {
-    /// Plugin crates (folders with a Cargo.toml); default: the current folder.
+    /// Plugin projects: Rust crates (a Cargo.toml) or Python projects (a
+    /// pyproject.toml); default: the current folder.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Where the components go.
@@ -36,10 +41,39 @@ pub(super) fn build(args: BuildArgs) -> anyhow::Result<()> {
         args.paths
     };
     for path in &paths {
-        let built = build_crate(path, &args.out)?;
+        let built = build_path(path, &args.out)?;
         println!("built {}", built.display());
     }
     Ok(())
+}
+
+/// Build the plugin project at `dir`, whatever its language, into `<out>/<name>.wasm`.
+pub fn build_path(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    if dir.join("Cargo.toml").is_file() {
+        return build_crate(dir, out);
+    }
+    if dir.join("pyproject.toml").is_file() {
+        let scratch = std::env::temp_dir().join(format!(
+            "host-build-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&scratch)?;
+        let built =
+            python::build(dir, &scratch).and_then(|(name, wasm)| install(&wasm, out, &name));
+        let _ = std::fs::remove_dir_all(&scratch);
+        return built;
+    }
+    if dir.join("package.json").is_file() {
+        bail!(
+            "{}: JavaScript and TypeScript plugins are not supported yet (Rust: Cargo.toml, Python: pyproject.toml)",
+            dir.display()
+        );
+    }
+    bail!(
+        "{} is not a plugin project: no Cargo.toml (Rust) or pyproject.toml (Python)",
+        dir.display()
+    )
 }
 
 #[derive(Deserialize)]

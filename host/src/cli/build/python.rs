@@ -1,0 +1,195 @@
+//! Python plugins: a folder with a `pyproject.toml` (its `[project] name` is the
+//! plugin's name; `[tool.dingtalk-bot] module`, default `app`, defines `WitWorld`)
+//! becomes a component with componentize-py.
+//!
+//! Nothing is assumed installed but `python3`: componentize-py (pinned) goes into a
+//! virtualenv under the build folder the first time, and the WIT and the Python SDK
+//! are written there from copies built into this binary, so `host build` works on a
+//! project anywhere. Builds sharing a build folder take turns (a lock file), since
+//! they share the virtualenv and the generated bindings.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// The componentize-py the host builds Python plugins with.
+pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// The plugin contract, as this host speaks it.
+const WIT: &str = include_str!("../../../../wit/bot.wit");
+
+/// The Python SDK (`plugin-sdk/python/dingtalk_bot`), file by file.
+const SDK: &[(&str, &str)] = &[
+    (
+        "__init__.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/__init__.py"),
+    ),
+    (
+        "_wit.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/_wit.py"),
+    ),
+    (
+        "config.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/config.py"),
+    ),
+    (
+        "errors.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/errors.py"),
+    ),
+    (
+        "kv.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/kv.py"),
+    ),
+    (
+        "log.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/log.py"),
+    ),
+    (
+        "message.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/message.py"),
+    ),
+    (
+        "plugin.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/plugin.py"),
+    ),
+    (
+        "reply.py",
+        include_str!("../../../../plugin-sdk/python/dingtalk_bot/reply.py"),
+    ),
+];
+
+#[derive(Deserialize)]
+struct PyProject {
+    project: Project,
+    #[serde(default)]
+    tool: Tool,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    name: String,
+}
+
+#[derive(Default, Deserialize)]
+struct Tool {
+    #[serde(default, rename = "dingtalk-bot")]
+    dingtalk_bot: Settings,
+}
+
+#[derive(Default, Deserialize)]
+struct Settings {
+    module: Option<String>,
+}
+
+/// Where tools and generated files go: `$CARGO_TARGET_DIR/plugin-tools` when set
+/// (shared by every build, e.g. in CI), else `<project>/target/plugin-tools`.
+fn tools_dir(project: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project.join("target"))
+        .join("plugin-tools")
+}
+
+/// Build the Python project at `dir`; the component's path before it is installed.
+pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathBuf)> {
+    let manifest = dir.join("pyproject.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let project: PyProject = toml::from_str(&text)
+        .with_context(|| format!("{} needs [project] name", manifest.display()))?;
+    let module = project
+        .tool
+        .dingtalk_bot
+        .module
+        .unwrap_or_else(|| "app".into());
+    let tools = tools_dir(dir);
+    std::fs::create_dir_all(&tools)
+        .with_context(|| format!("cannot create {}", tools.display()))?;
+    let _lock = lock(&tools)?;
+    let componentize = componentize_py(&tools)?;
+    let wit = tools.join("wit");
+    std::fs::create_dir_all(&wit)?;
+    std::fs::write(wit.join("bot.wit"), WIT)?;
+    let sdk = tools.join("python-sdk");
+    let package = sdk.join("dingtalk_bot");
+    std::fs::create_dir_all(&package)?;
+    for (name, text) in SDK {
+        std::fs::write(package.join(name), text)?;
+    }
+    let bindings = tools.join("python-bindings");
+    let _ = std::fs::remove_dir_all(&bindings);
+    run(Command::new(&componentize)
+        .arg("-d")
+        .arg(&wit)
+        .args(["-w", "plugin", "bindings"])
+        .arg(&bindings))
+    .context("generating the Python bindings failed")?;
+    let dir = std::path::absolute(dir)?;
+    let wasm = scratch.join(format!("{}.wasm", project.project.name));
+    run(Command::new(&componentize)
+        .arg("-d")
+        .arg(&wit)
+        .args(["-w", "plugin", "componentize"])
+        .arg("-p")
+        .arg(&dir)
+        .arg("-p")
+        .arg(&sdk)
+        .arg("-p")
+        .arg(&bindings)
+        .arg(&module)
+        .arg("-o")
+        .arg(&wasm))
+    .with_context(|| format!("componentize-py could not build {}", dir.display()))?;
+    Ok((project.project.name, wasm))
+}
+
+/// componentize-py in the build folder's virtualenv, installed there when missing.
+fn componentize_py(tools: &Path) -> anyhow::Result<PathBuf> {
+    let venv = tools.join("python-venv");
+    let bin = venv.join("bin").join("componentize-py");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    eprintln!("installing {COMPONENTIZE_PY} into {}…", venv.display());
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+        .context("building a Python plugin needs python3 (with its venv module) on the PATH")?;
+    run(Command::new(venv.join("bin").join("pip")).args([
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        COMPONENTIZE_PY,
+    ]))
+    .with_context(|| format!("cannot install {COMPONENTIZE_PY} from PyPI"))?;
+    Ok(bin)
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Held while building: other builds sharing the folder wait.
+#[cfg(unix)]
+fn lock(tools: &Path) -> anyhow::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(tools.join(".lock"))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .context("cannot lock the build folder")?;
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn lock(tools: &Path) -> anyhow::Result<std::fs::File> {
+    Ok(std::fs::File::create(tools.join(".lock"))?)
+}

@@ -1,0 +1,61 @@
+//! Plugins written in Python: the SDK's own tests, pycalc held to calcbot's table of
+//! answers (the same `plugins/calcbot/cases.json` the Rust calcbot's tests read) through
+//! the real host and simulator, and pycalc staying quiet for what is not its own.
+
+use sim::{MessageSpec, Sim};
+use tests::{WAIT, connect, host_for, init_logging, python_plugin, python_unittests, workspace};
+
+#[test]
+fn the_python_sdk_and_pycalcs_evaluator_pass_their_unit_tests() {
+    python_unittests(&workspace().join("plugin-sdk/python/tests"));
+    python_unittests(&workspace().join("plugins/pycalc/tests"));
+}
+
+/// The reply to `text`, if any arrives within `wait`.
+async fn reply(sim: &Sim, text: &str, wait: std::time::Duration) -> Option<String> {
+    let pushed = sim
+        .push_chatbot(MessageSpec::text(text))
+        .await
+        .expect("push");
+    let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACK");
+    assert_eq!(ack.code, 200, "{ack:?}");
+    sim.wait_replies(&pushed.session, 1, wait)
+        .await
+        .first()
+        .and_then(|r| r.text().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn pycalc_gives_calcbots_answers_on_calcbots_table() {
+    init_logging();
+    let Some(pycalc) = python_plugin("pycalc") else {
+        return;
+    };
+    let cases: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("plugins/calcbot/cases.json")).expect("table"),
+    )
+    .expect("the table is JSON");
+    let sim = Sim::builder().start().await.expect("sim");
+    let host = connect(host_for(&sim).plugin(&pycalc), &sim).await;
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let input = case["input"].as_str().expect("input");
+        let want = match (case["answer"].as_str(), case["error"].as_str()) {
+            (Some(a), _) => format!("Q: {}\nA: {a}", input.trim()),
+            (_, Some(e)) => format!("Q: {}\nA: Error: {e}", input.trim()),
+            _ => panic!("a case needs an answer or an error"),
+        };
+        let got = reply(&sim, &format!("py {input}"), WAIT).await;
+        if got.as_deref() != Some(want.as_str()) {
+            wrong.push(format!("{input:?}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Not its prefix: not its message.
+    assert_eq!(
+        reply(&sim, "1+1", std::time::Duration::from_millis(300)).await,
+        None
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}

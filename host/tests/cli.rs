@@ -436,3 +436,74 @@ async fn the_benchmark_driver_accounts_for_every_reply_and_ack_of_the_host_binar
     assert!(report.messages_per_sec > 0.0);
     assert!(report.client_peak_rss_mib > 1.0, "{}", report.table());
 }
+
+/// `host` with the build folder the rest of the suite uses, so componentize-py is
+/// installed once.
+fn host_shared_tools(dir: &Path) -> std::process::Command {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("workspace")
+                .join("target")
+        });
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.current_dir(dir).env("CARGO_TARGET_DIR", target);
+    cmd
+}
+
+#[tokio::test]
+async fn a_new_python_plugin_tests_builds_checks_and_answers_a_message() {
+    if let Err(e) = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 is required under CI=true: {e}"
+        );
+        eprintln!("skipped: python3 is not installed ({e})");
+        return;
+    }
+    let dir = scratch("new-python");
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(host_shared_tools(&dir).args(["new", "echo-py", "--lang", "python"]));
+    run(std::process::Command::new("python3")
+        .current_dir(&dir)
+        .args(["-m", "unittest", "discover", "-s", "echo-py/tests"]));
+    run(host_shared_tools(&dir).args(["build", "echo-py", "--out", "out"]));
+    let checked = run(host_shared_tools(&dir).args(["check", "out/echo-py.wasm"]));
+    assert!(checked.contains("ok      echo-py 0.1.0"), "{checked}");
+
+    let sim = Sim::builder().start().await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
+        .current_dir(&dir)
+        .args(["run", "out/echo-py.wasm"])
+        .env("DINGTALK_CLIENT_ID", sim.client_id())
+        .env("DINGTALK_CLIENT_SECRET", sim.client_secret())
+        .env("DINGTALK_OPENAPI_ENDPOINT", sim.url())
+        .env("DINGTALK_OAPI_ENDPOINT", sim.url())
+        .env("DINGTALK_HOST_STATE_DIR", dir.join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert!(sim.wait_connections(1, Duration::from_secs(60)).await);
+    let pushed = sim.push_chatbot(MessageSpec::text(" hi ")).await.unwrap();
+    let replies = sim.wait_replies(&pushed.session, 1, WAIT).await;
+    assert_eq!(replies[0].text(), Some("you said: hi"));
+    let _ = child.kill().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

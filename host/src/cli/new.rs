@@ -9,9 +9,21 @@ use clap::Args;
 pub(super) struct NewArgs {
     /// The plugin's name (also its folder and package name).
     pub name: String,
-    /// The plugin SDK to depend on (default: the one this host was built with).
+    /// The language: rust (a crate), python (a componentize-py project).
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+    /// The Rust plugin SDK to depend on (default: the one this host was built with).
     #[arg(long, value_name = "DIR")]
     pub sdk: Option<PathBuf>,
+}
+
+/// The languages plugins can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Lang {
+    /// A Rust crate on `plugin-sdk/rust`.
+    Rust,
+    /// A Python project built with componentize-py.
+    Python,
 }
 
 /// The Rust SDK next to this host's sources, when they are still where it was built.
@@ -47,6 +59,9 @@ pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
+    if args.lang == Lang::Python {
+        return new_python(name, &dir);
+    }
     let sdk = match args.sdk.map(rust_sdk).or_else(default_sdk) {
         Some(s) => s
             .canonicalize()
@@ -64,6 +79,78 @@ pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A Python project: `app.py` (the plugin), a test of its logic that passes as
+/// created, and a copy of the SDK so the test runs with plain python3.
+fn new_python(name: &str, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("tests"))?;
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        PYPROJECT.replace("{{name}}", name),
+    )?;
+    std::fs::write(dir.join("app.py"), APP_PY.replace("{{name}}", name))?;
+    std::fs::write(dir.join("tests/test_app.py"), TEST_APP_PY)?;
+    std::fs::write(dir.join(".gitignore"), "/target\n__pycache__/\n")?;
+    super::build::python::write_sdk(dir)?;
+    println!(
+        "created {}: test it with `python3 -m unittest discover -s {}/tests`, build it with `host build {}`",
+        dir.display(),
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+const PYPROJECT: &str = r#"[project]
+name = "{{name}}"
+version = "0.1.0"
+requires-python = ">=3.11"
+
+[tool.dingtalk-bot]
+# The module that defines `WitWorld` (componentize-py builds the component from it).
+module = "app"
+"#;
+
+const APP_PY: &str = r#""""{{name}}: a DingTalk bot plugin. Replies to every text message."""
+
+from dingtalk_bot import Plugin, reply_text
+
+bot = Plugin("{{name}}", "0.1.0")
+
+
+def reply_for(text):
+    """The answer to a message: keep the logic here, in plain Python, so it is tested
+    without a host."""
+    text = (text or "").strip()
+    return f"you said: {text}" if text else "send me some text"
+
+
+@bot.on_message
+def on_message(msg):
+    reply_text(msg, reply_for(msg.text_content()))
+
+
+WitWorld = bot.export()
+"#;
+
+const TEST_APP_PY: &str = r#"import pathlib
+import sys
+import unittest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import app  # noqa: E402
+
+
+class AppTest(unittest.TestCase):
+    def test_text_is_echoed_and_anything_else_gets_a_hint(self):
+        self.assertEqual(app.reply_for(" hi "), "you said: hi")
+        self.assertEqual(app.reply_for(None), "send me some text")
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#;
 
 fn manifest(name: &str, sdk: &Path) -> String {
     format!(

@@ -13,7 +13,7 @@
 //! workspace's plugin crates. A fresh clone with only rustup needs nothing else: the
 //! target is added through rustup when it is missing.
 
-mod python;
+pub(crate) mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

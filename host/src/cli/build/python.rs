@@ -21,7 +21,7 @@ pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 const WIT: &str = include_str!("../../../../wit/bot.wit");
 
 /// The Python SDK (`plugin-sdk/python/dingtalk_bot`), file by file.
-const SDK: &[(&str, &str)] = &[
+pub(crate) const SDK: &[(&str, &str)] = &[
     (
         "__init__.py",
         include_str!("../../../../plugin-sdk/python/dingtalk_bot/__init__.py"),
@@ -113,11 +113,7 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
     std::fs::create_dir_all(&wit)?;
     std::fs::write(wit.join("bot.wit"), WIT)?;
     let sdk = tools.join("python-sdk");
-    let package = sdk.join("dingtalk_bot");
-    std::fs::create_dir_all(&package)?;
-    for (name, text) in SDK {
-        std::fs::write(package.join(name), text)?;
-    }
+    write_sdk(&sdk)?;
     let bindings = tools.join("python-bindings");
     let _ = std::fs::remove_dir_all(&bindings);
     run(Command::new(&componentize)
@@ -132,10 +128,12 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
         .arg("-d")
         .arg(&wit)
         .args(["-w", "plugin", "componentize"])
-        .arg("-p")
-        .arg(&dir)
+        // The SDK built into this host first: it matches the WIT it speaks, whatever
+        // copy the project carries for its own tests.
         .arg("-p")
         .arg(&sdk)
+        .arg("-p")
+        .arg(&dir)
         .arg("-p")
         .arg(&bindings)
         .arg(&module)
@@ -143,6 +141,17 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
         .arg(&wasm))
     .with_context(|| format!("componentize-py could not build {}", dir.display()))?;
     Ok((project.project.name, wasm))
+}
+
+/// Write the Python SDK as the package `dingtalk_bot` under `dir`.
+pub(crate) fn write_sdk(dir: &Path) -> anyhow::Result<()> {
+    let package = dir.join("dingtalk_bot");
+    std::fs::create_dir_all(&package)
+        .with_context(|| format!("cannot create {}", package.display()))?;
+    for (name, text) in SDK {
+        std::fs::write(package.join(name), text)?;
+    }
+    Ok(())
 }
 
 /// componentize-py in the build folder's virtualenv, installed there when missing.

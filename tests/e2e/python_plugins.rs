@@ -59,3 +59,61 @@ async fn pycalc_gives_calcbots_answers_on_calcbots_table() {
     host.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_hostile_python_plugin_is_contained_like_a_rust_one() {
+    init_logging();
+    let Some(hostile) = tests::python_fixture("pyhostile") else {
+        return;
+    };
+    let target = tests::origin::Counter::start().await;
+    let mut configs = host::PluginConfigs::new();
+    configs.insert(
+        "pyhostile".into(),
+        host::runtime::PluginSettings {
+            limits: host::runtime::LimitOverrides {
+                cpu_budget: Some(std::time::Duration::from_millis(300)),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let sim = Sim::builder().start().await.expect("sim");
+    let host = connect(
+        host_for(&sim).plugin(&hostile).plugin_configs(configs),
+        &sim,
+    )
+    .await;
+    let say = |text: &'static str| reply(&sim, text, WAIT);
+
+    let fs = say("fs").await.expect("a reply");
+    assert_eq!(fs.matches("refused:").count(), 2, "{fs}");
+    assert_eq!(say("env").await.as_deref(), Some("env: []"));
+    let socket = say("socket").await.expect("a reply");
+    assert!(socket.starts_with("refused:"), "{socket}");
+    let url = format!("http://{}/", target.addr);
+    let http = reply(&sim, &format!("http {url}"), WAIT)
+        .await
+        .expect("a reply");
+    assert!(http.starts_with("refused:"), "{http}");
+    assert_eq!(target.connections(), 0, "nothing reached the target");
+
+    for (command, reason) in [
+        ("loop", "CPU budget"),
+        // The cap reaches Python as a MemoryError its runtime reports.
+        ("memory", "MemoryError"),
+        ("raise", "RuntimeError: on purpose"),
+    ] {
+        let pushed = sim
+            .push_chatbot(MessageSpec::text(command))
+            .await
+            .expect("push");
+        let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACK");
+        assert_eq!(ack.code, 500, "{command}: {ack:?}");
+        assert!(ack.message.contains(reason), "{command}: {}", ack.message);
+    }
+    // Still serving, each frame in a fresh instance.
+    assert_eq!(say("env").await.as_deref(), Some("env: []"));
+    host.shutdown().await;
+    sim.shutdown().await;
+}

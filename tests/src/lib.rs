@@ -40,14 +40,28 @@ pub fn plugin(name: &str) -> PathBuf {
 /// process), or `None` when python3 is missing outside CI (the skip is printed; under
 /// `CI=true` it fails instead).
 pub fn python_plugin(name: &str) -> Option<PathBuf> {
+    python_component(
+        &workspace().join("plugins").join(name),
+        &workspace().join("plugins"),
+    )
+}
+
+/// A Python test fixture built from `tests/plugins/<name>/` into the target directory,
+/// or `None` as for [`python_plugin`].
+pub fn python_fixture(name: &str) -> Option<PathBuf> {
+    python_component(
+        &workspace().join("tests/plugins").join(name),
+        &fixture_dir(),
+    )
+}
+
+fn python_component(project: &Path, out: &Path) -> Option<PathBuf> {
     static BUILT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(path) = built
-        .iter()
-        .find(|p| p.file_stem().is_some_and(|s| s == name))
-    {
+    let name = project.file_name()?;
+    if let Some(path) = built.iter().find(|p| p.file_stem() == Some(name)) {
         return Some(path.clone());
     }
     if let Err(e) = std::process::Command::new("python3")
@@ -61,13 +75,17 @@ pub fn python_plugin(name: &str) -> Option<PathBuf> {
         eprintln!("skipped: python3 is not installed ({e}); Python plugins need it");
         return None;
     }
-    let path = host::cli::build::build_path(
-        &workspace().join("plugins").join(name),
-        &workspace().join("plugins"),
-    )
-    .unwrap_or_else(|e| panic!("build the Python plugin {name}: {e:#}"));
+    let path = host::cli::build::build_path(project, out)
+        .unwrap_or_else(|e| panic!("build the Python plugin {}: {e:#}", project.display()));
     built.push(path.clone());
     Some(path)
+}
+
+fn fixture_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+        .join("fixture-components")
 }
 
 /// Run a folder of Python `unittest`s with the host's python3; `false` (skip printed)
@@ -106,14 +124,12 @@ pub fn fixture(name: &str) -> PathBuf {
         let dir = workspace().join("tests/plugins");
         let mut crates: Vec<String> = std::fs::read_dir(&dir)
             .expect("list tests/plugins")
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("Cargo.toml").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         crates.sort();
-        let out = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace().join("target"))
-            .join("fixture-components");
-        host::cli::build::build_components(workspace(), &crates, &out)
+        host::cli::build::build_components(workspace(), &crates, &fixture_dir())
             .expect("build fixture components")
     });
     find(built, name)

@@ -1,0 +1,62 @@
+"""Test fixture: a Python plugin that tries what the sandbox forbids and says what
+happened. Commands: fs, env, socket, http <url>, loop, memory, raise."""
+
+import os
+
+from dingtalk_bot import Plugin, reply_text
+
+bot = Plugin("pyhostile", "0.1.0")
+
+
+def attempt(f) -> str:
+    try:
+        return f"allowed: {f()!r}"[:200]
+    except BaseException as e:  # the point is to report whatever the sandbox raised
+        return f"refused: {type(e).__name__}"
+
+
+def read_file():
+    with open("/etc/passwd") as f:
+        return f.read(20)
+
+
+def open_socket():
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", 22), timeout=1)
+    return s.getpeername()
+
+
+def fetch(url):
+    import urllib.request
+
+    return urllib.request.urlopen(url, timeout=2).read(20)
+
+
+@bot.on_message
+def on_message(msg):
+    words = (msg.text_content() or "").split()
+    command = words[0] if words else ""
+    if command == "fs":
+        answer = attempt(read_file) + " | " + attempt(lambda: os.listdir("/"))
+    elif command == "env":
+        answer = f"env: {sorted(os.environ)}"
+    elif command == "socket":
+        answer = attempt(open_socket)
+    elif command == "http":
+        answer = attempt(lambda: fetch(words[1]))
+    elif command == "loop":
+        while True:
+            pass
+    elif command == "memory":
+        hog = []
+        while True:
+            hog.append(bytearray(1 << 20))
+    elif command == "raise":
+        raise RuntimeError("on purpose")
+    else:
+        answer = "commands: fs, env, socket, http <url>, loop, memory, raise"
+    reply_text(msg, answer)
+
+
+WitWorld = bot.export()

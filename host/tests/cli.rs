@@ -426,6 +426,7 @@ async fn the_benchmark_driver_accounts_for_every_reply_and_ack_of_the_host_binar
         ]
         .map(String::from)
         .to_vec(),
+        prefix: String::new(),
     };
     let report = sim::bench::run(&config).await.unwrap();
     assert_eq!(report.messages, 300);

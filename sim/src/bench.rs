@@ -26,6 +26,9 @@ pub struct BenchConfig {
     pub warmup: usize,
     /// The client under test: program and arguments.
     pub command: Vec<String>,
+    /// Put before every message's text (e.g. `py ` for pycalc, which answers only
+    /// messages that start with it).
+    pub prefix: String,
 }
 
 /// The figures of one run.
@@ -138,7 +141,7 @@ pub async fn run(config: &BenchConfig) -> anyhow::Result<BenchReport> {
         while i - collect(&sim, &mut pushed_at, config.warmup) >= config.window {
             sim.changed(Duration::from_millis(50)).await;
         }
-        let spec = MessageSpec::text(&format!("{}+{}", i, i % 7));
+        let spec = MessageSpec::text(&format!("{}{}+{}", config.prefix, i, i % 7));
         let pushed = sim.push_chatbot(spec).await?;
         pushed_at.insert(pushed.session, sim.elapsed());
     }

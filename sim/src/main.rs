@@ -41,6 +41,9 @@ enum Command {
         /// Unmeasured messages first.
         #[arg(long, default_value_t = 500)]
         warmup: usize,
+        /// Text put before every message (e.g. `py ` for pycalc).
+        #[arg(long, default_value = "")]
+        prefix: String,
         /// The client under test, given DINGTALK_OPENAPI_ENDPOINT, DINGTALK_CLIENT_ID and
         /// DINGTALK_CLIENT_SECRET.
         #[arg(last = true, required = true)]
@@ -62,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         messages,
         window,
         warmup,
+        prefix,
         command,
     }) = args.command
     {
@@ -70,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
             window,
             warmup,
             command,
+            prefix,
         };
         // Dropping the run on Ctrl-C or SIGTERM kills the client (kill_on_drop), so
         // an interrupted benchmark leaves no client behind reconnecting forever.

@@ -28,7 +28,7 @@ def _kind(value) -> str:
 
 def host_call(f, *args):
     """Call the import ``f``; a WIT error becomes a ``HostError``."""
-    from componentize_py_types import Err
+    from ._wit import Err
 
     try:
         return f(*args)

@@ -98,7 +98,7 @@ class Plugin:
                 return types.Description(plugin.name, plugin.version, plugin._subscriptions())
 
             def handle(self, frame):
-                from componentize_py_types import Err
+                from ._wit import Err
 
                 types = imports().types
                 try:

@@ -162,3 +162,36 @@ async fn two_fallbacks_are_refused_at_start() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn calcbot_and_pycalc_side_by_side_give_each_message_one_answer() {
+    init_logging();
+    let Some(pycalc) = tests::python_plugin("pycalc") else {
+        return;
+    };
+    let sim = Sim::builder().start().await.expect("sim");
+    let mut configs = PluginConfigs::new();
+    configs.insert(
+        "calcbot".into(),
+        settings(rules(&format!("match = '{CALC_PATTERN}'\n"))),
+    );
+    configs.insert("pycalc".into(), settings(rules("match = '^py(\\s|$)'\n")));
+    let builder = host_for(&sim)
+        .plugin(plugin("calcbot"))
+        .plugin(&pycalc)
+        .plugin_configs(configs);
+    let host = connect(builder, &sim).await;
+    for (text, want) in [
+        ("1+2", "Q: 1+2\nA: 3"),
+        ("py 2**10", "Q: 2**10\nA: 1024"),
+        (
+            "py foo",
+            "Q: foo\nA: Error: invalid character 'f' at position 1",
+        ),
+    ] {
+        let (code, replies, _, _) = route(&sim, text).await;
+        assert_eq!((code, replies), (200, vec![want.to_owned()]), "{text}");
+    }
+    host.shutdown().await;
+    sim.shutdown().await;
+}

@@ -5,8 +5,8 @@
 //!   injected from a secret (`http_headers`), and aibot's `base-url` and `model` point
 //!   there unless the config file says otherwise;
 //! - with calcbot, cardbot and aibot all loaded and no routing rules of the
-//!   operator's, arithmetic (or `/calc`) goes to calcbot, `/card` to cardbot and
-//!   everything else to aibot, as the README's `host.toml` routes them.
+//!   operator's, arithmetic (or `/calc`) goes to calcbot, `py …` to pycalc, `/card`
+//!   to cardbot and everything else to aibot, as the README's `host.toml` routes them.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,9 @@ const KEY_SECRET: &str = "sim_model_key";
 
 /// The routing the README's example uses: the arithmetic calcbot accepts.
 pub const CALC_PATTERN: &str = r"^[\s\d.+\-*/%()]+$";
+
+/// What pycalc answers (`py <expression>`); it ignores everything else anyway.
+pub const PYCALC_PATTERN: &str = r"^py(\s|$)";
 
 /// `configs` and `secrets` with the simulator's model endpoint granted to every
 /// plugin among `paths`, and the example routing when the operator gave none.
@@ -65,6 +68,7 @@ pub fn settings(
                 "calcbot" => format!("commands = [\"/calc\"]\nmatch = '{CALC_PATTERN}'\n"),
                 "cardbot" => "commands = [\"/card\"]\n".to_owned(),
                 "aibot" => "fallback = true\n".to_owned(),
+                "pycalc" => format!("match = '{PYCALC_PATTERN}'\n"),
                 _ => continue,
             };
             grants.routing =

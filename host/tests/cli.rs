@@ -342,17 +342,17 @@ fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn dev_builds_runs_and_answers_what_the_developer_types() {
+/// `host dev <project>` in the workspace: type `question`, see `answer`, quit.
+async fn dev_session(project: &str, question: &str, answer: &str) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace")
         .to_path_buf();
-    let out = scratch("dev");
+    let out = scratch(&format!("dev-{}", project.replace('/', "-")));
     let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
         .current_dir(&workspace)
-        .args(["dev", "plugins/calcbot", "--out"])
+        .args(["dev", project, "--out"])
         .arg(&out)
         .env(
             "CARGO_TARGET_DIR",
@@ -370,12 +370,15 @@ async fn dev_builds_runs_and_answers_what_the_developer_types() {
     let mut seen = Vec::new();
     assert!(
         read_until(&mut lines, &mut seen, "type a message").await,
-        "no prompt"
+        "no prompt: {seen:?}"
     );
-    stdin.write_all(b"6*7\n").await.unwrap();
+    stdin
+        .write_all(format!("{question}\n").as_bytes())
+        .await
+        .unwrap();
     assert!(
-        read_until(&mut lines, &mut seen, "bot> A: 42").await,
-        "no answer"
+        read_until(&mut lines, &mut seen, answer).await,
+        "no answer: {seen:?}"
     );
     stdin.write_all(b"/quit\n").await.unwrap();
     let status = tokio::time::timeout(WAIT, child.wait())
@@ -383,8 +386,29 @@ async fn dev_builds_runs_and_answers_what_the_developer_types() {
         .unwrap()
         .unwrap();
     assert!(status.success());
-    assert!(seen.iter().any(|l| l == "bot> Q: 6*7"), "{seen:?}");
     let _ = std::fs::remove_dir_all(out);
+}
+
+#[tokio::test]
+async fn dev_builds_runs_and_answers_what_the_developer_types() {
+    dev_session("plugins/calcbot", "6*7", "bot> A: 42").await;
+}
+
+#[tokio::test]
+async fn dev_works_on_a_python_project_too() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 is required under CI=true"
+        );
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    dev_session("plugins/pycalc", "py 6*7", "bot> A: 42").await;
 }
 
 /// Read lines until one contains `want` (true) or the output ends or stalls (false).

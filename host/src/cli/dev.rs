@@ -17,7 +17,7 @@ use serde_json::Value;
 use sim::{MessageSpec, Sim};
 use tokio::io::AsyncBufReadExt;
 
-use super::build::{build_crate, plugin_crates};
+use super::build::{build_path, plugin_crates};
 use super::{ConfigFile, StateOptions, simulated};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
@@ -26,8 +26,8 @@ use crate::secrets::Secrets;
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {
-    /// Plugin crates to develop (default: every crate under `plugins/`, or the
-    /// current folder).
+    /// Plugin projects to develop, Rust or Python (default: every crate under
+    /// `plugins/`, or the current folder).
     #[arg(value_name = "PLUGIN_CRATE")]
     pub crates: Vec<PathBuf>,
     /// Where the built components go.
@@ -40,6 +40,29 @@ pub(super) struct DevArgs {
     /// Folder of the plugins' key-value state while developing.
     #[arg(long, value_name = "DIR", default_value = "target/dev-state")]
     pub state_dir: PathBuf,
+}
+
+/// What to watch in a project: a Rust crate's `src/`, a Python project's folder
+/// (only its own modules, not the build folder inside it).
+fn sources(project: &Path) -> (PathBuf, RecursiveMode) {
+    if project.join("Cargo.toml").is_file() {
+        (project.join("src"), RecursiveMode::Recursive)
+    } else {
+        (project.to_path_buf(), RecursiveMode::NonRecursive)
+    }
+}
+
+/// Whether a change at `path` is a change to `project`'s sources (the watcher reports
+/// paths as the watched folder was given, relative or not).
+fn is_source(project: &Path, path: &Path) -> bool {
+    let (dir, mode) = sources(project);
+    let forms = [Some(dir.clone()), std::path::absolute(&dir).ok()];
+    forms.iter().flatten().any(|dir| match mode {
+        RecursiveMode::Recursive => path.starts_with(dir),
+        RecursiveMode::NonRecursive => {
+            path.parent() == Some(dir.as_path()) && path.extension().is_some_and(|e| e == "py")
+        }
+    })
 }
 
 /// How long the prompt waits for the bot after a message.
@@ -61,7 +84,7 @@ fn crates(args: &DevArgs) -> anyhow::Result<Vec<PathBuf>> {
 pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let crates = crates(&args)?;
     for c in &crates {
-        let built = tokio::task::block_in_place(|| build_crate(c, &args.out))?;
+        let built = tokio::task::block_in_place(|| build_path(c, &args.out))?;
         println!("built {}", built.display());
     }
     let sim = Sim::builder()
@@ -114,7 +137,8 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         }
     })?;
     for c in &crates {
-        watcher.watch(&c.join("src"), RecursiveMode::Recursive)?;
+        let (dir, mode) = sources(c);
+        watcher.watch(&dir, mode)?;
     }
     println!("type a message and press enter (/picture, /file <name>, /group <text>, /quit)");
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -126,9 +150,9 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
                 while let Ok(p) = changes.try_recv() {
                     touched.insert(p);
                 }
-                for c in crates.iter().filter(|c| touched.iter().any(|t| t.starts_with(c.join("src")))) {
+                for c in crates.iter().filter(|c| touched.iter().any(|t| is_source(c, t))) {
                     println!("source changed; rebuilding {}", c.display());
-                    match tokio::task::block_in_place(|| build_crate(c, &args.out)) {
+                    match tokio::task::block_in_place(|| build_path(c, &args.out)) {
                         Ok(_) => running.reload(false).await,
                         Err(e) => println!("build failed, the old version keeps running: {e:#}"),
                     }
@@ -267,6 +291,27 @@ pub fn render_card(card: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_sources_are_under_src_and_python_sources_are_the_projects_own_modules() {
+        // The tests run in host/.
+        let rust = Path::new("../plugins/calcbot");
+        assert!(is_source(rust, Path::new("../plugins/calcbot/src/eval.rs")));
+        assert!(!is_source(rust, Path::new("../plugins/calcbot/cases.json")));
+        let python = Path::new("../tests/plugins/pyhostile");
+        assert!(is_source(
+            python,
+            Path::new("../tests/plugins/pyhostile/app.py")
+        ));
+        assert!(!is_source(
+            python,
+            Path::new("../tests/plugins/pyhostile/target/plugin-tools/python-sdk/x.py")
+        ));
+        assert!(!is_source(
+            python,
+            Path::new("../tests/plugins/pyhostile/pyproject.toml")
+        ));
+    }
     use serde_json::json;
 
     #[test]

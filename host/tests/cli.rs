@@ -364,9 +364,9 @@ async fn dev_session(project: &str, question: &str, answer: &str) {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        .expect("spawn host dev");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut seen = Vec::new();
     assert!(
         read_until(&mut lines, &mut seen, "type a message").await,
@@ -375,16 +375,16 @@ async fn dev_session(project: &str, question: &str, answer: &str) {
     stdin
         .write_all(format!("{question}\n").as_bytes())
         .await
-        .unwrap();
+        .expect("type the question");
     assert!(
         read_until(&mut lines, &mut seen, answer).await,
         "no answer: {seen:?}"
     );
-    stdin.write_all(b"/quit\n").await.unwrap();
+    stdin.write_all(b"/quit\n").await.expect("type /quit");
     let status = tokio::time::timeout(WAIT, child.wait())
         .await
-        .unwrap()
-        .unwrap();
+        .expect("host dev quits")
+        .expect("its status");
     assert!(status.success());
     let _ = std::fs::remove_dir_all(out);
 }

@@ -354,6 +354,9 @@ async fn dev_session(project: &str, question: &str, answer: &str) {
         .current_dir(&workspace)
         .args(["dev", project, "--out"])
         .arg(&out)
+        // Its own store: the sessions run in parallel, and a store admits one process.
+        .arg("--state-dir")
+        .arg(out.join("state"))
         .env(
             "CARGO_TARGET_DIR",
             workspace.join("target").join("plugin-build"),

@@ -342,6 +342,62 @@ fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn check_with_apps_checks_each_apps_plugins_with_that_apps_grants() {
+    let dir = scratch("check-apps");
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
+    std::fs::write(
+        dir.join("host.toml"),
+        concat!(
+            "[secrets]\n",
+            "a = { env = \"HOST_CLI_TEST_APP_SECRET\" }\n",
+            "[apps.support]\n",
+            "client_id = \"dingsupport\"\n",
+            "client_secret = \"{secret.a}\"\n",
+            "load = [\"calcbot.wasm\"]\n",
+            "[apps.support.plugins.calcbot]\n",
+            "proactive = true\n",
+            "[apps.sales]\n",
+            "client_id = \"dingsales\"\n",
+            "client_secret = \"{secret.a}\"\n",
+            "load = [\"missing.wasm\"]\n",
+        ),
+    )
+    .unwrap();
+    let checked = host_cmd(&dir)
+        .args(["check", "--no-cache", "--config", "host.toml"])
+        .env("HOST_CLI_TEST_APP_SECRET", "app-secret-value")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert!(
+        !checked.status.success(),
+        "sales' plugin is missing: {stdout}"
+    );
+    // Apps are checked in name order: sales, then support.
+    let (sales, support) = stdout
+        .split_once("app support (client id dingsupport)")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        sales.contains("app sales (client id dingsales)"),
+        "{stdout}"
+    );
+    assert!(sales.contains("refused: no file matches"), "{stdout}");
+    assert!(support.contains("ok      calcbot"), "{stdout}");
+    assert!(support.contains("proactive"), "{stdout}");
+    assert!(
+        !sales.contains("proactive"),
+        "grants stay per app: {stdout}"
+    );
+    assert!(
+        stderr.contains("apps with refused plugins: sales"),
+        "{stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains("app-secret-value"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `host dev <project>` in the workspace: type `question`, see `answer`, quit.
 async fn dev_session(project: &str, question: &str, answer: &str) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};

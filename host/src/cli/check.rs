@@ -50,6 +50,11 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
             .flat_map(|p| crate::runtime::reload::PathSpec::parse(p).expand())
             .collect();
         let at = format!("apps.{}.plugins", spec.name);
+        if paths.is_empty() {
+            println!("refused: no file matches its load list {:?}", spec.plugins);
+            failed.push(spec.name);
+            continue;
+        }
         if let Err(e) = check_app(&at, &args, runtime, spec.plugin_configs, &egress, &paths).await {
             println!("app {}: {e}", spec.name);
             failed.push(spec.name);

@@ -455,16 +455,7 @@ async fn dev_builds_runs_and_answers_what_the_developer_types() {
 
 #[tokio::test]
 async fn dev_works_on_a_python_project_too() {
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 is required under CI=true"
-        );
-        eprintln!("skipped: python3 is not installed");
+    if !python3() {
         return;
     }
     dev_session("plugins/pycalc", "py 6*7", "bot> A: 42").await;
@@ -539,15 +530,7 @@ fn host_shared_tools(dir: &Path) -> std::process::Command {
 
 #[tokio::test]
 async fn a_new_python_plugin_tests_builds_checks_and_answers_a_message() {
-    if let Err(e) = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 is required under CI=true: {e}"
-        );
-        eprintln!("skipped: python3 is not installed ({e})");
+    if !python3() {
         return;
     }
     let dir = scratch("new-python");
@@ -590,4 +573,23 @@ async fn a_new_python_plugin_tests_builds_checks_and_answers_a_message() {
     let _ = child.kill().await;
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether python3 runs; when it does not, the skip is printed (outside CI) or the
+/// test fails (under `CI=true`).
+pub fn python3() -> bool {
+    match std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+    {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "python3 is required under CI=true: {e}"
+            );
+            eprintln!("skipped: python3 is not installed ({e})");
+            false
+        }
+    }
 }

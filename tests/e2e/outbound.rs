@@ -325,3 +325,41 @@ async fn a_header_naming_a_missing_secret_stops_the_start_naming_it() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn requests_to_names_a_plugin_makes_up_never_become_metric_series() {
+    init_logging();
+    let origin = Origin::start(SECRET).await;
+    let sim = Sim::builder().start().await.expect("start sim");
+    let metrics = host::metrics::Metrics::enabled();
+    let builder = netprobe(&sim, http(&[origin.url()]), LimitOverrides::default())
+        .metrics(metrics.app("default"));
+    let host = connect(builder, &sim).await;
+    for i in 0..5 {
+        let reply = say(
+            &sim,
+            MessageSpec::text(&format!("fetch http://made-up-{i}.example/x")),
+        )
+        .await;
+        assert!(reply.starts_with("error: denied"), "{reply}");
+    }
+    let reply = say(
+        &sim,
+        MessageSpec::text(&format!("fetch {}/hello", origin.url())),
+    )
+    .await;
+    assert!(reply.starts_with("status=200"), "{reply}");
+    let text = metrics.render().expect("enabled");
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("dingtalk_http_requests_total{"))
+        .collect();
+    assert_eq!(series.len(), 2, "{series:?}");
+    assert!(
+        series.contains(&"dingtalk_http_requests_total{app=\"default\",plugin=\"netprobe\",origin=\"-\",result=\"denied\"} 5"),
+        "{series:?}"
+    );
+    assert!(!text.contains("made-up"), "{text}");
+    host.shutdown().await;
+    sim.shutdown().await;
+}

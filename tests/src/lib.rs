@@ -64,15 +64,7 @@ fn python_component(project: &Path, out: &Path) -> Option<PathBuf> {
     if let Some(path) = built.iter().find(|p| p.file_stem() == Some(name)) {
         return Some(path.clone());
     }
-    if let Err(e) = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 is required under CI=true: {e}"
-        );
-        eprintln!("skipped: python3 is not installed ({e}); Python plugins need it");
+    if !python3() {
         return None;
     }
     let path = host::cli::build::build_path(project, out)
@@ -88,32 +80,43 @@ fn fixture_dir() -> PathBuf {
         .join("fixture-components")
 }
 
-/// Run a folder of Python `unittest`s with the host's python3; `false` (skip printed)
-/// when python3 is missing outside CI.
-pub fn python_unittests(dir: &Path) -> bool {
+/// Whether python3 runs; when it does not, the skip is printed (outside CI) or the
+/// test fails (under `CI=true`).
+pub fn python3() -> bool {
     match std::process::Command::new("python3")
-        .args(["-m", "unittest", "discover", "-s"])
-        .arg(dir)
+        .arg("--version")
         .output()
     {
-        Ok(out) => {
-            assert!(
-                out.status.success(),
-                "python unittests in {} failed:\n{}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            true
-        }
+        Ok(_) => true,
         Err(e) => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "python3 is required under CI=true: {e}"
             );
-            eprintln!("skipped: python3 is not installed ({e})");
+            eprintln!("skipped: python3 is not installed ({e}); Python plugins need it");
             false
         }
     }
+}
+
+/// Run a folder of Python `unittest`s with the host's python3; `false` (skip printed)
+/// when python3 is missing outside CI.
+pub fn python_unittests(dir: &Path) -> bool {
+    if !python3() {
+        return false;
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(dir)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python unittests in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
 }
 
 /// A test fixture component built from `tests/plugins/<name>/`, once per process.

@@ -512,18 +512,14 @@ impl FrameSink for Dispatcher {
             .check(&key_refs, Instant::now());
         match seen {
             Seen::New => {}
-            Seen::InFlight | Seen::Done(..) => {
-                self.metrics.frame("", &frame.topic, Counted::Duplicate);
-            }
-        }
-        match seen {
-            Seen::New => {}
             Seen::InFlight => {
+                self.metrics.frame("", &frame.topic, Counted::Duplicate);
                 tracing::debug!(message_id = %frame.message_id, "re-pushed while still being handled; ACKed, not handled again");
                 acks.send(accepted(kind, frame.message_id));
                 return;
             }
             Seen::Done(code, message, data) => {
+                self.metrics.frame("", &frame.topic, Counted::Duplicate);
                 tracing::debug!(message_id = %frame.message_id, "re-pushed after it was handled; ACKed again, not handled again");
                 acks.send(Ack {
                     code,
@@ -534,13 +530,14 @@ impl FrameSink for Dispatcher {
                 return;
             }
         }
+        // The claim needs the keys too, but only with replicas: no copy per frame without.
+        let replicas = self.replicas.clone().map(|shared| (shared, keys.clone()));
         let acks = Recorder {
             slot: acks,
-            keys: keys.clone(),
+            keys,
             dedup: self.dedup.clone(),
             replicas: self.replicas.clone(),
         };
-        let replicas = self.replicas.clone();
         let metrics = self.metrics.clone();
         let plugins = match routing::route(plugins, &frame.topic, &frame.data) {
             Route::Everyone => {
@@ -573,8 +570,8 @@ impl FrameSink for Dispatcher {
             // `Err`: answered without running the handlers (a replica has it).
             let work = async {
                 let lease = match &replicas {
-                    Some(shared) => match shared.claim(&keys).await {
-                        replicas::Verdict::Handle => Some(Lease(shared.hold(&keys))),
+                    Some((shared, keys)) => match shared.claim(keys).await {
+                        replicas::Verdict::Handle => Some(Lease(shared.hold(keys))),
                         replicas::Verdict::Done(code, message, data) => {
                             tracing::debug!(%message_id, "handled by another replica; ACKed again, not handled again");
                             metrics.frame("", &frame.0.topic, Counted::Duplicate);

@@ -104,6 +104,8 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
         .dingtalk_bot
         .module
         .unwrap_or_else(|| "app".into());
+    check_names(&project.project.name, &module)
+        .with_context(|| format!("in {}", manifest.display()))?;
     let tools = tools_dir(dir);
     std::fs::create_dir_all(&tools)
         .with_context(|| format!("cannot create {}", tools.display()))?;
@@ -150,6 +152,26 @@ pub(crate) fn write_sdk(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", package.display()))?;
     for (name, text) in SDK {
         std::fs::write(package.join(name), text)?;
+    }
+    Ok(())
+}
+
+/// The plugin's name becomes a file name and the module an argument: refuse a name
+/// that could leave the output folder (`../x`) and a module that could pass for an
+/// option (`-o …`) before anything runs.
+fn check_names(name: &str, module: &str) -> anyhow::Result<()> {
+    let plain = |s: &str, extra: char| {
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == extra)
+    };
+    if !plain(name, '-') {
+        bail!(
+            "[project] name {name:?} is not a plugin name: ASCII letters, digits, '-' and '_', starting with a letter or digit"
+        );
+    }
+    if !module.split('.').all(|part| plain(part, '_')) {
+        bail!("[tool.dingtalk-bot] module {module:?} is not a Python module path");
     }
     Ok(())
 }
@@ -201,4 +223,40 @@ fn lock(tools: &Path) -> anyhow::Result<std::fs::File> {
 #[cfg(not(unix))]
 fn lock(tools: &Path) -> anyhow::Result<std::fs::File> {
     Ok(std::fs::File::create(tools.join(".lock"))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_name_that_leaves_the_output_folder_or_a_module_that_looks_like_an_option_is_refused()
+     {
+        assert!(check_names("pycalc", "app").is_ok());
+        assert!(check_names("my-bot_2", "bots.main").is_ok());
+        for name in ["../../evil", "a/b", ".hidden", "", "a b", "-x"] {
+            assert!(check_names(name, "app").is_err(), "{name:?}");
+        }
+        for module in ["-o", "app.-x", "a/b", "", "app..x"] {
+            assert!(check_names("ok", module).is_err(), "{module:?}");
+        }
+    }
+
+    #[test]
+    fn a_hostile_pyproject_is_refused_before_any_tool_runs() {
+        let dir = std::env::temp_dir().join(format!("host-pyproject-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[project]\nname = \"../../escaped\"\n",
+        )
+        .unwrap();
+        let err = build(&dir, &dir).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("is not a plugin name"),
+            "{err:#}"
+        );
+        assert!(!dir.join("target").exists(), "no tools were installed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -26,8 +26,8 @@ use crate::secrets::Secrets;
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {
-    /// Plugin projects to develop, Rust or Python (default: every crate under
-    /// `plugins/`, or the current folder).
+    /// Plugin projects to develop, Rust, Python, JavaScript or TypeScript (default:
+    /// every crate under `plugins/`, or the current folder).
     #[arg(value_name = "PLUGIN_CRATE")]
     pub crates: Vec<PathBuf>,
     /// Where the built components go.
@@ -42,10 +42,11 @@ pub(super) struct DevArgs {
     pub state_dir: PathBuf,
 }
 
-/// What to watch in a project: a Rust crate's `src/`, a Python project's folder
-/// (only its own modules, not the build folder inside it).
+/// What to watch in a project: a Rust crate's or a JavaScript/TypeScript project's
+/// `src/`, a Python project's folder (only its own modules, not the build folder
+/// inside it).
 fn sources(project: &Path) -> (PathBuf, RecursiveMode) {
-    if project.join("Cargo.toml").is_file() {
+    if project.join("Cargo.toml").is_file() || project.join("package.json").is_file() {
         (project.join("src"), RecursiveMode::Recursive)
     } else {
         (project.to_path_buf(), RecursiveMode::NonRecursive)
@@ -293,7 +294,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rust_sources_are_under_src_and_python_sources_are_the_projects_own_modules() {
+    fn rust_and_typescript_sources_are_under_src_and_python_sources_are_the_projects_own_modules() {
         // The tests run in host/.
         let rust = Path::new("../plugins/calcbot");
         assert!(is_source(rust, Path::new("../plugins/calcbot/src/eval.rs")));
@@ -310,6 +311,12 @@ mod tests {
         assert!(!is_source(
             python,
             Path::new("../tests/plugins/pyhostile/pyproject.toml")
+        ));
+        let ts = Path::new("../plugins/todobot");
+        assert!(is_source(ts, Path::new("../plugins/todobot/src/todo.ts")));
+        assert!(!is_source(
+            ts,
+            Path::new("../plugins/todobot/target/plugin-tools/js-sdk/src/kv.ts")
         ));
     }
     use serde_json::json;

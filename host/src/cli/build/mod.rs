@@ -7,13 +7,17 @@
 //! LTO, `opt-level = "s"` and `panic = "abort"` would be slower, take many minutes to
 //! build, and die on any panic.
 //!
-//! Python projects go through componentize-py (`python`).
+//! Python projects go through componentize-py (`python`), JavaScript and TypeScript
+//! ones through esbuild and componentize-js (`js`); both keep their tools in a build
+//! folder (`tools`).
 //!
 //! `host build` builds projects by path; `host demo` and the end-to-end tests build the
 //! workspace's plugin crates. A fresh clone with only rustup needs nothing else: the
 //! target is added through rustup when it is missing.
 
+pub(crate) mod js;
 pub(crate) mod python;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,8 +28,8 @@ use serde::Deserialize;
 
 #[derive(Debug, Args)]
 pub(super) struct BuildArgs {
-    /// Plugin projects: Rust crates (a Cargo.toml) or Python projects (a
-    /// pyproject.toml); default: the current folder.
+    /// Plugin projects: Rust crates (a Cargo.toml), Python projects (a pyproject.toml)
+    /// or JavaScript/TypeScript projects (a package.json); default: the current folder.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Where the components go.
@@ -52,28 +56,26 @@ pub fn build_path(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     if dir.join("Cargo.toml").is_file() {
         return build_crate(dir, out);
     }
-    if dir.join("pyproject.toml").is_file() {
-        let scratch = std::env::temp_dir().join(format!(
-            "host-build-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&scratch)?;
-        let built =
-            python::build(dir, &scratch).and_then(|(name, wasm)| install(&wasm, out, &name));
-        let _ = std::fs::remove_dir_all(&scratch);
-        return built;
-    }
-    if dir.join("package.json").is_file() {
-        bail!(
-            "{}: JavaScript and TypeScript plugins are not supported yet (Rust: Cargo.toml, Python: pyproject.toml)",
-            dir.display()
-        );
-    }
-    bail!(
-        "{} is not a plugin project: no Cargo.toml (Rust) or pyproject.toml (Python)",
-        dir.display()
-    )
+    let language: fn(&Path, &Path) -> anyhow::Result<(String, PathBuf)> =
+        if dir.join("pyproject.toml").is_file() {
+            python::build
+        } else if dir.join("package.json").is_file() {
+            js::build
+        } else {
+            bail!(
+                "{} is not a plugin project: no Cargo.toml (Rust), pyproject.toml (Python) or package.json (JavaScript/TypeScript)",
+                dir.display()
+            )
+        };
+    let scratch = std::env::temp_dir().join(format!(
+        "host-build-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&scratch)?;
+    let built = language(dir, &scratch).and_then(|(name, wasm)| install(&wasm, out, &name));
+    let _ = std::fs::remove_dir_all(&scratch);
+    built
 }
 
 #[derive(Deserialize)]

@@ -14,11 +14,10 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+use super::tools::{Tools, check_name, plain, run, write_files};
+
 /// The componentize-py the host builds Python plugins with.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
-
-/// The plugin contract, as this host speaks it.
-const WIT: &str = include_str!("../../../../wit/bot.wit");
 
 /// The Python SDK (`plugin-sdk/python/dingtalk_bot`), file by file.
 pub(crate) const SDK: &[(&str, &str)] = &[
@@ -83,15 +82,6 @@ struct Settings {
     module: Option<String>,
 }
 
-/// Where tools and generated files go: `$CARGO_TARGET_DIR/plugin-tools` when set
-/// (shared by every build, e.g. in CI), else `<project>/target/plugin-tools`.
-fn tools_dir(project: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project.join("target"))
-        .join("plugin-tools")
-}
-
 /// Build the Python project at `dir`; the component's path before it is installed.
 pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathBuf)> {
     let manifest = dir.join("pyproject.toml");
@@ -106,17 +96,12 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
         .unwrap_or_else(|| "app".into());
     check_names(&project.project.name, &module)
         .with_context(|| format!("in {}", manifest.display()))?;
-    let tools = tools_dir(dir);
-    std::fs::create_dir_all(&tools)
-        .with_context(|| format!("cannot create {}", tools.display()))?;
-    let _lock = lock(&tools)?;
-    let componentize = componentize_py(&tools)?;
-    let wit = tools.join("wit");
-    std::fs::create_dir_all(&wit)?;
-    std::fs::write(wit.join("bot.wit"), WIT)?;
-    let sdk = tools.join("python-sdk");
+    let tools = Tools::open(dir)?;
+    let componentize = componentize_py(&tools.dir)?;
+    let wit = tools.wit()?;
+    let sdk = tools.dir.join("python-sdk");
     write_sdk(&sdk)?;
-    let bindings = tools.join("python-bindings");
+    let bindings = tools.dir.join("python-bindings");
     let _ = std::fs::remove_dir_all(&bindings);
     run(Command::new(&componentize)
         .arg("-d")
@@ -148,28 +133,15 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
 /// Write the Python SDK as the package `dingtalk_bot` under `dir`.
 pub(crate) fn write_sdk(dir: &Path) -> anyhow::Result<()> {
     let package = dir.join("dingtalk_bot");
-    std::fs::create_dir_all(&package)
-        .with_context(|| format!("cannot create {}", package.display()))?;
-    for (name, text) in SDK {
-        std::fs::write(package.join(name), text)?;
-    }
-    Ok(())
+    let files: Vec<(&str, &str)> = SDK.to_vec();
+    write_files(&package, &files)
 }
 
 /// The plugin's name becomes a file name and the module an argument: refuse a name
 /// that could leave the output folder (`../x`) and a module that could pass for an
 /// option (`-o …`) before anything runs.
 fn check_names(name: &str, module: &str) -> anyhow::Result<()> {
-    let plain = |s: &str, extra: char| {
-        s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == extra)
-    };
-    if !plain(name, '-') {
-        bail!(
-            "[project] name {name:?} is not a plugin name: ASCII letters, digits, '-' and '_', starting with a letter or digit"
-        );
-    }
+    check_name(name, "[project] name")?;
     if !module.split('.').all(|part| plain(part, '_')) {
         bail!("[tool.dingtalk-bot] module {module:?} is not a Python module path");
     }
@@ -194,35 +166,6 @@ fn componentize_py(tools: &Path) -> anyhow::Result<PathBuf> {
     ]))
     .with_context(|| format!("cannot install {COMPONENTIZE_PY} from PyPI"))?;
     Ok(bin)
-}
-
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed ({status})");
-    }
-    Ok(())
-}
-
-/// Held while building: other builds sharing the folder wait.
-#[cfg(unix)]
-fn lock(tools: &Path) -> anyhow::Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(tools.join(".lock"))?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-        .context("cannot lock the build folder")?;
-    Ok(file)
-}
-
-#[cfg(not(unix))]
-fn lock(tools: &Path) -> anyhow::Result<std::fs::File> {
-    Ok(std::fs::File::create(tools.join(".lock"))?)
 }
 
 #[cfg(test)]

@@ -1,0 +1,13 @@
+/** Time that never blocks the host. */
+
+import * as wit from "dingtalk:bot/clock@0.2.0";
+
+/** Milliseconds since the Unix epoch. */
+export function nowMs(): number {
+  return Number(wit.nowMs());
+}
+
+/** Wait `ms` milliseconds (at most 60000 per call; counted as wall-clock, not CPU). */
+export function sleep(ms: number): void {
+  wit.sleepMs(ms);
+}

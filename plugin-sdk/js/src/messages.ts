@@ -1,0 +1,15 @@
+/** Proactive robot messages (needs the operator's `proactive = true` grant). */
+
+import * as wit from "dingtalk:bot/messages@0.2.0";
+
+import { hostCall } from "./errors";
+
+/** Send `msgKey` (e.g. `sampleText`) with `msgParam` to users 1:1; the processQueryKey. */
+export function sendToUsers(userIds: string[], msgKey: string, msgParam: unknown): string {
+  return hostCall(wit.sendToUsers, userIds, msgKey, JSON.stringify(msgParam));
+}
+
+/** Send to a group by its openConversationId; the processQueryKey. */
+export function sendToGroup(openConversationId: string, msgKey: string, msgParam: unknown): string {
+  return hostCall(wit.sendToGroup, openConversationId, msgKey, JSON.stringify(msgParam));
+}

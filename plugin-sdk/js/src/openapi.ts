@@ -1,0 +1,11 @@
+/** Other DingTalk OpenAPI calls, authenticated by the host (only granted paths). */
+
+import * as wit from "dingtalk:bot/openapi@0.2.0";
+
+import { hostCall } from "./errors";
+
+/** `method` `path` with an optional JSON body; the JSON answer. */
+export function call<T = unknown>(method: string, path: string, body?: unknown): T {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return JSON.parse(hostCall(wit.call, method, path, text)) as T;
+}

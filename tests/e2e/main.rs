@@ -11,6 +11,7 @@ mod cards;
 mod chat_routing;
 mod connection;
 mod hostile;
+mod js_plugins;
 mod malformed;
 mod outbound;
 mod plugins;

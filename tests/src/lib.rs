@@ -40,7 +40,7 @@ pub fn plugin(name: &str) -> PathBuf {
 /// process), or `None` when python3 is missing outside CI (the skip is printed; under
 /// `CI=true` it fails instead).
 pub fn python_plugin(name: &str) -> Option<PathBuf> {
-    python_component(
+    script_component(
         &workspace().join("plugins").join(name),
         &workspace().join("plugins"),
     )
@@ -49,13 +49,38 @@ pub fn python_plugin(name: &str) -> Option<PathBuf> {
 /// A Python test fixture built from `tests/plugins/<name>/` into the target directory,
 /// or `None` as for [`python_plugin`].
 pub fn python_fixture(name: &str) -> Option<PathBuf> {
-    python_component(
+    script_component(
         &workspace().join("tests/plugins").join(name),
         &fixture_dir(),
     )
 }
 
-fn python_component(project: &Path, out: &Path) -> Option<PathBuf> {
+/// `plugins/<name>.wasm` built from the JavaScript or TypeScript project
+/// `plugins/<name>/` (once per process), or `None` when node or npm is missing outside
+/// CI (the skip is printed; under `CI=true` it fails instead).
+pub fn js_plugin(name: &str) -> Option<PathBuf> {
+    script_component(
+        &workspace().join("plugins").join(name),
+        &workspace().join("plugins"),
+    )
+}
+
+/// A JavaScript test fixture built from `tests/plugins/<name>/` into the target
+/// directory, or `None` as for [`js_plugin`].
+pub fn js_fixture(name: &str) -> Option<PathBuf> {
+    script_component(
+        &workspace().join("tests/plugins").join(name),
+        &fixture_dir(),
+    )
+}
+
+/// The build folder every test build shares (componentize-py, the npm packages), so
+/// the tools are installed once, not once per project.
+pub fn tools_dir() -> PathBuf {
+    target_dir().join("plugin-tools")
+}
+
+fn script_component(project: &Path, out: &Path) -> Option<PathBuf> {
     static BUILT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT
         .lock()
@@ -64,26 +89,34 @@ fn python_component(project: &Path, out: &Path) -> Option<PathBuf> {
     if let Some(path) = built.iter().find(|p| p.file_stem() == Some(name)) {
         return Some(path.clone());
     }
-    if !python3() {
+    let tool_there = if project.join("package.json").is_file() {
+        node()
+    } else {
+        python3()
+    };
+    if !tool_there {
         return None;
     }
-    let path = host::cli::build::build_path(project, out)
-        .unwrap_or_else(|e| panic!("build the Python plugin {}: {e:#}", project.display()));
+    let path = host::cli::build::build_path_with_tools(project, out, Some(&tools_dir()))
+        .unwrap_or_else(|e| panic!("build the plugin {}: {e:#}", project.display()));
     built.push(path.clone());
     Some(path)
 }
 
-fn fixture_dir() -> PathBuf {
+fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"))
-        .join("fixture-components")
 }
 
-/// Whether python3 runs; when it does not, the skip is printed (outside CI) or the
-/// test fails (under `CI=true`).
-pub fn python3() -> bool {
-    match std::process::Command::new("python3")
+fn fixture_dir() -> PathBuf {
+    target_dir().join("fixture-components")
+}
+
+/// Whether `program --version` runs; when it does not, the skip is printed (outside
+/// CI) or the test fails (under `CI=true`).
+fn installed(program: &str, what: &str) -> bool {
+    match std::process::Command::new(program)
         .arg("--version")
         .output()
     {
@@ -91,12 +124,63 @@ pub fn python3() -> bool {
         Err(e) => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
-                "python3 is required under CI=true: {e}"
+                "{program} is required under CI=true: {e}"
             );
-            eprintln!("skipped: python3 is not installed ({e}); Python plugins need it");
+            eprintln!("skipped: {program} is not installed ({e}); {what} need it");
             false
         }
     }
+}
+
+/// Whether python3 runs (else the skip is printed, or under `CI=true` the test fails).
+pub fn python3() -> bool {
+    installed("python3", "Python plugins")
+}
+
+/// Whether node and npm run (else the skip is printed, or under `CI=true` the test
+/// fails).
+pub fn node() -> bool {
+    installed("node", "JavaScript plugins") && installed("npm", "JavaScript plugins")
+}
+
+/// Type-check and run a TypeScript project's `test/*.test.ts` with node's test
+/// runner from the project's folder, using the TypeScript of the shared build folder
+/// (installed by the first JavaScript build); the compiled tests go to the target
+/// directory.
+pub fn node_tests(project: &Path) {
+    let modules = tools_dir().join("js/node_modules");
+    let name = project.file_name().expect("a project folder");
+    let out = target_dir().join("ts-tests").join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    let tsc = std::process::Command::new("node")
+        .arg(modules.join("typescript/bin/tsc"))
+        .arg("-p")
+        .arg(project.join("tsconfig.test.json"))
+        .arg("--outDir")
+        .arg(&out)
+        .arg("--typeRoots")
+        .arg(modules.join("@types"))
+        .output()
+        .expect("run tsc");
+    assert!(
+        tsc.status.success(),
+        "tsc in {} failed:\n{}",
+        project.display(),
+        String::from_utf8_lossy(&tsc.stdout)
+    );
+    let run = std::process::Command::new("node")
+        .current_dir(project)
+        .arg("--test")
+        .arg(out.join("test"))
+        .output()
+        .expect("run node --test");
+    assert!(
+        run.status.success(),
+        "node tests in {} failed:\n{}{}",
+        project.display(),
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 /// Run a folder of Python `unittest`s with the host's python3; `false` (skip printed)

@@ -6,7 +6,7 @@
 
 import * as wit from "dingtalk:bot/cards@0.2.0";
 
-import { hostCall } from "./errors";
+import { hostCall } from "./errors.js";
 
 /** The topic of card callbacks (`plugin.onCallback(CARD_CALLBACK_TOPIC, …)`). */
 export const CARD_CALLBACK_TOPIC = "/v1.0/card/instances/callback";

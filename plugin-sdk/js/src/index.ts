@@ -11,16 +11,16 @@
  * esbuild and runs componentize-js against the host's WIT.
  */
 
-export * as cards from "./cards";
-export * as clock from "./clock";
-export * as config from "./config";
-export * as kv from "./kv";
-export * as log from "./log";
-export * as media from "./media";
-export * as messages from "./messages";
-export * as openapi from "./openapi";
-export { HostError, PluginError } from "./errors";
-export { AtUser, ChatbotMessage } from "./message";
-export { CHATBOT_TOPIC, Later, Plugin } from "./plugin";
-export { At, actionCard, feedCard, link, markdown, replyMarkdown, replyText, text } from "./reply";
-export { sse } from "./sse";
+export * as cards from "./cards.js";
+export * as clock from "./clock.js";
+export * as config from "./config.js";
+export * as kv from "./kv.js";
+export * as log from "./log.js";
+export * as media from "./media.js";
+export * as messages from "./messages.js";
+export * as openapi from "./openapi.js";
+export { HostError, PluginError } from "./errors.js";
+export { type AtUser, ChatbotMessage } from "./message.js";
+export { CHATBOT_TOPIC, Later, Plugin } from "./plugin.js";
+export { At, actionCard, feedCard, link, markdown, replyMarkdown, replyText, text } from "./reply.js";
+export { type SseEvent, SseParser, sse } from "./sse.js";

@@ -6,7 +6,7 @@
 
 import * as wit from "dingtalk:bot/kv@0.2.0";
 
-import { hostCall } from "./errors";
+import { hostCall } from "./errors.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

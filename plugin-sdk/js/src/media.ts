@@ -6,7 +6,7 @@
 import * as wit from "dingtalk:bot/media@0.2.0";
 import type { MediaKind } from "dingtalk:bot/media@0.2.0";
 
-import { hostCall } from "./errors";
+import { hostCall } from "./errors.js";
 
 export type { MediaKind } from "dingtalk:bot/media@0.2.0";
 

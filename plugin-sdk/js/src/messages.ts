@@ -2,7 +2,7 @@
 
 import * as wit from "dingtalk:bot/messages@0.2.0";
 
-import { hostCall } from "./errors";
+import { hostCall } from "./errors.js";
 
 /** Send `msgKey` (e.g. `sampleText`) with `msgParam` to users 1:1; the processQueryKey. */
 export function sendToUsers(userIds: string[], msgKey: string, msgParam: unknown): string {

@@ -2,7 +2,7 @@
 
 import * as wit from "dingtalk:bot/openapi@0.2.0";
 
-import { hostCall } from "./errors";
+import { hostCall } from "./errors.js";
 
 /** `method` `path` with an optional JSON body; the JSON answer. */
 export function call<T = unknown>(method: string, path: string, body?: unknown): T {

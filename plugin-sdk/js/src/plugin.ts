@@ -13,13 +13,14 @@
  * Each frame runs in a fresh instance. A handler's return value becomes the ACK:
  * `undefined` is done, an object (e.g. a `CardUpdate`) or array is the JSON response
  * of a callback, `new Later("why")` (events) asks DingTalk to push it again. A thrown
- * error fails the frame with its message.
+ * error fails the frame with its message. A handler may be `async` (to `await
+ * fetch(…)`): componentize-js runs the instance's event loop until it settles.
  */
 
-import type { Description, Frame, Outcome, Subscription } from "dingtalk:bot/types@0.2.0";
+import type { Description, Frame, Outcome, Subscription, Error as WitError } from "dingtalk:bot/types@0.2.0";
 
-import { HostError } from "./errors";
-import { ChatbotMessage } from "./message";
+import { HostError } from "./errors.js";
+import { ChatbotMessage } from "./message.js";
 
 /** The topic of chatbot messages. */
 export const CHATBOT_TOPIC = "/v1.0/im/bot/messages/get";
@@ -32,9 +33,10 @@ export class Later {
 /** What a handler may return. */
 export type HandlerResult = void | undefined | Later | object;
 
-type MessageHandler = (msg: ChatbotMessage, frame: Frame) => HandlerResult;
-type EventHandler = (eventType: string, data: Record<string, unknown>, frame: Frame) => HandlerResult;
-type CallbackHandler = (data: Record<string, unknown>, frame: Frame) => HandlerResult;
+type Returned = HandlerResult | Promise<HandlerResult>;
+type MessageHandler = (msg: ChatbotMessage, frame: Frame) => Returned;
+type EventHandler = (eventType: string, data: Record<string, unknown>, frame: Frame) => Returned;
+type CallbackHandler = (data: Record<string, unknown>, frame: Frame) => Returned;
 
 /** A plugin: its name, version and handlers. */
 export class Plugin {
@@ -75,26 +77,27 @@ export class Plugin {
   }
 
   /** The component's exports: `describe` and `handle` (`host build` wires them up). */
-  export(): { describe(): Description; handle(frame: Frame): Outcome } {
+  export(): { describe(): Description; handle(frame: Frame): Outcome | Promise<Outcome> } {
     return {
       describe: () => ({ name: this.name, version: this.version, subscriptions: this.subscriptions() }),
       handle: (frame) => {
-        let result: HandlerResult;
+        let result: Returned;
         try {
           result = this.dispatch(frame);
         } catch (e) {
-          if (e instanceof HostError) throw { payload: e.value };
-          const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-          throw { payload: { tag: "plugin", val: reason } };
+          throw failure(e);
         }
-        if (result === undefined || result === null) return { tag: "done" };
-        if (result instanceof Later) return { tag: "later", val: result.reason };
-        return { tag: "response", val: JSON.stringify(result) };
+        if (result instanceof Promise) {
+          return result.then(outcome, (e) => {
+            throw failure(e);
+          });
+        }
+        return outcome(result);
       },
     };
   }
 
-  private dispatch(frame: Frame): HandlerResult {
+  private dispatch(frame: Frame): Returned {
     if (frame.kind === "event" && this.event) {
       const eventType = frame.headers.find(([k]) => k === "eventType")?.[1] ?? "";
       return this.event(eventType, JSON.parse(frame.data || "{}"), frame);
@@ -105,4 +108,17 @@ export class Plugin {
     const handler = this.callbacks.get(frame.topic);
     return handler ? handler(JSON.parse(frame.data || "{}"), frame) : undefined;
   }
+}
+
+function outcome(result: HandlerResult): Outcome {
+  if (result === undefined || result === null) return { tag: "done" };
+  if (result instanceof Later) return { tag: "later", val: result.reason };
+  return { tag: "response", val: JSON.stringify(result) };
+}
+
+/** A thrown value as the WIT error componentize-js reads from `payload`. */
+function failure(e: unknown): { payload: WitError } {
+  if (e instanceof HostError) return { payload: e.value };
+  const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return { payload: { tag: "plugin", val: reason } };
 }

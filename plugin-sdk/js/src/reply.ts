@@ -8,8 +8,8 @@
 import * as wit from "dingtalk:bot/reply@0.2.0";
 import type { ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.2.0";
 
-import { hostCall } from "./errors";
-import type { ChatbotMessage } from "./message";
+import { hostCall } from "./errors.js";
+import type { ChatbotMessage } from "./message.js";
 
 export type { ActionButton, ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.2.0";
 

@@ -7,7 +7,7 @@
 
 import { ChatbotMessage, Plugin, kv, replyMarkdown } from "dingtalk-bot";
 
-import { apply, parse } from "./todo";
+import { apply, parse } from "./todo.js";
 
 const bot = new Plugin("todobot", "0.1.0");
 

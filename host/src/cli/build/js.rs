@@ -78,7 +78,11 @@ struct PackageJson {
 
 /// Build the JavaScript or TypeScript project at `dir`; the component's path before it
 /// is installed.
-pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathBuf)> {
+pub(super) fn build(
+    dir: &Path,
+    scratch: &Path,
+    tools: Option<&Path>,
+) -> anyhow::Result<(String, PathBuf)> {
     let manifest = dir.join("package.json");
     let text = std::fs::read_to_string(&manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;
@@ -88,7 +92,7 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
     let dir = std::path::absolute(dir)?;
     let entry = entry(&dir, package.main.as_deref())
         .with_context(|| format!("in {}", manifest.display()))?;
-    let tools = Tools::open(&dir)?;
+    let tools = Tools::open(&dir, tools)?;
     let modules = npm_tools(&tools.dir)?;
     let wit = tools.wit()?;
     let sdk = tools.dir.join("js-sdk");
@@ -195,7 +199,10 @@ fn npm_tools(tools: &Path) -> anyhow::Result<PathBuf> {
         root.join("package.json"),
         "{\"private\": true, \"description\": \"dingtalk-wasm-host's JavaScript build tools\"}\n",
     )?;
-    eprintln!("installing componentize-js, esbuild and typescript into {}…", root.display());
+    eprintln!(
+        "installing componentize-js, esbuild and typescript into {}…",
+        root.display()
+    );
     let npm = Command::new("npm")
         .current_dir(&root)
         .args([
@@ -251,12 +258,21 @@ mod tests {
         for (package, why) in [
             (r#"{"name": "../../escaped"}"#, "is not a plugin name"),
             (r#"{"name": "-o"}"#, "is not a plugin name"),
-            (r#"{"name": "ok", "main": "../../../etc/passwd"}"#, "outside the project"),
-            (r#"{"name": "ok", "main": "/etc/passwd"}"#, "outside the project"),
-            (r#"{"name": "ok", "main": "src/missing.ts"}"#, "no entry module"),
+            (
+                r#"{"name": "ok", "main": "../../../etc/passwd"}"#,
+                "outside the project",
+            ),
+            (
+                r#"{"name": "ok", "main": "/etc/passwd"}"#,
+                "outside the project",
+            ),
+            (
+                r#"{"name": "ok", "main": "src/missing.ts"}"#,
+                "no entry module",
+            ),
         ] {
             std::fs::write(dir.join("package.json"), package).unwrap();
-            let err = build(&dir, &dir).unwrap_err();
+            let err = build(&dir, &dir, None).unwrap_err();
             assert!(format!("{err:#}").contains(why), "{package}: {err:#}");
         }
         assert!(!dir.join("target").exists(), "no tools were installed");

@@ -53,27 +53,39 @@ pub(super) fn build(args: BuildArgs) -> anyhow::Result<()> {
 
 /// Build the plugin project at `dir`, whatever its language, into `<out>/<name>.wasm`.
 pub fn build_path(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    build_path_with_tools(dir, out, None)
+}
+
+/// [`build_path`], with the tools of Python and JavaScript builds (componentize-py,
+/// the npm packages) in `tools` instead of the default build folder.
+pub fn build_path_with_tools(
+    dir: &Path,
+    out: &Path,
+    tools: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
     if dir.join("Cargo.toml").is_file() {
         return build_crate(dir, out);
     }
-    let language: fn(&Path, &Path) -> anyhow::Result<(String, PathBuf)> =
-        if dir.join("pyproject.toml").is_file() {
-            python::build
-        } else if dir.join("package.json").is_file() {
-            js::build
-        } else {
-            bail!(
-                "{} is not a plugin project: no Cargo.toml (Rust), pyproject.toml (Python) or package.json (JavaScript/TypeScript)",
-                dir.display()
-            )
-        };
+    let language: fn(&Path, &Path, Option<&Path>) -> anyhow::Result<(String, PathBuf)> = if dir
+        .join("pyproject.toml")
+        .is_file()
+    {
+        python::build
+    } else if dir.join("package.json").is_file() {
+        js::build
+    } else {
+        bail!(
+            "{} is not a plugin project: no Cargo.toml (Rust), pyproject.toml (Python) or package.json (JavaScript/TypeScript)",
+            dir.display()
+        )
+    };
     let scratch = std::env::temp_dir().join(format!(
         "host-build-{}-{}",
         std::process::id(),
         rand::random::<u32>()
     ));
     std::fs::create_dir_all(&scratch)?;
-    let built = language(dir, &scratch).and_then(|(name, wasm)| install(&wasm, out, &name));
+    let built = language(dir, &scratch, tools).and_then(|(name, wasm)| install(&wasm, out, &name));
     let _ = std::fs::remove_dir_all(&scratch);
     built
 }

@@ -83,7 +83,11 @@ struct Settings {
 }
 
 /// Build the Python project at `dir`; the component's path before it is installed.
-pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathBuf)> {
+pub(super) fn build(
+    dir: &Path,
+    scratch: &Path,
+    tools: Option<&Path>,
+) -> anyhow::Result<(String, PathBuf)> {
     let manifest = dir.join("pyproject.toml");
     let text = std::fs::read_to_string(&manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;
@@ -96,7 +100,7 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> anyhow::Result<(String, PathB
         .unwrap_or_else(|| "app".into());
     check_names(&project.project.name, &module)
         .with_context(|| format!("in {}", manifest.display()))?;
-    let tools = Tools::open(dir)?;
+    let tools = Tools::open(dir, tools)?;
     let componentize = componentize_py(&tools.dir)?;
     let wit = tools.wit()?;
     let sdk = tools.dir.join("python-sdk");
@@ -194,7 +198,7 @@ mod tests {
             "[project]\nname = \"../../escaped\"\n",
         )
         .unwrap();
-        let err = build(&dir, &dir).unwrap_err();
+        let err = build(&dir, &dir, None).unwrap_err();
         assert!(
             format!("{err:#}").contains("is not a plugin name"),
             "{err:#}"

@@ -19,11 +19,16 @@ pub(super) struct Tools {
 }
 
 impl Tools {
-    pub(super) fn open(project: &Path) -> anyhow::Result<Self> {
-        let dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| project.join("target"))
-            .join("plugin-tools");
+    /// `dir`, or by default `$CARGO_TARGET_DIR/plugin-tools`, else
+    /// `<project>/target/plugin-tools`.
+    pub(super) fn open(project: &Path, dir: Option<&Path>) -> anyhow::Result<Self> {
+        let dir = match dir {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| project.join("target"))
+                .join("plugin-tools"),
+        };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let lock = lock(&dir)?;

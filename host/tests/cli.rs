@@ -413,10 +413,8 @@ async fn dev_session(project: &str, question: &str, answer: &str) {
         // Its own store: the sessions run in parallel, and a store admits one process.
         .arg("--state-dir")
         .arg(out.join("state"))
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace.join("target").join("plugin-build"),
-        )
+        .env("CARGO_TARGET_DIR", shared_target().join("plugin-build"))
+        .env("DINGTALK_HOST_TOOLS", shared_target().join("plugin-tools"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -451,6 +449,14 @@ async fn dev_session(project: &str, question: &str, answer: &str) {
 #[tokio::test]
 async fn dev_builds_runs_and_answers_what_the_developer_types() {
     dev_session("plugins/calcbot", "6*7", "bot> A: 42").await;
+}
+
+#[tokio::test]
+async fn dev_works_on_a_typescript_project_too() {
+    if !node() {
+        return;
+    }
+    dev_session("plugins/todobot", "todo add milk", "bot> Added **1.** milk").await;
 }
 
 #[tokio::test]
@@ -512,19 +518,24 @@ async fn the_benchmark_driver_accounts_for_every_reply_and_ack_of_the_host_binar
     assert!(report.client_peak_rss_mib > 1.0, "{}", report.table());
 }
 
-/// `host` with the build folder the rest of the suite uses, so componentize-py is
-/// installed once.
-fn host_shared_tools(dir: &Path) -> std::process::Command {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The target folder the rest of the suite builds in.
+fn shared_target() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .parent()
                 .expect("workspace")
                 .join("target")
-        });
+        })
+}
+
+/// `host` with the build folder the rest of the suite uses, so componentize-py and
+/// the npm tools are installed once.
+fn host_shared_tools(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
-    cmd.current_dir(dir).env("CARGO_TARGET_DIR", target);
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", shared_target());
     cmd
 }
 
@@ -534,28 +545,85 @@ async fn a_new_python_plugin_tests_builds_checks_and_answers_a_message() {
         return;
     }
     let dir = scratch("new-python");
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    run(host_shared_tools(&dir).args(["new", "echo-py", "--lang", "python"]));
-    run(std::process::Command::new("python3")
-        .current_dir(&dir)
-        .args(["-m", "unittest", "discover", "-s", "echo-py/tests"]));
-    run(host_shared_tools(&dir).args(["build", "echo-py", "--out", "out"]));
-    let checked = run(host_shared_tools(&dir).args(["check", "out/echo-py.wasm"]));
+    run_ok(host_shared_tools(&dir).args(["new", "echo-py", "--lang", "python"]));
+    run_ok(
+        std::process::Command::new("python3")
+            .current_dir(&dir)
+            .args(["-m", "unittest", "discover", "-s", "echo-py/tests"]),
+    );
+    run_ok(host_shared_tools(&dir).args(["build", "echo-py", "--out", "out"]));
+    let checked = run_ok(host_shared_tools(&dir).args(["check", "out/echo-py.wasm"]));
     assert!(checked.contains("ok      echo-py 0.1.0"), "{checked}");
+    answers_hi(&dir, "out/echo-py.wasm").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
+#[tokio::test]
+async fn a_new_typescript_plugin_tests_builds_checks_and_answers_a_message() {
+    if !node() {
+        return;
+    }
+    let dir = scratch("new-ts");
+    run_ok(host_shared_tools(&dir).args(["new", "echo-ts", "--lang", "ts"]));
+    // Building installs the tools; then the project's own test, as `npm test` runs it
+    // (with the build folder's TypeScript instead of an `npm install`).
+    run_ok(host_shared_tools(&dir).args(["build", "echo-ts", "--out", "out"]));
+    let modules = shared_target().join("plugin-tools/js/node_modules");
+    run_ok(
+        std::process::Command::new("node")
+            .current_dir(dir.join("echo-ts"))
+            .arg(modules.join("typescript/bin/tsc"))
+            .args(["-p", "tsconfig.test.json", "--typeRoots"])
+            .arg(modules.join("@types")),
+    );
+    run_ok(
+        std::process::Command::new("node")
+            .current_dir(dir.join("echo-ts"))
+            .args(["--test", ".test-build/test/"]),
+    );
+    let checked = run_ok(host_shared_tools(&dir).args(["check", "out/echo-ts.wasm"]));
+    assert!(checked.contains("ok      echo-ts 0.1.0"), "{checked}");
+    answers_hi(&dir, "out/echo-ts.wasm").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_new_javascript_plugin_tests_and_checks_from_its_folder() {
+    if !node() {
+        return;
+    }
+    let dir = scratch("new-js");
+    run_ok(host_shared_tools(&dir).args(["new", "echo-js", "--lang", "js"]));
+    run_ok(
+        std::process::Command::new("node")
+            .current_dir(dir.join("echo-js"))
+            .args(["--test", "test/"]),
+    );
+    // `host check` takes the project itself: it builds it first.
+    let checked = run_ok(host_shared_tools(&dir).args(["check", "echo-js"]));
+    assert!(checked.contains("ok      echo-js 0.1.0"), "{checked}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Run `cmd`, fail the test with its output unless it succeeds; its stdout.
+fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `host run <component>` in `dir` against a fresh simulator answers " hi " with the
+/// template's echo.
+async fn answers_hi(dir: &Path, component: &str) {
     let sim = Sim::builder().start().await.unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
-        .current_dir(&dir)
-        .args(["run", "out/echo-py.wasm"])
+        .current_dir(dir)
+        .args(["run", component])
         .env("DINGTALK_CLIENT_ID", sim.client_id())
         .env("DINGTALK_CLIENT_SECRET", sim.client_secret())
         .env("DINGTALK_OPENAPI_ENDPOINT", sim.url())
@@ -566,13 +634,33 @@ async fn a_new_python_plugin_tests_builds_checks_and_answers_a_message() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    assert!(sim.wait_connections(1, Duration::from_secs(60)).await);
+    assert!(sim.wait_connections(1, Duration::from_secs(120)).await);
     let pushed = sim.push_chatbot(MessageSpec::text(" hi ")).await.unwrap();
     let replies = sim.wait_replies(&pushed.session, 1, WAIT).await;
     assert_eq!(replies[0].text(), Some("you said: hi"));
     let _ = child.kill().await;
     sim.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether node and npm run; when they do not, the skip is printed (outside CI) or
+/// the test fails (under `CI=true`).
+fn node() -> bool {
+    ["node", "npm"].iter().all(|program| {
+        match std::process::Command::new(program)
+            .arg("--version")
+            .output()
+        {
+            Ok(_) => true,
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{program} is required under CI=true: {e}"
+                );
+                eprintln!("skipped: {program} is not installed ({e})");
+                false
+            }
+        }
+    })
 }
 
 /// Whether python3 runs; when it does not, the skip is printed (outside CI) or the

@@ -1,6 +1,7 @@
 //! `host check`: load each plugin exactly as `run` would (compile or cached
 //! artifact, pre-link, canary `describe`, grants) and report it, or the precise
-//! reason it would be refused. Exits non-zero if any is refused.
+//! reason it would be refused. Exits non-zero if any is refused. A plugin project
+//! (Rust, Python, JavaScript or TypeScript) is built first, into a scratch folder.
 
 use std::path::PathBuf;
 
@@ -17,9 +18,9 @@ use crate::runtime::{LoadError, Plugin, Runtime, RuntimeConfig, Services};
 pub(super) struct CheckArgs {
     #[command(flatten)]
     pub options: HostOptions,
-    /// Plugin components to check (with `[apps]` in the config file: none, every
-    /// app's are checked).
-    #[arg(value_name = "PLUGIN.wasm")]
+    /// Plugin components to check, or plugin projects to build and check (with
+    /// `[apps]` in the config file: none, every app's are checked).
+    #[arg(value_name = "PLUGIN.wasm|PROJECT")]
     pub plugins: Vec<PathBuf>,
 }
 
@@ -32,7 +33,24 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
             anyhow::bail!("nothing to check: give .wasm components, or a config file with [apps]");
         }
         let configs = file.plugin_configs()?;
-        return check_app("plugins", &args, defaults, configs, &egress, &args.plugins).await;
+        let scratch = std::env::temp_dir().join(format!("host-check-{}", std::process::id()));
+        let paths = args
+            .plugins
+            .iter()
+            .map(|p| {
+                if p.is_dir() {
+                    tokio::task::block_in_place(|| super::build::build_path(p, &scratch))
+                } else {
+                    Ok(p.clone())
+                }
+            })
+            .collect::<anyhow::Result<Vec<_>>>();
+        let checked = match paths {
+            Ok(paths) => check_app("plugins", &args, defaults, configs, &egress, &paths).await,
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_dir_all(&scratch);
+        return checked;
     }
     let mut failed = Vec::new();
     for spec in file.apps(None, &args.plugins, egress.secrets())? {

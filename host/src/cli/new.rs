@@ -9,7 +9,8 @@ use clap::Args;
 pub(super) struct NewArgs {
     /// The plugin's name (also its folder and package name).
     pub name: String,
-    /// The language: rust (a crate), python (a componentize-py project).
+    /// The language: rust (a crate), ts or js (a package built with componentize-js),
+    /// python (a componentize-py project).
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     pub lang: Lang,
     /// The Rust plugin SDK to depend on (default: the one this host was built with).
@@ -22,6 +23,10 @@ pub(super) struct NewArgs {
 pub(super) enum Lang {
     /// A Rust crate on `plugin-sdk/rust`.
     Rust,
+    /// A TypeScript package built with esbuild and componentize-js.
+    Ts,
+    /// A JavaScript package built with esbuild and componentize-js.
+    Js,
     /// A Python project built with componentize-py.
     Python,
 }
@@ -59,8 +64,10 @@ pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
-    if args.lang == Lang::Python {
-        return new_python(name, &dir);
+    match args.lang {
+        Lang::Python => return new_python(name, &dir),
+        Lang::Ts | Lang::Js => return new_js(name, &dir, args.lang == Lang::Ts),
+        Lang::Rust => {}
     }
     let sdk = match args.sdk.map(rust_sdk).or_else(default_sdk) {
         Some(s) => s
@@ -100,6 +107,203 @@ fn new_python(name: &str, dir: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A TypeScript or JavaScript package: `src/index.*` (the plugin), `src/reply.*` (its
+/// logic, which needs no host) with a test that passes as created, and for TypeScript
+/// a copy of the SDK its `tsconfig.json` points at, so editors and `tsc` see the types.
+fn new_js(name: &str, dir: &Path, typescript: bool) -> anyhow::Result<()> {
+    let (ext, files) = if typescript {
+        ("ts", TS_FILES)
+    } else {
+        ("js", JS_FILES)
+    };
+    let files: Vec<(&str, String)> = files
+        .iter()
+        .map(|(file, text)| (*file, text.replace("{{name}}", name)))
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    super::build::write_files(dir, &files)?;
+    if typescript {
+        let sdk: Vec<(&str, &str)> = super::build::js::SDK
+            .iter()
+            .filter(|(file, _)| file.starts_with("src/") || file.starts_with("types/"))
+            .copied()
+            .collect();
+        super::build::write_files(&dir.join("dingtalk-bot"), &sdk)?;
+    }
+    let test = if typescript {
+        "npm install && npm test"
+    } else {
+        "npm test"
+    };
+    println!(
+        "created {}: test it with `{test}` in it, build it with `host build {}`",
+        dir.display(),
+        dir.display()
+    );
+    println!("(the plugin is {}/src/index.{ext})", dir.display());
+    Ok(())
+}
+
+const TS_FILES: &[(&str, &str)] = &[
+    (
+        "package.json",
+        r#"{
+  "name": "{{name}}",
+  "version": "0.1.0",
+  "private": true,
+  "type": "module",
+  "main": "src/index.ts",
+  "scripts": {
+    "test": "tsc -p tsconfig.test.json && node --test .test-build/test/"
+  },
+  "devDependencies": {
+    "@types/node": "20.19.43",
+    "typescript": "5.9.3"
+  }
+}
+"#,
+    ),
+    (
+        "tsconfig.json",
+        r#"{
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "ESNext",
+    "moduleResolution": "bundler",
+    "lib": ["ES2022", "DOM"],
+    "types": [],
+    "strict": true,
+    "noEmit": true,
+    "skipLibCheck": true,
+    "paths": { "dingtalk-bot": ["./dingtalk-bot/src/index.ts"] }
+  },
+  "include": ["src"]
+}
+"#,
+    ),
+    (
+        "tsconfig.test.json",
+        r#"{
+  "extends": "./tsconfig.json",
+  "compilerOptions": { "noEmit": false, "outDir": ".test-build", "rootDir": ".", "types": ["node"] },
+  "include": ["test", "src/reply.ts"]
+}
+"#,
+    ),
+    (
+        "src/index.ts",
+        r#"/** {{name}}: a DingTalk bot plugin. Replies to every text message. */
+
+import { ChatbotMessage, Plugin, replyText } from "dingtalk-bot";
+
+import { replyFor } from "./reply.js";
+
+const bot = new Plugin("{{name}}", "0.1.0");
+
+bot.onMessage((msg: ChatbotMessage) => {
+  replyText(msg, replyFor(msg.textContent()));
+});
+
+export default bot;
+"#,
+    ),
+    (
+        "src/reply.ts",
+        r#"/**
+ * The answer to a message: keep the logic here, apart from the host, so it is tested
+ * with plain Node.
+ */
+export function replyFor(text: string | undefined): string {
+  const trimmed = (text ?? "").trim();
+  return trimmed ? `you said: ${trimmed}` : "send me some text";
+}
+"#,
+    ),
+    (
+        "test/reply.test.ts",
+        r#"import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { replyFor } from "../src/reply.js";
+
+test("text is echoed and anything else gets a hint", () => {
+  assert.equal(replyFor(" hi "), "you said: hi");
+  assert.equal(replyFor(undefined), "send me some text");
+});
+"#,
+    ),
+    (
+        ".gitignore",
+        "target/
+node_modules/
+.test-build/
+",
+    ),
+];
+
+const JS_FILES: &[(&str, &str)] = &[
+    (
+        "package.json",
+        r#"{
+  "name": "{{name}}",
+  "version": "0.1.0",
+  "private": true,
+  "type": "module",
+  "main": "src/index.js",
+  "scripts": {
+    "test": "node --test test/"
+  }
+}
+"#,
+    ),
+    (
+        "src/index.js",
+        r#"// {{name}}: a DingTalk bot plugin. Replies to every text message.
+// `dingtalk-bot` is supplied by `host build`.
+import { Plugin, replyText } from "dingtalk-bot";
+
+import { replyFor } from "./reply.js";
+
+const bot = new Plugin("{{name}}", "0.1.0");
+
+bot.onMessage((msg) => {
+  replyText(msg, replyFor(msg.textContent()));
+});
+
+export default bot;
+"#,
+    ),
+    (
+        "src/reply.js",
+        r#"// The answer to a message: keep the logic here, apart from the host, so it is
+// tested with plain Node.
+export function replyFor(text) {
+  const trimmed = (text ?? "").trim();
+  return trimmed ? `you said: ${trimmed}` : "send me some text";
+}
+"#,
+    ),
+    (
+        "test/reply.test.js",
+        r#"import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { replyFor } from "../src/reply.js";
+
+test("text is echoed and anything else gets a hint", () => {
+  assert.equal(replyFor(" hi "), "you said: hi");
+  assert.equal(replyFor(undefined), "send me some text");
+});
+"#,
+    ),
+    (
+        ".gitignore",
+        "target/
+node_modules/
+",
+    ),
+];
 
 const PYPROJECT: &str = r#"[project]
 name = "{{name}}"

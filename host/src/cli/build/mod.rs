@@ -19,6 +19,8 @@ pub(crate) mod js;
 pub(crate) mod python;
 mod tools;
 
+pub(crate) use tools::write_files;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

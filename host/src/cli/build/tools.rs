@@ -1,5 +1,6 @@
 //! What the Python and JavaScript builds share: the build folder their tools live in
-//! (`$CARGO_TARGET_DIR/plugin-tools`, else `<project>/target/plugin-tools`), the lock
+//! (`$DINGTALK_HOST_TOOLS`, `$CARGO_TARGET_DIR/plugin-tools`, else
+//! `<project>/target/plugin-tools`), the lock
 //! builds sharing it take turns on, the WIT written from the copy built into this
 //! binary, plugin names checked before they become paths, and running a tool.
 
@@ -19,15 +20,18 @@ pub(super) struct Tools {
 }
 
 impl Tools {
-    /// `dir`, or by default `$CARGO_TARGET_DIR/plugin-tools`, else
-    /// `<project>/target/plugin-tools`.
+    /// `dir`, or by default `$DINGTALK_HOST_TOOLS`, else
+    /// `$CARGO_TARGET_DIR/plugin-tools`, else `<project>/target/plugin-tools`.
     pub(super) fn open(project: &Path, dir: Option<&Path>) -> anyhow::Result<Self> {
         let dir = match dir {
             Some(dir) => dir.to_path_buf(),
-            None => std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| project.join("target"))
-                .join("plugin-tools"),
+            None => match std::env::var_os("DINGTALK_HOST_TOOLS") {
+                Some(dir) => PathBuf::from(dir),
+                None => std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| project.join("target"))
+                    .join("plugin-tools"),
+            },
         };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -39,7 +39,11 @@ async fn route(sim: &Sim, text: &str) -> (i64, Vec<String>, usize, usize) {
         .wait_replies(&pushed.session, 1, Duration::ZERO)
         .await
         .iter()
-        .filter_map(|r| r.text().map(str::to_owned))
+        .filter_map(|r| {
+            r.text()
+                .or_else(|| r.body.pointer("/markdown/text")?.as_str())
+                .map(str::to_owned)
+        })
         .collect();
     (
         ack.code,
@@ -164,9 +168,12 @@ async fn two_fallbacks_are_refused_at_start() {
 }
 
 #[tokio::test]
-async fn calcbot_and_pycalc_side_by_side_give_each_message_one_answer() {
+async fn calcbot_pycalc_and_todobot_side_by_side_give_each_message_one_answer() {
     init_logging();
     let Some(pycalc) = tests::python_plugin("pycalc") else {
+        return;
+    };
+    let Some(todobot) = tests::js_plugin("todobot") else {
         return;
     };
     let sim = Sim::builder().start().await.expect("sim");
@@ -176,10 +183,19 @@ async fn calcbot_and_pycalc_side_by_side_give_each_message_one_answer() {
         settings(rules(&format!("match = '{CALC_PATTERN}'\n"))),
     );
     configs.insert("pycalc".into(), settings(rules("match = '^py(\\s|$)'\n")));
+    configs.insert(
+        "todobot".into(),
+        settings(rules("match = '^todo(\\s|$)'\n")),
+    );
+    let dir = std::env::temp_dir().join(format!("host-routing-todo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = host::kv::embedded::Embedded::open(&dir.join("kv.redb")).expect("store");
     let builder = host_for(&sim)
         .plugin(plugin("calcbot"))
         .plugin(&pycalc)
-        .plugin_configs(configs);
+        .plugin(&todobot)
+        .plugin_configs(configs)
+        .kv(std::sync::Arc::new(store));
     let host = connect(builder, &sim).await;
     for (text, want) in [
         ("1+2", "Q: 1+2\nA: 3"),
@@ -188,10 +204,13 @@ async fn calcbot_and_pycalc_side_by_side_give_each_message_one_answer() {
             "py foo",
             "Q: foo\nA: Error: invalid character 'f' at position 1",
         ),
+        ("todo add 6*7", "Added **1.** 6\\*7"),
+        ("todo list", "1. 6\\*7"),
     ] {
         let (code, replies, _, _) = route(&sim, text).await;
         assert_eq!((code, replies), (200, vec![want.to_owned()]), "{text}");
     }
     host.shutdown().await;
     sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

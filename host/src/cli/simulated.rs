@@ -5,8 +5,9 @@
 //!   injected from a secret (`http_headers`), and aibot's `base-url` and `model` point
 //!   there unless the config file says otherwise;
 //! - with calcbot, cardbot and aibot all loaded and no routing rules of the
-//!   operator's, arithmetic (or `/calc`) goes to calcbot, `py …` to pycalc, `/card`
-//!   to cardbot and everything else to aibot, as the README's `host.toml` routes them.
+//!   operator's, arithmetic (or `/calc`) goes to calcbot, `py …` to pycalc, `todo …`
+//!   to todobot, `/card` to cardbot and everything else to aibot, as the README's
+//!   `host.toml` routes them.
 
 use std::path::PathBuf;
 
@@ -26,6 +27,9 @@ pub const CALC_PATTERN: &str = r"^[\s\d.+\-*/%()]+$";
 
 /// What pycalc answers (`py <expression>`); it ignores everything else anyway.
 pub const PYCALC_PATTERN: &str = r"^py(\s|$)";
+
+/// What todobot answers (`todo add …`); it ignores everything else anyway.
+pub const TODOBOT_PATTERN: &str = r"^todo(\s|$)";
 
 /// `configs` and `secrets` with the simulator's model endpoint granted to every
 /// plugin among `paths`, and the example routing when the operator gave none.
@@ -69,6 +73,7 @@ pub fn settings(
                 "cardbot" => "commands = [\"/card\"]\n".to_owned(),
                 "aibot" => "fallback = true\n".to_owned(),
                 "pycalc" => format!("match = '{PYCALC_PATTERN}'\n"),
+                "todobot" => format!("match = '{TODOBOT_PATTERN}'\n"),
                 _ => continue,
             };
             grants.routing =

@@ -1,5 +1,6 @@
-//! Plugins written in TypeScript and JavaScript: the SDK's and todobot's own tests,
-//! todobot keeping a list per conversation through the real host and simulator, and a
+//! Plugins written in TypeScript and JavaScript: the SDK's, todobot's and jscalc's own
+//! tests, todobot keeping a list per conversation and jscalc held to calcbot's table
+//! through the real host and simulator, and a
 //! hostile JavaScript plugin contained like the Rust and Python ones (while `fetch`
 //! and the SDK's `sse` reach an origin it is granted).
 
@@ -20,6 +21,51 @@ fn the_js_sdk_and_todobots_logic_pass_their_unit_tests() {
     }
     node_tests(&workspace().join("plugin-sdk/js"));
     node_tests(&workspace().join("plugins/todobot"));
+    let jscalc = std::process::Command::new("node")
+        .current_dir(workspace().join("plugins/jscalc"))
+        .args(["--test", "test/"])
+        .output()
+        .expect("run node --test");
+    assert!(
+        jscalc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&jscalc.stdout)
+    );
+}
+
+#[tokio::test]
+async fn jscalc_gives_calcbots_answers_on_calcbots_table() {
+    init_logging();
+    let Some(jscalc) = js_plugin("jscalc") else {
+        return;
+    };
+    let cases: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("plugins/calcbot/cases.json")).expect("table"),
+    )
+    .expect("the table is JSON");
+    let sim = Sim::builder().start().await.expect("sim");
+    let host = connect(host_for(&sim).plugin(&jscalc), &sim).await;
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let input = case["input"].as_str().expect("input");
+        let want = match (case["answer"].as_str(), case["error"].as_str()) {
+            (Some(a), _) => format!("Q: {}\nA: {a}", input.trim()),
+            (_, Some(e)) => format!("Q: {}\nA: Error: {e}", input.trim()),
+            _ => panic!("a case needs an answer or an error"),
+        };
+        let got = reply(&sim, MessageSpec::text(&format!("js {input}")), WAIT).await;
+        if got.as_deref() != Some(want.as_str()) {
+            wrong.push(format!("{input:?}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Not its prefix: not its message.
+    assert_eq!(
+        reply(&sim, MessageSpec::text("1+1"), Duration::from_millis(300)).await,
+        None
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
 }
 
 /// The markdown or text of the reply to `spec`, if one arrives within `wait`.
@@ -106,9 +152,11 @@ async fn a_hostile_js_plugin_is_contained_like_a_rust_one() {
             grants: Grants::default()
                 .with_http(&[granted.url()])
                 .expect("a valid origin"),
+            // Far apart, so a loaded machine cannot blur them: the CPU loop never
+            // waits, the timer loop waits 50 ms between slivers of work.
             limits: LimitOverrides {
-                cpu_budget: Some(Duration::from_millis(300)),
-                wall_timeout: Some(Duration::from_secs(3)),
+                cpu_budget: Some(Duration::from_secs(1)),
+                wall_timeout: Some(Duration::from_secs(6)),
                 ..Default::default()
             },
             ..Default::default()

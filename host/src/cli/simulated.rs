@@ -5,9 +5,9 @@
 //!   injected from a secret (`http_headers`), and aibot's `base-url` and `model` point
 //!   there unless the config file says otherwise;
 //! - with calcbot, cardbot and aibot all loaded and no routing rules of the
-//!   operator's, arithmetic (or `/calc`) goes to calcbot, `py …` to pycalc, `todo …`
-//!   to todobot, `/card` to cardbot and everything else to aibot, as the README's
-//!   `host.toml` routes them.
+//!   operator's, arithmetic (or `/calc`) goes to calcbot, `py …` to pycalc, `js …`
+//!   to jscalc, `todo …` to todobot, `/card` to cardbot and everything else to
+//!   aibot, as the README's `host.toml` routes them.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,9 @@ pub const CALC_PATTERN: &str = r"^[\s\d.+\-*/%()]+$";
 
 /// What pycalc answers (`py <expression>`); it ignores everything else anyway.
 pub const PYCALC_PATTERN: &str = r"^py(\s|$)";
+
+/// What jscalc answers (`js <expression>`); it ignores everything else anyway.
+pub const JSCALC_PATTERN: &str = r"^js(\s|$)";
 
 /// What todobot answers (`todo add …`); it ignores everything else anyway.
 pub const TODOBOT_PATTERN: &str = r"^todo(\s|$)";
@@ -74,6 +77,7 @@ pub fn settings(
                 "aibot" => "fallback = true\n".to_owned(),
                 "pycalc" => format!("match = '{PYCALC_PATTERN}'\n"),
                 "todobot" => format!("match = '{TODOBOT_PATTERN}'\n"),
+                "jscalc" => format!("match = '{JSCALC_PATTERN}'\n"),
                 _ => continue,
             };
             grants.routing =

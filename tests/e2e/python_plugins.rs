@@ -67,10 +67,14 @@ async fn a_hostile_python_plugin_is_contained_like_a_rust_one() {
         return;
     };
     let target = tests::origin::Counter::start().await;
+    let granted = tests::origin::Origin::start("unused").await;
     let mut configs = host::PluginConfigs::new();
     configs.insert(
         "pyhostile".into(),
         host::runtime::PluginSettings {
+            grants: host::runtime::Grants::default()
+                .with_http(&[granted.url()])
+                .expect("a valid origin"),
             limits: host::runtime::LimitOverrides {
                 cpu_budget: Some(std::time::Duration::from_millis(300)),
                 ..Default::default()
@@ -96,7 +100,18 @@ async fn a_hostile_python_plugin_is_contained_like_a_rust_one() {
         .await
         .expect("a reply");
     assert!(http.starts_with("refused:"), "{http}");
+    // The SDK's client goes through the host: refused where not granted...
+    let denied = reply(&sim, &format!("fetch {url}"), WAIT).await;
+    assert_eq!(denied.as_deref(), Some("host error: denied"));
     assert_eq!(target.connections(), 0, "nothing reached the target");
+    // ...and answered, streamed event by event, where it is.
+    let fetched = reply(&sim, &format!("fetch {}/hello", granted.url()), WAIT).await;
+    assert_eq!(
+        fetched.as_deref(),
+        Some("fetched: 200 hello from the origin")
+    );
+    let events = reply(&sim, &format!("sse {}/sse", granted.url()), WAIT).await;
+    assert_eq!(events.as_deref(), Some("sse: event 0|event 1|event 2"));
 
     for (command, reason) in [
         ("loop", "CPU budget"),

@@ -66,7 +66,7 @@ class Plugin:
         return register
 
     def _subscriptions(self):
-        types = imports().types
+        types = imports().dingtalk_bot_types
         subs = []
         if self._message is not None:
             subs.append(types.Subscription(types.FrameKind.CALLBACK, CHATBOT_TOPIC))
@@ -77,7 +77,7 @@ class Plugin:
         return subs
 
     def _dispatch(self, frame):
-        types = imports().types
+        types = imports().dingtalk_bot_types
         if frame.kind == types.FrameKind.EVENT and self._event is not None:
             event_type = dict(frame.headers).get("eventType", "")
             return self._event(event_type, json.loads(frame.data or "{}"))
@@ -94,13 +94,13 @@ class Plugin:
 
         class WitWorld:
             def describe(self):
-                types = imports().types
+                types = imports().dingtalk_bot_types
                 return types.Description(plugin.name, plugin.version, plugin._subscriptions())
 
             def handle(self, frame):
                 from ._wit import Err
 
-                types = imports().types
+                types = imports().dingtalk_bot_types
                 try:
                     result = plugin._dispatch(frame)
                 except HostError as e:

@@ -1,9 +1,11 @@
 """Test fixture: a Python plugin that tries what the sandbox forbids and says what
-happened. Commands: fs, env, socket, http <url>, loop, memory, raise."""
+happened. Commands: fs, env, socket, http <url>, fetch <url>, sse <url>, loop, memory,
+raise. (`fetch` and `sse` use the SDK's `http`, which goes through the host: to a
+granted origin they work.)"""
 
 import os
 
-from dingtalk_bot import Plugin, reply_text
+from dingtalk_bot import HostError, Plugin, http, reply_text
 
 bot = Plugin("pyhostile", "0.1.0")
 
@@ -45,6 +47,14 @@ def on_message(msg):
         answer = attempt(open_socket)
     elif command == "http":
         answer = attempt(lambda: fetch(words[1]))
+    elif command == "fetch":
+        try:
+            res = http.get(words[1])
+            answer = f"fetched: {res.status} {res.text()}"
+        except HostError as e:
+            answer = f"host error: {e.kind}"
+    elif command == "sse":
+        answer = "sse: " + "|".join(e.data for e in http.get(words[1]).events())
     elif command == "loop":
         while True:
             pass
@@ -55,7 +65,7 @@ def on_message(msg):
     elif command == "raise":
         raise RuntimeError("on purpose")
     else:
-        answer = "commands: fs, env, socket, http <url>, loop, memory, raise"
+        answer = "commands: fs, env, socket, http <url>, fetch <url>, sse <url>, loop, memory, raise"
     reply_text(msg, answer)
 
 

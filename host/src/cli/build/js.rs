@@ -94,7 +94,7 @@ pub(super) fn build(
         .with_context(|| format!("in {}", manifest.display()))?;
     let tools = Tools::open(&dir, tools)?;
     let modules = npm_tools(&tools.dir)?;
-    let wit = tools.wit()?;
+    let wit = tools.wit("wit")?;
     let sdk = tools.dir.join("js-sdk");
     write_sdk(&sdk)?;
     if dir.join("tsconfig.json").is_file() {

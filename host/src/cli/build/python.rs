@@ -19,45 +19,44 @@ use super::tools::{Tools, check_name, plain, run, write_files};
 /// The componentize-py the host builds Python plugins with.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
+macro_rules! sdk_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../../plugin-sdk/python/", $name)))),*]
+    };
+}
+
 /// The Python SDK (`plugin-sdk/python/dingtalk_bot`), file by file.
-pub(crate) const SDK: &[(&str, &str)] = &[
-    (
-        "__init__.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/__init__.py"),
-    ),
-    (
-        "_wit.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/_wit.py"),
-    ),
-    (
-        "config.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/config.py"),
-    ),
-    (
-        "errors.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/errors.py"),
-    ),
-    (
-        "kv.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/kv.py"),
-    ),
-    (
-        "log.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/log.py"),
-    ),
-    (
-        "message.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/message.py"),
-    ),
-    (
-        "plugin.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/plugin.py"),
-    ),
-    (
-        "reply.py",
-        include_str!("../../../../plugin-sdk/python/dingtalk_bot/reply.py"),
-    ),
+pub(crate) const SDK: &[(&str, &str)] = sdk_files![
+    "dingtalk_bot/__init__.py",
+    "dingtalk_bot/_wit.py",
+    "dingtalk_bot/cards.py",
+    "dingtalk_bot/config.py",
+    "dingtalk_bot/errors.py",
+    "dingtalk_bot/http.py",
+    "dingtalk_bot/kv.py",
+    "dingtalk_bot/log.py",
+    "dingtalk_bot/media.py",
+    "dingtalk_bot/message.py",
+    "dingtalk_bot/plugin.py",
+    "dingtalk_bot/reply.py",
+    "dingtalk_bot/sse.py",
 ];
+
+/// The world Python plugins are built for (`plugin` plus `wasi:http`'s client, which
+/// componentize-py binds only when a world names it) and the WASI packages it needs.
+const WIT: &[(&str, &str)] = sdk_files![
+    "wit/python.wit",
+    "wit/deps/cli.wit",
+    "wit/deps/clocks.wit",
+    "wit/deps/filesystem.wit",
+    "wit/deps/http.wit",
+    "wit/deps/io.wit",
+    "wit/deps/random.wit",
+    "wit/deps/sockets.wit",
+];
+
+/// The world named in [`WIT`].
+const WORLD: &str = "python-plugin";
 
 #[derive(Deserialize)]
 struct PyProject {
@@ -102,7 +101,8 @@ pub(super) fn build(
         .with_context(|| format!("in {}", manifest.display()))?;
     let tools = Tools::open(dir, tools)?;
     let componentize = componentize_py(&tools.dir)?;
-    let wit = tools.wit()?;
+    let wit = tools.wit("python/wit")?;
+    write_files(&tools.dir.join("python"), WIT)?;
     let sdk = tools.dir.join("python-sdk");
     write_sdk(&sdk)?;
     let bindings = tools.dir.join("python-bindings");
@@ -110,7 +110,7 @@ pub(super) fn build(
     run(Command::new(&componentize)
         .arg("-d")
         .arg(&wit)
-        .args(["-w", "plugin", "bindings"])
+        .args(["-w", WORLD, "bindings"])
         .arg(&bindings))
     .context("generating the Python bindings failed")?;
     let dir = std::path::absolute(dir)?;
@@ -118,7 +118,7 @@ pub(super) fn build(
     run(Command::new(&componentize)
         .arg("-d")
         .arg(&wit)
-        .args(["-w", "plugin", "componentize"])
+        .args(["-w", WORLD, "componentize"])
         // The SDK built into this host first: it matches the WIT it speaks, whatever
         // copy the project carries for its own tests.
         .arg("-p")
@@ -136,9 +136,7 @@ pub(super) fn build(
 
 /// Write the Python SDK as the package `dingtalk_bot` under `dir`.
 pub(crate) fn write_sdk(dir: &Path) -> anyhow::Result<()> {
-    let package = dir.join("dingtalk_bot");
-    let files: Vec<(&str, &str)> = SDK.to_vec();
-    write_files(&package, &files)
+    write_files(dir, SDK)
 }
 
 /// The plugin's name becomes a file name and the module an argument: refuse a name
@@ -175,6 +173,21 @@ fn componentize_py(tools: &Path) -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_file_of_the_sdk_and_its_wit_is_built_into_the_host() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk/python");
+        let embedded: Vec<&str> = SDK.iter().chain(WIT).map(|(name, _)| *name).collect();
+        for sub in ["dingtalk_bot", "wit", "wit/deps"] {
+            for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                if path.extension().is_some_and(|e| e == "py" || e == "wit") {
+                    assert!(embedded.contains(&name.as_str()), "{name} is not built in");
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_project_name_that_leaves_the_output_folder_or_a_module_that_looks_like_an_option_is_refused()

@@ -39,9 +39,10 @@ impl Tools {
         Ok(Self { dir, _lock: lock })
     }
 
-    /// The WIT folder (`bot.wit`), rewritten from this binary's copy.
-    pub(super) fn wit(&self) -> anyhow::Result<PathBuf> {
-        let wit = self.dir.join("wit");
+    /// A WIT folder (`<sub>/bot.wit`) in the build folder, rewritten from this
+    /// binary's copy.
+    pub(super) fn wit(&self, sub: &str) -> anyhow::Result<PathBuf> {
+        let wit = self.dir.join(sub);
         std::fs::create_dir_all(&wit)?;
         std::fs::write(wit.join("bot.wit"), WIT)?;
         Ok(wit)

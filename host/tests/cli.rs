@@ -607,7 +607,7 @@ fn a_new_javascript_plugin_tests_and_checks_from_its_folder() {
 
 /// Run `cmd`, fail the test with its output unless it succeeds; its stdout.
 fn run_ok(cmd: &mut std::process::Command) -> String {
-    let out = cmd.output().unwrap();
+    let out = cmd.output().expect("run the command");
     assert!(
         out.status.success(),
         "{cmd:?}: {}{}",
@@ -620,7 +620,7 @@ fn run_ok(cmd: &mut std::process::Command) -> String {
 /// `host run <component>` in `dir` against a fresh simulator answers " hi " with the
 /// template's echo.
 async fn answers_hi(dir: &Path, component: &str) {
-    let sim = Sim::builder().start().await.unwrap();
+    let sim = Sim::builder().start().await.expect("start the simulator");
     let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
         .current_dir(dir)
         .args(["run", component])
@@ -633,9 +633,12 @@ async fn answers_hi(dir: &Path, component: &str) {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .expect("spawn host run");
     assert!(sim.wait_connections(1, Duration::from_secs(120)).await);
-    let pushed = sim.push_chatbot(MessageSpec::text(" hi ")).await.unwrap();
+    let pushed = sim
+        .push_chatbot(MessageSpec::text(" hi "))
+        .await
+        .expect("push a message");
     let replies = sim.wait_replies(&pushed.session, 1, WAIT).await;
     assert_eq!(replies[0].text(), Some("you said: hi"));
     let _ = child.kill().await;

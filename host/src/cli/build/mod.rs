@@ -53,6 +53,10 @@ pub(super) fn build(args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A Python or JavaScript build: (project, scratch folder, tools folder) to the
+/// plugin's name and its component in the scratch folder.
+type LanguageBuild = fn(&Path, &Path, Option<&Path>) -> anyhow::Result<(String, PathBuf)>;
+
 /// Build the plugin project at `dir`, whatever its language, into `<out>/<name>.wasm`.
 pub fn build_path(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     build_path_with_tools(dir, out, None)
@@ -68,10 +72,7 @@ pub fn build_path_with_tools(
     if dir.join("Cargo.toml").is_file() {
         return build_crate(dir, out);
     }
-    let language: fn(&Path, &Path, Option<&Path>) -> anyhow::Result<(String, PathBuf)> = if dir
-        .join("pyproject.toml")
-        .is_file()
-    {
+    let language: LanguageBuild = if dir.join("pyproject.toml").is_file() {
         python::build
     } else if dir.join("package.json").is_file() {
         js::build

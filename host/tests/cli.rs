@@ -645,31 +645,21 @@ async fn answers_hi(dir: &Path, component: &str) {
     sim.shutdown().await;
 }
 
-/// Whether node and npm run; when they do not, the skip is printed (outside CI) or
-/// the test fails (under `CI=true`).
+/// Whether node and npm run (else the skip is printed, or under `CI=true` the test
+/// fails).
 fn node() -> bool {
-    ["node", "npm"].iter().all(|program| {
-        match std::process::Command::new(program)
-            .arg("--version")
-            .output()
-        {
-            Ok(_) => true,
-            Err(e) => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{program} is required under CI=true: {e}"
-                );
-                eprintln!("skipped: {program} is not installed ({e})");
-                false
-            }
-        }
-    })
+    installed("node") && installed("npm")
 }
 
-/// Whether python3 runs; when it does not, the skip is printed (outside CI) or the
-/// test fails (under `CI=true`).
+/// Whether python3 runs (else the skip is printed, or under `CI=true` the test fails).
 pub fn python3() -> bool {
-    match std::process::Command::new("python3")
+    installed("python3")
+}
+
+/// Whether `program --version` runs; when it does not, the skip is printed (outside
+/// CI) or the test fails (under `CI=true`).
+fn installed(program: &str) -> bool {
+    match std::process::Command::new(program)
         .arg("--version")
         .output()
     {
@@ -677,9 +667,9 @@ pub fn python3() -> bool {
         Err(e) => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
-                "python3 is required under CI=true: {e}"
+                "{program} is required under CI=true: {e}"
             );
-            eprintln!("skipped: python3 is not installed ({e})");
+            eprintln!("skipped: {program} is not installed ({e})");
             false
         }
     }

@@ -18,6 +18,10 @@ pub struct MessageSpec {
     pub sender_nick: String,
     /// The client id of the app whose robot gets it; `None` is the sim's first app.
     pub app: Option<String>,
+    /// Whether the sender is an admin of the organisation (`isAdmin`).
+    pub admin: bool,
+    /// In a group: whether the robot is @-mentioned (`isInAtList`, `atUsers`).
+    pub at_bot: bool,
 }
 
 impl MessageSpec {
@@ -29,6 +33,8 @@ impl MessageSpec {
             sender_staff_id: "032615015535634423".into(),
             sender_nick: "张三".into(),
             app: None,
+            admin: false,
+            at_bot: true,
         }
     }
 
@@ -100,6 +106,18 @@ impl MessageSpec {
         self
     }
 
+    /// Sent by an admin of the organisation (or not).
+    pub fn admin(mut self, admin: bool) -> Self {
+        self.admin = admin;
+        self
+    }
+
+    /// In a group, whether the robot is @-mentioned (it is by default).
+    pub fn at_bot(mut self, at_bot: bool) -> Self {
+        self.at_bot = at_bot;
+        self
+    }
+
     /// The full `data` object.
     pub(crate) fn to_data(
         &self,
@@ -119,7 +137,7 @@ impl MessageSpec {
             "chatbotUserId": chatbot_user_id,
             "msgId": format!("msgSim{}==", ids.msg),
             "senderNick": self.sender_nick,
-            "isAdmin": false,
+            "isAdmin": self.admin,
             "senderStaffId": self.sender_staff_id,
             "sessionWebhookExpiredTime": now_ms + webhook_ttl_ms,
             "createAt": now_ms,
@@ -140,8 +158,10 @@ impl MessageSpec {
         match &self.group {
             Some(title) => {
                 data["conversationTitle"] = json!(title);
-                data["isInAtList"] = json!(true);
-                data["atUsers"] = json!([{ "dingtalkId": chatbot_user_id }]);
+                data["isInAtList"] = json!(self.at_bot);
+                if self.at_bot {
+                    data["atUsers"] = json!([{ "dingtalkId": chatbot_user_id }]);
+                }
             }
             None => data["openThreadId"] = json!(conversation_id),
         }

@@ -39,20 +39,10 @@ async fn jscalc_gives_calcbots_answers_on_calcbots_table() {
     let Some(jscalc) = js_plugin("jscalc") else {
         return;
     };
-    let cases: Vec<serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(workspace().join("plugins/calcbot/cases.json")).expect("table"),
-    )
-    .expect("the table is JSON");
     let sim = Sim::builder().start().await.expect("sim");
     let host = connect(host_for(&sim).plugin(&jscalc), &sim).await;
     let mut wrong = Vec::new();
-    for case in &cases {
-        let input = case["input"].as_str().expect("input");
-        let want = match (case["answer"].as_str(), case["error"].as_str()) {
-            (Some(a), _) => format!("Q: {}\nA: {a}", input.trim()),
-            (_, Some(e)) => format!("Q: {}\nA: Error: {e}", input.trim()),
-            _ => panic!("a case needs an answer or an error"),
-        };
+    for (input, want) in tests::calc_table() {
         let got = reply(&sim, MessageSpec::text(&format!("js {input}")), WAIT).await;
         if got.as_deref() != Some(want.as_str()) {
             wrong.push(format!("{input:?}: got {got:?}, want {want:?}"));

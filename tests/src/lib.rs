@@ -74,6 +74,26 @@ pub fn js_fixture(name: &str) -> Option<PathBuf> {
     )
 }
 
+/// calcbot's table (`plugins/calcbot/cases.json`), every calcbot's answers: each
+/// input with the whole reply it must get.
+pub fn calc_table() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(workspace().join("plugins/calcbot/cases.json"))
+        .expect("read plugins/calcbot/cases.json");
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("the table is JSON");
+    cases
+        .iter()
+        .map(|case| {
+            let input = case["input"].as_str().expect("input").to_owned();
+            let want = match (case["answer"].as_str(), case["error"].as_str()) {
+                (Some(a), _) => format!("Q: {}\nA: {a}", input.trim()),
+                (_, Some(e)) => format!("Q: {}\nA: Error: {e}", input.trim()),
+                _ => panic!("a case needs an answer or an error"),
+            };
+            (input, want)
+        })
+        .collect()
+}
+
 /// The build folder every test build shares (componentize-py, the npm packages), so
 /// the tools are installed once, not once per project.
 pub fn tools_dir() -> PathBuf {

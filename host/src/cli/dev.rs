@@ -40,6 +40,10 @@ pub(super) struct DevArgs {
     /// Folder of the plugins' key-value state while developing.
     #[arg(long, value_name = "DIR", default_value = "target/dev-state")]
     pub state_dir: PathBuf,
+    /// Chat in the browser instead of at a prompt: serve the dev chat page on this
+    /// loopback address (default 127.0.0.1:7788).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:7788")]
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// What to watch in a project: a Rust crate's or a JavaScript/TypeScript project's
@@ -83,15 +87,18 @@ fn crates(args: &DevArgs) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    let web_addr = args.web.map(super::web::check_addr).transpose()?;
     let crates = crates(&args)?;
     for c in &crates {
         let built = tokio::task::block_in_place(|| build_path(c, &args.out))?;
         println!("built {}", built.display());
     }
-    let sim = Sim::builder()
-        .start()
-        .await
-        .context("cannot start the simulator")?;
+    let sim = std::sync::Arc::new(
+        Sim::builder()
+            .start()
+            .await
+            .context("cannot start the simulator")?,
+    );
     let file = match &args.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
@@ -141,7 +148,31 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         let (dir, mode) = sources(c);
         watcher.watch(&dir, mode)?;
     }
-    println!("type a message and press enter (/picture, /file <name>, /group <text>, /quit)");
+    let web = match web_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot serve the dev chat on {addr}"))?;
+            let web = super::web::Web::new(sim.clone());
+            let tasks = [
+                tokio::spawn(web.clone().serve(listener)),
+                tokio::spawn(web.clone().watch()),
+            ];
+            println!("chat with your plugins at http://{addr}/ (Ctrl-C quits)");
+            Some((web, tasks))
+        }
+        None => {
+            println!(
+                "type a message and press enter (/picture, /file <name>, /group <text>, /quit)"
+            );
+            None
+        }
+    };
+    let publish = |event: Value| {
+        if let Some((web, _)) = &web {
+            web.publish(event);
+        }
+    };
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
@@ -153,13 +184,21 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
                 }
                 for c in crates.iter().filter(|c| touched.iter().any(|t| is_source(c, t))) {
                     println!("source changed; rebuilding {}", c.display());
+                    publish(serde_json::json!({"type": "build", "text": format!("source changed; rebuilding {}", c.display())}));
                     match tokio::task::block_in_place(|| build_path(c, &args.out)) {
-                        Ok(_) => running.reload(false).await,
-                        Err(e) => println!("build failed, the old version keeps running: {e:#}"),
+                        Ok(built) => {
+                            running.reload(false).await;
+                            publish(serde_json::json!({"type": "reload", "text": format!("reloaded {}", built.display())}));
+                        }
+                        Err(e) => {
+                            println!("build failed, the old version keeps running: {e:#}");
+                            publish(serde_json::json!({"type": "error", "level": "error",
+                                "text": format!("build failed, the old version keeps running: {e:#}")}));
+                        }
                     }
                 }
             }
-            line = lines.next_line() => {
+            line = lines.next_line(), if web.is_none() => {
                 let Some(line) = line? else { break };
                 let line = line.trim();
                 if line.is_empty() {
@@ -170,11 +209,20 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
                 }
                 converse(&sim, line).await;
             }
+            _ = tokio::signal::ctrl_c(), if web.is_some() => break,
         }
     }
     drop(watcher);
     running.shutdown().await;
-    sim.shutdown().await;
+    if let Some((_, tasks)) = web {
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+    if let Ok(sim) = std::sync::Arc::try_unwrap(sim) {
+        sim.shutdown().await;
+    }
     Ok(())
 }
 

@@ -13,6 +13,8 @@ mod new;
 mod run;
 #[cfg(feature = "dev-tools")]
 mod simulated;
+#[cfg(feature = "dev-tools")]
+mod web;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! What `host demo` and `host dev` add to the operator's settings so the example
 //! plugins work against the embedded simulator as they would against DingTalk and a
 //! model provider:
+//! - cardbot may take card callbacks (its button answers presses);
 //! - every plugin may reach the simulator's model endpoint (`http`), with its API key
 //!   injected from a secret (`http_headers`), and aibot's `base-url` and `model` point
 //!   there unless the config file says otherwise;
@@ -24,6 +25,9 @@ const KEY_SECRET: &str = "sim_model_key";
 
 /// The routing the README's example uses: the arithmetic calcbot accepts.
 pub const CALC_PATTERN: &str = r"^[\s\d.+\-*/%()]+$";
+
+/// The topic of card callbacks (button presses).
+const CARD_CALLBACK: &str = "/v1.0/card/instances/callback";
 
 /// What pycalc answers (`py <expression>`); it ignores everything else anyway.
 pub const PYCALC_PATTERN: &str = r"^py(\s|$)";
@@ -61,6 +65,19 @@ pub fn settings(
         let grants = &mut settings.grants;
         grants.http.origins.extend(http.origins.iter().cloned());
         grants.http.headers.extend(http.headers.iter().cloned());
+        if name == "cardbot" {
+            // Its `回传请求` button answers presses once it may take card callbacks.
+            let callbacks = crate::runtime::capability::topics::Grant::from_entries(&[format!(
+                "CALLBACK {CARD_CALLBACK}"
+            )])
+            .map_err(anyhow::Error::msg)?;
+            grants.topics.topics.extend(callbacks.topics);
+            grants
+                .config
+                .values
+                .entry("button-callbacks".into())
+                .or_insert_with(|| "true".into());
+        }
         if name == "aibot" {
             let values = &mut grants.config.values;
             values

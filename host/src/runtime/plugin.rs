@@ -376,9 +376,14 @@ impl Runtime {
             .map_err(link)?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(link)?;
 
+        // The canary may read the plugin's own config values (a plugin may decide its
+        // subscriptions by them) and nothing else it was granted.
         let canary_ctx = Arc::new(PluginContext {
             name: stem.clone(),
-            grants: Grants::default(),
+            grants: Grants {
+                config: settings.grants.config.clone(),
+                ..Grants::default()
+            },
             services: self.inner.services.clone(),
             limits: self.inner.limits.clone(),
             ticks: self.inner.ticks.clone(),

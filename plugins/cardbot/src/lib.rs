@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use dingtalk_bot_sdk::card::{CardCallback, CardUpdate};
 use dingtalk_bot_sdk::media::MediaKind;
 use dingtalk_bot_sdk::{
     ChatbotMessage, Description, Error, Frame, Outcome, Plugin, card, clock, config, media,
@@ -22,10 +23,21 @@ struct CardBot;
 
 impl Plugin for CardBot {
     fn describe() -> Description {
-        Description::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).chatbot_messages()
+        let description =
+            Description::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).chatbot_messages();
+        // Button presses need the card callback topic, which the operator grants
+        // (`topics`); asking for it ungranted would refuse the plugin, so only then.
+        if config::get("button-callbacks").as_deref() == Some("true") {
+            description.callback(CARD_CALLBACK)
+        } else {
+            description
+        }
     }
 
     fn handle(frame: Frame) -> Result<Outcome, Error> {
+        if frame.topic == CARD_CALLBACK {
+            return pressed(&frame.json()?);
+        }
         let msg: ChatbotMessage = frame.chatbot_message()?;
         match send_and_update(&msg) {
             Ok(()) => Ok(Outcome::Done),
@@ -41,6 +53,20 @@ impl Plugin for CardBot {
 }
 
 dingtalk_bot_sdk::export_plugin!(CardBot);
+
+/// Where DingTalk sends the presses of its cards' `request` buttons.
+const CARD_CALLBACK: &str = "/v1.0/card/instances/callback";
+
+/// The `回传请求` button was pressed: the card says by whom (an update of the card),
+/// and the answer carries it as card data.
+fn pressed(cb: &CardCallback) -> Result<Outcome, Error> {
+    let mut card = sample_card();
+    card["contents"][0]["text"] = json!(format!("回传请求 pressed by {}", cb.user_id));
+    card::update_standard(&cb.out_track_id, &card)?;
+    Ok(CardUpdate::new()
+        .card_param("pressedBy", &cb.user_id)
+        .into_outcome())
+}
 
 fn send_and_update(msg: &ChatbotMessage) -> Result<(), Error> {
     let biz_id = card_biz_id(msg);

@@ -159,6 +159,19 @@ async fn conversation(client: &Client, url: &str) -> Result<(), String> {
         "document.querySelector('#status').textContent === 'live'",
     )
     .await?;
+    // Figures for the record (the note, BENCHMARKS.md), never asserted.
+    match client
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0]; \
+             const r = performance.getEntriesByType('resource'); \
+             return [n.loadEventEnd, n.encodedBodySize + r.reduce((a, x) => a + x.encodedBodySize, 0)];",
+            vec![],
+        )
+        .await
+    {
+        Ok(load) => eprintln!("dev chat page: loaded in {} ms, {} bytes", load[0], load[1]),
+        Err(e) => eprintln!("dev chat page: no load figures ({e})"),
+    }
 
     let message = client
         .find(Locator::Css("[aria-label='Message']"))
@@ -232,13 +245,76 @@ async fn conversation(client: &Client, url: &str) -> Result<(), String> {
     )
     .await?;
 
-    // The log shows frames and ACKs, each expandable to its JSON.
+    // The log shows frames, ACKs and host calls, each expandable to its JSON.
     until(
         client,
         "the log",
-        "document.querySelectorAll('#log li.ack').length >= 3 && document.querySelector('#log li pre').textContent.includes('{')",
+        "document.querySelectorAll('#log li.ack').length >= 3 \
+         && document.querySelector('#log li pre').textContent.includes('{') \
+         && document.querySelector('#log').textContent.includes('calcbot host call reply ok')",
     )
     .await
+}
+
+#[tokio::test]
+async fn host_demo_web_shows_the_scripted_conversation_with_the_ai_card_finished() {
+    if !browser() {
+        return;
+    }
+    let web_port = free_port();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_host"))
+        .current_dir(workspace())
+        .args(["demo", "--web"])
+        .arg(format!("127.0.0.1:{web_port}"))
+        .env("CARGO_TARGET_DIR", target().join("plugin-build"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn host demo --web");
+    let mut lines = tokio::io::BufReader::new(demo.stdout.take().expect("stdout")).lines();
+    let done = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("Ctrl-C quits") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(done, Ok(true), "host demo --web never finished its script");
+    let scratch = target().join(format!("web-demo-{}", std::process::id()));
+    let driver_port = free_port();
+    let mut driver = chromedriver(driver_port).await;
+    let client = browse(driver_port, &scratch.join("profile")).await;
+    let result = async {
+        client
+            .goto(&format!("http://127.0.0.1:{web_port}/"))
+            .await
+            .map_err(|e| e.to_string())?;
+        until(&client, "the scripted arithmetic", &bot_says("Q: 1+2*3")).await?;
+        until(
+            &client,
+            "aibot's AI card, streamed to the end",
+            "[...document.querySelectorAll('.card.finished')].some(c => c.textContent.includes('finished'))",
+        )
+        .await
+    }
+    .await;
+    if result.is_err()
+        && let Ok(png) = client.screenshot().await
+    {
+        let _ = std::fs::write(target().join("test-output/web/demo-failure.png"), png);
+    }
+    let _ = client.close().await;
+    let _ = driver.kill().await;
+    let _ = demo.kill().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }
 
 #[tokio::test]

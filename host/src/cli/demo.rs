@@ -5,13 +5,14 @@
 //! conversation and prints what the user sent and what the bot answered.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
 use sim::{MessageSpec, Sim};
 
-use super::{ConfigFile, StateOptions, simulated};
+use super::{ConfigFile, StateOptions, simulated, web};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
 use crate::egress::Egress;
@@ -25,18 +26,44 @@ pub(super) struct DemoArgs {
     /// A config file, as for `host run` (grants, config values, `[secrets]`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also show the conversation in the browser, on the dev chat page served on this
+    /// loopback address (default 127.0.0.1:7788), and keep serving it until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:7788")]
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// How long the demo waits for each reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+pub(super) async fn demo(args: DemoArgs, logs: Option<web::LogSink>) -> anyhow::Result<()> {
+    let web_addr = args.web.map(web::check_addr).transpose()?;
     let plugins = prepare_plugins(&args.workspace)?;
-    let sim = Sim::builder()
-        .start()
-        .await
-        .context("cannot start the simulator")?;
+    let sim = Arc::new(
+        Sim::builder()
+            .start()
+            .await
+            .context("cannot start the simulator")?,
+    );
     println!("simulator listening on {}", sim.url());
+    let page = match web_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot serve the dev chat on {addr}"))?;
+            let page = web::Web::new(sim.clone());
+            let mut tasks = vec![
+                tokio::spawn(page.clone().serve(listener)),
+                tokio::spawn(page.clone().watch()),
+            ];
+            if let Some(logs) = logs {
+                tasks.push(tokio::spawn(page.clone().forward_logs(logs)));
+            }
+            println!("the conversation is also at http://{addr}/");
+            Some((page, tasks))
+        }
+        None => None,
+    };
+    let web = page.as_ref().map(|(p, _)| p.as_ref());
     let file = match &args.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
@@ -83,25 +110,38 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             MessageSpec::text("1/0"),
             MessageSpec::text("/calc import os"),
         ] {
-            failures += exchange(&sim, spec, true).await?;
+            failures += exchange(&sim, web, spec, true).await?;
         }
     }
     if host_has(&loaded, "cardbot") {
-        failures += exchange(&sim, MessageSpec::text("/card"), false).await?;
+        failures += exchange(&sim, web, MessageSpec::text("/card"), false).await?;
         failures += show_cards(&sim).await;
     }
     if host_has(&loaded, "aibot") {
-        failures += exchange(&sim, MessageSpec::picture(), true).await?;
+        failures += exchange(&sim, web, MessageSpec::picture(), true).await?;
         sim.set_model_delay(Duration::from_millis(60));
         for question in [
             "What does Stream mode change for a bot behind a firewall?",
             "And what did I ask before?",
         ] {
-            failures += ai_exchange(&sim, question).await?;
+            failures += ai_exchange(&sim, web, question).await?;
+        }
+    }
+    if let Some((_, tasks)) = page {
+        println!(
+            "\nthe conversation is at http://{}/ (Ctrl-C quits)",
+            web_addr.map(|a| a.to_string()).unwrap_or_default()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
         }
     }
     running.shutdown().await;
-    sim.shutdown().await;
+    if let Ok(sim) = Arc::try_unwrap(sim) {
+        sim.shutdown().await;
+    }
     let _ = std::fs::remove_dir_all(&state_dir);
     if failures > 0 {
         bail!("{failures} demo steps got no reply or no ACK");
@@ -109,15 +149,32 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Push `spec`, through the page when there is one (so it shows there too).
+async fn push(
+    sim: &Sim,
+    web: Option<&web::Web>,
+    spec: MessageSpec,
+) -> Result<sim::Pushed, sim::PushError> {
+    match web {
+        Some(web) => web.push(spec).await,
+        None => sim.push_chatbot(spec).await,
+    }
+}
+
 /// Push one message, print it, the text reply (when one is expected) and the ACK;
 /// how many of those were missing.
-async fn exchange(sim: &Sim, spec: MessageSpec, expect_text: bool) -> anyhow::Result<usize> {
+async fn exchange(
+    sim: &Sim,
+    web: Option<&web::Web>,
+    spec: MessageSpec,
+    expect_text: bool,
+) -> anyhow::Result<usize> {
     let said = match spec.body.get("content").and_then(|c| c.as_str()) {
         Some(text) if spec.msgtype == "text" => text.to_owned(),
         _ => format!("[{}]", spec.msgtype),
     };
     println!("user> {said}");
-    let pushed = sim.push_chatbot(spec).await?;
+    let pushed = push(sim, web, spec).await?;
     let wait = if expect_text {
         REPLY_TIMEOUT
     } else {
@@ -156,10 +213,10 @@ async fn ack_line(sim: &Sim, message_id: &str) -> usize {
 
 /// Ask aibot and print the AI card's states as the simulator receives them:
 /// created ("thinking"), each streaming update, and the final state.
-async fn ai_exchange(sim: &Sim, question: &str) -> anyhow::Result<usize> {
+async fn ai_exchange(sim: &Sim, web: Option<&web::Web>, question: &str) -> anyhow::Result<usize> {
     println!("user> {question}");
     let before = sim.model_requests().len();
-    let pushed = sim.push_chatbot(MessageSpec::text(question)).await?;
+    let pushed = push(sim, web, MessageSpec::text(question)).await?;
     let card = format!("ai-{}", pushed.data["msgId"].as_str().unwrap_or_default());
     let started = std::time::Instant::now();
     let mut seen = 0;

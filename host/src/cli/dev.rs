@@ -86,7 +86,7 @@ fn crates(args: &DevArgs) -> anyhow::Result<Vec<PathBuf>> {
     }
 }
 
-pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
+pub(super) async fn dev(args: DevArgs, logs: Option<super::web::LogSink>) -> anyhow::Result<()> {
     let web_addr = args.web.map(super::web::check_addr).transpose()?;
     let crates = crates(&args)?;
     for c in &crates {
@@ -154,10 +154,13 @@ pub(super) async fn dev(args: DevArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot serve the dev chat on {addr}"))?;
             let web = super::web::Web::new(sim.clone());
-            let tasks = [
+            let mut tasks = vec![
                 tokio::spawn(web.clone().serve(listener)),
                 tokio::spawn(web.clone().watch()),
             ];
+            if let Some(logs) = logs {
+                tasks.push(tokio::spawn(web.clone().forward_logs(logs)));
+            }
             println!("chat with your plugins at http://{addr}/ (Ctrl-C quits)");
             Some((web, tasks))
         }

@@ -510,21 +510,42 @@ fn plugin_configs(
     }
 }
 
-fn init_tracing() {
+/// Logging to stderr (`RUST_LOG`, default `info`), plus `extra` (the dev chat's log
+/// layer) when given, which sees `info` and the host's `debug` events (host calls).
+fn init_tracing<L>(extra: Option<L>)
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal: journald, files and pipes get plain text.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let extra = extra.map(|l| l.with_filter(tracing_subscriber::EnvFilter::new("info,host=debug")));
+    let _ = tracing_subscriber::registry()
+        .with(extra)
+        .with(stderr)
         .try_init();
 }
 
 /// Parse the command line and run it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    #[cfg(feature = "dev-tools")]
+    let web_log = match &cli.command {
+        Command::Dev(args) if args.web.is_some() => Some(web::LogSink::new()),
+        Command::Demo(args) if args.web.is_some() => Some(web::LogSink::new()),
+        _ => None,
+    };
+    #[cfg(feature = "dev-tools")]
+    init_tracing(web_log.as_ref().map(web::LogSink::layer));
+    #[cfg(not(feature = "dev-tools"))]
+    init_tracing(None::<tracing_subscriber::layer::Identity>);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -536,12 +557,12 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             #[cfg(feature = "dev-tools")]
-            Command::Demo(args) => demo::demo(args).await,
+            Command::Demo(args) => demo::demo(args, web_log).await,
             Command::Check(args) => check::check(args).await,
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
             #[cfg(feature = "dev-tools")]
-            Command::Dev(args) => dev::dev(args).await,
+            Command::Dev(args) => dev::dev(args, web_log).await,
         }
     });
     match result {

@@ -159,6 +159,20 @@ impl Web {
         }
     }
 
+    /// Publish the host's log lines from `sink` until the task is dropped.
+    pub(super) async fn forward_logs(self: Arc<Self>, sink: LogSink) {
+        let mut logs = sink.0.subscribe();
+        loop {
+            match logs.recv().await {
+                Ok(event) => self.publish(event),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.publish(
+                    json!({"type": "log", "level": "warn", "text": format!("{n} log lines dropped (too many at once)")}),
+                ),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
     fn group_of(&self, session: &str) -> Option<String> {
         self.state
             .lock()
@@ -286,6 +300,69 @@ where
     )
 }
 
+/// The host's log lines for the page: a tracing layer installed at start when `--web`
+/// is given (plugin log lines, frame failures, reloads, host calls), whose events the
+/// page's log shows.
+#[derive(Clone)]
+pub struct LogSink(broadcast::Sender<Value>);
+
+impl LogSink {
+    pub fn new() -> Self {
+        Self(broadcast::channel(1024).0)
+    }
+
+    /// The layer feeding this sink.
+    pub fn layer(&self) -> LogLayer {
+        LogLayer(self.0.clone())
+    }
+}
+
+/// A tracing layer turning events into the page's log entries.
+pub struct LogLayer(broadcast::Sender<Value>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        let text = match fields.0.remove("message") {
+            Some(Value::String(m)) => m,
+            _ => String::new(),
+        };
+        // No page yet is fine: nothing to show it to.
+        let _ = self.0.send(
+            json!({"type": "log", "level": meta.level().as_str().to_lowercase(),
+            "target": meta.target(), "text": text, "fields": fields.0}),
+        );
+    }
+}
+
+#[derive(Default)]
+struct Fields(serde_json::Map<String, Value>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SendRequest {
@@ -328,28 +405,43 @@ async fn send(State(web): State<Arc<Web>>, Json(req): Json<SendRequest>) -> impl
     if req.group {
         spec = spec.in_group(GROUP).at_bot(req.at_bot);
     }
-    let group = req.group.then(|| GROUP.to_owned());
-    let gate = web.pushing.lock().await;
-    let pushed = web.sim.push_chatbot(spec).await;
-    if let (Ok(pushed), Ok(mut s)) = (&pushed, web.state.lock()) {
-        s.sessions.insert(pushed.session.clone(), group.clone());
+    match web.push(spec).await {
+        Ok(pushed) => Json(json!({"messageId": pushed.message_id})),
+        Err(e) => Json(json!({"error": e.to_string()})),
     }
-    drop(gate);
-    match pushed {
-        Ok(pushed) => {
-            let shown = match req.kind.as_str() {
-                "picture" => format!("[picture] {}", req.file_name),
-                "file" => format!("[file] {}", req.file_name),
-                _ => req.text.clone(),
-            };
-            web.publish(
-                json!({"type": "user", "kind": req.kind, "text": shown, "group": group,
-                "nick": req.nick, "staffId": req.staff_id, "messageId": pushed.message_id,
+}
+
+impl Web {
+    /// Push `spec` as a DingTalk user and show it in the conversation.
+    pub(super) async fn push(&self, spec: MessageSpec) -> Result<sim::Pushed, sim::PushError> {
+        let shown = match spec.msgtype.as_str() {
+            "text" => spec.body["content"].as_str().unwrap_or_default().to_owned(),
+            "file" => format!(
+                "[file] {}",
+                spec.body["fileName"].as_str().unwrap_or_default()
+            ),
+            other => format!("[{other}]"),
+        };
+        let (group, nick, staff, kind) = (
+            spec.group.clone(),
+            spec.sender_nick.clone(),
+            spec.sender_staff_id.clone(),
+            spec.msgtype.clone(),
+        );
+        let gate = self.pushing.lock().await;
+        let pushed = self.sim.push_chatbot(spec).await;
+        if let (Ok(pushed), Ok(mut s)) = (&pushed, self.state.lock()) {
+            s.sessions.insert(pushed.session.clone(), group.clone());
+        }
+        drop(gate);
+        if let Ok(pushed) = &pushed {
+            self.publish(
+                json!({"type": "user", "kind": kind, "text": shown, "group": group,
+                "nick": nick, "staffId": staff, "messageId": pushed.message_id,
                 "data": pushed.data}),
             );
-            Json(json!({"messageId": pushed.message_id}))
         }
-        Err(e) => Json(json!({"error": e.to_string()})),
+        pushed
     }
 }
 

@@ -104,6 +104,7 @@ impl State {
             },
             Err(super::capability::HostError::Trap(_)) => "trap",
         };
+        tracing::debug!(plugin = %self.plugin.name, capability, result = label, "host call");
         self.plugin
             .services
             .metrics

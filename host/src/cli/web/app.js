@@ -199,6 +199,12 @@ function onEvent(ev) {
     case "frame":
       logEntry("frame", `→ ${ev.topic} ${ev.messageId}`, ev);
       break;
+    case "log": {
+      const f = ev.fields || {};
+      const what = [f.plugin, ev.text, f.capability, f.result, f.text].filter((x) => x !== undefined && x !== "").join(" ");
+      logEntry(ev.level, `${ev.level} ${what}`, ev);
+      break;
+    }
     default:
       logEntry(ev.level === "error" || ev.type === "error" ? "error" : ev.level || "", ev.text || ev.type, ev);
   }

@@ -224,7 +224,8 @@ async fn conversation(client: &Client, url: &str) -> Result<(), String> {
         client,
         "a group reply with an @ mention",
         "[...document.querySelectorAll('[data-role=bot]')].some(e => \
-         e.textContent.includes('group') && e.querySelector('.mention')?.textContent.includes('@张三') \
+         e.closest('li').querySelector('.meta').textContent.includes('group') \
+         && e.querySelector('.mention')?.textContent.includes('@张三') \
          && e.textContent.includes('A: 2'))",
     )
     .await?;

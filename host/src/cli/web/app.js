@@ -28,8 +28,10 @@ function scrollDown(list) {
   list.scrollTop = list.scrollHeight;
 }
 
+// One message: who and where above it, and an element with `data-role` ("user" or
+// "bot") whose text is exactly the message's visible text.
 function bubble(role, meta, ...content) {
-  const li = el("li", { class: "msg", "data-role": role }, el("span", { class: "meta", "aria-hidden": "true" }, meta), ...content);
+  const li = el("li", { class: `msg ${role}` }, el("span", { class: "meta", "aria-hidden": "true" }, meta), el("div", { "data-role": role }, ...content));
   conversation.append(li);
   scrollDown(conversation);
   return li;

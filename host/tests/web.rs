@@ -252,7 +252,8 @@ async fn conversation(client: &Client, url: &str) -> Result<(), String> {
         "the log",
         "document.querySelectorAll('#log li.ack').length >= 3 \
          && document.querySelector('#log li pre').textContent.includes('{') \
-         && document.querySelector('#log').textContent.includes('calcbot host call reply ok')",
+         && document.querySelector('#log').textContent.includes('calcbot host call reply ok') \
+         && /host call reply ok [0-9.]+ ms/.test(document.querySelector('#log').textContent)",
     )
     .await
 }

@@ -471,7 +471,10 @@ fn new_store(engine: &wasmtime::Engine, mut state: State) -> Store<State> {
     store.call_hook(|mut cx, hook| {
         let state = cx.data_mut();
         match hook {
-            CallHook::CallingHost => state.host_call_epoch = state.epoch(),
+            CallHook::CallingHost => {
+                state.host_call_epoch = state.epoch();
+                state.host_call_started = std::time::Instant::now();
+            }
             CallHook::ReturningFromHost => {
                 state.host_waited |= state.epoch() > state.host_call_epoch;
             }

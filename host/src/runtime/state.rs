@@ -104,7 +104,9 @@ impl State {
             },
             Err(super::capability::HostError::Trap(_)) => "trap",
         };
-        tracing::debug!(plugin = %self.plugin.name, capability, result = label, "host call");
+        let micros =
+            u64::try_from(self.host_call_started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::debug!(plugin = %self.plugin.name, capability, result = label, duration_us = micros, "host call");
         self.plugin
             .services
             .metrics
@@ -159,6 +161,8 @@ pub(crate) struct State {
     pub deadline_epoch: u64,
     /// The epoch when the running host call began.
     pub host_call_epoch: u64,
+    /// When the running host call began (its duration goes to the debug log).
+    pub host_call_started: std::time::Instant,
     /// A host call since the last deadline check waited across a tick.
     pub host_waited: bool,
 }
@@ -180,6 +184,7 @@ impl State {
             cpu_ticks_left: plugin.limits.cpu_ticks(),
             deadline_epoch: 0,
             host_call_epoch: 0,
+            host_call_started: std::time::Instant::now(),
             host_waited: false,
             plugin,
             scope,

@@ -203,7 +203,8 @@ function onEvent(ev) {
       break;
     case "log": {
       const f = ev.fields || {};
-      const what = [f.plugin, ev.text, f.capability, f.result, f.text].filter((x) => x !== undefined && x !== "").join(" ");
+      const took = f.duration_us === undefined ? undefined : `${(f.duration_us / 1000).toFixed(2)} ms`;
+      const what = [f.plugin, ev.text, f.capability, f.result, took, f.text].filter((x) => x !== undefined && x !== "").join(" ");
       logEntry(ev.level, `${ev.level} ${what}`, ev);
       break;
     }

@@ -54,16 +54,11 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `host dev calcbot cardbot --web`, once it says where the page is.
-async fn dev_chat(out: &Path, port: u16) -> Child {
+/// `host <args>` from the workspace, once it printed a line containing `ready`.
+async fn host_until(args: &[String], ready: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_host"))
         .current_dir(workspace())
-        .args(["dev", "plugins/calcbot", "plugins/cardbot", "--web"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--out")
-        .arg(out)
-        .arg("--state-dir")
-        .arg(out.join("state"))
+        .args(args)
         .env("CARGO_TARGET_DIR", target().join("plugin-build"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -71,20 +66,36 @@ async fn dev_chat(out: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("spawn host dev --web");
+        .expect("spawn host");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(300), async {
+    let seen = tokio::time::timeout(Duration::from_secs(300), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("chat with your plugins at") {
+            if line.contains(ready) {
                 return true;
             }
         }
         false
     })
     .await;
-    assert_eq!(ready, Ok(true), "host dev --web never served the page");
+    assert_eq!(seen, Ok(true), "host {args:?} never printed {ready:?}");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     child
+}
+
+/// `host dev calcbot cardbot --web`, once it says where the page is.
+async fn dev_chat(out: &Path, port: u16) -> Child {
+    let args = [
+        "dev".into(),
+        "plugins/calcbot".into(),
+        "plugins/cardbot".into(),
+        "--web".into(),
+        format!("127.0.0.1:{port}"),
+        "--out".into(),
+        out.display().to_string(),
+        "--state-dir".into(),
+        out.join("state").display().to_string(),
+    ];
+    host_until(&args, "chat with your plugins at").await
 }
 
 async fn chromedriver(port: u16) -> Child {
@@ -264,29 +275,12 @@ async fn host_demo_web_shows_the_scripted_conversation_with_the_ai_card_finished
         return;
     }
     let web_port = free_port();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_host"))
-        .current_dir(workspace())
-        .args(["demo", "--web"])
-        .arg(format!("127.0.0.1:{web_port}"))
-        .env("CARGO_TARGET_DIR", target().join("plugin-build"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn host demo --web");
-    let mut lines = tokio::io::BufReader::new(demo.stdout.take().expect("stdout")).lines();
-    let done = tokio::time::timeout(Duration::from_secs(300), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("Ctrl-C quits") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(done, Ok(true), "host demo --web never finished its script");
+    let args = [
+        "demo".into(),
+        "--web".into(),
+        format!("127.0.0.1:{web_port}"),
+    ];
+    let mut demo = host_until(&args, "Ctrl-C quits").await;
     let scratch = target().join(format!("web-demo-{}", std::process::id()));
     let driver_port = free_port();
     let mut driver = chromedriver(driver_port).await;

@@ -473,7 +473,9 @@ fn new_store(engine: &wasmtime::Engine, mut state: State) -> Store<State> {
         match hook {
             CallHook::CallingHost => {
                 state.host_call_epoch = state.epoch();
-                state.host_call_started = std::time::Instant::now();
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    state.host_call_started = std::time::Instant::now();
+                }
             }
             CallHook::ReturningFromHost => {
                 state.host_waited |= state.epoch() > state.host_call_epoch;

@@ -59,8 +59,14 @@ function mentions(at) {
   return out;
 }
 
+// A plugin chooses these URLs: only web and DingTalk links become links, so a
+// `javascript:` URL can never run in this page.
+function safeUrl(url) {
+  return /^(https?|dingtalk):/i.test(String(url ?? "")) ? String(url) : "";
+}
+
 function linkButton(title, url) {
-  return el("a", { class: "button", href: url, target: "_blank", rel: "noopener noreferrer", textContent: title });
+  return el("a", { class: "button", href: safeUrl(url), target: "_blank", rel: "noopener noreferrer", textContent: title });
 }
 
 function renderReply(ev) {
@@ -79,10 +85,10 @@ function renderReply(ev) {
     }
     case "link": {
       const l = body.link || {};
-      return [el("div", { class: "card" }, el("h3", {}, el("a", { href: l.messageUrl, target: "_blank", rel: "noopener noreferrer", textContent: l.title ?? "" })), el("div", { textContent: l.text ?? "" }), l.picUrl ? el("span", { class: "image", textContent: `picture ${l.picUrl}` }) : null)];
+      return [el("div", { class: "card" }, el("h3", {}, el("a", { href: safeUrl(l.messageUrl), target: "_blank", rel: "noopener noreferrer", textContent: l.title ?? "" })), el("div", { textContent: l.text ?? "" }), l.picUrl ? el("span", { class: "image", textContent: `picture ${l.picUrl}` }) : null)];
     }
     case "feedCard":
-      return [el("div", { class: "card feed" }, (body.feedCard?.links || []).map((l) => el("a", { href: l.messageURL, target: "_blank", rel: "noopener noreferrer", textContent: l.title ?? "" })))];
+      return [el("div", { class: "card feed" }, (body.feedCard?.links || []).map((l) => el("a", { href: safeUrl(l.messageURL), target: "_blank", rel: "noopener noreferrer", textContent: l.title ?? "" })))];
     default:
       return [el("pre", { textContent: JSON.stringify(body, null, 2) })];
   }

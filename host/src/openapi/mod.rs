@@ -12,6 +12,7 @@
 
 pub(crate) mod api;
 pub(crate) mod cards;
+mod direct;
 pub(crate) mod media;
 pub(crate) mod messages;
 pub mod token;
@@ -192,24 +193,62 @@ impl Default for HttpConfig {
     }
 }
 
-/// The shared HTTP client (connection pooling across all plugins and calls).
+/// The `User-Agent` of every DingTalk call.
+const USER_AGENT: &str = concat!("dingtalk-wasm-host/", env!("CARGO_PKG_VERSION"));
+
+/// Why the HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// reqwest's client.
+    #[error("HTTP client: {0}")]
+    Reqwest(#[from] reqwest::Error),
+    /// The TLS configuration of the webhook client.
+    #[error("HTTP client TLS set-up: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The shared HTTP clients (connection pooling across all plugins and calls).
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    /// Session-webhook replies, unless a proxy is configured (then `client`).
+    webhooks: Option<direct::Direct>,
 }
 
 impl Http {
     /// A client with `config`'s timeouts.
-    pub fn new(config: &HttpConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: &HttpConfig) -> Result<Self, ClientError> {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            .user_agent(concat!("dingtalk-wasm-host/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             // DingTalk's APIs and webhooks answer directly; a redirect is an answer
             // to report, not to follow with a token attached.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            webhooks: direct::Direct::unless_proxied(config)?,
+        })
+    }
+
+    /// POST `body` (JSON text) to the session webhook `uri`.
+    pub(crate) async fn post_webhook(
+        &self,
+        uri: &http::Uri,
+        body: Vec<u8>,
+    ) -> Result<Value, Error> {
+        match &self.webhooks {
+            Some(direct) => direct.post_json(Step::Webhook, uri, body).await,
+            None => {
+                let request = self
+                    .client
+                    .post(uri.to_string())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body);
+                self.send(Step::Webhook, request).await
+            }
+        }
     }
 
     /// The underlying client, for requests this module has no helper for.

@@ -82,8 +82,8 @@ pub fn feed_card_body(links: &[(String, String, String)]) -> Value {
 pub const MAX_BODY_BYTES: usize = 64 << 10;
 
 /// POST `body` to `webhook`. A body over [`MAX_BODY_BYTES`] is refused unsent.
-pub async fn send(http: &Http, webhook: &str, body: &Value) -> Result<(), Error> {
-    let text = body.to_string();
+pub async fn send(http: &Http, webhook: &http::Uri, body: &Value) -> Result<(), Error> {
+    let text = serde_json::to_vec(body).unwrap_or_default();
     if text.len() > MAX_BODY_BYTES {
         return Err(Error::TooLarge {
             step: Step::Webhook,
@@ -91,12 +91,7 @@ pub async fn send(http: &Http, webhook: &str, body: &Value) -> Result<(), Error>
             max: MAX_BODY_BYTES,
         });
     }
-    let request = http
-        .client()
-        .post(webhook)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(text);
-    http.send(Step::Webhook, request).await.map(drop)
+    http.post_webhook(webhook, text).await.map(drop)
 }
 
 #[cfg(test)]

@@ -19,6 +19,51 @@ pub struct SessionWebhook {
     pub url: String,
     /// Epoch milliseconds after which it is refused (0: no expiry given).
     pub expires_at_ms: i64,
+    /// Where it leads; `None` when it is not a URL the host would call.
+    pub target: Option<WebhookTarget>,
+}
+
+/// (scheme, host, port) of a URL.
+pub type Origin = (String, String, u16);
+
+/// A session webhook parsed once per frame: the origin the reply capability checks
+/// and the URI the HTTP client connects to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookTarget {
+    /// Its origin, host in lower case and the port explicit.
+    pub origin: Origin,
+    /// The URI a reply is POSTed to.
+    pub uri: http::Uri,
+}
+
+impl WebhookTarget {
+    /// Parse `url` with the URL standard's parser, then parse its serialisation as the
+    /// `http::Uri` requests use. `None` with user info, or unless both parsers agree
+    /// on scheme, host and port, so the origin checked is the one connected to.
+    pub fn parse(url: &str) -> Option<Self> {
+        let parsed = reqwest::Url::parse(url).ok()?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return None;
+        }
+        let origin = origin(&parsed)?;
+        let uri: http::Uri = parsed.as_str().parse().ok()?;
+        let agrees = uri.scheme_str() == Some(origin.0.as_str())
+            && uri.host().map(str::to_ascii_lowercase).as_deref() == Some(origin.1.as_str())
+            && uri.port_u16().unwrap_or(match origin.0.as_str() {
+                "https" => 443,
+                _ => 80,
+            }) == origin.2;
+        agrees.then_some(Self { origin, uri })
+    }
+}
+
+/// The origin of `url`, if it has a host and a known port.
+pub fn origin(url: &reqwest::Url) -> Option<Origin> {
+    Some((
+        url.scheme().to_owned(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default()?,
+    ))
 }
 
 /// The frame's grants, and its payload id.
@@ -109,6 +154,7 @@ impl FrameScope {
         }
         Self {
             webhook: f.session_webhook.map(|url| SessionWebhook {
+                target: WebhookTarget::parse(&url),
                 url,
                 expires_at_ms: millis(f.session_webhook_expired_time.as_ref()),
             }),
@@ -152,6 +198,45 @@ mod tests {
         assert_eq!(s.msg_id.as_deref(), Some("msgA=="));
         assert_eq!(s.conversation, Some(Receiver::User("u1".into())));
         assert_eq!(s.webhook.map(|w| w.expires_at_ms), Some(1));
+    }
+
+    #[test]
+    fn a_webhook_is_parsed_once_into_the_origin_checked_and_the_uri_called() {
+        let t = WebhookTarget::parse("HTTPS://OAPI.DingTalk.com/robot/sendBySession?session=s%20x")
+            .unwrap();
+        assert_eq!(t.origin, ("https".into(), "oapi.dingtalk.com".into(), 443));
+        assert_eq!(
+            t.uri.to_string(),
+            "https://oapi.dingtalk.com/robot/sendBySession?session=s%20x"
+        );
+        let v6 = WebhookTarget::parse("http://[::1]:9000/w").unwrap();
+        assert_eq!(v6.origin, ("http".into(), "[::1]".into(), 9000));
+        assert_eq!(v6.uri.port_u16(), Some(9000));
+    }
+
+    #[test]
+    fn webhooks_the_two_parsers_could_read_differently_are_refused() {
+        for url in [
+            "https://user:pw@oapi.dingtalk.com/robot",
+            "https://oapi.dingtalk.com@evil.example/robot",
+            "https://evil.example\\@oapi.dingtalk.com/robot",
+            "https://oapi.dingtalk.com:443@evil.example/",
+            "mailto:x@oapi.dingtalk.com",
+            "not a url",
+        ] {
+            let parsed = WebhookTarget::parse(url);
+            assert!(
+                parsed
+                    .as_ref()
+                    .is_none_or(|t| t.origin.1 != "oapi.dingtalk.com"
+                        && t.uri.host() == Some(t.origin.1.as_str())),
+                "{url}: {parsed:?}"
+            );
+        }
+        // Backslashes are slashes to the URL standard: the host is evil.example, and
+        // the URI called is on evil.example too, never on DingTalk's host.
+        let t = WebhookTarget::parse("https://evil.example\\oapi.dingtalk.com/").unwrap();
+        assert_eq!(t.uri.host(), Some("evil.example"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::openapi::webhook::{self, MAX_BODY_BYTES};
 use crate::runtime::bindings::dingtalk::bot::reply;
+use crate::runtime::scope::{self, Origin};
 use crate::runtime::state::{Services, State};
 
 /// Most user ids (and, separately, phone numbers) one reply may mention.
@@ -40,41 +41,33 @@ impl super::Capability for Capability {
     }
 }
 
-/// (scheme, host, port) of a URL.
-type Origin = (String, String, u16);
-
-fn origin(url: &reqwest::Url) -> Option<Origin> {
-    Some((
-        url.scheme().to_owned(),
-        url.host_str()?.to_ascii_lowercase(),
-        url.port_or_known_default()?,
-    ))
-}
-
 /// The origins a session webhook may be on: DingTalk's and the configured bases'.
 pub fn webhook_origins(bases: &[&str]) -> Vec<Origin> {
     DINGTALK_ORIGINS
         .iter()
         .chain(bases)
-        .filter_map(|b| reqwest::Url::parse(b).ok().as_ref().and_then(origin))
+        .filter_map(|b| reqwest::Url::parse(b).ok().as_ref().and_then(scope::origin))
         .collect()
 }
 
 /// Whether a reply may go to `url` now: the frame's own webhook, unexpired, on an
-/// allowed origin.
-pub(crate) fn check_webhook(state: &State, url: &str) -> Result<(), String> {
+/// allowed origin. The URI to POST to (parsed once, when the frame was scoped).
+pub(crate) fn check_webhook(state: &State, url: &str) -> Result<http::Uri, String> {
     let Some(allowed) = &state.scope.webhook else {
         return Err("this frame carried no session webhook to reply to".into());
     };
     if allowed.url != url {
         return Err("replies may only go to the session webhook of the frame being handled".into());
     }
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|_| "the frame's session webhook is not a URL".to_owned())?;
-    let on_allowed_origin = parsed.username().is_empty()
-        && parsed.password().is_none()
-        && origin(&parsed).is_some_and(|o| state.plugin.services.webhook_origins.contains(&o));
-    if !on_allowed_origin {
+    let Some(target) = &allowed.target else {
+        return Err("the frame's session webhook is not a URL the host calls".into());
+    };
+    if !state
+        .plugin
+        .services
+        .webhook_origins
+        .contains(&target.origin)
+    {
         return Err(
             "the frame's session webhook is not on DingTalk's API host or the configured API base"
                 .into(),
@@ -87,7 +80,7 @@ pub(crate) fn check_webhook(state: &State, url: &str) -> Result<(), String> {
     if allowed.expires_at_ms != 0 && now_ms >= allowed.expires_at_ms {
         return Err("the session webhook has expired".into());
     }
-    Ok(())
+    Ok(target.uri.clone())
 }
 
 fn check_size(parts: &[&str]) -> HostResult<()> {
@@ -117,19 +110,19 @@ fn button(b: reply::ActionButton) -> webhook::Button {
     }
 }
 
-/// Send `body` to the checked webhook `url`; borrows nothing from the state, so
-/// the state is not held across the request.
-async fn send(services: Arc<Services>, url: String, body: Value) -> HostResult<()> {
-    webhook::send(&services.http, &url, &body).await?;
+/// Send `body` to the checked webhook; borrows nothing from the state, so the state
+/// is not held across the request.
+async fn send((services, uri): (Arc<Services>, http::Uri), body: Value) -> HostResult<()> {
+    webhook::send(&services.http, &uri, &body).await?;
     Ok(())
 }
 
 impl State {
-    /// Check `url` now; the services to send with.
-    fn reply_to(&self, url: &str) -> HostResult<Arc<Services>> {
+    /// Check `url` now; the services to send with and the URI to send to.
+    fn reply_to(&self, url: &str) -> HostResult<(Arc<Services>, http::Uri)> {
         check_len("the webhook", url, MAX_URL)?;
-        check_webhook(self, url).map_err(denied)?;
-        Ok(self.plugin.services.clone())
+        let uri = check_webhook(self, url).map_err(denied)?;
+        Ok((self.plugin.services.clone(), uri))
     }
 }
 
@@ -139,7 +132,7 @@ impl reply::Host for State {
         let result: HostResult<()> = async move {
             check_size(&[&content])?;
             let body = webhook::text_body(&content, &at(mentions)?);
-            send(this.reply_to(&url)?, url, body).await
+            send(this.reply_to(&url)?, body).await
         }
         .await;
         self.count_call("reply", &result);
@@ -157,7 +150,7 @@ impl reply::Host for State {
         let result: HostResult<()> = async move {
             check_size(&[&title, &text])?;
             let body = webhook::markdown_body(&title, &text, &at(mentions)?);
-            send(this.reply_to(&url)?, url, body).await
+            send(this.reply_to(&url)?, body).await
         }
         .await;
         self.count_call("reply", &result);
@@ -186,7 +179,7 @@ impl reply::Host for State {
                 &buttons,
                 card.vertical,
             );
-            send(this.reply_to(&url)?, url, body).await
+            send(this.reply_to(&url)?, body).await
         }
         .await;
         self.count_call("reply", &result);
@@ -199,7 +192,7 @@ impl reply::Host for State {
             check_size(&[&link.title, &link.text, &link.message_url, &link.pic_url])?;
             let body =
                 webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
-            send(this.reply_to(&url)?, url, body).await
+            send(this.reply_to(&url)?, body).await
         }
         .await;
         self.count_call("reply", &result);
@@ -223,7 +216,7 @@ impl reply::Host for State {
                 .into_iter()
                 .map(|l| (l.title, l.message_url, l.pic_url))
                 .collect();
-            send(this.reply_to(&url)?, url, webhook::feed_card_body(&links)).await
+            send(this.reply_to(&url)?, webhook::feed_card_body(&links)).await
         }
         .await;
         self.count_call("reply", &result);
@@ -234,17 +227,12 @@ impl reply::Host for State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::scope::WebhookTarget;
 
     #[test]
     fn webhooks_are_allowed_only_on_dingtalk_or_the_configured_bases() {
         let allowed = webhook_origins(&["http://127.0.0.1:9000"]);
-        let ok = |u: &str| {
-            reqwest::Url::parse(u)
-                .ok()
-                .as_ref()
-                .and_then(origin)
-                .is_some_and(|o| allowed.contains(&o))
-        };
+        let ok = |u: &str| WebhookTarget::parse(u).is_some_and(|t| allowed.contains(&t.origin));
         assert!(ok(
             "https://oapi.dingtalk.com/robot/sendBySession?session=s"
         ));

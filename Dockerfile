@@ -11,9 +11,9 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p host \
-    && target/release/host build plugins/calcbot plugins/cardbot plugins/aibot \
-    && install -D target/release/host /out/bin/host \
+    cargo build --profile dist --locked -p host \
+    && target/dist/host build plugins/calcbot plugins/cardbot plugins/aibot \
+    && install -D target/dist/host /out/bin/host \
     && install -D -m 0644 -t /out/plugins plugins/calcbot.wasm plugins/cardbot.wasm plugins/aibot.wasm
 
 FROM debian:bookworm-slim

@@ -3,10 +3,11 @@
     python3 bench/compare.py                # 3 rounds, windows 1 and 64
     python3 bench/compare.py --rounds 5 --only host,dingtalk-stream
 
-Installs what it needs under $CARGO_TARGET_DIR/bench (or target/bench): the release
-host and simulator, the plugins, a virtualenv with dingtalk-stream from PyPI, the
-dingtalk-stream package from npm, the two Rust crates from crates.io, and a
-throw-away certificate authority for the crate with hard-coded URLs. Then it runs
+Builds the host and simulator with the `dist` profile (fat LTO, as deployed) and
+installs the rest under $CARGO_TARGET_DIR/bench (or target/bench): the plugins, a
+virtualenv with dingtalk-stream from PyPI, the dingtalk-stream package from npm, the
+two Rust crates from crates.io, and a throw-away certificate authority for the crate
+with hard-coded URLs. Then it runs
 `sim bench` for every client and window, alternating clients inside each round so
 that machine noise falls on all of them alike, and prints the medians and the
 host/peer ratios of the same run. Raw results go to bench/results.json under the
@@ -42,8 +43,10 @@ def run(cmd, **kw):
 def setup(clients):
     """Build or install every client; returns {name: command}."""
     WORK.mkdir(parents=True, exist_ok=True)
-    run(["cargo", "build", "--release", "-p", "host", "-p", "sim"], cwd=ROOT)
-    host = TARGET / "release" / "host"
+    # The `dist` profile (fat LTO) is the build operators deploy; the simulator gets it
+    # too, so the driver takes as little of the shared cores as it can.
+    run(["cargo", "build", "--profile", "dist", "-p", "host", "-p", "sim"], cwd=ROOT)
+    host = TARGET / "dist" / "host"
     plugins = WORK / "plugins"
     run([host, "build", ROOT / "plugins/calcbot", ROOT / "plugins/cardbot", "--out", plugins])
     commands = {
@@ -103,7 +106,7 @@ def certificates():
 
 
 def bench(name, command, window, messages, warmup, log):
-    sim = TARGET / "release" / "sim"
+    sim = TARGET / "dist" / "sim"
     cmd = [str(sim), "bench", "-n", str(messages), "-w", str(window), "--warmup", str(warmup), "--", *command]
     with open(log, "a") as err:
         err.write(f"\n== {name} w={window} {time.strftime('%H:%M:%S')}\n")

@@ -14,6 +14,9 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
+    // The frame handed to `handle` borrows the host's decoded frame: no copy of its
+    // topic, headers and data per call.
+    ownership: Borrowing { duplicate_if_necessary: true },
     trappable_error_type: { "dingtalk:bot/types.error" => HostError },
 });
 

@@ -634,19 +634,24 @@ impl Plugin {
         };
         let state = State::new(self.ctx.clone(), scope.clone());
         let mut store = new_store(self.pre.engine(), state);
+        let headers: Vec<(&str, &str)> = frame
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let wit_frame = WitFrame {
             kind,
-            topic: frame.topic.clone(),
-            message_id: frame.message_id.clone(),
-            headers: frame.headers.clone(),
-            data: frame.data.clone(),
+            topic: &frame.topic,
+            message_id: &frame.message_id,
+            headers: &headers,
+            data: &frame.data,
         };
         let result = {
             let call = async {
                 let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
                     HandleError::Instantiate(cap_text(format!("{e:#}"), MAX_REPORTED))
                 })?;
-                Ok(instance.call_handle(&mut store, &wit_frame).await)
+                Ok(instance.call_handle(&mut store, wit_frame).await)
             };
             tokio::time::timeout(self.limits.wall_timeout, call).await
         };

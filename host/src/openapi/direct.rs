@@ -53,12 +53,13 @@ impl Direct {
     /// The client, unless the environment configures a proxy (then `None`: reqwest,
     /// which honours it, carries the webhooks too).
     pub(crate) fn unless_proxied(config: &HttpConfig) -> Result<Option<Self>, rustls::Error> {
-        let proxied = PROXY_VARS
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-        if proxied {
+        if proxied(|v| std::env::var_os(v)) {
             return Ok(None);
         }
+        Self::new(config).map(Some)
+    }
+
+    fn new(config: &HttpConfig) -> Result<Self, rustls::Error> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
@@ -78,10 +79,10 @@ impl Direct {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE)
             .build(connector);
-        Ok(Some(Self {
+        Ok(Self {
             client,
             timeout: config.request_timeout,
-        }))
+        })
     }
 
     /// POST `body` (JSON) to `uri` and check the answer in both error styles.
@@ -105,6 +106,13 @@ impl Direct {
                 .await
                 .map_err(|e| transport(step, e.is_connect(), &e))?;
             let status = response.status().as_u16();
+            let declared = http_body::Body::size_hint(response.body()).lower();
+            if declared > MAX_ANSWER_BYTES as u64 {
+                return Err(Error::AnswerTooLarge {
+                    step,
+                    max: MAX_ANSWER_BYTES,
+                });
+            }
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
@@ -127,6 +135,13 @@ impl Direct {
     }
 }
 
+/// Whether `var` names a proxy reqwest would use.
+fn proxied(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    PROXY_VARS
+        .iter()
+        .any(|v| var(v).is_some_and(|s| !s.is_empty()))
+}
+
 /// A transport failure with its causes. hyper's errors carry no URL.
 fn transport(step: Step, connect: bool, e: &(dyn std::error::Error + 'static)) -> Error {
     let mut detail = e.to_string();
@@ -140,5 +155,131 @@ fn transport(step: Step, connect: bool, e: &(dyn std::error::Error + 'static)) -
         Error::Connect { step, detail }
     } else {
         Error::Network { step, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A loopback server answering every connection's first request with `answer`
+    /// (or never, when it is empty); the URI to POST to.
+    async fn server(answer: &'static [u8]) -> http::Uri {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    if answer.is_empty() {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    let _ = socket.write_all(answer).await;
+                });
+            }
+        });
+        format!("http://{addr}/robot/sendBySession?session=secret-session")
+            .parse()
+            .unwrap()
+    }
+
+    fn client(timeout: Duration) -> Direct {
+        Direct::new(&HttpConfig {
+            connect_timeout: timeout,
+            request_timeout: timeout,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_leaves_webhooks_to_reqwest() {
+        assert!(proxied(
+            |v| (v == "https_proxy").then(|| "http://p:3128".into())
+        ));
+        assert!(!proxied(|v| (v == "HTTPS_PROXY").then(|| "".into())));
+        assert!(!proxied(|_| None));
+    }
+
+    #[tokio::test]
+    async fn an_ok_answer_is_its_json_and_an_errcode_is_an_error() {
+        let direct = client(Duration::from_secs(5));
+        let ok = server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 27\r\n\r\n{\"errcode\":0,\"errmsg\":\"ok\"}",
+        )
+        .await;
+        let answer = direct
+            .post_json(Step::Webhook, &ok, b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(answer["errmsg"], "ok");
+        let expired = server(b"HTTP/1.1 200 OK\r\ncontent-length: 37\r\n\r\n{\"errcode\":300001,\"errmsg\":\"expired\"}").await;
+        let err = direct
+            .post_json(Step::Webhook, &expired, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Api { ref code, .. } if code == "300001"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_reported_not_followed() {
+        let direct = client(Duration::from_secs(5));
+        let uri = server(
+            b"HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/\r\ncontent-length: 0\r\n\r\n",
+        )
+        .await;
+        let err = direct
+            .post_json(Step::Webhook, &uri, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Api { status: 302, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_the_cap() {
+        let direct = client(Duration::from_secs(5));
+        let declared = server(b"HTTP/1.1 200 OK\r\ncontent-length: 999999999\r\n\r\n{").await;
+        let err = direct
+            .post_json(Step::Webhook, &declared, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err}");
+        // Undeclared: a body that keeps coming until the connection closes.
+        let mut endless = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
+        endless.resize(endless.len() + MAX_ANSWER_BYTES + 10, b' ');
+        let streamed = server(endless.leak()).await;
+        let err = direct
+            .post_json(Step::Webhook, &streamed, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_and_no_error_names_the_url() {
+        let direct = client(Duration::from_millis(300));
+        let uri = server(b"").await;
+        let err = direct
+            .post_json(Step::Webhook, &uri, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        let refused: http::Uri = "http://127.0.0.1:1/robot/sendBySession?session=secret-session"
+            .parse()
+            .unwrap();
+        let err = direct
+            .post_json(Step::Webhook, &refused, b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err}");
+        assert!(!err.to_string().contains("secret-session"), "{err}");
     }
 }

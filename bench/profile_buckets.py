@@ -22,7 +22,12 @@ STAGES = [
     ("reply request: hyper connection task", r"hyper::proto::h1::dispatch"),
     ("instance teardown", r"drop_in_place<wasmtime::runtime::store|StoreOpaque as core::ops::drop"),
     ("instantiation", r"instantiate_async|PoolingInstanceAllocator|allocate_instance"),
-    ("guest code and other host calls", r"call_handle|JIT|perf-|wasmtime::runtime::func|HostFn|resume_fiber"),
+    ("reply host call: its own work", r"dingtalk::bot::reply"),
+    ("log host call", r"dingtalk::bot::log"),
+    ("fiber entry and switches, host-call glue", r"fiber|catch_unwind|HostFn|wasmtime::runtime::func"),
+    # JIT code has no unwind info for perf: its samples are [unknown] frames of the
+    # perf map wasmtime writes (perf-PID.map).
+    ("guest code", r"call_handle|JIT|perf-"),
     ("frame read, decode, dispatch", r"connection::handle_text|FrameSink>::deliver|frame::decode"),
     ("ACK: dedup record, encode, queue", r"Recorder::send|Dedup::|Ack::encode|AckWriter"),
     ("ACK socket writes", r"write_loop"),

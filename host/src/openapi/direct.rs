@@ -189,6 +189,11 @@ mod tests {
             .unwrap()
     }
 
+    /// POST an empty JSON object to `uri`.
+    async fn post(direct: &Direct, uri: &http::Uri) -> Result<Value, Error> {
+        direct.post_json(Step::Webhook, uri, b"{}".to_vec()).await
+    }
+
     fn client(timeout: Duration) -> Direct {
         Direct::new(&HttpConfig {
             connect_timeout: timeout,
@@ -213,16 +218,10 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-length: 27\r\n\r\n{\"errcode\":0,\"errmsg\":\"ok\"}",
         )
         .await;
-        let answer = direct
-            .post_json(Step::Webhook, &ok, b"{}".to_vec())
-            .await
-            .unwrap();
+        let answer = post(&direct, &ok).await.unwrap();
         assert_eq!(answer["errmsg"], "ok");
         let expired = server(b"HTTP/1.1 200 OK\r\ncontent-length: 37\r\n\r\n{\"errcode\":300001,\"errmsg\":\"expired\"}").await;
-        let err = direct
-            .post_json(Step::Webhook, &expired, b"{}".to_vec())
-            .await
-            .unwrap_err();
+        let err = post(&direct, &expired).await.unwrap_err();
         assert!(
             matches!(err, Error::Api { ref code, .. } if code == "300001"),
             "{err}"
@@ -236,10 +235,7 @@ mod tests {
             b"HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/\r\ncontent-length: 0\r\n\r\n",
         )
         .await;
-        let err = direct
-            .post_json(Step::Webhook, &uri, b"{}".to_vec())
-            .await
-            .unwrap_err();
+        let err = post(&direct, &uri).await.unwrap_err();
         assert!(matches!(err, Error::Api { status: 302, .. }), "{err}");
     }
 
@@ -247,19 +243,13 @@ mod tests {
     async fn an_endless_answer_is_cut_at_the_cap() {
         let direct = client(Duration::from_secs(5));
         let declared = server(b"HTTP/1.1 200 OK\r\ncontent-length: 999999999\r\n\r\n{").await;
-        let err = direct
-            .post_json(Step::Webhook, &declared, b"{}".to_vec())
-            .await
-            .unwrap_err();
+        let err = post(&direct, &declared).await.unwrap_err();
         assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err}");
         // Undeclared: a body that keeps coming until the connection closes.
         let mut endless = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
         endless.resize(endless.len() + MAX_ANSWER_BYTES + 10, b' ');
         let streamed = server(endless.leak()).await;
-        let err = direct
-            .post_json(Step::Webhook, &streamed, b"{}".to_vec())
-            .await
-            .unwrap_err();
+        let err = post(&direct, &streamed).await.unwrap_err();
         assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err}");
     }
 
@@ -267,18 +257,12 @@ mod tests {
     async fn a_silent_server_times_out_and_no_error_names_the_url() {
         let direct = client(Duration::from_millis(300));
         let uri = server(b"").await;
-        let err = direct
-            .post_json(Step::Webhook, &uri, b"{}".to_vec())
-            .await
-            .unwrap_err();
+        let err = post(&direct, &uri).await.unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err}");
         let refused: http::Uri = "http://127.0.0.1:1/robot/sendBySession?session=secret-session"
             .parse()
             .unwrap();
-        let err = direct
-            .post_json(Step::Webhook, &refused, b"{}".to_vec())
-            .await
-            .unwrap_err();
+        let err = post(&direct, &refused).await.unwrap_err();
         assert!(matches!(err, Error::Connect { .. }), "{err}");
         assert!(!err.to_string().contains("secret-session"), "{err}");
     }

@@ -51,10 +51,10 @@ def setup(clients):
     run([host, "build", ROOT / "plugins/calcbot", ROOT / "plugins/cardbot", "--out", plugins])
     commands = {
         # Metrics on: the host is measured as operators run it.
-        "host": [str(host), "run", "--admin", "127.0.0.1:0", str(plugins / "calcbot.wasm")],
+        "host": [str(host), "run", "--admin", "127.0.0.1:0", "--config", str(ROOT / "bench/host.toml"), str(plugins / "calcbot.wasm")],
         # cardbot subscribes to chatbot messages too, so with it loaded every message
         # also gets its one-second card update: measured for memory only.
-        "host+cardbot": [str(host), "run", str(plugins / "calcbot.wasm"), str(plugins / "cardbot.wasm")],
+        "host+cardbot": [str(host), "run", "--config", str(ROOT / "bench/host.toml"), str(plugins / "calcbot.wasm"), str(plugins / "cardbot.wasm")],
     }
     if "python-sdk" in clients:
         venv = WORK / "python"

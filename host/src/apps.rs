@@ -192,7 +192,7 @@ impl Fleet {
                     fleet.shutdown().await;
                     return Err(Error::App {
                         app: spec.name,
-                        source: Box::new(e),
+                        reason: Box::new(e),
                     });
                 }
             }

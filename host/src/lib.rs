@@ -72,13 +72,14 @@ pub enum Error {
     /// A plugin's settings do not fit the host's (e.g. a header names a missing secret).
     #[error("invalid plugin settings: {0}")]
     Config(String),
-    /// One app of several could not start.
-    #[error("app {app}: {source}")]
+    /// One app of several could not start. (Not a `source`: the message already
+    /// says why, and an error chain would say it twice.)
+    #[error("app {app}: {reason}")]
     App {
         /// The app's name.
         app: String,
         /// Why.
-        source: Box<Error>,
+        reason: Box<Error>,
     },
 }
 

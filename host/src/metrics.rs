@@ -12,8 +12,13 @@
 //! `dingtalk_host_calls_total{app,plugin,capability,result}`,
 //! `dingtalk_plugin_quarantined{app,plugin}`, `dingtalk_plugin_info{app,plugin,version}`,
 //! `dingtalk_token_fetches_total{app}`, `dingtalk_kv_ops_total{app,plugin,op,result}`,
-//! `dingtalk_http_requests_total{app,plugin,origin,result}`, and the standard
+//! `dingtalk_http_requests_total{app,plugin,origin,result}`,
+//! `dingtalk_limit_refusals_total{app,plugin,capability,bound}`, and the standard
 //! `process_*` metrics.
+//!
+//! Known label sets are exported at zero from the start (each loaded plugin's
+//! quarantined gauge, each reconnect reason), so dashboards and `absent()` alerts
+//! see the series before the first event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,6 +99,14 @@ struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    app: String,
+    plugin: String,
+    capability: &'static str,
+    bound: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InfoLabels {
     app: String,
     plugin: String,
@@ -131,6 +144,7 @@ struct Inner {
     token_fetches: Family<AppLabels, Counter>,
     kv_ops: Family<KvLabels, Counter>,
     http: Family<HttpLabels, Counter>,
+    refusals: Family<RefusalLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -168,6 +182,7 @@ impl Metrics {
         let token_fetches = Family::default();
         let kv_ops = Family::default();
         let http = Family::default();
+        let refusals = Family::default();
         registry.register(
             "dingtalk_frames",
             "Data frames by app, plugin, topic and outcome",
@@ -223,6 +238,11 @@ impl Metrics {
             "Plugins' outbound HTTP requests by origin and result",
             http.clone(),
         );
+        registry.register(
+            "dingtalk_limit_refusals",
+            "Host calls refused by a per-frame, per-second or host-buffer bound",
+            refusals.clone(),
+        );
         registry.register_collector(Box::new(process::Process::new()));
         Metrics(Some(Arc::new(Inner {
             registry,
@@ -237,6 +257,7 @@ impl Metrics {
             token_fetches,
             kv_ops,
             http,
+            refusals,
         })))
     }
 
@@ -335,6 +356,33 @@ impl AppMetrics {
         }
     }
 
+    /// Export every reason in `reasons` at zero (the first replacement then counts 1).
+    pub fn reconnect_reasons(&self, reasons: &[&'static str]) {
+        if let Some(m) = &self.inner {
+            for &reason in reasons {
+                drop(m.reconnects.get_or_create(&ReasonLabels {
+                    app: self.app(),
+                    reason,
+                }));
+            }
+        }
+    }
+
+    /// A host call of `capability` refused by `bound` (`per_frame`, `per_second`,
+    /// `bytes`).
+    pub fn limit_refused(&self, plugin: &str, capability: &'static str, bound: &'static str) {
+        if let Some(m) = &self.inner {
+            m.refusals
+                .get_or_create(&RefusalLabels {
+                    app: self.app(),
+                    plugin: plugin.into(),
+                    capability,
+                    bound,
+                })
+                .inc();
+        }
+    }
+
     /// A host function of `capability` returned `result` (`ok` or the error case).
     pub fn host_call(&self, plugin: &str, capability: &'static str, result: &'static str) {
         if let Some(m) = &self.inner {
@@ -375,6 +423,8 @@ impl AppMetrics {
                     version: version.into(),
                 })
                 .set(1);
+            // Created at 0 when new; a plugin reloaded while quarantined keeps its 1.
+            drop(m.quarantined.get_or_create(&self.plugin(plugin)));
         }
     }
 
@@ -459,6 +509,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    }
+
+    #[test]
+    fn loaded_plugins_and_reconnect_reasons_are_exported_at_zero_before_any_event() {
+        let metrics = Metrics::enabled();
+        let a = metrics.app("support");
+        a.plugin_loaded("calcbot", "1.0.0", None);
+        a.reconnect_reasons(&["lost", "keepalive"]);
+        let text = metrics.render().unwrap();
+        for series in [
+            "dingtalk_plugin_quarantined{app=\"support\",plugin=\"calcbot\"} 0",
+            "dingtalk_reconnects_total{app=\"support\",reason=\"lost\"} 0",
+            "dingtalk_reconnects_total{app=\"support\",reason=\"keepalive\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} missing from:\n{text}");
+        }
+        a.quarantined("calcbot", true);
+        a.plugin_loaded("calcbot", "1.0.1", Some("1.0.0"));
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains("dingtalk_plugin_quarantined{app=\"support\",plugin=\"calcbot\"} 1"),
+            "a reload keeps the quarantine: {text}"
+        );
     }
 
     #[test]

@@ -153,6 +153,44 @@ fn new_then_build_then_check_works_end_to_end() {
 }
 
 #[test]
+fn run_with_a_missing_plugin_file_names_the_file_once() {
+    let dir = scratch("missing");
+    let missing = dir.join("nonexistent.wasm");
+    let out = host_cmd(&dir)
+        .args(["run", "--client-id", "id", "--client-secret", "secret"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let expected = format!("cannot load the plugin {}: no such file", missing.display());
+    assert_eq!(stderr.matches(&expected).count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("connect"),
+        "not a connection step: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_with_only_a_config_file_reports_its_malformed_grant() {
+    let dir = scratch("bad-config");
+    std::fs::write(dir.join("bad.toml"), "[plugins.reporter]\nopenapi = [42]\n").unwrap();
+    let out = host_cmd(&dir)
+        .args(["check", "--config", "bad.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!stderr.contains("nothing to check"), "{stderr}");
+    assert!(
+        stderr.contains("reporter") && stderr.contains("openapi"),
+        "the error names the plugin and the key: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_names_the_reason_a_plugin_would_be_refused() {
     let dir = scratch("check");
     std::fs::write(dir.join("junk.wasm"), b"not wasm").unwrap();

@@ -173,6 +173,19 @@ async fn metrics_count_a_known_sequence_of_frames_and_need_the_token() {
     assert!(sim.wait_connections(1, WAIT).await);
     let token = Some("admin-token");
 
+    // Known label sets are there at zero before any event.
+    let (_, text) = get(&format!("{admin}/metrics"), token).await;
+    for series in [
+        "dingtalk_plugin_quarantined{app=\"default\",plugin=\"calcbot\"} 0",
+        "dingtalk_reconnects_total{app=\"default\",reason=\"lost\"} 0",
+        "dingtalk_reconnects_total{app=\"default\",reason=\"keepalive\"} 0",
+    ] {
+        assert!(
+            text.contains(series),
+            "{series} missing after start-up:\n{text}"
+        );
+    }
+
     // Three answered, one re-pushed (a duplicate), one on a topic nobody serves.
     let mut first = None;
     for _ in 0..3 {
@@ -575,4 +588,177 @@ async fn a_redis_outage_falls_back_to_per_process_dedup_and_frames_keep_being_an
     a.stop().await;
     b.stop().await;
     sim.shutdown().await;
+}
+
+// Host memory under amplification: a separate `host run` each, its peak resident
+// memory (`VmHWM`) read from /proc once every frame is ACKed, held to the README's
+// bound: what the host had before the attack, plus each in-flight instance's memory
+// limit (its linear memory and what a host call lifts out of it), plus the plugin's
+// host-buffer budget.
+
+/// Frames of one plugin at once, its memory limit and host-buffer budget (MiB).
+const CONCURRENCY: u64 = 16;
+const MEMORY_MIB: u64 = 16;
+const BUFFER_MIB: u64 = 32;
+
+/// The hostile fixture, built from `tests/plugins/hostile` once per process.
+fn hostile() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("workspace");
+            host::cli::build::build_components(
+                workspace,
+                &["hostile".into()],
+                &scratch("hostile-fixture"),
+            )
+            .expect("build the hostile fixture")
+            .remove(0)
+        })
+        .clone()
+}
+
+/// `VmHWM` or `VmRSS` of process `pid`, MiB.
+fn memory_mib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kib| kib / 1024)
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Start `host run` with hostile under the bound's limits, push `CONCURRENCY * 2`
+/// frames of `spec` at once on its topic, wait for every ACK; what came of it.
+async fn amplify(test: &str, state: Option<&str>, spec: MessageSpec) -> Amplified {
+    let dir = scratch(test);
+    std::fs::write(
+        dir.join("host.toml"),
+        format!(
+            "[limits]\nmemory_mib = {MEMORY_MIB}\nmax_concurrency = {CONCURRENCY}\nhost_buffer_mib = {BUFFER_MIB}\ntimeout_ms = 60000\n\n[plugins.hostile]\ntopics = [\"CALLBACK /v1.0/im/bot/messages/delegate\"]\n"
+        ),
+    )
+    .expect("write host.toml");
+    let sim = Sim::builder().start().await.expect("start sim");
+    let mut args = credentials(&sim);
+    if let Some(url) = state {
+        args.extend(["--state".into(), url.into()]);
+    }
+    args.extend([
+        "--config".into(),
+        path(&dir.join("host.toml")),
+        path(&hostile()),
+    ]);
+    let host = Host::spawn(&sim, &dir, &args, &[]);
+    assert!(sim.wait_connections(1, WAIT).await, "{}", host.log());
+    let pid = host.child.id().expect("running");
+    let before = memory_mib(pid, "VmRSS:");
+    let mut pushed = Vec::new();
+    for _ in 0..CONCURRENCY * 2 {
+        let (session, data) = sim.chatbot_data(&spec);
+        let id = sim
+            .push_callback("/v1.0/im/bot/messages/delegate", data)
+            .await
+            .expect("push");
+        pushed.push((id, session));
+    }
+    let mut failed = Vec::new();
+    let mut replies = Vec::new();
+    for (id, session) in &pushed {
+        let ack = sim
+            .wait_ack(id, Duration::from_secs(120))
+            .await
+            .unwrap_or_else(|| panic!("frame {id} is ACKed:\n{}", host.log()));
+        if ack.code != 200 {
+            failed.push(ack.message);
+        }
+        let reply = sim
+            .wait_replies(session, 1, Duration::from_millis(200))
+            .await;
+        replies.extend(reply.first().and_then(|r| r.text()).map(str::to_owned));
+    }
+    let peak = memory_mib(pid, "VmHWM:");
+    host.stop().await;
+    sim.shutdown().await;
+    println!("{test}: host RSS before {before} MiB, peak {peak} MiB");
+    Amplified {
+        before,
+        peak,
+        failed,
+        replies,
+    }
+}
+
+/// The host's memory before and at its peak (MiB), the frames that failed, and
+/// the plugin's reports.
+struct Amplified {
+    before: u64,
+    peak: u64,
+    failed: Vec<String>,
+    replies: Vec<String>,
+}
+
+impl Amplified {
+    /// Every frame answered `report`, and the peak stayed under the bound.
+    fn assert(&self, report: &str) {
+        assert_bounded(self.before, self.peak);
+        assert!(self.failed.is_empty(), "failed frames: {:?}", self.failed);
+        assert_eq!(self.replies.len() as u64, CONCURRENCY * 2);
+        assert!(
+            self.replies.iter().all(|r| r == report),
+            "{:?}",
+            self.replies
+        );
+    }
+}
+
+fn assert_bounded(before: u64, peak: u64) {
+    let bound = before + CONCURRENCY * MEMORY_MIB + BUFFER_MIB;
+    assert!(
+        peak <= bound,
+        "the host's peak resident memory {peak} MiB is above {bound} MiB ({before} MiB before the attack + {CONCURRENCY} x {MEMORY_MIB} MiB instances + {BUFFER_MIB} MiB host buffers)"
+    );
+}
+
+const GET_MANY_REFUSED: &str = "get-many refused: limit: the values of these keys add up to 104857600 bytes; one get-many returns at most 4194304";
+
+#[tokio::test]
+async fn a_get_many_naming_one_large_value_a_hundred_times_leaves_the_hosts_memory_bounded() {
+    amplify("amplify-embedded", None, MessageSpec::text("kv-amplify"))
+        .await
+        .assert(GET_MANY_REFUSED);
+}
+
+#[tokio::test]
+async fn a_get_many_amplifier_on_redis_is_refused_before_redis_answers_the_values() {
+    let Some(server) = RedisServer::start("amplify") else {
+        return;
+    };
+    amplify(
+        "amplify-redis",
+        Some(&server.url()),
+        MessageSpec::text("kv-amplify"),
+    )
+    .await
+    .assert(GET_MANY_REFUSED);
+}
+
+#[tokio::test]
+async fn concurrent_downloads_of_large_files_hold_at_most_the_host_buffer_budget() {
+    let file = 12 << 20;
+    amplify(
+        "amplify-download",
+        None,
+        MessageSpec::sized_file("download", file),
+    )
+    .await
+    .assert(&format!("downloaded {file} bytes"));
 }

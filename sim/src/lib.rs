@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use message::MessageSpec;
 pub use model::{ModelFault, ModelRequest, answer_to};
-pub use openapi::CardFault;
+pub use openapi::{CardFault, MAX_SIZED_FILE};
 pub use state::{AckRecord, CardRecord, ConnectionRecord, MediaRecord, OpenRecord, Reply};
 use state::{Inner, Outbound};
 

@@ -200,8 +200,20 @@ pub fn file_content(code: &str) -> Vec<u8> {
     format!("sim file for {code}\n").into_bytes()
 }
 
+/// The download code prefix of a file of a given size (`sim-bytes-<n>`).
+pub const SIZED_FILE_PREFIX: &str = "sim-bytes-";
+
+/// The largest sized file the simulator serves.
+pub const MAX_SIZED_FILE: usize = 64 << 20;
+
 async fn file_bytes(Path(code): Path<String>) -> Response {
-    file_content(&code).into_response()
+    match code
+        .strip_prefix(SIZED_FILE_PREFIX)
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        Some(n) => vec![b'f'; n.min(MAX_SIZED_FILE)].into_response(),
+        None => file_content(&code).into_response(),
+    }
 }
 
 async fn card_send(

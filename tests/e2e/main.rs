@@ -5,6 +5,7 @@
 mod aibot;
 mod api;
 mod apps;
+mod bounds;
 mod cache;
 mod calcbot;
 mod cards;

@@ -29,10 +29,11 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let egress = args.options.egress(&file)?;
     let defaults = args.options.runtime_config(&file);
     if file.apps.is_empty() {
+        // The config's own errors first: with no plugins given they are all there is.
+        let configs = file.plugin_configs()?;
         if args.plugins.is_empty() {
             anyhow::bail!("nothing to check: give .wasm components, or a config file with [apps]");
         }
-        let configs = file.plugin_configs()?;
         let scratch = std::env::temp_dir().join(format!("host-check-{}", std::process::id()));
         let paths = args
             .plugins

@@ -346,6 +346,23 @@ pub struct LimitsSection {
     pub kv_keys: Option<u64>,
     /// Key-value operations per frame (default 1000).
     pub kv_ops: Option<u32>,
+    /// Host-side bytes of large host-call results one plugin holds at once, MiB
+    /// (default 64).
+    pub host_buffer_mib: Option<u64>,
+    /// Replies per frame (default 10).
+    pub replies_per_frame: Option<u32>,
+    /// Card sends, creations, deliveries and updates per frame (default 50).
+    pub card_calls_per_frame: Option<u32>,
+    /// AI card stream updates per frame (default 500).
+    pub card_streams_per_frame: Option<u32>,
+    /// Media uploads and downloads per frame (default 20).
+    pub media_calls_per_frame: Option<u32>,
+    /// Proactive messages per frame (default 20).
+    pub messages_per_frame: Option<u32>,
+    /// Generic OpenAPI calls per frame (default 50).
+    pub openapi_calls_per_frame: Option<u32>,
+    /// DingTalk API calls per second per plugin (default 1000).
+    pub dingtalk_calls_per_second: Option<u32>,
 }
 
 impl LimitsSection {
@@ -366,6 +383,14 @@ impl LimitsSection {
             kv_total_bytes: self.kv_total_mib.map(|m| m << 20),
             kv_keys: self.kv_keys,
             kv_ops: self.kv_ops,
+            host_buffer_bytes: self.host_buffer_mib.map(|m| m << 20),
+            replies_per_frame: self.replies_per_frame,
+            card_calls_per_frame: self.card_calls_per_frame,
+            card_streams_per_frame: self.card_streams_per_frame,
+            media_calls_per_frame: self.media_calls_per_frame,
+            messages_per_frame: self.messages_per_frame,
+            openapi_calls_per_frame: self.openapi_calls_per_frame,
+            dingtalk_calls_per_second: self.dingtalk_calls_per_second,
         }
     }
 }

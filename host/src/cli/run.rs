@@ -16,6 +16,7 @@ use crate::apps::{AppSpec, Fleet, Shared};
 use crate::egress::Egress;
 use crate::metrics::Metrics;
 use crate::openapi::HttpConfig;
+use crate::runtime::reload::PathSpec;
 use crate::stream::StreamConfig;
 
 #[derive(Debug, Args)]
@@ -48,6 +49,13 @@ struct Loaded {
 
 fn load(args: &RunArgs) -> anyhow::Result<Loaded> {
     let opts = &args.options;
+    for path in &args.plugins {
+        if let PathSpec::File(f) = PathSpec::parse(path)
+            && !f.is_file()
+        {
+            anyhow::bail!("cannot load the plugin {}: no such file", f.display());
+        }
+    }
     let file = opts.file()?;
     let egress = opts.egress(&file)?;
     let specs = file.apps(opts.credentials()?, &args.plugins, egress.secrets())?;

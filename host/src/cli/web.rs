@@ -5,7 +5,9 @@
 //! their ACKs, the bot's replies and card calls as the simulator received them,
 //! rebuilds and reloads), `POST /send` (a message as a DingTalk user) and
 //! `POST /callback` (a card button pressed). Invariants: the server binds loopback
-//! only; every event has a sequence number, and a reconnecting page gets exactly the
+//! only, and answers only requests whose `Host` is a loopback name with its own port
+//! (403 otherwise), so a page elsewhere that rebinds its own name to 127.0.0.1 cannot
+//! read the events or send as the developer (DNS rebinding); every event has a sequence number, and a reconnecting page gets exactly the
 //! events after the last one it saw (`Last-Event-ID`); markdown reaches the page only
 //! as HTML rendered by pulldown-cmark and cleaned by ammonia, everything else is set as
 //! text by the page.
@@ -67,6 +69,17 @@ pub(super) fn check_addr(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// Whether a request's `Host` names this server by a loopback name and its `port`.
+fn host_allowed(host: Option<&str>, port: u16) -> bool {
+    let Some(host) = host else { return false };
+    let (name, given) = match host.rsplit_once(':') {
+        Some((name, p)) if !p.contains(']') => (name, p.parse::<u16>().ok()),
+        _ => (host, Some(80)),
+    };
+    given == Some(port)
+        && (name == "127.0.0.1" || name == "[::1]" || name.eq_ignore_ascii_case("localhost"))
+}
+
 impl Web {
     pub(super) fn new(sim: Arc<Sim>) -> Arc<Self> {
         Arc::new(Self {
@@ -96,6 +109,7 @@ impl Web {
 
     /// Serve the page on `listener` until the task is dropped.
     pub(super) async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
+        let port = listener.local_addr().map_or(0, |a| a.port());
         let app = Router::new()
             .route("/", get(|| async { Html(INDEX) }))
             .route(
@@ -114,7 +128,24 @@ impl Web {
             .route("/events", get(events))
             .route("/send", post(send))
             .route("/callback", post(callback))
-            .with_state(self);
+            .with_state(self)
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                    let host = request
+                        .headers()
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok());
+                    if host_allowed(host, port) {
+                        next.run(request).await
+                    } else {
+                        (
+                            axum::http::StatusCode::FORBIDDEN,
+                            "the dev chat answers only requests for 127.0.0.1, localhost or [::1]",
+                        )
+                            .into_response()
+                    }
+                },
+            ));
         let _ = axum::serve(listener, app).await;
     }
 
@@ -497,6 +528,61 @@ mod tests {
         assert!(!html.contains("script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
+    }
+
+    #[test]
+    fn only_loopback_names_with_the_servers_own_port_are_answered() {
+        for ok in [
+            "127.0.0.1:7788",
+            "localhost:7788",
+            "LocalHost:7788",
+            "[::1]:7788",
+        ] {
+            assert!(host_allowed(Some(ok), 7788), "{ok}");
+        }
+        for bad in [
+            "evil.example:7788",
+            "127.0.0.1.evil.example:7788",
+            "localhost.evil:7788",
+            "127.0.0.1:7789",
+            "127.0.0.1",
+            "[::1]",
+            "localhost:7788:1",
+            "",
+        ] {
+            assert!(!host_allowed(Some(bad), 7788), "{bad}");
+        }
+        assert!(!host_allowed(None, 7788));
+        assert!(host_allowed(Some("localhost"), 80));
+    }
+
+    #[tokio::test]
+    async fn a_request_for_another_host_name_is_refused_with_403() {
+        let sim = Arc::new(Sim::builder().start().await.expect("sim"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(Web::new(sim).serve(listener));
+        let get = |host: String| async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let request =
+                format!("GET /events HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            s.write_all(request.as_bytes()).await.expect("write");
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).await.expect("read");
+            String::from_utf8_lossy(&head).into_owned()
+        };
+        assert_eq!(
+            get(format!("rebound.example:{}", addr.port())).await,
+            "HTTP/1.1 403"
+        );
+        assert_eq!(
+            get(format!("127.0.0.1:{}", addr.port())).await,
+            "HTTP/1.1 200"
+        );
+        server.abort();
     }
 
     #[test]

@@ -231,10 +231,26 @@ async fn many_at_once(b: &dyn Backend, ns: &Namespace) {
     ];
     b.set(ns.clone(), entries, None, ROOMY).await.unwrap();
     let got = b
-        .get_many(ns.clone(), vec!["a".into(), "missing".into(), "b".into()])
+        .get_many(
+            ns.clone(),
+            vec!["a".into(), "missing".into(), "b".into()],
+            2,
+        )
         .await
         .unwrap();
     assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
+
+    // The bound counts a repeated key each time, and is decided before reading.
+    b.set(ns.clone(), one("big", &[7u8; 1000]), None, ROOMY)
+        .await
+        .unwrap();
+    let repeated = vec!["big".to_owned(); 4];
+    assert!(b.get_many(ns.clone(), repeated.clone(), 4000).await.is_ok());
+    let err = b.get_many(ns.clone(), repeated, 3999).await.unwrap_err();
+    assert!(
+        matches!(&err, KvError::Limit(m) if m.contains("4000 bytes") && m.contains("at most 3999")),
+        "{err:?}"
+    );
 }
 
 async fn quotas_refuse_without_change(b: &dyn Backend, ns: &Namespace) {

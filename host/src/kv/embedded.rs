@@ -22,6 +22,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, Wr
 
 use super::{
     Backend, KeyPage, KvError, KvResult, Namespace, Quota, add, expiry, now_ms, over_quota,
+    too_many_bytes,
 };
 
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("data");
@@ -351,11 +352,22 @@ impl Backend for Embedded {
         &self,
         ns: Namespace,
         keys: Vec<String>,
+        max_bytes: u64,
     ) -> BoxFuture<'static, KvResult<Vec<Option<Vec<u8>>>>> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(DATA)?;
             let now = now_ms();
+            // Sizes first, in the same snapshot: nothing is copied past the bound.
+            let mut total = 0u64;
+            for key in &keys {
+                if let Some(g) = table.get(full_key(&ns, key).as_slice())? {
+                    total += live(g.value(), now).map_or(0, |(_, v)| v.len() as u64);
+                }
+            }
+            if total > max_bytes {
+                return Err(too_many_bytes(total, max_bytes));
+            }
             keys.iter()
                 .map(|key| {
                     Ok(table

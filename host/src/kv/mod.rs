@@ -143,11 +143,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
         quota: Quota,
     ) -> BoxFuture<'static, KvResult<bool>>;
 
-    /// Several values, in order.
+    /// Several values, in order; [`KvError::Limit`] when the live values (a repeated
+    /// key counted each time) add up to more than `max_bytes`, decided from their
+    /// stored sizes before any value is copied.
     fn get_many(
         &self,
         ns: Namespace,
         keys: Vec<String>,
+        max_bytes: u64,
     ) -> BoxFuture<'static, KvResult<Vec<Option<Vec<u8>>>>>;
 }
 
@@ -175,6 +178,13 @@ pub(crate) fn add(current: Option<&[u8]>, delta: i64) -> KvResult<i64> {
     current
         .checked_add(delta)
         .ok_or_else(|| KvError::Invalid("the increment overflows a 64-bit integer".to_owned()))
+}
+
+/// The error for a `get-many` whose values are larger than one call returns.
+pub(crate) fn too_many_bytes(total: u64, max: u64) -> KvError {
+    KvError::Limit(format!(
+        "the values of these keys add up to {total} bytes; one get-many returns at most {max}"
+    ))
 }
 
 /// The error for a write that would pass a quota.

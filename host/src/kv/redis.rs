@@ -23,7 +23,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{Backend, KeyPage, KvError, KvResult, Namespace, Quota, over_quota};
+use super::{Backend, KeyPage, KvError, KvResult, Namespace, Quota, over_quota, too_many_bytes};
 use crate::dispatch::replicas::{Claim, Replicas};
 
 /// Drop the index entry and size of `k` when its value expired.
@@ -144,6 +144,19 @@ while true do
 end
 ";
 
+/// ARGV: max bytes, then the keys. Answers {'limit', total} when the values add up to
+/// more than max bytes (from STRLEN, before any value is read), else {'ok', values…}
+/// (false for a missing key).
+const GET_MANY: &str = r"
+local base, max = KEYS[1], tonumber(ARGV[1])
+local total = 0
+for i = 2, #ARGV do total = total + redis.call('STRLEN', base .. 'k:' .. ARGV[i]) end
+if total > max then return {'limit', tostring(total)} end
+local out = {'ok'}
+for i = 2, #ARGV do out[i] = redis.call('GET', base .. 'k:' .. ARGV[i]) end
+return out
+";
+
 /// Clean every expired key of a namespace. Answers how many.
 const SWEEP: &str = r"
 local base, n = KEYS[1], 0
@@ -202,6 +215,7 @@ struct Scripts {
     delete: Script,
     increment: Script,
     list: Script,
+    get_many: Script,
     sweep: Script,
     claim: Script,
     renew: Script,
@@ -259,6 +273,7 @@ impl Redis {
                 delete: script(DELETE),
                 increment: script(INCREMENT),
                 list: script(LIST),
+                get_many: Script::new(GET_MANY),
                 sweep: script(SWEEP),
                 claim: Script::new(CLAIM),
                 renew: Script::new(RENEW),
@@ -546,18 +561,36 @@ impl Backend for Redis {
         &self,
         ns: Namespace,
         keys: Vec<String>,
+        max_bytes: u64,
     ) -> BoxFuture<'static, KvResult<Vec<Option<Vec<u8>>>>> {
-        let mut conn = self.conn.clone();
+        let this = self.clone();
         Box::pin(async move {
             if keys.is_empty() {
                 return Ok(Vec::new());
             }
-            let keys: Vec<String> = keys.iter().map(|k| data_key(&ns, k)).collect();
-            redis::cmd("MGET")
+            let mut answer: Vec<Option<Vec<u8>>> = this
+                .scripts
+                .get_many
+                .key(base(&ns))
+                .arg(max_bytes)
                 .arg(&keys)
-                .query_async(&mut conn)
+                .invoke_async(&mut this.conn.clone())
                 .await
-                .map_err(unavailable)
+                .map_err(unavailable)?;
+            match answer.first() {
+                Some(Some(flag)) if flag == b"ok" => Ok(answer.split_off(1)),
+                Some(Some(flag)) if flag == b"limit" => {
+                    let total = answer
+                        .get(1)
+                        .and_then(|t| t.as_deref())
+                        .and_then(|t| std::str::from_utf8(t).ok()?.parse().ok())
+                        .unwrap_or(u64::MAX);
+                    Err(too_many_bytes(total, max_bytes))
+                }
+                _ => Err(KvError::Unavailable(
+                    "the Redis key-value store answered get-many unexpectedly".into(),
+                )),
+            }
         })
     }
 }

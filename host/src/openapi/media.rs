@@ -156,12 +156,50 @@ pub async fn upload(
         })
 }
 
-/// Exchange a message's download code for a URL, then fetch at most `max_bytes`.
-pub async fn download(
+/// A download whose answer head has arrived: how much reading it may take is known
+/// before its body is read.
+#[derive(Debug)]
+pub struct Download {
+    response: reqwest::Response,
+    max_bytes: u64,
+}
+
+impl Download {
+    /// The most bytes reading it takes: the declared size when there is one (larger
+    /// than allowed was refused already), else the cap.
+    pub fn bound(&self) -> u64 {
+        self.response
+            .content_length()
+            .map_or(self.max_bytes, |n| n.min(self.max_bytes))
+    }
+
+    /// Read the file, failing once it passes [`Download::bound`].
+    pub async fn read(self) -> Result<Vec<u8>, Error> {
+        let max = usize::try_from(self.bound()).unwrap_or(usize::MAX);
+        let max_bytes = self.max_bytes;
+        super::read_capped(Step::Download, self.response, max)
+            .await
+            .map_err(|e| match e {
+                Error::AnswerTooLarge { .. } => too_big(max_bytes),
+                other => other,
+            })
+    }
+}
+
+fn too_big(max_bytes: u64) -> Error {
+    Error::BadResponse {
+        step: Step::Download,
+        detail: format!("the file is larger than the {max_bytes} bytes allowed"),
+    }
+}
+
+/// Exchange a message's download code for a URL and fetch its answer head; a file
+/// declared larger than `max_bytes` is refused before its body is read.
+pub async fn open_download(
     api: &OpenApi,
     download_code: &str,
     max_bytes: u64,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Download, Error> {
     let body = json!({"downloadCode": download_code, "robotCode": api.robot_code()});
     let answer = api
         .call(
@@ -194,17 +232,13 @@ pub async fn download(
             message: "the download URL refused the request".into(),
         });
     }
-    let too_big = || Error::BadResponse {
-        step: Step::Download,
-        detail: format!("the file is larger than the {max_bytes} bytes allowed"),
-    };
-    let max = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-    super::read_capped(Step::Download, response, max)
-        .await
-        .map_err(|e| match e {
-            Error::AnswerTooLarge { .. } => too_big(),
-            other => other,
-        })
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_big(max_bytes));
+    }
+    Ok(Download {
+        response,
+        max_bytes,
+    })
 }
 
 #[cfg(test)]

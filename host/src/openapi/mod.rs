@@ -290,7 +290,9 @@ pub(crate) async fn read_capped(
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(Error::AnswerTooLarge { step, max });
     }
-    let mut bytes = Vec::new();
+    // A declared size (at most `max`, checked above) is allocated once, not doubled into.
+    let declared = response.content_length().map_or(0, |n| n as usize);
+    let mut bytes = Vec::with_capacity(declared);
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::from_reqwest(step, e))?;

@@ -16,7 +16,9 @@
 //!
 //! Limits and what they do not cover: the memory cap counts linear memory only (not
 //! tables, not host-side buffers of host calls, which every import bounds by checking
-//! argument sizes first: see [`capability`]); the CPU budget counts epoch ticks seen
+//! argument sizes first and its result's size before building it: see [`capability`];
+//! the large results of all of a plugin's frames share one budget, and its DingTalk
+//! calls are counted per frame and per second: see [`allowance`]); the CPU budget counts epoch ticks seen
 //! while guest code runs: a tick is charged only when the guest was running as its
 //! slice ended (the deadline check came on time, and no host call since the last
 //! check waited across a tick). Waiting, in a host call or for a worker, is not
@@ -25,6 +27,7 @@
 //! tick-long work gets that work free: at most half the wall-clock timeout.) Time blocked in host calls is
 //! bounded by the wall-clock timeout, host work per call by the argument limits.
 
+pub mod allowance;
 mod bindings;
 pub mod cache;
 pub mod capability;
@@ -92,6 +95,27 @@ pub struct Limits {
     /// Key-value operations per frame. Default 1000: each is host work (and, for the
     /// embedded store, a disk write) the CPU budget does not see.
     pub kv_ops: u32,
+    /// Host-side bytes of large host-call results (`kv.get-many`, `media.download`)
+    /// one plugin's frames may hold at once, all together. Default 64 MiB: three
+    /// downloads of DingTalk's largest file, sixteen full `get-many`s.
+    pub host_buffer_bytes: u64,
+    /// Replies per frame. Default 10: an answer is one to three.
+    pub replies_per_frame: u32,
+    /// Card sends, creations, deliveries and updates per frame. Default 50.
+    pub card_calls_per_frame: u32,
+    /// AI card stream updates per frame. Default 500: a long answer streamed at a
+    /// few updates a second for two minutes.
+    pub card_streams_per_frame: u32,
+    /// Media uploads and downloads per frame. Default 20.
+    pub media_calls_per_frame: u32,
+    /// Proactive messages per frame. Default 20.
+    pub messages_per_frame: u32,
+    /// Generic OpenAPI calls per frame. Default 50.
+    pub openapi_calls_per_frame: u32,
+    /// DingTalk API calls of all kinds per second, per plugin (a token bucket of one
+    /// second). Default 1000: DingTalk throttles an app as a whole (about 60 card
+    /// updates a second), so one plugin must not spend what its app shares.
+    pub dingtalk_calls_per_second: u32,
 }
 
 impl Default for Limits {
@@ -111,6 +135,14 @@ impl Default for Limits {
             kv_total_bytes: 64 << 20,
             kv_keys: 100_000,
             kv_ops: 1000,
+            host_buffer_bytes: 64 << 20,
+            replies_per_frame: 10,
+            card_calls_per_frame: 50,
+            card_streams_per_frame: 500,
+            media_calls_per_frame: 20,
+            messages_per_frame: 20,
+            openapi_calls_per_frame: 50,
+            dingtalk_calls_per_second: 1000,
         }
     }
 }
@@ -146,6 +178,22 @@ pub struct LimitOverrides {
     pub kv_keys: Option<u64>,
     /// Operations per frame.
     pub kv_ops: Option<u32>,
+    /// Host-side result bytes held at once.
+    pub host_buffer_bytes: Option<u64>,
+    /// Replies per frame.
+    pub replies_per_frame: Option<u32>,
+    /// Card calls per frame.
+    pub card_calls_per_frame: Option<u32>,
+    /// Card stream updates per frame.
+    pub card_streams_per_frame: Option<u32>,
+    /// Media calls per frame.
+    pub media_calls_per_frame: Option<u32>,
+    /// Proactive messages per frame.
+    pub messages_per_frame: Option<u32>,
+    /// OpenAPI calls per frame.
+    pub openapi_calls_per_frame: Option<u32>,
+    /// DingTalk API calls per second.
+    pub dingtalk_calls_per_second: Option<u32>,
 }
 
 impl Limits {
@@ -168,6 +216,22 @@ impl Limits {
             kv_total_bytes: o.kv_total_bytes.unwrap_or(self.kv_total_bytes),
             kv_keys: o.kv_keys.unwrap_or(self.kv_keys),
             kv_ops: o.kv_ops.unwrap_or(self.kv_ops),
+            host_buffer_bytes: o.host_buffer_bytes.unwrap_or(self.host_buffer_bytes),
+            replies_per_frame: o.replies_per_frame.unwrap_or(self.replies_per_frame),
+            card_calls_per_frame: o.card_calls_per_frame.unwrap_or(self.card_calls_per_frame),
+            card_streams_per_frame: o
+                .card_streams_per_frame
+                .unwrap_or(self.card_streams_per_frame),
+            media_calls_per_frame: o
+                .media_calls_per_frame
+                .unwrap_or(self.media_calls_per_frame),
+            messages_per_frame: o.messages_per_frame.unwrap_or(self.messages_per_frame),
+            openapi_calls_per_frame: o
+                .openapi_calls_per_frame
+                .unwrap_or(self.openapi_calls_per_frame),
+            dingtalk_calls_per_second: o
+                .dingtalk_calls_per_second
+                .unwrap_or(self.dingtalk_calls_per_second),
         }
     }
 

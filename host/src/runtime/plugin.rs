@@ -378,16 +378,16 @@ impl Runtime {
 
         // The canary may read the plugin's own config values (a plugin may decide its
         // subscriptions by them) and nothing else it was granted.
-        let canary_ctx = Arc::new(PluginContext {
-            name: stem.clone(),
-            grants: Grants {
+        let canary_ctx = Arc::new(PluginContext::new(
+            stem.clone(),
+            Grants {
                 config: settings.grants.config.clone(),
                 ..Grants::default()
             },
-            services: self.inner.services.clone(),
-            limits: self.inner.limits.clone(),
-            ticks: self.inner.ticks.clone(),
-        });
+            self.inner.services.clone(),
+            self.inner.limits.clone(),
+            self.inner.ticks.clone(),
+        ));
         let description = canary(&pre, canary_ctx)
             .await
             .map_err(|reason| LoadError::Canary {
@@ -417,13 +417,13 @@ impl Runtime {
             });
         }
         let limits = self.inner.limits.with(&settings.limits);
-        let ctx = Arc::new(PluginContext {
-            grants: settings.grants,
-            name: description.name.clone(),
-            services: self.inner.services.clone(),
-            limits: limits.clone(),
-            ticks: self.inner.ticks.clone(),
-        });
+        let ctx = Arc::new(PluginContext::new(
+            description.name.clone(),
+            settings.grants,
+            self.inner.services.clone(),
+            limits.clone(),
+            self.inner.ticks.clone(),
+        ));
         Ok(Plugin {
             name: description.name,
             version: description.version,

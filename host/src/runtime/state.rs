@@ -8,8 +8,9 @@
 //! Host functions that wait (HTTP, sleep) check what they need from the state first
 //! and then await futures that borrow nothing from it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -17,11 +18,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Limits;
+use super::allowance::{ByteBudget, DingtalkCall, Rate, Reservation};
 use super::bindings::WitError;
 use super::capability::cards::CardOwners;
 use super::capability::http::Hooks;
 use super::capability::reply::webhook_origins;
-use super::capability::{Grants, HostResult, denied};
+use super::capability::{Grants, HostError, HostResult, denied};
 use super::limiter::Limiter;
 use super::scope::FrameScope;
 use crate::config::Endpoints;
@@ -130,6 +132,31 @@ pub(crate) struct PluginContext {
     pub limits: Limits,
     /// The engine's epoch ticks so far.
     pub ticks: Arc<AtomicU64>,
+    /// Host-side result bytes its frames hold, all together.
+    pub bytes: ByteBudget,
+    /// Its DingTalk API calls per second.
+    pub rate: Mutex<Rate>,
+}
+
+impl PluginContext {
+    /// The context of plugin `name` under `limits`: fresh allowances.
+    pub fn new(
+        name: String,
+        grants: Grants,
+        services: Arc<Services>,
+        limits: Limits,
+        ticks: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            bytes: ByteBudget::new(limits.host_buffer_bytes),
+            rate: Mutex::new(Rate::new(limits.dingtalk_calls_per_second, Instant::now())),
+            name,
+            grants,
+            services,
+            limits,
+            ticks,
+        }
+    }
 }
 
 /// Bytes of guest stderr kept per call (enough for a panic message and backtrace).
@@ -145,6 +172,8 @@ pub(crate) struct Budget {
     pub log_lines: u32,
     /// Key-value operations so far.
     pub kv_ops: u32,
+    /// DingTalk API calls so far, by [`DingtalkCall`].
+    pub dingtalk: [u32; DingtalkCall::COUNT],
 }
 
 pub(crate) struct State {
@@ -168,6 +197,9 @@ pub(crate) struct State {
     pub host_call_started: std::time::Instant,
     /// A host call since the last deadline check waited across a tick.
     pub host_waited: bool,
+    /// The byte reservation of the last large result handed to the guest, kept until
+    /// the next one is reserved or the frame ends (it covers the result's lowering).
+    pub held: Option<Reservation>,
 }
 
 impl State {
@@ -189,6 +221,7 @@ impl State {
             host_call_epoch: 0,
             host_call_started: std::time::Instant::now(),
             host_waited: false,
+            held: None,
             plugin,
             scope,
             budget: Budget::default(),
@@ -210,6 +243,64 @@ impl State {
     /// The linear memory this instance may use.
     pub fn memory_limit(&self) -> usize {
         self.limiter.memory_limit()
+    }
+
+    /// Count one DingTalk API call of `kind`: refused with `limit` past the frame's
+    /// allowance of that kind or the plugin's calls per second.
+    pub fn dingtalk_call(&mut self, kind: DingtalkCall) -> HostResult<()> {
+        let limits = &self.plugin.limits;
+        let max = kind.per_frame(limits);
+        let refused = |bound: &'static str, why: String| {
+            self.plugin
+                .services
+                .metrics
+                .limit_refused(&self.plugin.name, kind.capability(), bound);
+            Err(HostError::Guest(WitError::Limit(why)))
+        };
+        if self.budget.dingtalk[kind.index()] >= max {
+            return refused(
+                "per_frame",
+                format!("at most {max} {} per frame", kind.what()),
+            );
+        }
+        let taken = self
+            .plugin
+            .rate
+            .lock()
+            .is_ok_and(|mut rate| rate.take(Instant::now()));
+        if !taken {
+            return refused(
+                "per_second",
+                format!(
+                    "at most {} DingTalk API calls per second for this plugin",
+                    limits.dingtalk_calls_per_second
+                ),
+            );
+        }
+        self.budget.dingtalk[kind.index()] += 1;
+        Ok(())
+    }
+
+    /// Reserve `bytes` of the plugin's host-side result budget for a result about to
+    /// be built, giving back the frame's previous reservation first.
+    pub async fn reserve_result(&mut self, what: &str, bytes: u64) -> HostResult<()> {
+        self.held = None;
+        match self.plugin.bytes.reserve(bytes).await {
+            Ok(r) => {
+                self.held = Some(r);
+                Ok(())
+            }
+            Err(capacity) => {
+                self.plugin.services.metrics.limit_refused(
+                    &self.plugin.name,
+                    "host_buffer",
+                    "bytes",
+                );
+                Err(HostError::Guest(WitError::Limit(format!(
+                    "{what} may need {bytes} bytes; a plugin's host calls hold at most {capacity} bytes at once"
+                ))))
+            }
+        }
     }
 
     /// The token-authenticated APIs.

@@ -115,6 +115,7 @@ impl StreamClient {
     /// Keep `status` (live connections) and `metrics` (reconnects) up to date.
     pub fn observed(mut self, status: Arc<LinkStatus>, metrics: AppMetrics) -> Self {
         self.status = status;
+        metrics.reconnect_reasons(&super::connection::End::REASONS);
         self.metrics = metrics;
         self
     }

@@ -45,6 +45,18 @@ pub(crate) enum End {
 }
 
 impl End {
+    /// Every reason a connection is replaced for, as `dingtalk_reconnects_total` labels
+    /// it: [`End::reason`]'s and the client's own (`resubscribe`, `disconnect`).
+    pub(crate) const REASONS: [&'static str; 7] = [
+        "gateway_closed",
+        "lost",
+        "replaced",
+        "closed",
+        "keepalive",
+        "resubscribe",
+        "disconnect",
+    ];
+
     /// The `reason` label of `dingtalk_reconnects_total`.
     pub(crate) fn reason(&self) -> &'static str {
         match self {

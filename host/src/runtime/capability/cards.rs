@@ -18,6 +18,7 @@ use wasmtime::component::Linker;
 
 use super::{HostResult, MAX_ID, NoGrant, check_len, denied, invalid, json_object, link_iface};
 use crate::openapi::cards::{self as card_api, Receiver};
+use crate::runtime::allowance::DingtalkCall;
 use crate::runtime::bindings::dingtalk::bot::cards;
 use crate::runtime::state::State;
 
@@ -251,6 +252,7 @@ impl cards::Host for State {
             let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
             let to = this.conversation()?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Card)?;
             this.claim_card(CardKind::Standard, &biz_id)?;
             Ok(card_api::send_standard(&api, &biz_id, &card, &to).await?)
         }
@@ -265,6 +267,7 @@ impl cards::Host for State {
             let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
             this.own_card(CardKind::Standard, &biz_id)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Card)?;
             Ok(card_api::update_standard(&api, &biz_id, &card).await?)
         }
         .await;
@@ -277,6 +280,7 @@ impl cards::Host for State {
         let result: HostResult<()> = async move {
             let card = instance(card)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Card)?;
             this.claim_card(CardKind::Instance, &card.out_track_id)?;
             Ok(card_api::create_instance(&api, &card).await?)
         }
@@ -291,6 +295,7 @@ impl cards::Host for State {
             this.own_card(CardKind::Instance, &out_track_id)?;
             let to = this.conversation()?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Card)?;
             Ok(card_api::deliver_instance(&api, &out_track_id, &to).await?)
         }
         .await;
@@ -304,6 +309,7 @@ impl cards::Host for State {
             let card = instance(card)?;
             let to = this.conversation()?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Card)?;
             this.claim_card(CardKind::Instance, &card.out_track_id)?;
             Ok(card_api::create_and_deliver(&api, &card, &to).await?)
         }
@@ -327,6 +333,7 @@ impl cards::Host for State {
                 .transpose()?;
             this.own_card(CardKind::Instance, &out_track_id)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Card)?;
             let update =
                 card_api::update_instance(&api, &out_track_id, &params, private.as_ref(), by_key);
             Ok(update.await?)
@@ -351,6 +358,7 @@ impl cards::Host for State {
             check_len("the streamed text", &content, MAX_CARD_JSON)?;
             this.own_card(CardKind::Instance, &out_track_id)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::CardStream)?;
             let update = card_api::StreamUpdate {
                 out_track_id: &out_track_id,
                 key: &key,

@@ -4,7 +4,11 @@
 //! reach another plugin's: the namespace is added by the host, never taken from the
 //! guest. No grant is needed; the limits are per plugin (`[limits]`): key and value
 //! size, keys per batch and page, operations per frame (each one is host work the
-//! CPU budget does not see), and the store's total bytes and keys.
+//! CPU budget does not see), and the store's total bytes and keys. Results are bounded
+//! too: a value by the value limit it was stored under, a `list-keys` page by its
+//! keys' limit, and a `get-many` answer by four times the value limit, decided from
+//! the stored sizes before any value is read and reserved from the plugin's
+//! host-buffer budget (`runtime::allowance`).
 
 use std::time::Duration;
 
@@ -257,7 +261,17 @@ impl kv::Host for State {
     async fn get_many(&mut self, keys: Vec<String>) -> HostResult<Vec<Option<Vec<u8>>>> {
         batch(keys.len())?;
         let call = self.kv_call("get_many", keys.iter().map(String::as_str), [])?;
-        call.report(call.store.get_many(call.ns.clone(), keys).await)
+        // The answer is at most four values' worth (as `set-many` takes), and no
+        // more than the named keys can hold: reserved before anything is read.
+        let value = self.plugin.limits.kv_value_bytes as u64;
+        let max = value.saturating_mul(4);
+        let reserve = max.min(value.saturating_mul(keys.len() as u64));
+        if let Err(e) = self.reserve_result("this get-many", reserve).await {
+            call.metrics.kv_op(&call.plugin, call.op, "limit");
+            call.metrics.host_call(&call.plugin, "kv", "limit");
+            return Err(e);
+        }
+        call.report(call.store.get_many(call.ns.clone(), keys, max).await)
     }
 
     async fn set_many(

@@ -4,12 +4,15 @@
 //! Scope: only download codes the frame carried may be downloaded. Limits: DingTalk's
 //! type and size limits per kind, file names of at most 255 bytes without control
 //! characters, quotes, slashes or backslashes (they end up in a multipart header),
-//! and a download never larger than the plugin's memory limit, whatever it asks.
+//! and a download never larger than the plugin's memory limit, whatever it asks: its
+//! declared size (else that limit) is reserved from the plugin's host-buffer budget
+//! before its body is read. Both count as DingTalk calls (`runtime::allowance`).
 
 use wasmtime::component::Linker;
 
 use super::{HostResult, NoGrant, check_len, denied, invalid, link_iface};
 use crate::openapi::media as media_api;
+use crate::runtime::allowance::DingtalkCall;
 use crate::runtime::bindings::dingtalk::bot::media;
 use crate::runtime::state::State;
 
@@ -48,6 +51,7 @@ impl media::Host for State {
             let kind = media_kind(kind);
             let mime = media_api::check(kind, &filename, bytes.len()).map_err(invalid)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Media)?;
             Ok(media_api::upload(&api, kind, &filename, mime, bytes).await?)
         }
         .await;
@@ -66,7 +70,11 @@ impl media::Host for State {
             }
             let max_bytes = max_bytes.min(this.memory_limit() as u64);
             let api = this.api()?;
-            Ok(media_api::download(&api, &code, max_bytes).await?)
+            this.dingtalk_call(DingtalkCall::Media)?;
+            let download = media_api::open_download(&api, &code, max_bytes).await?;
+            this.reserve_result("this download", download.bound())
+                .await?;
+            Ok(download.read().await?)
         }
         .await;
         self.count_call("media", &result);

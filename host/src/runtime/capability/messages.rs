@@ -10,6 +10,7 @@ use super::{
     Grant as GrantTrait, HostResult, MAX_ID, check_len, check_list, denied, json_object, link_iface,
 };
 use crate::openapi::messages as message_api;
+use crate::runtime::allowance::DingtalkCall;
 use crate::runtime::bindings::dingtalk::bot::messages;
 use crate::runtime::state::State;
 
@@ -80,6 +81,7 @@ impl messages::Host for State {
             check_list("user-ids", &user_ids, MAX_USERS, MAX_ID)?;
             let param = this.proactive(&msg_key, &msg_param)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Message)?;
             Ok(message_api::send_to_users(&api, &user_ids, &msg_key, &param).await?)
         }
         .await;
@@ -98,6 +100,7 @@ impl messages::Host for State {
             check_len("open-conversation-id", &open_conversation_id, MAX_ID)?;
             let param = this.proactive(&msg_key, &msg_param)?;
             let api = this.api()?;
+            this.dingtalk_call(DingtalkCall::Message)?;
             Ok(message_api::send_to_group(&api, &open_conversation_id, &msg_key, &param).await?)
         }
         .await;

@@ -22,6 +22,7 @@ use wasmtime::component::Linker;
 
 use super::{Grant as GrantTrait, HostResult, MAX_URL, check_len, denied, invalid, link_iface};
 use crate::openapi::Step;
+use crate::runtime::allowance::DingtalkCall;
 use crate::runtime::bindings::dingtalk::bot::openapi;
 use crate::runtime::state::State;
 
@@ -266,6 +267,7 @@ impl openapi::Host for State {
                 .map(|text| serde_json::from_str::<Value>(&text))
                 .transpose()
                 .map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
+            this.dingtalk_call(DingtalkCall::OpenApi)?;
             let answer = api
                 .call_url(Step::OpenApi, method, url, body.as_ref())
                 .await?;

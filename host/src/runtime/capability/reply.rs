@@ -17,6 +17,7 @@ use super::{
     HostResult, MAX_ID, MAX_URL, NoGrant, check_len, check_list, denied, invalid, link_iface,
 };
 use crate::openapi::webhook::{self, MAX_BODY_BYTES};
+use crate::runtime::allowance::DingtalkCall;
 use crate::runtime::bindings::dingtalk::bot::reply;
 use crate::runtime::scope::{self, Origin};
 use crate::runtime::state::{Services, State};
@@ -118,10 +119,11 @@ async fn send((services, uri): (Arc<Services>, http::Uri), body: Value) -> HostR
 }
 
 impl State {
-    /// Check `url` now; the services to send with and the URI to send to.
-    fn reply_to(&self, url: &str) -> HostResult<(Arc<Services>, http::Uri)> {
+    /// Check `url` now and count the reply; the services to send with and the URI to send to.
+    fn reply_to(&mut self, url: &str) -> HostResult<(Arc<Services>, http::Uri)> {
         check_len("the webhook", url, MAX_URL)?;
         let uri = check_webhook(self, url).map_err(denied)?;
+        self.dingtalk_call(DingtalkCall::Reply)?;
         Ok((self.plugin.services.clone(), uri))
     }
 }

@@ -5,10 +5,14 @@
 //! `huge-response`, `fs`, `env`, `socket <addr>`, `api`, `escape <path>`,
 //! `huge-later`, `huge-error`, `forge-log`, `big-args`, `upload`, `card <id>`,
 //! `sleep <ms>`, `naps <n>` (n sleeps of 15 ms), `call-loop` (cheap host calls
-//! forever), `unauthorized <n>`. Attacks that return report what happened as a
-//! text reply, so tests can see the sandbox's answer.
+//! forever), `unauthorized <n>`, `kv-amplify` (one 1 MiB value read 100 times in one
+//! `get-many`). Attacks that return report what happened as a text reply, so tests
+//! can see the sandbox's answer; the floods (`reply-flood <n>`, `stream-flood <n>`),
+//! whose replies are what they spend, report in the ACK's response instead. A file
+//! message named `download` downloads its file with no size limit of its own.
 
-use dingtalk_bot_sdk::bindings::dingtalk::bot::{cards, log, media, openapi as raw_openapi};
+use dingtalk_bot_sdk::bindings::dingtalk::bot::{cards, kv, log, media, openapi as raw_openapi};
+use dingtalk_bot_sdk::message::MessageBody;
 use dingtalk_bot_sdk::{
     ChatbotMessage, Description, Error, Frame, Outcome, Plugin, clock, openapi, reply_text,
 };
@@ -23,6 +27,20 @@ impl Plugin for Hostile {
 
     fn handle(frame: Frame) -> Result<Outcome, Error> {
         let msg = frame.chatbot_message()?;
+        if let MessageBody::File {
+            download_code,
+            file_name,
+            ..
+        } = msg.body()
+            && file_name == "download"
+        {
+            let report = match media::download(&download_code, u64::MAX) {
+                Ok(bytes) => format!("downloaded {} bytes", bytes.len()),
+                Err(e) => format!("download failed: {}", e.reason()),
+            };
+            reply_text(&msg, &report)?;
+            return Ok(Outcome::Done);
+        }
         let text = msg.text_content().unwrap_or_default().trim().to_owned();
         let (command, arg) = text.split_once(' ').unwrap_or((&text, ""));
         let report = match command {
@@ -147,6 +165,57 @@ impl Plugin for Hostile {
                     .filter(|_| openapi::call("GET", "/v1.0/sim/unauthorized", None).is_err())
                     .count();
                 format!("unauthorized: {failed} of {n} failed")
+            }
+            "kv-amplify" => {
+                if !kv::exists("big")? {
+                    kv::set("big", &vec![9u8; 1 << 20], None)?;
+                }
+                let keys = vec!["big".to_owned(); 100];
+                match kv::get_many(&keys) {
+                    Ok(values) => format!("get-many answered {} values", values.len()),
+                    Err(e) => format!("get-many refused: {}", e.reason()),
+                }
+            }
+            "reply-flood" => {
+                let n: usize = arg.parse().unwrap_or(500);
+                let mut refused = String::new();
+                let sent = (0..n)
+                    .take_while(|i| match reply_text(&msg, &format!("flood {i}")) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            refused = e.reason();
+                            false
+                        }
+                    })
+                    .count();
+                return Ok(Outcome::Response(
+                    serde_json::json!(format!("sent {sent} of {n}: {refused}")).to_string(),
+                ));
+            }
+            "stream-flood" => {
+                let n: usize = arg.parse().unwrap_or(1000);
+                let id = format!("flood-{}", frame.message_id);
+                cards::create_and_deliver(&cards::CardInstance {
+                    template_id: "flood.schema".into(),
+                    out_track_id: id.clone(),
+                    params: "{}".into(),
+                    callback_route_key: None,
+                })?;
+                let mut refused = String::new();
+                let sent = (0..n)
+                    .take_while(|_| {
+                        match cards::stream_instance(&id, "content", "x", false, false, false) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                refused = e.reason();
+                                false
+                            }
+                        }
+                    })
+                    .count();
+                return Ok(Outcome::Response(
+                    serde_json::json!(format!("streamed {sent} of {n}: {refused}")).to_string(),
+                ));
             }
             other => format!("unknown attack {other:?}"),
         };

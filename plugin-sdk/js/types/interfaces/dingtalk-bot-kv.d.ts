@@ -34,6 +34,12 @@ declare module 'dingtalk:bot/kv@0.2.0' {
   export function compareAndSwap(key: string, expected: Uint8Array | undefined, value: Uint8Array, ttlMs: bigint | undefined): boolean;
   /**
    * The values of several keys, in order.
+   * 
+   * The values together (a key named twice counts twice) are at most four times
+   * the value limit: past that the call is `limit`, decided from the stored sizes
+   * before any value is read. The answer's bound (that, or the keys' count times
+   * the value limit when smaller) is held from the plugin's host-buffer budget
+   * (see `media.download`) while it is built and handed over.
    */
   export function getMany(keys: Array<string>): Array<Uint8Array | undefined>;
   /**

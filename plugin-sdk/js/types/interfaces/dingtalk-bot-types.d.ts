@@ -140,7 +140,9 @@ declare module 'dingtalk:bot/types@0.2.0' {
     val: string,
   }
   /**
-   * A per-plugin quota is used up (key-value bytes or keys); nothing changed.
+   * A per-plugin quota or bound is used up (key-value bytes or keys, calls per
+   * frame or per second, host-side result bytes); nothing changed. The text
+   * names the bound.
    */
   export interface ErrorLimit {
     tag: 'limit',

@@ -178,19 +178,8 @@ impl Plugin for Hostile {
             }
             "reply-flood" => {
                 let n: usize = arg.parse().unwrap_or(500);
-                let mut refused = String::new();
-                let sent = (0..n)
-                    .take_while(|i| match reply_text(&msg, &format!("flood {i}")) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            refused = e.reason();
-                            false
-                        }
-                    })
-                    .count();
-                return Ok(Outcome::Response(
-                    serde_json::json!(format!("sent {sent} of {n}: {refused}")).to_string(),
-                ));
+                let (sent, refused) = until_refused(n, |i| reply_text(&msg, &format!("flood {i}")));
+                return Ok(response(format!("sent {sent} of {n}: {refused}")));
             }
             "stream-flood" => {
                 let n: usize = arg.parse().unwrap_or(1000);
@@ -201,27 +190,32 @@ impl Plugin for Hostile {
                     params: "{}".into(),
                     callback_route_key: None,
                 })?;
-                let mut refused = String::new();
-                let sent = (0..n)
-                    .take_while(|_| {
-                        match cards::stream_instance(&id, "content", "x", false, false, false) {
-                            Ok(()) => true,
-                            Err(e) => {
-                                refused = e.reason();
-                                false
-                            }
-                        }
-                    })
-                    .count();
-                return Ok(Outcome::Response(
-                    serde_json::json!(format!("streamed {sent} of {n}: {refused}")).to_string(),
-                ));
+                let (sent, refused) = until_refused(n, |_| {
+                    cards::stream_instance(&id, "content", "x", false, false, false)
+                });
+                return Ok(response(format!("streamed {sent} of {n}: {refused}")));
             }
             other => format!("unknown attack {other:?}"),
         };
         reply_text(&msg, &report)?;
         Ok(Outcome::Done)
     }
+}
+
+/// Call `f` up to `n` times, stopping at the first error: how many succeeded, and
+/// the refusal's reason (empty when none).
+fn until_refused(n: usize, mut f: impl FnMut(usize) -> Result<(), Error>) -> (usize, String) {
+    for i in 0..n {
+        if let Err(e) = f(i) {
+            return (i, e.reason());
+        }
+    }
+    (n, String::new())
+}
+
+/// A callback answer carrying `report` as a JSON string.
+fn response(report: String) -> Outcome {
+    Outcome::Response(serde_json::Value::String(report).to_string())
 }
 
 fn recurse(n: u64) -> u64 {

@@ -261,10 +261,11 @@ impl kv::Host for State {
     async fn get_many(&mut self, keys: Vec<String>) -> HostResult<Vec<Option<Vec<u8>>>> {
         batch(keys.len())?;
         let call = self.kv_call("get_many", keys.iter().map(String::as_str), [])?;
-        // The answer is at most four values' worth (as `set-many` takes), and no
-        // more than the named keys can hold: reserved before anything is read.
+        // The answer is at most four values' worth (as `set-many` takes) and the
+        // plugin's whole host-buffer budget, and no more than the named keys can
+        // hold: reserved before anything is read.
         let value = self.plugin.limits.kv_value_bytes as u64;
-        let max = value.saturating_mul(4);
+        let max = value.saturating_mul(4).min(self.plugin.bytes.capacity());
         let reserve = max.min(value.saturating_mul(keys.len() as u64));
         if let Err(e) = self.reserve_result("this get-many", reserve).await {
             call.metrics.kv_op(&call.plugin, call.op, "limit");

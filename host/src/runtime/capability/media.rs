@@ -4,9 +4,9 @@
 //! Scope: only download codes the frame carried may be downloaded. Limits: DingTalk's
 //! type and size limits per kind, file names of at most 255 bytes without control
 //! characters, quotes, slashes or backslashes (they end up in a multipart header),
-//! and a download never larger than the plugin's memory limit, whatever it asks: its
-//! declared size (else that limit) is reserved from the plugin's host-buffer budget
-//! before its body is read. Both count as DingTalk calls (`runtime::allowance`).
+//! and a download never larger than the plugin's memory limit or its whole
+//! host-buffer budget, whatever it asks: its declared size (else that bound) is
+//! reserved from the budget before its body is read. Both count as DingTalk calls (`runtime::allowance`).
 
 use wasmtime::component::Linker;
 
@@ -68,7 +68,9 @@ impl media::Host for State {
                     "only files of the message being handled may be downloaded",
                 ));
             }
-            let max_bytes = max_bytes.min(this.memory_limit() as u64);
+            let max_bytes = max_bytes
+                .min(this.memory_limit() as u64)
+                .min(this.plugin.bytes.capacity());
             let api = this.api()?;
             this.dingtalk_call(DingtalkCall::Media)?;
             let download = media_api::open_download(&api, &code, max_bytes).await?;

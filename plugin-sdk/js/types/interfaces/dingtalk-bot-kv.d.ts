@@ -36,7 +36,8 @@ declare module 'dingtalk:bot/kv@0.2.0' {
    * The values of several keys, in order.
    * 
    * The values together (a key named twice counts twice) are at most four times
-   * the value limit: past that the call is `limit`, decided from the stored sizes
+   * the value limit (and at most the host-buffer budget, see `media.download`):
+   * past that the call is `limit`, decided from the stored sizes
    * before any value is read. The answer's bound (that, or the keys' count times
    * the value limit when smaller) is held from the plugin's host-buffer budget
    * (see `media.download`) while it is built and handed over.

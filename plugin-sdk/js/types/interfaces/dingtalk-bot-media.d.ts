@@ -10,11 +10,11 @@ declare module 'dingtalk:bot/media@0.2.0' {
    * Download a file of the message being handled (its `downloadCode`, at most 4096
    * bytes), at most `max-bytes`; never more than the plugin's memory limit.
    * 
-   * The result is at most min(`max-bytes`, memory limit) bytes; a file declared
-   * larger is refused (`network`) before its body is read. Its declared size (else
-   * that bound) is held from the plugin's host-buffer budget (64 MiB for all its
-   * frames together, `[limits] host_buffer_mib`) while it is read and handed
-   * over: a download needing more than the whole budget is `limit`, others wait.
+   * The result is at most min(`max-bytes`, memory limit, the plugin's host-buffer
+   * budget: 64 MiB for all its frames together, `[limits] host_buffer_mib`)
+   * bytes; a file declared larger is refused (`network`) before its body is read.
+   * Its declared size (else that bound) is held from the budget while it is read
+   * and handed over, so concurrent downloads wait for their share.
    */
   export function download(downloadCode: string, maxBytes: bigint): Uint8Array;
   export type Error = import('dingtalk:bot/types@0.2.0').Error;

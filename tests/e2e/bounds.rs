@@ -119,3 +119,28 @@ async fn calls_spread_over_frames_stop_at_the_plugins_calls_per_second() {
     assert_eq!(refusals(&metrics, "reply", "per_second"), "1");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_declared_larger_than_the_plugin_may_hold_is_refused_unread() {
+    let metrics = Metrics::enabled();
+    let limits = LimitOverrides {
+        memory_bytes: Some(16 << 20),
+        ..Default::default()
+    };
+    let env = hostile(limits, &metrics).await;
+    let (session, data) = env
+        .sim
+        .chatbot_data(&sim::MessageSpec::sized_file("download", 20 << 20));
+    let id = env.sim.push_callback(DELEGATE, data).await.expect("push");
+    let ack = env.sim.wait_ack(&id, tests::WAIT).await.expect("ACKed");
+    assert_eq!(ack.code, 200, "{}", ack.message);
+    let replies = env.sim.wait_replies(&session, 1, tests::WAIT).await;
+    assert_eq!(
+        replies.first().and_then(|r| r.text()),
+        Some(
+            "download failed: network: file download failed: unexpected answer: the file is larger than the 16777216 bytes allowed"
+        ),
+        "a download is cut at the memory limit even when the plugin asks for no limit"
+    );
+    env.stop().await;
+}

@@ -7,8 +7,9 @@
 //! `POST /callback` (a card button pressed). Invariants: the server binds loopback
 //! only, and answers only requests whose `Host` is a loopback name with its own port
 //! (403 otherwise), so a page elsewhere that rebinds its own name to 127.0.0.1 cannot
-//! read the events or send as the developer (DNS rebinding); every event has a sequence number, and a reconnecting page gets exactly the
-//! events after the last one it saw (`Last-Event-ID`); markdown reaches the page only
+//! read the events or send as the developer (DNS rebinding); every event has a
+//! sequence number, and a reconnecting page gets exactly the events after the last
+//! one it saw (`Last-Event-ID`); markdown reaches the page only
 //! as HTML rendered by pulldown-cmark and cleaned by ammonia, everything else is set as
 //! text by the page.
 

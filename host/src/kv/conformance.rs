@@ -240,7 +240,7 @@ async fn many_at_once(b: &dyn Backend, ns: &Namespace) {
         .unwrap();
     assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
 
-    // The bound counts a repeated key each time, and is decided before reading.
+    // The bound counts a repeated key each time.
     b.set(ns.clone(), one("big", &[7u8; 1000]), None, ROOMY)
         .await
         .unwrap();

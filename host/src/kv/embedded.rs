@@ -358,23 +358,25 @@ impl Backend for Embedded {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(DATA)?;
             let now = now_ms();
-            // Sizes first, in the same snapshot: nothing is copied past the bound.
-            let mut total = 0u64;
-            for key in &keys {
-                if let Some(g) = table.get(full_key(&ns, key).as_slice())? {
-                    total += live(g.value(), now).map_or(0, |(_, v)| v.len() as u64);
-                }
-            }
+            // Each key looked up once; the guards borrow the stored pages, so the sizes
+            // are summed before any value is copied.
+            let guards = keys
+                .iter()
+                .map(|key| table.get(full_key(&ns, key).as_slice()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let live_value = |g: &Option<redb::AccessGuard<'_, &[u8]>>| {
+                g.as_ref()
+                    .and_then(|g| live(g.value(), now).map(|(_, v)| v.to_vec()))
+            };
+            let total: u64 = guards
+                .iter()
+                .flatten()
+                .map(|g| live(g.value(), now).map_or(0, |(_, v)| v.len() as u64))
+                .sum();
             if total > max_bytes {
                 return Err(too_many_bytes(total, max_bytes));
             }
-            keys.iter()
-                .map(|key| {
-                    Ok(table
-                        .get(full_key(&ns, key).as_slice())?
-                        .and_then(|g| live(g.value(), now).map(|(_, v)| v.to_vec())))
-                })
-                .collect()
+            Ok(guards.iter().map(live_value).collect())
         })
     }
 }

@@ -91,11 +91,6 @@ impl Rate {
         }
     }
 
-    /// The calls per second allowed.
-    pub fn per_second(&self) -> u32 {
-        self.per_second
-    }
-
     /// Take one call at `now`; false when the bucket is empty.
     pub fn take(&mut self, now: Instant) -> bool {
         let refill =

@@ -18,14 +18,15 @@
 //! tables, not host-side buffers of host calls, which every import bounds by checking
 //! argument sizes first and its result's size before building it: see [`capability`];
 //! the large results of all of a plugin's frames share one budget, and its DingTalk
-//! calls are counted per frame and per second: see [`allowance`]); the CPU budget counts epoch ticks seen
-//! while guest code runs: a tick is charged only when the guest was running as its
-//! slice ended (the deadline check came on time, and no host call since the last
-//! check waited across a tick). Waiting, in a host call or for a worker, is not
-//! charged, however many waits a frame makes; a guest computing, or calling cheap host
-//! functions in a loop, pays for every tick. (A guest alternating tick-long waits with
-//! tick-long work gets that work free: at most half the wall-clock timeout.) Time blocked in host calls is
-//! bounded by the wall-clock timeout, host work per call by the argument limits.
+//! calls are counted per frame and per second: see [`allowance`]); the CPU budget
+//! counts epoch ticks seen while guest code runs: a tick is charged only when the guest
+//! was running as its slice ended (the deadline check came on time, and no host call
+//! since the last check waited across a tick). Waiting, in a host call or for a worker,
+//! is not charged, however many waits a frame makes; a guest computing, or calling
+//! cheap host functions in a loop, pays for every tick. (A guest alternating tick-long
+//! waits with tick-long work gets that work free: at most half the wall-clock timeout.)
+//! Time blocked in host calls is bounded by the wall-clock timeout, host work per call
+//! by the argument limits.
 
 pub mod allowance;
 mod bindings;

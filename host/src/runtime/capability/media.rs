@@ -6,7 +6,8 @@
 //! characters, quotes, slashes or backslashes (they end up in a multipart header),
 //! and a download never larger than the plugin's memory limit or its whole
 //! host-buffer budget, whatever it asks: its declared size (else that bound) is
-//! reserved from the budget before its body is read. Both count as DingTalk calls (`runtime::allowance`).
+//! reserved from the budget before its body is read. Both count as DingTalk calls
+//! (`runtime::allowance`).
 
 use wasmtime::component::Linker;
 

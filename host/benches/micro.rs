@@ -153,7 +153,7 @@ fn metrics(c: &mut Criterion) {
         b.iter(|| {
             app.frame("calcbot", topic, host::metrics::Outcome::Ok);
             app.handled("calcbot", std::time::Duration::from_micros(30));
-            app.host_call("calcbot", "reply", "ok");
+            app.host_call("calcbot", "reply", host::metrics::CallResult::Ok);
             app.acked(std::time::Duration::from_micros(40));
         })
     });

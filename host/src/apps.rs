@@ -22,13 +22,14 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::config::{Credentials, Endpoints};
-use crate::dispatch::replicas::Replicas;
 use crate::dispatch::{DedupTable, DispatchConfig};
 use crate::egress::Egress;
 use crate::kv::Backend;
 use crate::metrics::Metrics;
-use crate::openapi::{Http, HttpConfig};
-use crate::runtime::{Limits, PluginConfigs, Runtime, RuntimeConfig, Services, reload};
+use crate::openapi::HttpConfig;
+use crate::reload;
+use crate::replicas::Replicas;
+use crate::runtime::{Engine, Limits, PluginConfigs, RuntimeConfig};
 use crate::secrets::Secrets;
 use crate::stream::{ConnectionStatus, StreamConfig};
 use crate::{Error, Host, RunningHost};
@@ -91,7 +92,7 @@ enum Slot {
 
 /// The apps of this process.
 pub struct Fleet {
-    engine: Runtime,
+    engine: Engine,
     shared: Mutex<Shared>,
     apps: Mutex<BTreeMap<String, Slot>>,
     /// Each app's dedup table outlives its restarts, so a re-push that straddles a
@@ -125,8 +126,8 @@ pub struct PluginStatus {
     pub sha256: String,
     /// The file it came from.
     pub source: PathBuf,
-    /// Its limits.
-    pub limits: serde_json::Value,
+    /// Its limits, under the config file's keys.
+    pub limits: Limits,
     /// Its grants, as `host check` shows them.
     pub grants: Vec<String>,
     /// Seconds of quarantine left, if quarantined.
@@ -135,21 +136,6 @@ pub struct PluginStatus {
     pub frames_handled: u64,
     /// Its last failure.
     pub last_error: Option<String>,
-}
-
-fn limits_json(l: &Limits) -> serde_json::Value {
-    serde_json::json!({
-        "memory_bytes": l.memory_bytes,
-        "cpu_ms": l.cpu_budget.as_millis() as u64,
-        "timeout_ms": l.wall_timeout.as_millis() as u64,
-        "max_concurrency": l.max_concurrency,
-        "max_queue": l.max_queue,
-        "http_requests": l.http_requests,
-        "http_response_bytes": l.http_response_bytes,
-        "kv_ops": l.kv_ops,
-        "kv_total_bytes": l.kv_total_bytes,
-        "kv_keys": l.kv_keys,
-    })
 }
 
 impl Fleet {
@@ -163,16 +149,12 @@ impl Fleet {
         // Size the pool's slots for the largest memory any plugin of any app gets.
         runtime.memory_cap = specs
             .iter()
-            .flat_map(|s| {
-                let base = s.limits.clone();
-                s.plugin_configs
-                    .values()
-                    .map(move |p| base.with(&p.limits).memory_bytes)
-                    .chain(std::iter::once(s.limits.memory_bytes))
+            .map(|s| {
+                s.limits
+                    .memory_needed(s.plugin_configs.values().map(|p| &p.limits))
             })
             .fold(runtime.memory_cap, usize::max);
-        let http = Http::new(&shared.http).map_err(|e| Error::Http(e.to_string()))?;
-        let engine = Runtime::new(&runtime, Services::new(http, &shared.endpoints, None))?;
+        let engine = Engine::new(&runtime)?;
         let fleet = Fleet {
             engine,
             shared: Mutex::new(shared),
@@ -364,7 +346,7 @@ impl Fleet {
                             version: p.version.clone(),
                             sha256: p.sha256.clone(),
                             source: p.path.clone(),
-                            limits: limits_json(p.limits()),
+                            limits: p.limits().clone(),
                             grants: p.grants_shown(),
                             quarantined_for_s: r.host.quarantined(&p.name).map(|d| d.as_secs_f64()),
                             frames_handled: p.stats().handled(),

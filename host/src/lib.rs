@@ -23,8 +23,11 @@ pub mod egress;
 pub mod kv;
 pub mod metrics;
 pub mod openapi;
+pub mod reload;
+pub mod replicas;
 pub mod runtime;
 pub mod secrets;
+pub mod settings;
 pub mod stream;
 
 use std::path::PathBuf;
@@ -38,7 +41,7 @@ use dispatch::{DispatchConfig, Dispatcher};
 use egress::Egress;
 use openapi::api::OpenApi;
 use openapi::{Http, HttpConfig};
-use runtime::{EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services, reload};
+use runtime::{Engine, EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services};
 use stream::{StreamClient, StreamConfig, Supervisor};
 
 pub use runtime::PluginConfigs;
@@ -97,10 +100,10 @@ pub struct HostBuilder {
     egress: Egress,
     kv: Option<Arc<dyn kv::Backend>>,
     app: Option<String>,
-    engine: Option<Runtime>,
+    engine: Option<Engine>,
     metrics: metrics::AppMetrics,
     dedup: Option<dispatch::DedupTable>,
-    replicas: Option<Arc<dyn dispatch::replicas::Replicas>>,
+    replicas: Option<Arc<dyn replicas::Replicas>>,
 }
 
 impl HostBuilder {
@@ -111,10 +114,10 @@ impl HostBuilder {
         self
     }
 
-    /// Run plugins on this runtime's engine (shared by the apps of one process)
-    /// instead of building one.
-    pub fn engine(mut self, runtime: Runtime) -> Self {
-        self.engine = Some(runtime);
+    /// Run plugins on this engine (shared by the apps of one process) instead of
+    /// building one.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
         self
     }
 
@@ -125,7 +128,7 @@ impl HostBuilder {
     }
 
     /// Share dedup with other replicas of this app through `store` (Redis).
-    pub fn replicas(mut self, store: Arc<dyn dispatch::replicas::Replicas>) -> Self {
+    pub fn replicas(mut self, store: Arc<dyn replicas::Replicas>) -> Self {
         self.replicas = Some(store);
         self
     }
@@ -219,13 +222,6 @@ impl HostBuilder {
             .app
             .clone()
             .unwrap_or_else(|| runtime::DEFAULT_APP.to_owned());
-        // Size the pool's memory slots for the largest memory any plugin is given.
-        let mut runtime_config = self.runtime.clone();
-        runtime_config.memory_cap = self
-            .plugin_configs
-            .values()
-            .map(|s| runtime_config.limits.with(&s.limits).memory_bytes)
-            .fold(runtime_config.memory_cap, usize::max);
         for (name, settings) in &self.plugin_configs {
             settings
                 .grants
@@ -238,19 +234,23 @@ impl HostBuilder {
         if let Some(kv) = &self.kv {
             services = services.with_kv(kv.clone());
         }
-        let runtime = match &self.engine {
-            Some(shared) => {
-                if runtime_config.memory_cap > shared.memory_cap() {
-                    return Err(Error::Config(format!(
-                        "app {app}: a plugin's memory limit ({} MiB) is above the {} MiB the engine was sized for at start; restart the host to raise it",
-                        runtime_config.memory_cap >> 20,
-                        shared.memory_cap() >> 20
-                    )));
-                }
-                shared.share(services, runtime_config.limits.clone())?
+        let limits = self.runtime.limits.clone();
+        let engine = match &self.engine {
+            Some(shared) => shared.clone(),
+            None => {
+                // Size the pool's memory slots for the largest memory any plugin gets.
+                let mut config = self.runtime.clone();
+                config.memory_cap = limits
+                    .memory_needed(self.plugin_configs.values().map(|s| &s.limits))
+                    .max(config.memory_cap);
+                Engine::new(&config)?
             }
-            None => Runtime::new(&runtime_config, services)?,
         };
+        let runtime = engine.runtime(
+            services,
+            limits,
+            self.plugin_configs.values().map(|s| &s.limits),
+        )?;
         let specs: Vec<reload::PathSpec> = self
             .plugins
             .iter()
@@ -300,8 +300,8 @@ impl HostBuilder {
         }
         let lease = self.dispatch.dedup_lease;
         let ttl = self.dispatch.dedup_ttl;
-        let mut dispatcher =
-            Dispatcher::new(plugins, self.dispatch).with_metrics(self.metrics.clone());
+        let mut dispatcher = Dispatcher::new(plugins, self.dispatch, runtime.card_owners())
+            .with_metrics(self.metrics.clone());
         if let Some(table) = self.dedup {
             dispatcher = dispatcher.with_dedup(table);
         }

@@ -90,6 +90,56 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// How a host call ended: the `result` label of host calls, key-value operations
+/// and outbound requests (`ok`, or the WIT error case that was returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallResult {
+    /// Succeeded.
+    Ok,
+    /// DingTalk answered with an error.
+    Dingtalk,
+    /// Timed out.
+    Timeout,
+    /// The network or the answer failed.
+    Network,
+    /// An argument was refused.
+    Invalid,
+    /// Not granted.
+    Denied,
+    /// The plugin's own error.
+    Plugin,
+    /// A limit was reached.
+    Limit,
+    /// A service the call needs is missing or down.
+    Unavailable,
+    /// A host bug ended the call.
+    Trap,
+    /// An outbound request's name resolved only to internal addresses.
+    InternalAddress,
+    /// An outbound request failed.
+    Error,
+}
+
+impl CallResult {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CallResult::Ok => "ok",
+            CallResult::Dingtalk => "dingtalk",
+            CallResult::Timeout => "timeout",
+            CallResult::Network => "network",
+            CallResult::Invalid => "invalid",
+            CallResult::Denied => "denied",
+            CallResult::Plugin => "plugin",
+            CallResult::Limit => "limit",
+            CallResult::Unavailable => "unavailable",
+            CallResult::Trap => "trap",
+            CallResult::InternalAddress => "internal_address",
+            CallResult::Error => "error",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     app: String,
@@ -383,15 +433,15 @@ impl AppMetrics {
         }
     }
 
-    /// A host function of `capability` returned `result` (`ok` or the error case).
-    pub fn host_call(&self, plugin: &str, capability: &'static str, result: &'static str) {
+    /// A host function of `capability` returned `result`.
+    pub fn host_call(&self, plugin: &str, capability: &'static str, result: CallResult) {
         if let Some(m) = &self.inner {
             m.host_calls
                 .get_or_create(&CallLabels {
                     app: self.app(),
                     plugin: plugin.into(),
                     capability,
-                    result,
+                    result: result.label(),
                 })
                 .inc();
         }
@@ -450,28 +500,28 @@ impl AppMetrics {
     }
 
     /// A key-value operation.
-    pub fn kv_op(&self, plugin: &str, op: &'static str, result: &'static str) {
+    pub fn kv_op(&self, plugin: &str, op: &'static str, result: CallResult) {
         if let Some(m) = &self.inner {
             m.kv_ops
                 .get_or_create(&KvLabels {
                     app: self.app(),
                     plugin: plugin.into(),
                     op,
-                    result,
+                    result: result.label(),
                 })
                 .inc();
         }
     }
 
     /// An outbound HTTP request to `origin` (scheme://host:port, never a path).
-    pub fn http_request(&self, plugin: &str, origin: &str, result: &'static str) {
+    pub fn http_request(&self, plugin: &str, origin: &str, result: CallResult) {
         if let Some(m) = &self.inner {
             m.http
                 .get_or_create(&HttpLabels {
                     app: self.app(),
                     plugin: plugin.into(),
                     origin: origin.into(),
-                    result,
+                    result: result.label(),
                 })
                 .inc();
         }

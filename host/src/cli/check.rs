@@ -66,7 +66,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
         let paths: Vec<PathBuf> = spec
             .plugins
             .iter()
-            .flat_map(|p| crate::runtime::reload::PathSpec::parse(p).expand())
+            .flat_map(|p| crate::reload::PathSpec::parse(p).expand())
             .collect();
         let at = format!("apps.{}.plugins", spec.name);
         if paths.is_empty() {

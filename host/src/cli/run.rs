@@ -16,7 +16,7 @@ use crate::apps::{AppSpec, Fleet, Shared};
 use crate::egress::Egress;
 use crate::metrics::Metrics;
 use crate::openapi::HttpConfig;
-use crate::runtime::reload::PathSpec;
+use crate::reload::PathSpec;
 use crate::stream::StreamConfig;
 
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use sim::Sim;
 
 use crate::PluginConfigs;
-use crate::runtime::capability::Grant as _;
+use crate::runtime::capability::grant::Grant as _;
 use crate::runtime::capability::routing;
 use crate::runtime::file_stem;
 use crate::secrets::Secrets;

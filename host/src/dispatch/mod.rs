@@ -39,6 +39,7 @@ use quarantine::{Health, QuarantineConfig};
 use routing::Route;
 
 use crate::metrics::{AppMetrics, Outcome as Counted};
+use crate::runtime::capability::cards::CardOwners;
 use crate::runtime::scope::FrameScope;
 use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
 use crate::stream::{Ack, AckSlot, Frame, FrameSink};
@@ -110,6 +111,8 @@ pub struct Dispatcher {
     config: DispatchConfig,
     metrics: AppMetrics,
     replicas: Option<replicas::Shared>,
+    /// Which plugin of the app created which card: card callbacks go to the creator.
+    card_owners: Arc<CardOwners>,
 }
 
 /// One plugin's quarantine record, shared by every table that serves that version.
@@ -170,7 +173,7 @@ impl Table {
 
 impl Dispatcher {
     /// Route each plugin's subscriptions to it, keeping load order per topic.
-    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig) -> Self {
+    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig, card_owners: Arc<CardOwners>) -> Self {
         let plugins = plugins.into_iter().map(Arc::new).collect();
         Self {
             table: RwLock::new(Arc::new(Table::new(plugins, None))),
@@ -179,6 +182,7 @@ impl Dispatcher {
             config,
             metrics: AppMetrics::default(),
             replicas: None,
+            card_owners,
         }
     }
 
@@ -403,10 +407,14 @@ fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -
 
 /// A card callback goes to the plugin that created the card, when it is among the
 /// topic's subscribers and still remembered; otherwise (`None`) to every subscriber.
-fn card_creator(plugins: &Subscribers, frame: &Frame, scope: &FrameScope) -> Option<Subscribers> {
+fn card_creator(
+    plugins: &Subscribers,
+    owners: &CardOwners,
+    frame: &Frame,
+    scope: &FrameScope,
+) -> Option<Subscribers> {
     let out_track_id = scope.card_out_track_id.as_deref()?;
-    let first = plugins.first()?;
-    let owner = first.card_owner(out_track_id)?;
+    let owner = owners.owner(out_track_id, Instant::now())?;
     let creator = plugins.iter().find(|p| p.name == owner)?;
     tracing::debug!(message_id = %frame.message_id, plugin = %creator.name, "card callback routed to the card's creator");
     Some(Arc::from([creator.clone()]))
@@ -482,67 +490,98 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
 }
 
 impl FrameSink for Dispatcher {
-    fn deliver(&self, mut frame: Frame, acks: AckSlot, tasks: &TaskTracker) {
+    /// One frame from the connection: admitted, its plugins selected, then served.
+    fn deliver(&self, frame: Frame, acks: AckSlot, tasks: &TaskTracker) {
         let acks = Timed {
             slot: acks,
             received: Instant::now(),
             metrics: self.metrics.clone(),
         };
+        let table = self.table();
+        let Some(admitted) = self.admit(&table, &frame, acks) else {
+            return;
+        };
+        let Some((frame, plugins, admitted)) = self.select(frame, admitted) else {
+            return;
+        };
+        self.serve(&table, frame, plugins, admitted, tasks);
+    }
+}
+
+impl Dispatcher {
+    /// Let `frame` in: a known kind, a topic some plugin subscribed to, and not a
+    /// re-push of a frame this process has seen (that one is ACKed here and `None`).
+    fn admit(&self, table: &Table, frame: &Frame, acks: Timed) -> Option<Admitted> {
         let Some(kind) = SubscriptionKind::of(&frame.frame_type) else {
             let reason = format!("unknown frame type {:?}", frame.frame_type.as_str());
             tracing::warn!(message_id = %frame.message_id, "{reason}");
-            acks.send(Ack::error(frame.message_id, 400, reason));
-            return;
+            acks.send(Ack::error(frame.message_id.clone(), 400, reason));
+            return None;
         };
-        let table = self.table();
-        let Some(plugins) = table.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
+        let Some(subscribed) = table.routes.get(&kind).and_then(|t| t.get(&frame.topic)) else {
             let reason = format!("no plugin subscribed to {} {}", kind.as_str(), frame.topic);
             tracing::warn!(message_id = %frame.message_id, "{reason}");
             self.metrics.frame("", &frame.topic, Counted::NoPlugin);
-            acks.send(Ack::error(frame.message_id, 404, reason));
-            return;
+            acks.send(Ack::error(frame.message_id.clone(), 404, reason));
+            return None;
         };
-        let scope = FrameScope::of(&frame);
-        let keys = frame_keys(kind, &frame, &scope);
+        let scope = FrameScope::of(frame);
+        let keys = frame_keys(kind, frame, &scope);
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let seen = self
             .dedup
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .check(&key_refs, Instant::now());
+        let message_id = frame.message_id.clone();
         match seen {
             Seen::New => {}
             Seen::InFlight => {
                 self.metrics.frame("", &frame.topic, Counted::Duplicate);
-                tracing::debug!(message_id = %frame.message_id, "re-pushed while still being handled; ACKed, not handled again");
-                acks.send(accepted(kind, frame.message_id));
-                return;
+                tracing::debug!(%message_id, "re-pushed while still being handled; ACKed, not handled again");
+                acks.send(accepted(kind, message_id));
+                return None;
             }
             Seen::Done(code, message, data) => {
                 self.metrics.frame("", &frame.topic, Counted::Duplicate);
-                tracing::debug!(message_id = %frame.message_id, "re-pushed after it was handled; ACKed again, not handled again");
+                tracing::debug!(%message_id, "re-pushed after it was handled; ACKed again, not handled again");
                 acks.send(Ack {
                     code,
                     message,
-                    message_id: frame.message_id,
+                    message_id,
                     data,
                 });
-                return;
+                return None;
             }
         }
         // The claim needs the keys too, but only with replicas: no copy per frame without.
         let replicas = self.replicas.clone().map(|shared| (shared, keys.clone()));
-        let acks = Recorder {
-            slot: acks,
-            keys,
-            dedup: self.dedup.clone(),
-            replicas: self.replicas.clone(),
-        };
-        let metrics = self.metrics.clone();
-        let plugins = match routing::route(plugins, &frame.topic, &frame.data) {
-            Route::Everyone => {
-                card_creator(plugins, &frame, &scope).unwrap_or_else(|| plugins.clone())
-            }
+        Some(Admitted {
+            kind,
+            subscribed: subscribed.clone(),
+            scope,
+            replicas,
+            acks: Recorder {
+                slot: acks,
+                keys,
+                dedup: self.dedup.clone(),
+                replicas: self.replicas.clone(),
+            },
+        })
+    }
+
+    /// The plugins that get `frame`: a card callback goes to the card's creator, a
+    /// chatbot message by the routing rules (which may cut its text), anything else
+    /// to every subscriber. `None` when nobody does (ACKed here).
+    fn select(
+        &self,
+        mut frame: Frame,
+        admitted: Admitted,
+    ) -> Option<(Frame, Subscribers, Admitted)> {
+        let subscribed = &admitted.subscribed;
+        let plugins = match routing::route(subscribed, &frame.topic, &frame.data) {
+            Route::Everyone => card_creator(subscribed, &self.card_owners, &frame, &admitted.scope)
+                .unwrap_or_else(|| subscribed.clone()),
             Route::One(plugin, data) => {
                 if let Some(data) = data {
                     frame.data = data;
@@ -552,20 +591,43 @@ impl FrameSink for Dispatcher {
             Route::Nobody => {
                 tracing::info!(message_id = %frame.message_id, topic = %frame.topic, "no routing rule matched and no plugin is the fallback; ACKed, not answered");
                 self.metrics.frame("", &frame.topic, Counted::NoPlugin);
-                acks.send(Ack::callback(frame.message_id, None));
-                return;
+                admitted
+                    .acks
+                    .send(Ack::callback(frame.message_id.clone(), None));
+                return None;
             }
         };
+        Some((frame, plugins, admitted))
+    }
+
+    /// Run `plugins` on `frame` in a task: claim it from the other replicas, run
+    /// every plugin, and ACK with their combined outcome, or as accepted once the
+    /// ACK deadline passes (the handlers then finish unobserved).
+    fn serve(
+        &self,
+        table: &Table,
+        frame: Frame,
+        plugins: Subscribers,
+        admitted: Admitted,
+        tasks: &TaskTracker,
+    ) {
+        let Admitted {
+            kind,
+            scope,
+            replicas,
+            acks,
+            ..
+        } = admitted;
         let run = RunContext {
             permits: self.permits.clone(),
             health: table.health.clone(),
             quarantine: self.config.quarantine.clone(),
             metrics: self.metrics.clone(),
         };
+        let metrics = self.metrics.clone();
         let deadline = self.config.ack_deadline;
         let frame = Arc::new((frame, scope));
-        tasks.spawn(
-            async move {
+        let work = async move {
             let message_id = frame.0.message_id.clone();
             // `Err`: answered without running the handlers (a replica has it).
             let work = async {
@@ -575,7 +637,13 @@ impl FrameSink for Dispatcher {
                         replicas::Verdict::Done(code, message, data) => {
                             tracing::debug!(%message_id, "handled by another replica; ACKed again, not handled again");
                             metrics.frame("", &frame.0.topic, Counted::Duplicate);
-                            return Err(Ack { code, message, message_id: message_id.clone(), data });
+                            let message_id = message_id.clone();
+                            return Err(Ack {
+                                code,
+                                message,
+                                message_id,
+                                data,
+                            });
                         }
                         replicas::Verdict::Elsewhere => {
                             tracing::debug!(%message_id, "still being handled by another replica; ACKed as accepted");
@@ -588,7 +656,9 @@ impl FrameSink for Dispatcher {
                 let results = match &*plugins {
                     [only] => vec![run_one(only.clone(), run, frame.clone()).await],
                     many => {
-                        let runs = many.iter().map(|p| run_one(p.clone(), run.clone(), frame.clone()));
+                        let runs = many
+                            .iter()
+                            .map(|p| run_one(p.clone(), run.clone(), frame.clone()));
                         futures_util::future::join_all(runs).await
                     }
                 };
@@ -615,10 +685,21 @@ impl FrameSink for Dispatcher {
                     let _ = work.await;
                 }
             }
-            }
-            .in_current_span(),
-        );
+        };
+        tasks.spawn(work.in_current_span());
     }
+}
+
+/// A frame [`Dispatcher::admit`] let in.
+struct Admitted {
+    kind: SubscriptionKind,
+    /// Every plugin subscribed to its topic.
+    subscribed: Subscribers,
+    scope: FrameScope,
+    /// The shared dedup and the frame's keys, with replicas.
+    replicas: Option<(replicas::Shared, Vec<String>)>,
+    /// Where its ACK goes (recorded for dedup).
+    acks: Recorder,
 }
 
 #[cfg(test)]

@@ -20,46 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-/// What the shared store says about a frame's keys.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// This process has the lease: handle it.
-    Mine,
-    /// Another process holds a live lease.
-    Leased,
-    /// Handled; its ACK `(code, message, data)`.
-    Done(u16, String, String),
-}
-
-/// A store of frame claims shared by replicas.
-pub trait Replicas: Send + Sync + std::fmt::Debug + 'static {
-    /// Claim every key for `owner` for `lease`, unless one is already claimed or done.
-    fn claim(
-        &self,
-        keys: Vec<String>,
-        owner: String,
-        lease: Duration,
-    ) -> BoxFuture<'static, Result<Claim, String>>;
-
-    /// Extend `owner`'s lease on the keys.
-    fn renew(
-        &self,
-        keys: Vec<String>,
-        owner: String,
-        lease: Duration,
-    ) -> BoxFuture<'static, Result<(), String>>;
-
-    /// Record the frame's ACK under every key for `ttl`.
-    fn finish(
-        &self,
-        keys: Vec<String>,
-        ack: (u16, String, String),
-        ttl: Duration,
-    ) -> BoxFuture<'static, Result<(), String>>;
-}
+use crate::replicas::{Claim, Replicas};
 
 /// At most one "shared dedup unavailable" warning per this long.
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -197,6 +160,7 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::future::BoxFuture;
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -24,7 +24,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{Backend, KeyPage, KvError, KvResult, Namespace, Quota, over_quota, too_many_bytes};
-use crate::dispatch::replicas::{Claim, Replicas};
+use crate::replicas::{Claim, Replicas};
 
 /// Drop the index entry and size of `k` when its value expired.
 const CLEAN: &str = r"

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::Limits;
+use super::limits::Limits;
 
 /// One plugin's budget of host-side result bytes.
 #[derive(Debug, Clone)]

@@ -1,30 +1,30 @@
-//! Per-store state: what one `Store` (one frame, or one canary call) holds.
+//! Per-store state: what one `Store` (one frame, or one canary call) holds, and how
+//! each capability's view of it is projected.
 //!
-//! A [`State`] holds the WASI context (no files, env, args or sockets; stderr captured;
-//! a small resource table), the memory [`Limiter`], the plugin's shared context, the
-//! frame's [`FrameScope`] and the frame's budgets. The host functions that use it live
-//! in [`super::capability`], one module per WIT interface.
-//!
-//! Host functions that wait (HTTP, sleep) check what they need from the state first
-//! and then await futures that borrow nothing from it.
+//! A [`State`] only aggregates: the WASI context (no files, env, args or sockets;
+//! stderr captured; a small resource table), the memory limiter and CPU meter, the
+//! plugin's [`PluginContext`], the frame's [`FrameScope`], and each capability's
+//! per-frame state. [`add_to_linker`] links every WIT interface with a closure that
+//! borrows the parts its capability may use as that capability's view, so a host
+//! function can reach nothing else (wasmtime-wasi's pattern for WASI).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::Limits;
-use super::allowance::{ByteBudget, DingtalkCall, Rate, Reservation};
-use super::bindings::WitError;
-use super::capability::cards::CardOwners;
-use super::capability::http::Hooks;
-use super::capability::reply::webhook_origins;
-use super::capability::{Grants, HostError, HostResult, denied};
+use super::bindings::converts_errors;
+use super::bindings::dingtalk::bot as wit;
+use super::caller::{Caller, Calls, FrameCalls};
+use super::capability::Grants;
+use super::capability::cards::{self, CardOwners};
+use super::capability::{clock, config, http, kv, log, media, messages, openapi, reply};
 use super::limiter::Limiter;
+use super::limits::Limits;
+use super::meter::{Meter, Metered};
 use super::scope::FrameScope;
 use crate::config::Endpoints;
 use crate::egress::Egress;
@@ -33,7 +33,11 @@ use crate::metrics::AppMetrics;
 use crate::openapi::Http;
 use crate::openapi::api::OpenApi;
 
-/// What every plugin call can use, shared by every plugin of one app.
+/// The app name of a host serving one app.
+pub const DEFAULT_APP: &str = "default";
+
+/// What every plugin call can use, shared by every plugin of one app: each
+/// capability's app-level state.
 #[derive(Debug)]
 pub struct Services {
     /// The shared DingTalk HTTP client (webhooks need no token).
@@ -41,9 +45,9 @@ pub struct Services {
     /// Token-authenticated APIs; `None` when the host has no credentials.
     pub api: Option<Arc<OpenApi>>,
     /// Origins a session webhook may be on.
-    pub(crate) webhook_origins: Vec<(String, String, u16)>,
+    pub(crate) webhook_origins: reply::Origins,
     /// Which plugin created which card.
-    pub(crate) card_owners: CardOwners,
+    pub(crate) card_owners: Arc<CardOwners>,
     /// The app's name: its key-value namespace.
     pub app: String,
     /// Outbound HTTP for plugins (resolver, TLS roots, secrets).
@@ -60,8 +64,8 @@ impl Services {
         Self {
             http,
             api,
-            webhook_origins: webhook_origins(&[&endpoints.openapi, &endpoints.oapi]),
-            card_owners: CardOwners::default(),
+            webhook_origins: reply::Origins::new(&[&endpoints.openapi, &endpoints.oapi]),
+            card_owners: Arc::default(),
             app: DEFAULT_APP.to_owned(),
             egress: Egress::default(),
             kv: None,
@@ -87,55 +91,22 @@ impl Services {
         self.kv = Some(store);
         self
     }
-}
 
-impl State {
-    /// Count a host call of `capability` in `dingtalk_host_calls_total`.
-    pub(crate) fn count_call<T>(&self, capability: &'static str, result: &HostResult<T>) {
-        let label = match result {
-            Ok(_) => "ok",
-            Err(super::capability::HostError::Guest(e)) => match e {
-                WitError::Dingtalk(_) => "dingtalk",
-                WitError::Timeout(_) => "timeout",
-                WitError::Network(_) => "network",
-                WitError::InvalidArgument(_) => "invalid",
-                WitError::Denied(_) => "denied",
-                WitError::Plugin(_) => "plugin",
-                WitError::Limit(_) => "limit",
-                WitError::Unavailable(_) => "unavailable",
-            },
-            Err(super::capability::HostError::Trap(_)) => "trap",
-        };
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            let micros =
-                u64::try_from(self.host_call_started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            tracing::debug!(plugin = %self.plugin.name, capability, result = label, duration_us = micros, "host call");
-        }
-        self.plugin
-            .services
-            .metrics
-            .host_call(&self.plugin.name, capability, label);
+    /// Which plugin of this app created which card.
+    pub fn card_owners(&self) -> Arc<CardOwners> {
+        self.card_owners.clone()
     }
 }
-
-/// The app name of a host serving one app.
-pub const DEFAULT_APP: &str = "default";
 
 /// What is fixed for one loaded plugin.
 #[derive(Debug)]
 pub(crate) struct PluginContext {
-    /// Its name, which is its file's stem.
-    pub name: String,
+    /// The plugin as its host calls see it.
+    pub caller: Caller,
     pub grants: Grants,
     pub services: Arc<Services>,
-    /// Its limits (the defaults with its overrides applied).
-    pub limits: Limits,
     /// The engine's epoch ticks so far.
     pub ticks: Arc<AtomicU64>,
-    /// Host-side result bytes its frames hold, all together.
-    pub bytes: ByteBudget,
-    /// Its DingTalk API calls per second.
-    pub rate: Mutex<Rate>,
 }
 
 impl PluginContext {
@@ -148,14 +119,25 @@ impl PluginContext {
         ticks: Arc<AtomicU64>,
     ) -> Self {
         Self {
-            bytes: ByteBudget::new(limits.host_buffer_bytes),
-            rate: Mutex::new(Rate::new(limits.dingtalk_calls_per_second, Instant::now())),
-            name,
+            caller: Caller::new(name, limits, services.metrics.clone(), services.api.clone()),
             grants,
             services,
-            limits,
             ticks,
         }
+    }
+}
+
+impl http::Outbound for PluginContext {
+    fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    fn grant(&self) -> &http::Grant {
+        &self.grants.http
+    }
+
+    fn egress(&self) -> &Egress {
+        &self.services.egress
     }
 }
 
@@ -165,41 +147,19 @@ const STDERR_CAPACITY: usize = 16 * 1024;
 /// WASI resources (streams, pollables) one instance may hold at once.
 const MAX_RESOURCES: usize = 256;
 
-/// What one frame has used of its per-frame allowances.
-#[derive(Debug, Default)]
-pub(crate) struct Budget {
-    /// Log lines so far.
-    pub log_lines: u32,
-    /// Key-value operations so far.
-    pub kv_ops: u32,
-    /// DingTalk API calls so far, by [`DingtalkCall`].
-    pub dingtalk: [u32; DingtalkCall::COUNT],
-}
-
 pub(crate) struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: Hooks,
+    hooks: http::Hooks,
     table: ResourceTable,
     pub limiter: Limiter,
+    meter: Meter,
     pub stderr: MemoryOutputPipe,
     pub plugin: Arc<PluginContext>,
-    pub scope: FrameScope,
-    pub budget: Budget,
-    /// Epoch ticks this call may still spend in guest code.
-    pub cpu_ticks_left: u64,
-    /// The epoch at which the guest's current CPU slice ends.
-    pub deadline_epoch: u64,
-    /// The epoch when the running host call began.
-    pub host_call_epoch: u64,
-    /// When the running host call began, taken only while debug logging is on (its
-    /// duration goes to the debug log; the hot path pays nothing otherwise).
-    pub host_call_started: std::time::Instant,
-    /// A host call since the last deadline check waited across a tick.
-    pub host_waited: bool,
-    /// The byte reservation of the last large result handed to the guest, kept until
-    /// the next one is reserved or the frame ends (it covers the result's lowering).
-    pub held: Option<Reservation>,
+    scope: FrameScope,
+    calls: FrameCalls,
+    log_lines: log::Lines,
+    kv_ops: kv::Ops,
 }
 
 impl State {
@@ -212,25 +172,17 @@ impl State {
         Self {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: Hooks::new(plugin.clone()),
+            hooks: http::Hooks::new(plugin.clone()),
             table,
-            limiter: Limiter::new(plugin.limits.memory_bytes),
+            limiter: Limiter::new(plugin.caller.limits.memory_bytes),
+            meter: Meter::new(plugin.ticks.clone(), plugin.caller.limits.cpu_ticks()),
             stderr,
-            cpu_ticks_left: plugin.limits.cpu_ticks(),
-            deadline_epoch: 0,
-            host_call_epoch: 0,
-            host_call_started: std::time::Instant::now(),
-            host_waited: false,
-            held: None,
             plugin,
             scope,
-            budget: Budget::default(),
+            calls: FrameCalls::default(),
+            log_lines: log::Lines::default(),
+            kv_ops: kv::Ops::default(),
         }
-    }
-
-    /// The engine's epoch now.
-    pub fn epoch(&self) -> u64 {
-        self.plugin.ticks.load(Ordering::Relaxed)
     }
 
     /// What the guest wrote to stderr, trimmed (a panic message, usually).
@@ -240,76 +192,102 @@ impl State {
             .to_owned()
     }
 
-    /// The linear memory this instance may use.
-    pub fn memory_limit(&self) -> usize {
-        self.limiter.memory_limit()
-    }
-
-    /// Count one DingTalk API call of `kind`: refused with `limit` past the frame's
-    /// allowance of that kind or the plugin's calls per second.
-    pub fn dingtalk_call(&mut self, kind: DingtalkCall) -> HostResult<()> {
-        let limits = &self.plugin.limits;
-        let max = kind.per_frame(limits);
-        let refused = |bound: &'static str, why: String| {
-            self.plugin
-                .services
-                .metrics
-                .limit_refused(&self.plugin.name, kind.capability(), bound);
-            Err(HostError::Guest(WitError::Limit(why)))
-        };
-        if self.budget.dingtalk[kind.index()] >= max {
-            return refused(
-                "per_frame",
-                format!("at most {max} {} per frame", kind.what()),
-            );
-        }
-        let taken = self
-            .plugin
-            .rate
-            .lock()
-            .is_ok_and(|mut rate| rate.take(Instant::now()));
-        if !taken {
-            return refused(
-                "per_second",
-                format!(
-                    "at most {} DingTalk API calls per second for this plugin",
-                    limits.dingtalk_calls_per_second
-                ),
-            );
-        }
-        self.budget.dingtalk[kind.index()] += 1;
-        Ok(())
-    }
-
-    /// Reserve `bytes` of the plugin's host-side result budget for a result about to
-    /// be built, giving back the frame's previous reservation first.
-    pub async fn reserve_result(&mut self, what: &str, bytes: u64) -> HostResult<()> {
-        self.held = None;
-        match self.plugin.bytes.reserve(bytes).await {
-            Ok(r) => {
-                self.held = Some(r);
-                Ok(())
-            }
-            Err(capacity) => {
-                self.plugin.services.metrics.limit_refused(
-                    &self.plugin.name,
-                    "host_buffer",
-                    "bytes",
-                );
-                Err(HostError::Guest(WitError::Limit(format!(
-                    "{what} may need {bytes} bytes; a plugin's host calls hold at most {capacity} bytes at once"
-                ))))
-            }
+    fn log(&mut self) -> log::View<'_> {
+        log::View {
+            plugin: &self.plugin.caller.name,
+            lines: &mut self.log_lines,
         }
     }
 
-    /// The token-authenticated APIs.
-    pub fn api(&self) -> HostResult<Arc<OpenApi>> {
-        self.plugin
-            .services
-            .api
-            .clone()
-            .ok_or_else(|| denied("the host has no app credentials for DingTalk APIs"))
+    fn config(&mut self) -> config::View<'_> {
+        config::View {
+            grant: &self.plugin.grants.config,
+        }
+    }
+
+    fn clock(&mut self) -> clock::View {
+        clock::View
+    }
+
+    fn reply(&mut self) -> reply::View<'_> {
+        let plugin = &*self.plugin;
+        reply::View {
+            calls: Calls::new(&plugin.caller, &mut self.calls),
+            origins: &plugin.services.webhook_origins,
+            http: &plugin.services.http,
+            webhook: self.scope.webhook.as_ref(),
+        }
+    }
+
+    fn cards(&mut self) -> cards::View<'_> {
+        let plugin = &*self.plugin;
+        cards::View {
+            calls: Calls::new(&plugin.caller, &mut self.calls),
+            owners: &plugin.services.card_owners,
+            conversation: self.scope.conversation.as_ref(),
+        }
+    }
+
+    fn media(&mut self) -> media::View<'_> {
+        media::View {
+            calls: Calls::new(&self.plugin.caller, &mut self.calls),
+            download_codes: &self.scope.download_codes,
+            memory_limit: self.limiter.memory_limit(),
+        }
+    }
+
+    fn messages(&mut self) -> messages::View<'_> {
+        messages::View {
+            calls: Calls::new(&self.plugin.caller, &mut self.calls),
+            grant: &self.plugin.grants.messages,
+        }
+    }
+
+    fn openapi(&mut self) -> openapi::View<'_> {
+        openapi::View {
+            calls: Calls::new(&self.plugin.caller, &mut self.calls),
+            grant: &self.plugin.grants.openapi,
+        }
+    }
+
+    fn kv(&mut self) -> kv::View<'_> {
+        let plugin = &*self.plugin;
+        kv::View {
+            calls: Calls::new(&plugin.caller, &mut self.calls),
+            store: plugin.services.kv.as_ref(),
+            app: &plugin.services.app,
+            ops: &mut self.kv_ops,
+        }
+    }
+}
+
+/// Link WASI, `wasi:http` and every `dingtalk:bot` interface, each on its
+/// capability's view.
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    wit::types::add_to_linker::<State, HasSelf<State>>(linker, |s| s)?;
+    wit::log::add_to_linker::<State, log::HasView>(linker, State::log)?;
+    wit::config::add_to_linker::<State, config::HasView>(linker, State::config)?;
+    wit::clock::add_to_linker::<State, clock::HasView>(linker, State::clock)?;
+    wit::reply::add_to_linker::<State, reply::HasView>(linker, State::reply)?;
+    wit::cards::add_to_linker::<State, cards::HasView>(linker, State::cards)?;
+    wit::media::add_to_linker::<State, media::HasView>(linker, State::media)?;
+    wit::messages::add_to_linker::<State, messages::HasView>(linker, State::messages)?;
+    wit::openapi::add_to_linker::<State, openapi::HasView>(linker, State::openapi)?;
+    wit::kv::add_to_linker::<State, kv::HasView>(linker, State::kv)?;
+    Ok(())
+}
+
+converts_errors!(State);
+
+impl Metered for State {
+    fn meter(&mut self) -> &mut Meter {
+        &mut self.meter
+    }
+
+    fn limiter(&mut self) -> &mut Limiter {
+        &mut self.limiter
     }
 }
 

@@ -14,13 +14,15 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{HostResult, MAX_ID, NoGrant, check_len, denied, invalid, json_object, link_iface};
+use super::args::{MAX_ID, check_len, json_object};
 use crate::openapi::cards::{self as card_api, Receiver};
 use crate::runtime::allowance::DingtalkCall;
+use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::cards;
-use crate::runtime::state::State;
+use crate::runtime::bindings::{HostResult, denied, invalid};
+use crate::runtime::caller::Calls;
 
 /// Largest card JSON, params map or streamed text accepted.
 pub const MAX_CARD_JSON: usize = 64 << 10;
@@ -30,17 +32,6 @@ pub const OWNER_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Most card ids remembered per plugin.
 pub const MAX_OWNED: usize = 20_000;
-
-/// The cards capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = NoGrant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, cards)
-    }
-}
 
 /// Which kind of card an id names (they are separate namespaces at DingTalk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -196,9 +187,28 @@ impl OwnersInner {
     }
 }
 
-impl State {
+/// What the card functions use: the app's card owners and the frame's conversation.
+pub struct View<'a> {
+    /// The plugin and its frame's DingTalk calls.
+    pub calls: Calls<'a>,
+    /// Which plugin of the app created which card.
+    pub owners: &'a CardOwners,
+    /// Where the frame came from, if it is a chatbot message.
+    pub conversation: Option<&'a Receiver>,
+}
+
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+converts_errors!(View<'_>);
+
+impl View<'_> {
     fn conversation(&self) -> HostResult<Receiver> {
-        self.scope.conversation.clone().ok_or_else(|| {
+        self.conversation.cloned().ok_or_else(|| {
             denied("cards go to the conversation of a chatbot message; this frame has none")
         })
     }
@@ -208,8 +218,8 @@ impl State {
         if id.is_empty() {
             return Err(invalid("the card id is empty"));
         }
-        let owners = &self.plugin.services.card_owners;
-        if owners.claim(kind, id, &self.plugin.name, Instant::now()) {
+        let plugin = &self.calls.caller().name;
+        if self.owners.claim(kind, id, plugin, Instant::now()) {
             Ok(())
         } else {
             Err(denied(format!("card id {id:?} belongs to another plugin")))
@@ -218,8 +228,8 @@ impl State {
 
     fn own_card(&self, kind: CardKind, id: &str) -> HostResult<()> {
         check_len("the card id", id, MAX_ID)?;
-        let owners = &self.plugin.services.card_owners;
-        if owners.owns(kind, id, &self.plugin.name, Instant::now()) {
+        let plugin = &self.calls.caller().name;
+        if self.owners.owns(kind, id, plugin, Instant::now()) {
             Ok(())
         } else {
             Err(denied(format!(
@@ -245,77 +255,72 @@ fn instance(card: cards::CardInstance) -> HostResult<card_api::Instance> {
     })
 }
 
-impl cards::Host for State {
+impl cards::Host for View<'_> {
     async fn send_standard(&mut self, biz_id: String, card: String) -> HostResult<String> {
-        let this = &mut *self;
-        let result: HostResult<String> = async move {
-            let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
-            let to = this.conversation()?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Card)?;
-            this.claim_card(CardKind::Standard, &biz_id)?;
-            Ok(card_api::send_standard(&api, &biz_id, &card, &to).await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
+                let to = self.conversation()?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Card)?;
+                self.claim_card(CardKind::Standard, &biz_id)?;
+                Ok(card_api::send_standard(&api, &biz_id, &card, &to).await?)
+            })
+            .await
     }
 
     async fn update_standard(&mut self, biz_id: String, card: String) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
-            this.own_card(CardKind::Standard, &biz_id)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Card)?;
-            Ok(card_api::update_standard(&api, &biz_id, &card).await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                let card = Value::Object(json_object("the card", &card, MAX_CARD_JSON)?);
+                self.own_card(CardKind::Standard, &biz_id)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Card)?;
+                Ok(card_api::update_standard(&api, &biz_id, &card).await?)
+            })
+            .await
     }
 
     async fn create_instance(&mut self, card: cards::CardInstance) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            let card = instance(card)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Card)?;
-            this.claim_card(CardKind::Instance, &card.out_track_id)?;
-            Ok(card_api::create_instance(&api, &card).await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                let card = instance(card)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Card)?;
+                self.claim_card(CardKind::Instance, &card.out_track_id)?;
+                Ok(card_api::create_instance(&api, &card).await?)
+            })
+            .await
     }
 
     async fn deliver_instance(&mut self, out_track_id: String) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            this.own_card(CardKind::Instance, &out_track_id)?;
-            let to = this.conversation()?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Card)?;
-            Ok(card_api::deliver_instance(&api, &out_track_id, &to).await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                self.own_card(CardKind::Instance, &out_track_id)?;
+                let to = self.conversation()?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Card)?;
+                Ok(card_api::deliver_instance(&api, &out_track_id, &to).await?)
+            })
+            .await
     }
 
     async fn create_and_deliver(&mut self, card: cards::CardInstance) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            let card = instance(card)?;
-            let to = this.conversation()?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Card)?;
-            this.claim_card(CardKind::Instance, &card.out_track_id)?;
-            Ok(card_api::create_and_deliver(&api, &card, &to).await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                let card = instance(card)?;
+                let to = self.conversation()?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Card)?;
+                self.claim_card(CardKind::Instance, &card.out_track_id)?;
+                Ok(card_api::create_and_deliver(&api, &card, &to).await?)
+            })
+            .await
     }
 
     async fn update_instance(
@@ -325,22 +330,26 @@ impl cards::Host for State {
         private: Option<String>,
         by_key: bool,
     ) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            let params = json_object("the card params", &params, MAX_CARD_JSON)?;
-            let private = private
-                .map(|p| json_object("the private params", &p, MAX_CARD_JSON))
-                .transpose()?;
-            this.own_card(CardKind::Instance, &out_track_id)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Card)?;
-            let update =
-                card_api::update_instance(&api, &out_track_id, &params, private.as_ref(), by_key);
-            Ok(update.await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                let params = json_object("the card params", &params, MAX_CARD_JSON)?;
+                let private = private
+                    .map(|p| json_object("the private params", &p, MAX_CARD_JSON))
+                    .transpose()?;
+                self.own_card(CardKind::Instance, &out_track_id)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Card)?;
+                let update = card_api::update_instance(
+                    &api,
+                    &out_track_id,
+                    &params,
+                    private.as_ref(),
+                    by_key,
+                );
+                Ok(update.await?)
+            })
+            .await
     }
 
     async fn stream_instance(
@@ -352,26 +361,25 @@ impl cards::Host for State {
         finalize: bool,
         failed: bool,
     ) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            check_len("the key", &key, MAX_ID)?;
-            check_len("the streamed text", &content, MAX_CARD_JSON)?;
-            this.own_card(CardKind::Instance, &out_track_id)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::CardStream)?;
-            let update = card_api::StreamUpdate {
-                out_track_id: &out_track_id,
-                key: &key,
-                content: &content,
-                full,
-                finalize,
-                failed,
-            };
-            Ok(card_api::stream_instance(&api, &update).await?)
-        }
-        .await;
-        self.count_call("cards", &result);
-        result
+        self.calls
+            .caller()
+            .counted("cards", async {
+                check_len("the key", &key, MAX_ID)?;
+                check_len("the streamed text", &content, MAX_CARD_JSON)?;
+                self.own_card(CardKind::Instance, &out_track_id)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::CardStream)?;
+                let update = card_api::StreamUpdate {
+                    out_track_id: &out_track_id,
+                    key: &key,
+                    content: &content,
+                    full,
+                    finalize,
+                    failed,
+                };
+                Ok(card_api::stream_instance(&api, &update).await?)
+            })
+            .await
     }
 }
 

@@ -3,27 +3,24 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{NoGrant, link_iface};
 use crate::runtime::bindings::dingtalk::bot::clock;
-use crate::runtime::state::State;
 
 /// Longest single sleep a plugin may ask for; the wall-clock limit bounds the total.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 
-/// The clock capability.
-pub struct Capability;
+/// The clock reads no state.
+pub struct View;
 
-impl super::Capability for Capability {
-    type Grant = NoGrant;
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
 
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, clock)
-    }
+impl HasData for HasView {
+    type Data<'a> = View;
 }
 
-impl clock::Host for State {
+impl clock::Host for View {
     async fn now_ms(&mut self) -> wasmtime::Result<u64> {
         Ok(SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -4,21 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{Grant as GrantTrait, link_iface};
+use super::args::MAX_ID;
+use super::grant::Grant as GrantTrait;
 use crate::runtime::bindings::dingtalk::bot::config;
-use crate::runtime::state::State;
 
-/// The config capability.
-pub struct Capability;
+/// What `config.get` reads: the plugin's own values.
+pub struct View<'a> {
+    /// Its grant.
+    pub grant: &'a Grant,
+}
 
-impl super::Capability for Capability {
-    type Grant = Grant;
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
 
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, config)
-    }
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
 }
 
 /// The plugin's config values.
@@ -56,27 +58,11 @@ impl GrantTrait for Grant {
     }
 }
 
-/// The list of strings at `key` of `section` (empty when absent).
-pub(crate) fn strings(section: &toml::Table, key: &str) -> Result<Vec<String>, String> {
-    match section.get(key) {
-        None => Ok(Vec::new()),
-        Some(toml::Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("`{key}` must be a list of strings"))
-            })
-            .collect(),
-        Some(_) => Err(format!("`{key}` must be a list of strings")),
-    }
-}
-
-impl config::Host for State {
+impl config::Host for View<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        if key.len() > super::MAX_ID {
+        if key.len() > MAX_ID {
             return Ok(None);
         }
-        Ok(self.plugin.grants.config.values.get(&key).cloned())
+        Ok(self.grant.values.get(&key).cloned())
     }
 }

@@ -19,25 +19,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderName, HeaderValue};
-use wasmtime::component::Linker;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::{Grant as GrantTrait, config::strings};
+use super::grant::{Grant as GrantTrait, strings};
 use crate::egress::origin::{Origin, OriginPattern};
-use crate::egress::{ByteBudget, Destination, IoFuture, Timeouts};
-use crate::runtime::state::{PluginContext, State};
+use crate::egress::{ByteBudget, Destination, Egress, IoFuture, Timeouts};
+use crate::metrics::CallResult;
+use crate::runtime::caller::Caller;
 use crate::secrets::{Secrets, Template};
-
-/// The http capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = Grant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
-    }
-}
 
 /// One header the host sets on requests to an origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,9 +138,20 @@ impl GrantTrait for Grant {
     }
 }
 
+/// What outbound HTTP needs of the plugin it serves, for as long as its frames run
+/// (the hooks outlive any one borrow of the store's state).
+pub trait Outbound: Send + Sync + 'static {
+    /// The plugin.
+    fn caller(&self) -> &Caller;
+    /// Its grant.
+    fn grant(&self) -> &Grant;
+    /// The app's outbound HTTP: resolver, TLS roots, secrets.
+    fn egress(&self) -> &Egress;
+}
+
 /// The per-frame side of outbound HTTP: what `wasi:http` calls before sending.
-pub(crate) struct Hooks {
-    plugin: Arc<PluginContext>,
+pub struct Hooks {
+    plugin: Arc<dyn Outbound>,
     requests: u32,
     /// Made at the frame's first request: most frames make none, and this state is
     /// built for every frame.
@@ -159,7 +159,8 @@ pub(crate) struct Hooks {
 }
 
 impl Hooks {
-    pub fn new(plugin: Arc<PluginContext>) -> Self {
+    /// The hooks of one frame of `plugin`.
+    pub fn new(plugin: Arc<dyn Outbound>) -> Self {
         Self {
             plugin,
             requests: 0,
@@ -174,9 +175,10 @@ impl Hooks {
         &mut self,
         request: &mut http::Request<WasiBody>,
     ) -> Result<(Destination, String), Error> {
-        let plugin = &self.plugin;
+        let caller = self.plugin.caller();
+        let plugin = caller;
         let method = request.method();
-        let metrics = &plugin.services.metrics;
+        let metrics = &caller.metrics;
         // The `origin` label is the grant entry that matched (or "-"): what the
         // operator wrote, so a plugin cannot mint series by asking for new names.
         let count = |entry: &str, result| {
@@ -185,23 +187,23 @@ impl Hooks {
         };
         let Some(origin) = Origin::of(request.uri()) else {
             tracing::warn!(plugin = %plugin.name, %method, "outbound request denied: no usable scheme and host");
-            count("-", "invalid");
+            count("-", CallResult::Invalid);
             return Err(Error::HttpRequestUriInvalid);
         };
-        let grant = &plugin.grants.http;
+        let grant = self.plugin.grant();
         let Some(entry) = grant.origins.iter().find(|p| p.matches(&origin)) else {
             tracing::warn!(plugin = %plugin.name, %method, %origin, "outbound request denied: origin not granted");
-            count("-", "denied");
+            count("-", CallResult::Denied);
             return Err(Error::HttpRequestDenied);
         };
         let max = plugin.limits.http_requests;
         if self.requests >= max {
             tracing::warn!(plugin = %plugin.name, %method, %origin, max, "outbound request denied: the frame's request limit is reached");
-            count(&entry.to_string(), "limit");
+            count(&entry.to_string(), CallResult::Limit);
             return Err(Error::ConnectionLimitReached);
         }
         self.requests += 1;
-        let secrets = plugin.services.egress.secrets();
+        let secrets = self.plugin.egress().secrets();
         // Every entry the origin matches contributes its headers, whatever the order
         // of the entries; a request to any other origin gets none of them.
         for header in grant.headers.iter().filter(|h| h.origin.matches(&origin)) {
@@ -243,7 +245,8 @@ impl WasiHttpHooks for Hooks {
             Ok(admitted) => admitted,
             Err(e) => return Box::new(async move { Err(e) }),
         };
-        let limits = &self.plugin.limits;
+        let caller = self.plugin.caller();
+        let limits = &caller.limits;
         // The guest may ask for shorter waits, never longer ones.
         let cap = |asked: Option<std::time::Duration>, max| asked.map_or(max, |a| a.min(max));
         let options = options.unwrap_or_default();
@@ -255,24 +258,24 @@ impl WasiHttpHooks for Hooks {
                 limits.http_first_byte_timeout,
             ),
         };
-        let egress = self.plugin.services.egress.clone();
-        let plugin = self.plugin.name.clone();
-        let limit = self.plugin.limits.http_response_bytes;
+        let egress = self.plugin.egress().clone();
+        let plugin = caller.name.clone();
+        let limit = limits.http_response_bytes;
         let budget = self
             .budget
             .get_or_insert_with(|| ByteBudget::new(limit))
             .clone();
         let method = request.method().clone();
-        let metrics = self.plugin.services.metrics.clone();
+        let metrics = caller.metrics.clone();
         Box::new(async move {
             let started = Instant::now();
             let origin = dest.origin.clone();
             let result = egress.send(dest, request, timeouts, budget).await;
             let ms = started.elapsed().as_millis() as u64;
             let label = match &result {
-                Ok(_) => "ok",
-                Err(Error::DestinationIpProhibited) => "internal_address",
-                Err(_) => "error",
+                Ok(_) => CallResult::Ok,
+                Err(Error::DestinationIpProhibited) => CallResult::InternalAddress,
+                Err(_) => CallResult::Error,
             };
             metrics.http_request(&plugin, &entry, label);
             metrics.host_call(&plugin, "http", label);

@@ -10,33 +10,23 @@
 //! the stored sizes before any value is read and reserved from the plugin's
 //! host-buffer budget (`runtime::allowance`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{HostError, HostResult, NoGrant, invalid, link_iface};
 use crate::kv::{Backend, KvError, Namespace, Quota};
-use crate::metrics::AppMetrics;
-use crate::runtime::bindings::WitError;
+use crate::metrics::{AppMetrics, CallResult};
+use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::kv;
-use crate::runtime::state::State;
+use crate::runtime::bindings::{HostError, HostResult, WitError, invalid, limit};
+use crate::runtime::caller::Calls;
 
 /// Most keys in one `get-many` or `set-many`.
 pub const MAX_BATCH: usize = 100;
 
 /// Most keys in one `list-keys` page.
 pub const MAX_PAGE: u32 = 1000;
-
-/// The kv capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = NoGrant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, kv)
-    }
-}
 
 fn to_wit(e: KvError) -> HostError {
     HostError::Guest(match e {
@@ -46,31 +36,61 @@ fn to_wit(e: KvError) -> HostError {
     })
 }
 
-/// What one call needs, taken from the state before anything awaits.
-struct Call {
-    store: std::sync::Arc<dyn Backend>,
-    ns: Namespace,
-    quota: Quota,
-    plugin: String,
-    op: &'static str,
-    metrics: AppMetrics,
+/// Key-value operations one frame has made so far.
+#[derive(Debug, Default)]
+pub struct Ops(u32);
+
+/// What the key-value functions use: the app's store and namespace, the frame's
+/// operation count.
+pub struct View<'a> {
+    /// The plugin, its limits and its host-buffer budget.
+    pub calls: Calls<'a>,
+    /// The app's store, if the host has one.
+    pub store: Option<&'a Arc<dyn Backend>>,
+    /// The app's name: the first half of the plugin's namespace.
+    pub app: &'a str,
+    /// The frame's operations so far.
+    pub ops: &'a mut Ops,
 }
 
-fn result_label<T>(result: &Result<T, KvError>) -> &'static str {
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+converts_errors!(View<'_>);
+
+/// What one call needs, taken from the view before anything awaits.
+struct Call<'a> {
+    store: Arc<dyn Backend>,
+    ns: Namespace,
+    quota: Quota,
+    plugin: &'a str,
+    op: &'static str,
+    metrics: &'a AppMetrics,
+}
+
+fn kv_result<T>(result: &Result<T, KvError>) -> CallResult {
     match result {
-        Ok(_) => "ok",
-        Err(KvError::Limit(_)) => "limit",
-        Err(KvError::Invalid(_)) => "invalid",
-        Err(KvError::Unavailable(_)) => "unavailable",
+        Ok(_) => CallResult::Ok,
+        Err(KvError::Limit(_)) => CallResult::Limit,
+        Err(KvError::Invalid(_)) => CallResult::Invalid,
+        Err(KvError::Unavailable(_)) => CallResult::Unavailable,
     }
 }
 
-impl Call {
+impl Call<'_> {
+    /// Count the operation as `result`.
+    fn count(&self, result: CallResult) {
+        self.metrics.kv_op(self.plugin, self.op, result);
+        self.metrics.host_call(self.plugin, "kv", result);
+    }
+
     /// Count the operation and log an outage (the guest gets the typed error either way).
     fn report<T>(&self, result: Result<T, KvError>) -> HostResult<T> {
-        let label = result_label(&result);
-        self.metrics.kv_op(&self.plugin, self.op, label);
-        self.metrics.host_call(&self.plugin, "kv", label);
+        self.count(kv_result(&result));
         if let Err(KvError::Unavailable(reason)) = &result {
             tracing::warn!(plugin = %self.plugin, %reason, "key-value store unavailable");
         }
@@ -78,49 +98,52 @@ impl Call {
     }
 }
 
-impl State {
+impl<'v> View<'v> {
     /// Count one operation and check the keys and values it carries.
     fn kv_call<'a>(
         &mut self,
         op: &'static str,
         keys: impl IntoIterator<Item = &'a str>,
         values: impl IntoIterator<Item = &'a [u8]>,
-    ) -> HostResult<Call> {
+    ) -> HostResult<Call<'v>> {
         let checked = self.kv_check(keys, values);
-        let metrics = &self.plugin.services.metrics;
-        if let Err(e) = &checked {
-            let label = match e {
-                HostError::Guest(WitError::Limit(_)) => "limit",
-                HostError::Guest(WitError::Unavailable(_)) => "unavailable",
-                _ => "invalid",
-            };
-            metrics.kv_op(&self.plugin.name, op, label);
-            metrics.host_call(&self.plugin.name, "kv", label);
-        }
-        let (store, quota) = checked?;
-        Ok(Call {
+        let caller = self.calls.caller();
+        let call = |store, quota| Call {
             store,
-            ns: Namespace::new(&self.plugin.services.app, &self.plugin.name),
+            ns: Namespace::new(self.app, &caller.name),
             quota,
-            plugin: self.plugin.name.clone(),
+            plugin: &caller.name,
             op,
-            metrics: metrics.clone(),
-        })
+            metrics: &caller.metrics,
+        };
+        match checked {
+            Ok((store, quota)) => Ok(call(store, quota)),
+            Err(e) => {
+                let result = match &e {
+                    HostError::Guest(WitError::Limit(_)) => CallResult::Limit,
+                    HostError::Guest(WitError::Unavailable(_)) => CallResult::Unavailable,
+                    _ => CallResult::Invalid,
+                };
+                caller.metrics.kv_op(&caller.name, op, result);
+                caller.metrics.host_call(&caller.name, "kv", result);
+                Err(e)
+            }
+        }
     }
 
     fn kv_check<'a>(
         &mut self,
         keys: impl IntoIterator<Item = &'a str>,
         values: impl IntoIterator<Item = &'a [u8]>,
-    ) -> HostResult<(std::sync::Arc<dyn Backend>, Quota)> {
-        let limits = &self.plugin.limits;
-        if self.budget.kv_ops >= limits.kv_ops {
-            return Err(HostError::Guest(WitError::Limit(format!(
+    ) -> HostResult<(Arc<dyn Backend>, Quota)> {
+        let limits = &self.calls.caller().limits;
+        if self.ops.0 >= limits.kv_ops {
+            return Err(limit(format!(
                 "at most {} key-value operations per frame",
                 limits.kv_ops
-            ))));
+            )));
         }
-        self.budget.kv_ops += 1;
+        self.ops.0 += 1;
         for key in keys {
             if key.is_empty() || key.len() > limits.kv_key_bytes {
                 return Err(invalid(format!(
@@ -139,8 +162,7 @@ impl State {
                 )));
             }
         }
-        let services = &self.plugin.services;
-        let store = services.kv.clone().ok_or_else(|| {
+        let store = self.store.cloned().ok_or_else(|| {
             HostError::Guest(WitError::Unavailable(
                 "the host has no key-value store configured".to_owned(),
             ))
@@ -171,7 +193,7 @@ fn batch(n: usize) -> HostResult<()> {
     Ok(())
 }
 
-impl kv::Host for State {
+impl kv::Host for View<'_> {
     async fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
         let call = self.kv_call("get", [key.as_str()], [])?;
         call.report(call.store.get(call.ns.clone(), key).await)
@@ -211,7 +233,7 @@ impl kv::Host for State {
         if limit == 0 || limit > MAX_PAGE {
             return Err(invalid(format!("a page holds 1 to {MAX_PAGE} keys")));
         }
-        let max_key = self.plugin.limits.kv_key_bytes;
+        let max_key = self.calls.caller().limits.kv_key_bytes;
         if prefix.len() > max_key || cursor.as_ref().is_some_and(|c| c.len() > max_key) {
             return Err(invalid(format!(
                 "a prefix or cursor is at most {max_key} bytes"
@@ -264,12 +286,12 @@ impl kv::Host for State {
         // The answer is at most four values' worth (as `set-many` takes) and the
         // plugin's whole host-buffer budget, and no more than the named keys can
         // hold: reserved before anything is read.
-        let value = self.plugin.limits.kv_value_bytes as u64;
-        let max = value.saturating_mul(4).min(self.plugin.bytes.capacity());
+        let caller = self.calls.caller();
+        let value = caller.limits.kv_value_bytes as u64;
+        let max = value.saturating_mul(4).min(caller.buffer_capacity());
         let reserve = max.min(value.saturating_mul(keys.len() as u64));
-        if let Err(e) = self.reserve_result("this get-many", reserve).await {
-            call.metrics.kv_op(&call.plugin, call.op, "limit");
-            call.metrics.host_call(&call.plugin, "kv", "limit");
+        if let Err(e) = self.calls.reserve("this get-many", reserve).await {
+            call.count(CallResult::Limit);
             return Err(e);
         }
         call.report(call.store.get_many(call.ns.clone(), keys, max).await)
@@ -283,10 +305,10 @@ impl kv::Host for State {
         batch(entries.len())?;
         let ttl = ttl(ttl_ms)?;
         let total: usize = entries.iter().map(|(_, v)| v.len()).sum();
-        if total > self.plugin.limits.kv_value_bytes.saturating_mul(4) {
+        let max = self.calls.caller().limits.kv_value_bytes.saturating_mul(4);
+        if total > max {
             return Err(invalid(format!(
-                "the values add up to {total} bytes; one call carries at most {}",
-                self.plugin.limits.kv_value_bytes.saturating_mul(4)
+                "the values add up to {total} bytes; one call carries at most {max}"
             )));
         }
         let call = self.kv_call(

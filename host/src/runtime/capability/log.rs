@@ -5,11 +5,10 @@
 //! plugin may log [`MAX_LINES`] lines of at most [`MAX_MESSAGE`] bytes each (longer
 //! ones are cut with a marker); past that one warning says so and the rest is dropped.
 
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{NoGrant, cap_text, link_iface};
+use super::args::cap_text;
 use crate::runtime::bindings::dingtalk::bot::log;
-use crate::runtime::state::State;
 
 /// Longest message logged as is.
 pub const MAX_MESSAGE: usize = 4096;
@@ -17,23 +16,31 @@ pub const MAX_MESSAGE: usize = 4096;
 /// Lines one frame may log.
 pub const MAX_LINES: u32 = 100;
 
-/// The log capability.
-pub struct Capability;
+/// Lines one frame has logged so far.
+#[derive(Debug, Default)]
+pub struct Lines(u32);
 
-impl super::Capability for Capability {
-    type Grant = NoGrant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, log)
-    }
+/// What `log.log` uses: the plugin's name and its frame's line count.
+pub struct View<'a> {
+    /// The plugin's name.
+    pub plugin: &'a str,
+    /// The frame's lines so far.
+    pub lines: &'a mut Lines,
 }
 
-impl log::Host for State {
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+impl log::Host for View<'_> {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        let plugin = self.plugin.name.as_str();
-        self.budget.log_lines += 1;
-        if self.budget.log_lines > MAX_LINES {
-            if self.budget.log_lines == MAX_LINES + 1 {
+        let plugin = self.plugin;
+        self.lines.0 += 1;
+        if self.lines.0 > MAX_LINES {
+            if self.lines.0 == MAX_LINES + 1 {
                 tracing::warn!(
                     plugin,
                     "the plugin logged {MAX_LINES} lines for one frame; the rest of this frame's lines are dropped"

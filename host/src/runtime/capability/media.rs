@@ -9,27 +9,18 @@
 //! reserved from the budget before its body is read. Both count as DingTalk calls
 //! (`runtime::allowance`).
 
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{HostResult, NoGrant, check_len, denied, invalid, link_iface};
+use super::args::check_len;
 use crate::openapi::media as media_api;
 use crate::runtime::allowance::DingtalkCall;
+use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::media;
-use crate::runtime::state::State;
+use crate::runtime::bindings::{HostResult, denied, invalid};
+use crate::runtime::caller::Calls;
 
 /// Longest download code accepted (DingTalk's are a few hundred bytes).
 pub const MAX_DOWNLOAD_CODE: usize = 4096;
-
-/// The media capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = NoGrant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, media)
-    }
-}
 
 fn media_kind(k: media::MediaKind) -> media_api::MediaKind {
     match k {
@@ -40,47 +31,65 @@ fn media_kind(k: media::MediaKind) -> media_api::MediaKind {
     }
 }
 
-impl media::Host for State {
+/// What the media functions use: the files the frame referenced, the memory limit.
+pub struct View<'a> {
+    /// The plugin and its frame's DingTalk calls.
+    pub calls: Calls<'a>,
+    /// The download codes the frame carried.
+    pub download_codes: &'a [String],
+    /// The linear memory the instance may use (no download is larger).
+    pub memory_limit: usize,
+}
+
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+converts_errors!(View<'_>);
+
+impl media::Host for View<'_> {
     async fn upload(
         &mut self,
         kind: media::MediaKind,
         filename: String,
         bytes: Vec<u8>,
     ) -> HostResult<String> {
-        let this = &mut *self;
-        let result: HostResult<String> = async move {
-            let kind = media_kind(kind);
-            let mime = media_api::check(kind, &filename, bytes.len()).map_err(invalid)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Media)?;
-            Ok(media_api::upload(&api, kind, &filename, mime, bytes).await?)
-        }
-        .await;
-        self.count_call("media", &result);
-        result
+        self.calls
+            .caller()
+            .counted("media", async {
+                let kind = media_kind(kind);
+                let mime = media_api::check(kind, &filename, bytes.len()).map_err(invalid)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Media)?;
+                Ok(media_api::upload(&api, kind, &filename, mime, bytes).await?)
+            })
+            .await
     }
 
     async fn download(&mut self, code: String, max_bytes: u64) -> HostResult<Vec<u8>> {
-        let this = &mut *self;
-        let result: HostResult<Vec<u8>> = async move {
-            check_len("the download code", &code, MAX_DOWNLOAD_CODE)?;
-            if !this.scope.download_codes.contains(&code) {
-                return Err(denied(
-                    "only files of the message being handled may be downloaded",
-                ));
-            }
-            let max_bytes = max_bytes
-                .min(this.memory_limit() as u64)
-                .min(this.plugin.bytes.capacity());
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Media)?;
-            let download = media_api::open_download(&api, &code, max_bytes).await?;
-            this.reserve_result("this download", download.bound())
-                .await?;
-            Ok(download.read().await?)
-        }
-        .await;
-        self.count_call("media", &result);
-        result
+        self.calls
+            .caller()
+            .counted("media", async {
+                check_len("the download code", &code, MAX_DOWNLOAD_CODE)?;
+                if !self.download_codes.contains(&code) {
+                    return Err(denied(
+                        "only files of the message being handled may be downloaded",
+                    ));
+                }
+                let max_bytes = max_bytes
+                    .min(self.memory_limit as u64)
+                    .min(self.calls.caller().buffer_capacity());
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Media)?;
+                let download = media_api::open_download(&api, &code, max_bytes).await?;
+                self.calls
+                    .reserve("this download", download.bound())
+                    .await?;
+                Ok(download.read().await?)
+            })
+            .await
     }
 }

@@ -4,29 +4,19 @@
 //! Limits: at most [`MAX_USERS`] users per call (DingTalk's own), ids and message keys
 //! of at most 256 bytes, `msgParam` of at most 15,000 bytes (DingTalk's own).
 
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{
-    Grant as GrantTrait, HostResult, MAX_ID, check_len, check_list, denied, json_object, link_iface,
-};
+use super::args::{MAX_ID, check_len, check_list, json_object};
+use super::grant::Grant as GrantTrait;
 use crate::openapi::messages as message_api;
 use crate::runtime::allowance::DingtalkCall;
+use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::messages;
-use crate::runtime::state::State;
+use crate::runtime::bindings::{HostResult, denied};
+use crate::runtime::caller::Calls;
 
 /// Most users one batch send may address (DingTalk's limit).
 pub const MAX_USERS: usize = 20;
-
-/// The messages capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = Grant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, messages)
-    }
-}
 
 /// Whether the plugin may send proactive messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,12 +45,29 @@ impl GrantTrait for Grant {
     }
 }
 
-impl State {
+/// What proactive messages use: the plugin's grant.
+pub struct View<'a> {
+    /// The plugin and its frame's DingTalk calls.
+    pub calls: Calls<'a>,
+    /// Whether it may send them.
+    pub grant: &'a Grant,
+}
+
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+converts_errors!(View<'_>);
+
+impl View<'_> {
     fn proactive(&self, msg_key: &str, msg_param: &str) -> HostResult<serde_json::Value> {
-        if !self.plugin.grants.messages.proactive {
+        if !self.grant.proactive {
             return Err(denied(format!(
                 "plugin {:?} is not granted proactive messages (set `proactive = true` in its host config section)",
-                self.plugin.name
+                self.calls.caller().name
             )));
         }
         check_len("msg-key", msg_key, MAX_ID)?;
@@ -69,24 +76,23 @@ impl State {
     }
 }
 
-impl messages::Host for State {
+impl messages::Host for View<'_> {
     async fn send_to_users(
         &mut self,
         user_ids: Vec<String>,
         msg_key: String,
         msg_param: String,
     ) -> HostResult<String> {
-        let this = &mut *self;
-        let result: HostResult<String> = async move {
-            check_list("user-ids", &user_ids, MAX_USERS, MAX_ID)?;
-            let param = this.proactive(&msg_key, &msg_param)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Message)?;
-            Ok(message_api::send_to_users(&api, &user_ids, &msg_key, &param).await?)
-        }
-        .await;
-        self.count_call("messages", &result);
-        result
+        self.calls
+            .caller()
+            .counted("messages", async {
+                check_list("user-ids", &user_ids, MAX_USERS, MAX_ID)?;
+                let param = self.proactive(&msg_key, &msg_param)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Message)?;
+                Ok(message_api::send_to_users(&api, &user_ids, &msg_key, &param).await?)
+            })
+            .await
     }
 
     async fn send_to_group(
@@ -95,16 +101,18 @@ impl messages::Host for State {
         msg_key: String,
         msg_param: String,
     ) -> HostResult<String> {
-        let this = &mut *self;
-        let result: HostResult<String> = async move {
-            check_len("open-conversation-id", &open_conversation_id, MAX_ID)?;
-            let param = this.proactive(&msg_key, &msg_param)?;
-            let api = this.api()?;
-            this.dingtalk_call(DingtalkCall::Message)?;
-            Ok(message_api::send_to_group(&api, &open_conversation_id, &msg_key, &param).await?)
-        }
-        .await;
-        self.count_call("messages", &result);
-        result
+        self.calls
+            .caller()
+            .counted("messages", async {
+                check_len("open-conversation-id", &open_conversation_id, MAX_ID)?;
+                let param = self.proactive(&msg_key, &msg_param)?;
+                let api = self.calls.api()?;
+                self.calls.dingtalk(DingtalkCall::Message)?;
+                Ok(
+                    message_api::send_to_group(&api, &open_conversation_id, &msg_key, &param)
+                        .await?,
+                )
+            })
+            .await
     }
 }

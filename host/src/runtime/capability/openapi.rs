@@ -18,27 +18,20 @@
 
 use reqwest::{Method, Url};
 use serde_json::Value;
-use wasmtime::component::Linker;
 
-use super::{Grant as GrantTrait, HostResult, MAX_URL, check_len, denied, invalid, link_iface};
+use wasmtime::component::HasData;
+
+use super::args::{MAX_URL, cap_text, check_len};
+use super::grant::Grant as GrantTrait;
 use crate::openapi::Step;
 use crate::runtime::allowance::DingtalkCall;
+use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::openapi;
-use crate::runtime::state::State;
+use crate::runtime::bindings::{HostResult, denied, invalid};
+use crate::runtime::caller::Calls;
 
 /// Largest JSON body of a generic call.
 pub const MAX_BODY: usize = 64 << 10;
-
-/// The openapi capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = Grant;
-
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, openapi)
-    }
-}
 
 /// The methods the generic call supports.
 const METHODS: [Method; 5] = [
@@ -133,7 +126,7 @@ impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["openapi"];
 
     fn parse(section: &toml::Table) -> Result<Self, String> {
-        Self::from_entries(&super::config::strings(section, "openapi")?)
+        Self::from_entries(&super::grant::strings(section, "openapi")?)
     }
 
     fn show(&self) -> Vec<String> {
@@ -221,61 +214,77 @@ pub fn resolve(base: &Url, raw: &str) -> Result<(Url, String), String> {
     Ok((url, path.to_owned()))
 }
 
-impl State {
+impl View<'_> {
     /// The URL `path` names, if it parses to itself and the plugin is granted it.
     fn granted_url(&self, method: &Method, base: &Url, path: &str) -> HostResult<Url> {
         let refused = |why: &str| {
             denied(format!(
                 "plugin {:?} is not granted the OpenAPI path {:?}: {why}",
-                self.plugin.name,
-                super::cap_text(path.to_owned(), 256)
+                self.calls.caller().name,
+                cap_text(path.to_owned(), 256)
             ))
         };
         let (url, parsed) = resolve(base, path).map_err(|why| refused(&why))?;
-        if !self.plugin.grants.openapi.allows(method, &parsed) {
+        if !self.grant.allows(method, &parsed) {
             return Err(refused("add it to `openapi` in its host config section"));
         }
         Ok(url)
     }
 }
 
-impl openapi::Host for State {
+/// What the generic call uses: the plugin's granted routes.
+pub struct View<'a> {
+    /// The plugin and its frame's DingTalk calls.
+    pub calls: Calls<'a>,
+    /// The routes it may call.
+    pub grant: &'a Grant,
+}
+
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+converts_errors!(View<'_>);
+
+impl openapi::Host for View<'_> {
     async fn call(
         &mut self,
         method_name: String,
         path: String,
         body: Option<String>,
     ) -> HostResult<String> {
-        let this = &mut *self;
-        let result: HostResult<String> = async move {
-            check_len("the path", &path, MAX_URL)?;
-            let Some(method) = method(&method_name) else {
-                return Err(invalid(format!(
-                    "unsupported method {:?}",
-                    super::cap_text(method_name, 16)
-                )));
-            };
-            if let Some(b) = &body {
-                check_len("the body", b, MAX_BODY)?;
-            }
-            let api = this.api()?;
-            let base = api
-                .openapi_base()
-                .ok_or_else(|| denied("the host's OpenAPI endpoint is not a URL"))?;
-            let url = this.granted_url(&method, base, &path)?;
-            let body = body
-                .map(|text| serde_json::from_str::<Value>(&text))
-                .transpose()
-                .map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
-            this.dingtalk_call(DingtalkCall::OpenApi)?;
-            let answer = api
-                .call_url(Step::OpenApi, method, url, body.as_ref())
-                .await?;
-            Ok(answer.to_string())
-        }
-        .await;
-        self.count_call("openapi", &result);
-        result
+        self.calls
+            .caller()
+            .counted("openapi", async {
+                check_len("the path", &path, MAX_URL)?;
+                let Some(method) = method(&method_name) else {
+                    return Err(invalid(format!(
+                        "unsupported method {:?}",
+                        cap_text(method_name, 16)
+                    )));
+                };
+                if let Some(b) = &body {
+                    check_len("the body", b, MAX_BODY)?;
+                }
+                let api = self.calls.api()?;
+                let base = api
+                    .openapi_base()
+                    .ok_or_else(|| denied("the host's OpenAPI endpoint is not a URL"))?;
+                let url = self.granted_url(&method, base, &path)?;
+                let body = body
+                    .map(|text| serde_json::from_str::<Value>(&text))
+                    .transpose()
+                    .map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
+                self.calls.dingtalk(DingtalkCall::OpenApi)?;
+                let answer = api
+                    .call_url(Step::OpenApi, method, url, body.as_ref())
+                    .await?;
+                Ok(answer.to_string())
+            })
+            .await
     }
 }
 

@@ -7,20 +7,20 @@
 //! at most 64 KiB together, at most [`MAX_MENTIONS`] mentions of each
 //! kind, at most [`MAX_BUTTONS`] buttons or feed links.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use wasmtime::component::Linker;
+use wasmtime::component::HasData;
 
-use super::{
-    HostResult, MAX_ID, MAX_URL, NoGrant, check_len, check_list, denied, invalid, link_iface,
-};
+use super::args::{MAX_ID, MAX_URL, check_len, check_list};
+use crate::openapi::Http;
 use crate::openapi::webhook::{self, MAX_BODY_BYTES};
 use crate::runtime::allowance::DingtalkCall;
+use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::reply;
-use crate::runtime::scope::{self, Origin};
-use crate::runtime::state::{Services, State};
+use crate::runtime::bindings::{HostResult, denied, invalid};
+use crate::runtime::caller::Calls;
+use crate::runtime::scope::{self, Origin, SessionWebhook};
 
 /// Most user ids (and, separately, phone numbers) one reply may mention.
 pub const MAX_MENTIONS: usize = 100;
@@ -31,30 +31,57 @@ pub const MAX_BUTTONS: usize = 20;
 /// Origins every session webhook DingTalk hands out is on.
 const DINGTALK_ORIGINS: [&str; 2] = ["https://oapi.dingtalk.com", "https://api.dingtalk.com"];
 
-/// The reply capability.
-pub struct Capability;
+/// The origins an app's session webhooks may be on: DingTalk's and the configured
+/// API bases'.
+#[derive(Debug)]
+pub struct Origins(Vec<Origin>);
 
-impl super::Capability for Capability {
-    type Grant = NoGrant;
+impl Origins {
+    /// DingTalk's origins and those of `bases`.
+    pub fn new(bases: &[&str]) -> Self {
+        Self(
+            DINGTALK_ORIGINS
+                .iter()
+                .chain(bases)
+                .filter_map(|b| reqwest::Url::parse(b).ok().as_ref().and_then(scope::origin))
+                .collect(),
+        )
+    }
 
-    fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-        link_iface!(linker, reply)
+    fn allow(&self, origin: &Origin) -> bool {
+        self.0.contains(origin)
     }
 }
 
-/// The origins a session webhook may be on: DingTalk's and the configured bases'.
-pub fn webhook_origins(bases: &[&str]) -> Vec<Origin> {
-    DINGTALK_ORIGINS
-        .iter()
-        .chain(bases)
-        .filter_map(|b| reqwest::Url::parse(b).ok().as_ref().and_then(scope::origin))
-        .collect()
+/// What a reply uses: the frame's webhook, the app's allowed origins and HTTP client.
+pub struct View<'a> {
+    /// The plugin and its frame's DingTalk calls.
+    pub calls: Calls<'a>,
+    /// Where the app's webhooks may be.
+    pub origins: &'a Origins,
+    /// The app's DingTalk HTTP client.
+    pub http: &'a Http,
+    /// The session webhook the frame carried.
+    pub webhook: Option<&'a SessionWebhook>,
 }
+
+/// The view's `HasData` marker for the linker.
+pub struct HasView;
+
+impl HasData for HasView {
+    type Data<'a> = View<'a>;
+}
+
+converts_errors!(View<'_>);
 
 /// Whether a reply may go to `url` now: the frame's own webhook, unexpired, on an
 /// allowed origin. The URI to POST to (parsed once, when the frame was scoped).
-pub(crate) fn check_webhook(state: &State, url: &str) -> Result<http::Uri, String> {
-    let Some(allowed) = &state.scope.webhook else {
+fn check_webhook(
+    webhook: Option<&SessionWebhook>,
+    origins: &Origins,
+    url: &str,
+) -> Result<http::Uri, String> {
+    let Some(allowed) = webhook else {
         return Err("this frame carried no session webhook to reply to".into());
     };
     if allowed.url != url {
@@ -63,12 +90,7 @@ pub(crate) fn check_webhook(state: &State, url: &str) -> Result<http::Uri, Strin
     let Some(target) = &allowed.target else {
         return Err("the frame's session webhook is not a URL the host calls".into());
     };
-    if !state
-        .plugin
-        .services
-        .webhook_origins
-        .contains(&target.origin)
-    {
+    if !origins.allow(&target.origin) {
         return Err(
             "the frame's session webhook is not on DingTalk's API host or the configured API base"
                 .into(),
@@ -111,34 +133,27 @@ fn button(b: reply::ActionButton) -> webhook::Button {
     }
 }
 
-/// Send `body` to the checked webhook; borrows nothing from the state, so the state
-/// is not held across the request.
-async fn send((services, uri): (Arc<Services>, http::Uri), body: Value) -> HostResult<()> {
-    webhook::send(&services.http, &uri, &body).await?;
-    Ok(())
-}
-
-impl State {
-    /// Check `url` now and count the reply; the services to send with and the URI to send to.
-    fn reply_to(&mut self, url: &str) -> HostResult<(Arc<Services>, http::Uri)> {
+impl View<'_> {
+    /// Check `url` now, count the reply and send `body` to it.
+    async fn send(&mut self, url: &str, body: Value) -> HostResult<()> {
         check_len("the webhook", url, MAX_URL)?;
-        let uri = check_webhook(self, url).map_err(denied)?;
-        self.dingtalk_call(DingtalkCall::Reply)?;
-        Ok((self.plugin.services.clone(), uri))
+        let uri = check_webhook(self.webhook, self.origins, url).map_err(denied)?;
+        self.calls.dingtalk(DingtalkCall::Reply)?;
+        webhook::send(self.http, &uri, &body).await?;
+        Ok(())
     }
 }
 
-impl reply::Host for State {
+impl reply::Host for View<'_> {
     async fn text(&mut self, url: String, content: String, mentions: reply::At) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            check_size(&[&content])?;
-            let body = webhook::text_body(&content, &at(mentions)?);
-            send(this.reply_to(&url)?, body).await
-        }
-        .await;
-        self.count_call("reply", &result);
-        result
+        self.calls
+            .caller()
+            .counted("reply", async {
+                check_size(&[&content])?;
+                let body = webhook::text_body(&content, &at(mentions)?);
+                self.send(&url, body).await
+            })
+            .await
     }
 
     async fn markdown(
@@ -148,81 +163,77 @@ impl reply::Host for State {
         text: String,
         mentions: reply::At,
     ) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            check_size(&[&title, &text])?;
-            let body = webhook::markdown_body(&title, &text, &at(mentions)?);
-            send(this.reply_to(&url)?, body).await
-        }
-        .await;
-        self.count_call("reply", &result);
-        result
+        self.calls
+            .caller()
+            .counted("reply", async {
+                check_size(&[&title, &text])?;
+                let body = webhook::markdown_body(&title, &text, &at(mentions)?);
+                self.send(&url, body).await
+            })
+            .await
     }
 
     async fn action_card(&mut self, url: String, card: reply::ActionCardContent) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            if card.buttons.len() > MAX_BUTTONS {
-                return Err(invalid(format!(
-                    "an action card may have at most {MAX_BUTTONS} buttons"
-                )));
-            }
-            let mut parts = vec![card.title.as_str(), card.text.as_str()];
-            for b in card.single.iter().chain(&card.buttons) {
-                parts.extend([b.title.as_str(), b.action_url.as_str()]);
-            }
-            check_size(&parts)?;
-            let single = card.single.map(button);
-            let buttons: Vec<webhook::Button> = card.buttons.into_iter().map(button).collect();
-            let body = webhook::action_card_body(
-                &card.title,
-                &card.text,
-                single.as_ref(),
-                &buttons,
-                card.vertical,
-            );
-            send(this.reply_to(&url)?, body).await
-        }
-        .await;
-        self.count_call("reply", &result);
-        result
+        self.calls
+            .caller()
+            .counted("reply", async {
+                if card.buttons.len() > MAX_BUTTONS {
+                    return Err(invalid(format!(
+                        "an action card may have at most {MAX_BUTTONS} buttons"
+                    )));
+                }
+                let mut parts = vec![card.title.as_str(), card.text.as_str()];
+                for b in card.single.iter().chain(&card.buttons) {
+                    parts.extend([b.title.as_str(), b.action_url.as_str()]);
+                }
+                check_size(&parts)?;
+                let single = card.single.map(button);
+                let buttons: Vec<webhook::Button> = card.buttons.into_iter().map(button).collect();
+                let body = webhook::action_card_body(
+                    &card.title,
+                    &card.text,
+                    single.as_ref(),
+                    &buttons,
+                    card.vertical,
+                );
+                self.send(&url, body).await
+            })
+            .await
     }
 
     async fn link(&mut self, url: String, link: reply::LinkContent) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            check_size(&[&link.title, &link.text, &link.message_url, &link.pic_url])?;
-            let body =
-                webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
-            send(this.reply_to(&url)?, body).await
-        }
-        .await;
-        self.count_call("reply", &result);
-        result
+        self.calls
+            .caller()
+            .counted("reply", async {
+                check_size(&[&link.title, &link.text, &link.message_url, &link.pic_url])?;
+                let body =
+                    webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
+                self.send(&url, body).await
+            })
+            .await
     }
 
     async fn feed_card(&mut self, url: String, links: Vec<reply::FeedLink>) -> HostResult<()> {
-        let this = &mut *self;
-        let result: HostResult<()> = async move {
-            if links.len() > MAX_BUTTONS {
-                return Err(invalid(format!(
-                    "a feed card may have at most {MAX_BUTTONS} links"
-                )));
-            }
-            let parts: Vec<&str> = links
-                .iter()
-                .flat_map(|l| [l.title.as_str(), l.message_url.as_str(), l.pic_url.as_str()])
-                .collect();
-            check_size(&parts)?;
-            let links: Vec<(String, String, String)> = links
-                .into_iter()
-                .map(|l| (l.title, l.message_url, l.pic_url))
-                .collect();
-            send(this.reply_to(&url)?, webhook::feed_card_body(&links)).await
-        }
-        .await;
-        self.count_call("reply", &result);
-        result
+        self.calls
+            .caller()
+            .counted("reply", async {
+                if links.len() > MAX_BUTTONS {
+                    return Err(invalid(format!(
+                        "a feed card may have at most {MAX_BUTTONS} links"
+                    )));
+                }
+                let parts: Vec<&str> = links
+                    .iter()
+                    .flat_map(|l| [l.title.as_str(), l.message_url.as_str(), l.pic_url.as_str()])
+                    .collect();
+                check_size(&parts)?;
+                let links: Vec<(String, String, String)> = links
+                    .into_iter()
+                    .map(|l| (l.title, l.message_url, l.pic_url))
+                    .collect();
+                self.send(&url, webhook::feed_card_body(&links)).await
+            })
+            .await
     }
 }
 
@@ -233,8 +244,8 @@ mod tests {
 
     #[test]
     fn webhooks_are_allowed_only_on_dingtalk_or_the_configured_bases() {
-        let allowed = webhook_origins(&["http://127.0.0.1:9000"]);
-        let ok = |u: &str| WebhookTarget::parse(u).is_some_and(|t| allowed.contains(&t.origin));
+        let allowed = Origins::new(&["http://127.0.0.1:9000"]);
+        let ok = |u: &str| WebhookTarget::parse(u).is_some_and(|t| allowed.allow(&t.origin));
         assert!(ok(
             "https://oapi.dingtalk.com/robot/sendBySession?session=s"
         ));

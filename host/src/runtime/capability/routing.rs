@@ -14,22 +14,9 @@
 //! Routing happens at load, so this capability links no host functions.
 
 use regex::{Regex, RegexBuilder};
-use wasmtime::component::Linker;
 
-use super::Grant as GrantTrait;
-use super::config::strings;
-use crate::runtime::state::State;
-
-/// The routing capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = Grant;
-
-    fn add_to_linker(_: &mut Linker<State>) -> wasmtime::Result<()> {
-        Ok(())
-    }
-}
+use super::grant::Grant as GrantTrait;
+use super::grant::strings;
 
 /// Largest compiled `match` pattern: a hostile or careless pattern cannot make the
 /// host spend unbounded memory (the regex crate matches in linear time).

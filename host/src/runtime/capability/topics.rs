@@ -3,25 +3,11 @@
 //! Every plugin may subscribe to chatbot messages (`CALLBACK /v1.0/im/bot/messages/get`)
 //! without a grant; any other topic needs `topics = ["CALLBACK <topic>", "EVENT *"]`.
 
-use wasmtime::component::Linker;
-
-use super::Grant as GrantTrait;
-use crate::runtime::state::State;
-use crate::runtime::{Subscription, SubscriptionKind};
+use super::grant::Grant as GrantTrait;
+use crate::stream::{Subscription, SubscriptionKind};
 
 /// The topic every plugin may subscribe to without a grant.
 pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
-
-/// The topics capability.
-pub struct Capability;
-
-impl super::Capability for Capability {
-    type Grant = Grant;
-
-    fn add_to_linker(_: &mut Linker<State>) -> wasmtime::Result<()> {
-        Ok(())
-    }
-}
 
 /// Topics beyond chatbot messages a plugin may subscribe to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,7 +58,7 @@ impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["topics"];
 
     fn parse(section: &toml::Table) -> Result<Self, String> {
-        Self::from_entries(&super::config::strings(section, "topics")?)
+        Self::from_entries(&super::grant::strings(section, "topics")?)
     }
 
     fn show(&self) -> Vec<String> {

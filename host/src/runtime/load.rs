@@ -1,4 +1,6 @@
-//! A loaded plugin: compiled, pre-linked, described; and one frame through it.
+//! Loading a plugin: read, pin check, compile (or the artifact cache), pre-link,
+//! canary `describe`, validate, and only then a [`Plugin`] exists, so a broken file
+//! never reaches dispatch.
 //!
 //! Identity rules, checked at load before a plugin can serve: its name (from
 //! `describe`) must equal its file's stem (`plugins/crm.wasm` is `crm`), since grants,
@@ -7,27 +9,24 @@
 //! compiled. Two plugins with one name are refused by whoever loads them together.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::{CallHook, Store, UpdateDeadline};
 
-use super::bindings::{self, FrameKind, Outcome, WitError, WitFrame};
-use super::capability::{Grants, MAX_REPORTED, cap_text};
-use super::limiter::{Failure, classify};
+use super::bindings::{self, FrameKind};
+use super::cache;
+use super::call::{Plugin, PluginStats, stderr_suffix};
+use super::capability::Grants;
+use super::capability::args::{MAX_REPORTED, cap_text};
+use super::engine::Runtime;
+use super::limits::LimitOverrides;
+use super::meter::new_store;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
-use super::{LimitOverrides, Limits, Runtime, cache};
-use crate::stream::frame::{Frame, FrameType};
 use crate::stream::{Subscription, SubscriptionKind};
-
-/// Largest callback response a plugin may return. The ACK carries it, and gateway
-/// clients limit frames (Java: 256 KiB); 64 KiB leaves room and is plenty for card data.
-const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
 /// Time the canary `describe` call may take at load.
 const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -131,148 +130,6 @@ pub enum LoadError {
     },
 }
 
-/// What a handler made of a frame.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PluginOutcome {
-    /// Handled.
-    Done,
-    /// A callback response, as valid JSON text.
-    Response(String),
-    /// Push again later, with a reason.
-    Later(String),
-}
-
-/// Why one frame failed in a plugin. The frame gets an error ACK with this text.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum HandleError {
-    /// Could not create the instance (e.g. no free pool slot).
-    #[error("cannot instantiate: {0}")]
-    Instantiate(String),
-    /// The guest trapped (a panic shows as `unreachable`; its message is in stderr).
-    #[error("trapped: {reason}{}", stderr_suffix(.stderr))]
-    Trap {
-        /// The trap.
-        reason: String,
-        /// What the guest wrote to stderr.
-        stderr: String,
-    },
-    /// The guest used up its CPU budget and was interrupted.
-    #[error("interrupted after using its CPU budget of {budget:?}{}", stderr_suffix(.stderr))]
-    CpuBudget {
-        /// The budget.
-        budget: Duration,
-        /// What the guest wrote to stderr.
-        stderr: String,
-    },
-    /// The guest tried to grow its memory past the cap.
-    #[error("exceeded its memory limit of {limit} bytes{}", stderr_suffix(.stderr))]
-    Memory {
-        /// The cap.
-        limit: usize,
-        /// What the guest wrote to stderr.
-        stderr: String,
-    },
-    /// The call (host calls included) ran past the wall-clock timeout.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// The plugin's wait queue was full; the frame was not run.
-    #[error("is overloaded: {0} frames already wait for it")]
-    QueueFull(usize),
-    /// The frame waited for a slot longer than the plugin's timeout; it was not run.
-    #[error("was busy: the frame waited {0:?} for a free slot and was not run stale")]
-    Stale(Duration),
-    /// The handler returned an error.
-    #[error("returned an error: {0}")]
-    Returned(String),
-    /// The plugin is quarantined after failing repeatedly; it was not run.
-    #[error("is quarantined after repeated failures; it runs again in {0:?}")]
-    Quarantined(Duration),
-    /// The handler returned a callback response that is not JSON, or too large.
-    #[error("returned an unusable response: {0}")]
-    BadResponse(String),
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!("; guest stderr: {stderr}")
-    }
-}
-
-/// A plugin ready to serve: compiled, pre-linked and described.
-pub struct Plugin {
-    /// The name from `describe`.
-    pub name: String,
-    /// The version from `describe`.
-    pub version: String,
-    /// What it subscribes to, deduplicated and sorted.
-    pub subscriptions: Vec<Subscription>,
-    /// The file it was loaded from.
-    pub path: PathBuf,
-    /// The component's size in bytes.
-    pub size: usize,
-    /// How long compiling (or loading the cached artifact) took.
-    pub compile_time: Duration,
-    /// Whether it was compiled now or loaded from the artifact cache.
-    pub source: cache::Source,
-    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.2.0`).
-    pub imports: Vec<String>,
-    /// The component's SHA-256, hex.
-    pub sha256: String,
-    pre: bindings::PluginPre<State>,
-    ctx: Arc<PluginContext>,
-    limits: Limits,
-    concurrency: Arc<tokio::sync::Semaphore>,
-    waiting: AtomicUsize,
-    stats: PluginStats,
-}
-
-/// What one loaded plugin has done, for `/status`.
-#[derive(Debug, Default)]
-pub struct PluginStats {
-    handled: std::sync::atomic::AtomicU64,
-    last_error: std::sync::Mutex<Option<String>>,
-}
-
-impl PluginStats {
-    /// Record one frame's result.
-    pub fn record(&self, result: &Result<PluginOutcome, HandleError>) {
-        self.handled
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Err(e) = result {
-            *self
-                .last_error
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
-        }
-    }
-
-    /// Frames handled (successfully or not).
-    pub fn handled(&self) -> u64 {
-        self.handled.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// The last failure, if any.
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Plugin")
-            .field("name", &self.name)
-            .field("version", &self.version)
-            .field("subscriptions", &self.subscriptions)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What the operator set for one plugin: its grants (config values included),
 /// limits and an optional pin of its component's SHA-256.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -344,8 +201,8 @@ impl Runtime {
                 actual: cache::hex(&digest),
             });
         }
-        let engine = self.inner.engine.clone();
-        let cache = self.inner.cache.clone();
+        let engine = self.engine.inner.engine.clone();
+        let cache = self.engine.inner.cache.clone();
         let started = Instant::now();
         let (component, source) = tokio::task::spawn_blocking(move || {
             cache::load_or_compile(&engine, &bytes, &digest, &cache)
@@ -362,7 +219,7 @@ impl Runtime {
         let compile_time = started.elapsed();
         let imports = component
             .component_type()
-            .imports(&self.inner.engine)
+            .imports(&self.engine.inner.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
         let link = |e: wasmtime::Error| LoadError::Link {
@@ -370,6 +227,7 @@ impl Runtime {
             reason: format!("{e:#}"),
         };
         let instance_pre = self
+            .engine
             .inner
             .linker
             .instantiate_pre(&component)
@@ -384,9 +242,9 @@ impl Runtime {
                 config: settings.grants.config.clone(),
                 ..Grants::default()
             },
-            self.inner.services.clone(),
-            self.inner.limits.clone(),
-            self.inner.ticks.clone(),
+            self.services.clone(),
+            self.limits.clone(),
+            self.engine.inner.ticks.clone(),
         ));
         let description = canary(&pre, canary_ctx)
             .await
@@ -416,13 +274,13 @@ impl Runtime {
                 subscription: denied.clone(),
             });
         }
-        let limits = self.inner.limits.with(&settings.limits);
+        let limits = self.limits.with(&settings.limits);
         let ctx = Arc::new(PluginContext::new(
             description.name.clone(),
             settings.grants,
-            self.inner.services.clone(),
+            self.services.clone(),
             limits.clone(),
-            self.inner.ticks.clone(),
+            self.engine.inner.ticks.clone(),
         ));
         Ok(Plugin {
             name: description.name,
@@ -442,49 +300,6 @@ impl Runtime {
             limits,
         })
     }
-}
-
-fn new_store(engine: &wasmtime::Engine, mut state: State) -> Store<State> {
-    state.deadline_epoch = state.epoch() + 1;
-    let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limiter);
-    // Yield to tokio at every tick so a busy guest never starves other tasks on its
-    // worker; interrupt once the budget is spent.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|mut cx| {
-        let state = cx.data_mut();
-        let now = state.epoch();
-        // Charge a tick only if the guest was running when its slice ended: the check
-        // came on time and no host call since the last check waited across a tick.
-        // Otherwise it was waiting (in a host call, or for a worker): not CPU.
-        let waited = now > state.deadline_epoch || state.host_waited;
-        state.host_waited = false;
-        if !waited {
-            if state.cpu_ticks_left == 0 {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            state.cpu_ticks_left -= 1;
-        }
-        state.deadline_epoch = now + 1;
-        Ok(UpdateDeadline::Yield(1))
-    });
-    store.call_hook(|mut cx, hook| {
-        let state = cx.data_mut();
-        match hook {
-            CallHook::CallingHost => {
-                state.host_call_epoch = state.epoch();
-                if tracing::enabled!(tracing::Level::DEBUG) {
-                    state.host_call_started = std::time::Instant::now();
-                }
-            }
-            CallHook::ReturningFromHost => {
-                state.host_waited |= state.epoch() > state.host_call_epoch;
-            }
-            _ => {}
-        }
-        Ok(())
-    });
-    store
 }
 
 async fn canary(
@@ -566,164 +381,6 @@ fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
     subs.sort();
     subs.dedup();
     Ok(subs)
-}
-
-impl Plugin {
-    /// Frames handled and the last failure.
-    pub fn stats(&self) -> &PluginStats {
-        &self.stats
-    }
-
-    /// Its grants, as `host check` shows them.
-    pub fn grants_shown(&self) -> Vec<String> {
-        self.grants().show()
-    }
-
-    /// The limits this plugin runs under.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// What the operator granted it.
-    pub fn grants(&self) -> &Grants {
-        &self.ctx.grants
-    }
-
-    /// The plugin of this app that created card instance `out_track_id`, if known.
-    pub fn card_owner(&self, out_track_id: &str) -> Option<String> {
-        self.ctx
-            .services
-            .card_owners
-            .owner(out_track_id, Instant::now())
-    }
-
-    /// Wait for one of this plugin's concurrency slots: at most `max_queue` frames
-    /// wait at once, each for at most the plugin's timeout, so a frame never runs
-    /// stale after DingTalk has given up on it.
-    pub async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, HandleError> {
-        if let Ok(permit) = self.concurrency.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
-        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _leave = Leave(&self.waiting);
-        if waiting >= self.limits.max_queue {
-            return Err(HandleError::QueueFull(waiting));
-        }
-        let wait = self.limits.wall_timeout;
-        match tokio::time::timeout(wait, self.concurrency.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => Err(HandleError::Stale(wait)),
-        }
-    }
-
-    /// Run `frame` through the plugin in a fresh instance, under the limits.
-    pub async fn handle(&self, frame: &Frame) -> Result<PluginOutcome, HandleError> {
-        self.handle_in(frame, &FrameScope::of(frame)).await
-    }
-
-    /// Run `frame` with its already-parsed `scope` (dispatch parses it once for
-    /// every plugin the frame goes to).
-    pub async fn handle_in(
-        &self,
-        frame: &Frame,
-        scope: &FrameScope,
-    ) -> Result<PluginOutcome, HandleError> {
-        let kind = match frame.frame_type {
-            FrameType::Event => FrameKind::Event,
-            _ => FrameKind::Callback,
-        };
-        let state = State::new(self.ctx.clone(), scope.clone());
-        let mut store = new_store(self.pre.engine(), state);
-        let headers: Vec<(&str, &str)> = frame
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let wit_frame = WitFrame {
-            kind,
-            topic: &frame.topic,
-            message_id: &frame.message_id,
-            headers: &headers,
-            data: &frame.data,
-        };
-        let result = {
-            let call = async {
-                let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
-                    HandleError::Instantiate(cap_text(format!("{e:#}"), MAX_REPORTED))
-                })?;
-                Ok(instance.call_handle(&mut store, wit_frame).await)
-            };
-            tokio::time::timeout(self.limits.wall_timeout, call).await
-        };
-        let stderr = || cap_text(store.data().stderr_text(), MAX_REPORTED);
-        match result {
-            Err(_) => Err(HandleError::Timeout(self.limits.wall_timeout)),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(Err(e))) => {
-                let refused = store.data().limiter.refused_growth();
-                Err(match classify(&e, refused) {
-                    Failure::CpuBudget => HandleError::CpuBudget {
-                        budget: self.limits.cpu_budget,
-                        stderr: stderr(),
-                    },
-                    Failure::Memory => HandleError::Memory {
-                        limit: self.limits.memory_bytes,
-                        stderr: stderr(),
-                    },
-                    Failure::Trap(reason) => HandleError::Trap {
-                        reason: cap_text(reason, MAX_REPORTED),
-                        stderr: stderr(),
-                    },
-                })
-            }
-            Ok(Ok(Ok(Err(e)))) => Err(HandleError::Returned(cap_text(
-                describe_error(&e),
-                MAX_REPORTED,
-            ))),
-            Ok(Ok(Ok(Ok(outcome)))) => match outcome {
-                Outcome::Done => Ok(PluginOutcome::Done),
-                Outcome::Later(reason) => Ok(PluginOutcome::Later(cap_text(reason, MAX_REPORTED))),
-                Outcome::Response(text) if text.len() > MAX_RESPONSE_BYTES => {
-                    Err(HandleError::BadResponse(format!(
-                        "{} bytes; a callback response may be at most {MAX_RESPONSE_BYTES}",
-                        text.len()
-                    )))
-                }
-                Outcome::Response(text) => {
-                    match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-                        Ok(_) => Ok(PluginOutcome::Response(text)),
-                        Err(e) => Err(HandleError::BadResponse(e.to_string())),
-                    }
-                }
-            },
-        }
-    }
-}
-
-/// Leaves the wait queue when dropped.
-struct Leave<'a>(&'a AtomicUsize);
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The text of a WIT error, with DingTalk's code and message when present.
-pub fn describe_error(e: &WitError) -> String {
-    match e {
-        WitError::Dingtalk(d) => format!(
-            "DingTalk answered HTTP {}, code {:?}: {}",
-            d.status, d.code, d.message
-        ),
-        WitError::Timeout(s) => format!("timeout: {s}"),
-        WitError::Network(s) => format!("network: {s}"),
-        WitError::InvalidArgument(s) => format!("invalid argument: {s}"),
-        WitError::Denied(s) => format!("denied: {s}"),
-        WitError::Plugin(s) => s.clone(),
-        WitError::Limit(s) => format!("limit: {s}"),
-        WitError::Unavailable(s) => format!("unavailable: {s}"),
-    }
 }
 
 #[cfg(test)]

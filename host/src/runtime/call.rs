@@ -1,0 +1,304 @@
+//! One frame through a loaded plugin: a concurrency slot, a fresh store and
+//! instance, the `handle` call under the wall-clock timeout, and its outcome (or
+//! why it failed) in terms the ACK and the logs can carry, each bounded.
+//!
+//! What ends a `Store`: the call returning, a trap (including the memory cap and the
+//! CPU budget), or the wall-clock timeout dropping the call. A store is never reused,
+//! so a trapped (poisoned) instance can never be entered again.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::bindings::{self, FrameKind, Outcome, WitFrame, describe_error};
+use super::cache;
+use super::capability::Grants;
+use super::capability::args::{MAX_REPORTED, cap_text};
+use super::limiter::{Failure, classify};
+use super::limits::Limits;
+use super::meter::new_store;
+use super::scope::FrameScope;
+use super::state::{PluginContext, State};
+use crate::stream::Subscription;
+use crate::stream::frame::{Frame, FrameType};
+
+/// Largest callback response a plugin may return. The ACK carries it, and gateway
+/// clients limit frames (Java: 256 KiB); 64 KiB leaves room and is plenty for card data.
+const MAX_RESPONSE_BYTES: usize = 64 << 10;
+
+/// What a handler made of a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginOutcome {
+    /// Handled.
+    Done,
+    /// A callback response, as valid JSON text.
+    Response(String),
+    /// Push again later, with a reason.
+    Later(String),
+}
+
+/// Why one frame failed in a plugin. The frame gets an error ACK with this text.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HandleError {
+    /// Could not create the instance (e.g. no free pool slot).
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+    /// The guest trapped (a panic shows as `unreachable`; its message is in stderr).
+    #[error("trapped: {reason}{}", stderr_suffix(.stderr))]
+    Trap {
+        /// The trap.
+        reason: String,
+        /// What the guest wrote to stderr.
+        stderr: String,
+    },
+    /// The guest used up its CPU budget and was interrupted.
+    #[error("interrupted after using its CPU budget of {budget:?}{}", stderr_suffix(.stderr))]
+    CpuBudget {
+        /// The budget.
+        budget: Duration,
+        /// What the guest wrote to stderr.
+        stderr: String,
+    },
+    /// The guest tried to grow its memory past the cap.
+    #[error("exceeded its memory limit of {limit} bytes{}", stderr_suffix(.stderr))]
+    Memory {
+        /// The cap.
+        limit: usize,
+        /// What the guest wrote to stderr.
+        stderr: String,
+    },
+    /// The call (host calls included) ran past the wall-clock timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The plugin's wait queue was full; the frame was not run.
+    #[error("is overloaded: {0} frames already wait for it")]
+    QueueFull(usize),
+    /// The frame waited for a slot longer than the plugin's timeout; it was not run.
+    #[error("was busy: the frame waited {0:?} for a free slot and was not run stale")]
+    Stale(Duration),
+    /// The handler returned an error.
+    #[error("returned an error: {0}")]
+    Returned(String),
+    /// The plugin is quarantined after failing repeatedly; it was not run.
+    #[error("is quarantined after repeated failures; it runs again in {0:?}")]
+    Quarantined(Duration),
+    /// The handler returned a callback response that is not JSON, or too large.
+    #[error("returned an unusable response: {0}")]
+    BadResponse(String),
+}
+
+pub(crate) fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; guest stderr: {stderr}")
+    }
+}
+
+/// A plugin ready to serve: compiled, pre-linked and described.
+pub struct Plugin {
+    /// The name from `describe`.
+    pub name: String,
+    /// The version from `describe`.
+    pub version: String,
+    /// What it subscribes to, deduplicated and sorted.
+    pub subscriptions: Vec<Subscription>,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// The component's size in bytes.
+    pub size: usize,
+    /// How long compiling (or loading the cached artifact) took.
+    pub compile_time: Duration,
+    /// Whether it was compiled now or loaded from the artifact cache.
+    pub source: cache::Source,
+    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.2.0`).
+    pub imports: Vec<String>,
+    /// The component's SHA-256, hex.
+    pub sha256: String,
+    pub(super) pre: bindings::PluginPre<State>,
+    pub(super) ctx: Arc<PluginContext>,
+    pub(super) limits: Limits,
+    pub(super) concurrency: Arc<tokio::sync::Semaphore>,
+    pub(super) waiting: AtomicUsize,
+    pub(super) stats: PluginStats,
+}
+
+/// What one loaded plugin has done, for `/status`.
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    handled: std::sync::atomic::AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl PluginStats {
+    /// Record one frame's result.
+    pub fn record(&self, result: &Result<PluginOutcome, HandleError>) {
+        self.handled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = result {
+            *self
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+        }
+    }
+
+    /// Frames handled (successfully or not).
+    pub fn handled(&self) -> u64 {
+        self.handled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The last failure, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("subscriptions", &self.subscriptions)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// Frames handled and the last failure.
+    pub fn stats(&self) -> &PluginStats {
+        &self.stats
+    }
+
+    /// Its grants, as `host check` shows them.
+    pub fn grants_shown(&self) -> Vec<String> {
+        self.grants().show()
+    }
+
+    /// The limits this plugin runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What the operator granted it.
+    pub fn grants(&self) -> &Grants {
+        &self.ctx.grants
+    }
+
+    /// Wait for one of this plugin's concurrency slots: at most `max_queue` frames
+    /// wait at once, each for at most the plugin's timeout, so a frame never runs
+    /// stale after DingTalk has given up on it.
+    pub async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, HandleError> {
+        if let Ok(permit) = self.concurrency.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _leave = Leave(&self.waiting);
+        if waiting >= self.limits.max_queue {
+            return Err(HandleError::QueueFull(waiting));
+        }
+        let wait = self.limits.wall_timeout;
+        match tokio::time::timeout(wait, self.concurrency.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(HandleError::Stale(wait)),
+        }
+    }
+
+    /// Run `frame` through the plugin in a fresh instance, under the limits.
+    pub async fn handle(&self, frame: &Frame) -> Result<PluginOutcome, HandleError> {
+        self.handle_in(frame, &FrameScope::of(frame)).await
+    }
+
+    /// Run `frame` with its already-parsed `scope` (dispatch parses it once for
+    /// every plugin the frame goes to).
+    pub async fn handle_in(
+        &self,
+        frame: &Frame,
+        scope: &FrameScope,
+    ) -> Result<PluginOutcome, HandleError> {
+        let kind = match frame.frame_type {
+            FrameType::Event => FrameKind::Event,
+            _ => FrameKind::Callback,
+        };
+        let state = State::new(self.ctx.clone(), scope.clone());
+        let mut store = new_store(self.pre.engine(), state);
+        let headers: Vec<(&str, &str)> = frame
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let wit_frame = WitFrame {
+            kind,
+            topic: &frame.topic,
+            message_id: &frame.message_id,
+            headers: &headers,
+            data: &frame.data,
+        };
+        let result = {
+            let call = async {
+                let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                    HandleError::Instantiate(cap_text(format!("{e:#}"), MAX_REPORTED))
+                })?;
+                Ok(instance.call_handle(&mut store, wit_frame).await)
+            };
+            tokio::time::timeout(self.limits.wall_timeout, call).await
+        };
+        let stderr = || cap_text(store.data().stderr_text(), MAX_REPORTED);
+        match result {
+            Err(_) => Err(HandleError::Timeout(self.limits.wall_timeout)),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(Err(e))) => {
+                let refused = store.data().limiter.refused_growth();
+                Err(match classify(&e, refused) {
+                    Failure::CpuBudget => HandleError::CpuBudget {
+                        budget: self.limits.cpu_budget,
+                        stderr: stderr(),
+                    },
+                    Failure::Memory => HandleError::Memory {
+                        limit: self.limits.memory_bytes,
+                        stderr: stderr(),
+                    },
+                    Failure::Trap(reason) => HandleError::Trap {
+                        reason: cap_text(reason, MAX_REPORTED),
+                        stderr: stderr(),
+                    },
+                })
+            }
+            Ok(Ok(Ok(Err(e)))) => Err(HandleError::Returned(cap_text(
+                describe_error(&e),
+                MAX_REPORTED,
+            ))),
+            Ok(Ok(Ok(Ok(outcome)))) => match outcome {
+                Outcome::Done => Ok(PluginOutcome::Done),
+                Outcome::Later(reason) => Ok(PluginOutcome::Later(cap_text(reason, MAX_REPORTED))),
+                Outcome::Response(text) if text.len() > MAX_RESPONSE_BYTES => {
+                    Err(HandleError::BadResponse(format!(
+                        "{} bytes; a callback response may be at most {MAX_RESPONSE_BYTES}",
+                        text.len()
+                    )))
+                }
+                Outcome::Response(text) => {
+                    match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+                        Ok(_) => Ok(PluginOutcome::Response(text)),
+                        Err(e) => Err(HandleError::BadResponse(e.to_string())),
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Leaves the wait queue when dropped.
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -127,7 +127,8 @@ impl StateOptions {
                     url = store.shown_url(),
                     "key-value state and dedup shared in Redis"
                 );
-                Ok((store.clone(), Some(store)))
+                let claims: Arc<dyn Replicas> = Arc::new(store.claims());
+                Ok((store, Some(claims)))
             }
             Some(other) => anyhow::bail!(
                 "unknown state backend {other:?}: give a redis:// URL, or leave it out for the embedded store"

@@ -19,15 +19,13 @@ use crate::runtime::capability::grant::Grant as _;
 use crate::runtime::capability::routing;
 use crate::runtime::file_stem;
 use crate::secrets::Secrets;
+use crate::stream::topic::CARD_CALLBACK;
 
 /// The secret the simulator's model key is kept in.
 const KEY_SECRET: &str = "sim_model_key";
 
 /// The routing the README's example uses: the arithmetic calcbot accepts.
 pub const CALC_PATTERN: &str = r"^[\s\d.+\-*/%()]+$";
-
-/// The topic of card callbacks (button presses).
-const CARD_CALLBACK: &str = "/v1.0/card/instances/callback";
 
 /// What pycalc answers (`py <expression>`); it ignores everything else anyway.
 pub const PYCALC_PATTERN: &str = r"^py(\s|$)";

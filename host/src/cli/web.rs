@@ -31,15 +31,14 @@ use serde_json::{Value, json};
 use sim::{MessageSpec, Sim};
 use tokio::sync::broadcast;
 
+use crate::stream::topic::CARD_CALLBACK;
+
 const INDEX: &str = include_str!("web/index.html");
 const APP_JS: &str = include_str!("web/app.js");
 const APP_CSS: &str = include_str!("web/app.css");
 
 /// Events kept for a page that connects (or reconnects) later.
 const HISTORY: usize = 5000;
-
-/// The topic of card callbacks.
-const CARD_CALLBACK: &str = "/v1.0/card/instances/callback";
 
 /// What the page sees and does.
 pub(super) struct Web {

@@ -15,10 +15,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::runtime::Plugin;
-use crate::runtime::capability::topics::CHATBOT_TOPIC;
-
-/// The delegate robot's chatbot messages.
-const DELEGATE_TOPIC: &str = "/v1.0/im/bot/messages/delegate";
+use crate::stream::topic;
 
 /// Where a frame goes.
 #[derive(Debug)]
@@ -34,7 +31,7 @@ pub(crate) enum Route {
 
 /// Route a frame on `topic` with `data` among `plugins` (the topic's subscribers).
 pub(crate) fn route(plugins: &[Arc<Plugin>], topic: &str, data: &str) -> Route {
-    if topic != CHATBOT_TOPIC && topic != DELEGATE_TOPIC {
+    if topic != topic::CHATBOT && topic != topic::DELEGATE {
         return Route::Everyone;
     }
     if plugins.iter().all(|p| p.grants().routing.is_empty()) {

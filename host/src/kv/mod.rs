@@ -1,7 +1,8 @@
 //! Key-value state for plugins: one [`Backend`] trait, two backends.
 //!
 //! - [`embedded::Embedded`] (the default): one redb file under the state folder.
-//! - [`redis::Redis`]: a Redis server shared by several host replicas.
+//! - [`redis::Redis`]: a Redis server shared by several host replicas, which also
+//!   keeps their frame claims ([`claims::Claims`], over the same connection).
 //!
 //! Invariants every backend keeps ([`conformance`] checks them on both):
 //! - A [`Namespace`] (app and plugin) is a separate key space: no operation reads,
@@ -16,6 +17,7 @@
 //! Argument sizes (key, value, counts) are checked by the capability before a
 //! backend sees them.
 
+pub mod claims;
 pub mod conformance;
 pub mod embedded;
 pub mod redis;

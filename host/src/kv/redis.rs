@@ -23,8 +23,8 @@ use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
+use super::claims::Claims;
 use super::{Backend, KeyPage, KvError, KvResult, Namespace, Quota, over_quota, too_many_bytes};
-use crate::replicas::{Claim, Replicas};
 
 /// Drop the index entry and size of `k` when its value expired.
 const CLEAN: &str = r"
@@ -166,32 +166,6 @@ end
 return n
 ";
 
-/// Frame claims of replicas (`dispatch::replicas`). KEYS: the frame's claim keys;
-/// ARGV: the lease value `L:<owner>`, the lease in ms. Answers the value found on a
-/// key (a lease `L:…` or an ACK `D:…`), or '' after claiming every key.
-const CLAIM: &str = r"
-for _, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if v then return v end
-end
-for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end
-return ''
-";
-
-/// KEYS: claim keys; ARGV: the lease value, the lease in ms. Extends only our lease.
-const RENEW: &str = r"
-for _, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) end
-end
-return 0
-";
-
-/// KEYS: claim keys; ARGV: the ACK as JSON, the TTL in ms.
-const FINISH: &str = r"
-for _, k in ipairs(KEYS) do redis.call('SET', k, 'D:' .. ARGV[1], 'PX', ARGV[2]) end
-return 0
-";
-
 /// How long one Redis call may take before the plugin gets `unavailable`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -217,9 +191,6 @@ struct Scripts {
     list: Script,
     get_many: Script,
     sweep: Script,
-    claim: Script,
-    renew: Script,
-    finish: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> KvError {
@@ -275,9 +246,6 @@ impl Redis {
                 list: script(LIST),
                 get_many: Script::new(GET_MANY),
                 sweep: script(SWEEP),
-                claim: Script::new(CLAIM),
-                renew: Script::new(RENEW),
-                finish: Script::new(FINISH),
             }),
             shown,
         })
@@ -360,86 +328,10 @@ impl Redis {
     }
 }
 
-fn ms(d: Duration) -> u64 {
-    (d.as_millis() as u64).max(1)
-}
-
 impl Redis {
-    /// Run a claim script (`CLAIM` or `RENEW`) on `keys` for `owner`'s lease.
-    async fn lease<T: redis::FromRedisValue>(
-        &self,
-        script: &Script,
-        keys: Vec<String>,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<T, String> {
-        script
-            .key(keys)
-            .arg(format!("L:{owner}"))
-            .arg(ms(lease))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| format!("Redis: {e}"))
-    }
-}
-
-impl Replicas for Redis {
-    fn claim(
-        &self,
-        keys: Vec<String>,
-        owner: String,
-        lease: Duration,
-    ) -> BoxFuture<'static, Result<Claim, String>> {
-        let this = self.clone();
-        Box::pin(async move {
-            let found: String = this.lease(&this.scripts.claim, keys, &owner, lease).await?;
-            if found.is_empty() {
-                return Ok(Claim::Mine);
-            }
-            match found.strip_prefix("D:") {
-                Some(ack) => {
-                    let (code, message, data): (u16, String, String) = serde_json::from_str(ack)
-                        .map_err(|e| format!("a stored ACK does not parse: {e}"))?;
-                    Ok(Claim::Done(code, message, data))
-                }
-                None => Ok(Claim::Leased),
-            }
-        })
-    }
-
-    fn renew(
-        &self,
-        keys: Vec<String>,
-        owner: String,
-        lease: Duration,
-    ) -> BoxFuture<'static, Result<(), String>> {
-        let this = self.clone();
-        Box::pin(async move {
-            let _: i64 = this.lease(&this.scripts.renew, keys, &owner, lease).await?;
-            Ok(())
-        })
-    }
-
-    fn finish(
-        &self,
-        keys: Vec<String>,
-        ack: (u16, String, String),
-        ttl: Duration,
-    ) -> BoxFuture<'static, Result<(), String>> {
-        let this = self.clone();
-        Box::pin(async move {
-            let ack = serde_json::to_string(&ack).map_err(|e| e.to_string())?;
-            let _: i64 = this
-                .scripts
-                .finish
-                .key(keys)
-                .arg(ack)
-                .arg(ms(ttl))
-                .invoke_async(&mut this.conn.clone())
-                .await
-                .map_err(|e| format!("Redis: {e}"))?;
-            Ok(())
-        })
+    /// Replicas' frame claims in this Redis, over the same connection.
+    pub fn claims(&self) -> Claims {
+        Claims::new(self.conn.clone())
     }
 }
 

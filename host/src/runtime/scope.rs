@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::openapi::cards::Receiver;
-use crate::stream::{Frame, FrameType};
+use crate::stream::{Frame, FrameType, topic};
 
 /// A session webhook a frame carried, and until when it may be used.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,9 +81,6 @@ pub struct FrameScope {
     pub card_out_track_id: Option<String>,
 }
 
-/// The topic of card callbacks.
-pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CardCallbackFields {
@@ -126,7 +123,7 @@ fn codes(content: &Value, out: &mut Vec<String>) {
 impl FrameScope {
     /// The grants of `frame`.
     pub fn of(frame: &Frame) -> Self {
-        if frame.frame_type == FrameType::Callback && frame.topic == CARD_CALLBACK_TOPIC {
+        if frame.frame_type == FrameType::Callback && frame.topic == topic::CARD_CALLBACK {
             let fields = serde_json::from_str::<CardCallbackFields>(&frame.data).ok();
             return Self {
                 card_out_track_id: fields.and_then(|f| f.out_track_id),

@@ -19,6 +19,7 @@ pub mod frame;
 mod open;
 pub mod status;
 mod subscription;
+pub mod topic;
 
 pub use ack::Ack;
 pub use client::{Error, StreamClient, StreamConfig, Supervisor, SupervisorControl};

@@ -57,6 +57,7 @@ pub mod message;
 pub mod messages;
 pub mod openapi;
 pub mod reply;
+pub mod sse;
 
 #[doc(hidden)]
 pub use wit_bindgen::rt as __wit_rt;

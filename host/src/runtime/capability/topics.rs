@@ -7,7 +7,7 @@ use super::grant::Grant as GrantTrait;
 use crate::stream::{Subscription, SubscriptionKind};
 
 /// The topic every plugin may subscribe to without a grant.
-pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
+pub use crate::stream::topic::CHATBOT as CHATBOT_TOPIC;
 
 /// Topics beyond chatbot messages a plugin may subscribe to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

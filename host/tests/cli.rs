@@ -146,7 +146,7 @@ fn new_then_build_then_check_works_end_to_end() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("imports:    dingtalk:bot/reply@0.2.0"),
+        stdout.contains("imports:    dingtalk:bot/reply@0.3.0"),
         "{stdout}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -440,8 +440,8 @@ fn counted(result: &Result<PluginOutcome, HandleError>) -> Counted {
     }
 }
 
-async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameScope)>) -> Outcome {
-    let (frame, scope) = &*frame;
+async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<Scoped>) -> Outcome {
+    let Scoped { frame, kind, scope } = &*frame;
     let health = ctx.health.get(&plugin.name);
     let lock =
         |h: &Mutex<Health>| -> Health { h.lock().unwrap_or_else(PoisonError::into_inner).clone() };
@@ -455,7 +455,7 @@ async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<(Frame, FrameS
     let result = match plugin.slot().await {
         Ok(_slot) => {
             let _permit = ctx.permits.acquire_owned().await.ok();
-            plugin.handle_in(frame, scope).await
+            plugin.handle(frame, *kind, scope).await
         }
         Err(e) => Err(e),
     };
@@ -579,7 +579,8 @@ impl Dispatcher {
         admitted: Admitted,
     ) -> Option<(Frame, Subscribers, Admitted)> {
         let subscribed = &admitted.subscribed;
-        let plugins = match routing::route(subscribed, &frame.topic, &frame.data) {
+        let text = admitted.scope.text.as_deref();
+        let plugins = match routing::route(subscribed, &frame.topic, text, &frame.data) {
             Route::Everyone => card_creator(subscribed, &self.card_owners, &frame, &admitted.scope)
                 .unwrap_or_else(|| subscribed.clone()),
             Route::One(plugin, data) => {
@@ -626,9 +627,9 @@ impl Dispatcher {
         };
         let metrics = self.metrics.clone();
         let deadline = self.config.ack_deadline;
-        let frame = Arc::new((frame, scope));
+        let frame = Arc::new(Scoped { frame, kind, scope });
         let work = async move {
-            let message_id = frame.0.message_id.clone();
+            let message_id = frame.frame.message_id.clone();
             // `Err`: answered without running the handlers (a replica has it).
             let work = async {
                 let lease = match &replicas {
@@ -636,7 +637,7 @@ impl Dispatcher {
                         replicas::Verdict::Handle => Some(Lease(shared.hold(keys))),
                         replicas::Verdict::Done(code, message, data) => {
                             tracing::debug!(%message_id, "handled by another replica; ACKed again, not handled again");
-                            metrics.frame("", &frame.0.topic, Counted::Duplicate);
+                            metrics.frame("", &frame.frame.topic, Counted::Duplicate);
                             let message_id = message_id.clone();
                             return Err(Ack {
                                 code,
@@ -647,7 +648,7 @@ impl Dispatcher {
                         }
                         replicas::Verdict::Elsewhere => {
                             tracing::debug!(%message_id, "still being handled by another replica; ACKed as accepted");
-                            metrics.frame("", &frame.0.topic, Counted::Duplicate);
+                            metrics.frame("", &frame.frame.topic, Counted::Duplicate);
                             return Err(accepted(kind, message_id.clone()));
                         }
                     },
@@ -688,6 +689,13 @@ impl Dispatcher {
         };
         tasks.spawn(work.in_current_span());
     }
+}
+
+/// A frame on its way to its plugins, with what dispatch decoded of it once.
+struct Scoped {
+    frame: Frame,
+    kind: SubscriptionKind,
+    scope: FrameScope,
 }
 
 /// A frame [`Dispatcher::admit`] let in.

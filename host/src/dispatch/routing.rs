@@ -29,23 +29,20 @@ pub(crate) enum Route {
     Nobody,
 }
 
-/// Route a frame on `topic` with `data` among `plugins` (the topic's subscribers).
-pub(crate) fn route(plugins: &[Arc<Plugin>], topic: &str, data: &str) -> Route {
+/// Route a frame on `topic` with `data` and the `text` dispatch decoded from it
+/// among `plugins` (the topic's subscribers). Only a command's match reads `data`
+/// again, to hand the plugin the text after the command.
+pub(crate) fn route(plugins: &[Arc<Plugin>], topic: &str, text: Option<&str>, data: &str) -> Route {
     if topic != topic::CHATBOT && topic != topic::DELEGATE {
         return Route::Everyone;
     }
     if plugins.iter().all(|p| p.grants().routing.is_empty()) {
         return Route::Everyone;
     }
-    let mut message: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-    let text = message
-        .pointer("/text/content")
-        .and_then(Value::as_str)
-        .filter(|_| message["msgtype"] == "text")
-        .map(|t| t.trim_start().to_owned());
-    if let Some(text) = &text {
+    if let Some(text) = text {
         for p in plugins {
             if let Some(rest) = p.grants().routing.command(text) {
+                let mut message: Value = serde_json::from_str(data).unwrap_or(Value::Null);
                 message["text"]["content"] = Value::String(rest.to_owned());
                 return Route::One(p.clone(), Some(message.to_string()));
             }

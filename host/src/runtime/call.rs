@@ -21,8 +21,8 @@ use super::limits::Limits;
 use super::meter::new_store;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
-use crate::stream::Subscription;
-use crate::stream::frame::{Frame, FrameType};
+use crate::stream::frame::Frame;
+use crate::stream::{Subscription, SubscriptionKind};
 
 /// Largest callback response a plugin may return. The ACK carries it, and gateway
 /// clients limit frames (Java: 256 KiB); 64 KiB leaves room and is plenty for card data.
@@ -113,7 +113,7 @@ pub struct Plugin {
     pub compile_time: Duration,
     /// Whether it was compiled now or loaded from the artifact cache.
     pub source: cache::Source,
-    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.2.0`).
+    /// The interfaces it imports (e.g. `dingtalk:bot/reply@0.3.0`).
     pub imports: Vec<String>,
     /// The component's SHA-256, hex.
     pub sha256: String,
@@ -210,21 +210,18 @@ impl Plugin {
         }
     }
 
-    /// Run `frame` through the plugin in a fresh instance, under the limits.
-    pub async fn handle(&self, frame: &Frame) -> Result<PluginOutcome, HandleError> {
-        self.handle_in(frame, &FrameScope::of(frame)).await
-    }
-
-    /// Run `frame` with its already-parsed `scope` (dispatch parses it once for
-    /// every plugin the frame goes to).
-    pub async fn handle_in(
+    /// Run `frame`, a data frame of `kind`, through the plugin in a fresh instance,
+    /// under the limits, with the `scope` dispatch decoded once for every plugin the
+    /// frame goes to.
+    pub async fn handle(
         &self,
         frame: &Frame,
+        kind: SubscriptionKind,
         scope: &FrameScope,
     ) -> Result<PluginOutcome, HandleError> {
-        let kind = match frame.frame_type {
-            FrameType::Event => FrameKind::Event,
-            _ => FrameKind::Callback,
+        let kind = match kind {
+            SubscriptionKind::Callback => FrameKind::Callback,
+            SubscriptionKind::Event => FrameKind::Event,
         };
         let state = State::new(self.ctx.clone(), scope.clone());
         let mut store = new_store(self.pre.engine(), state);

@@ -2,9 +2,10 @@
 //! expires; read by the reply capability), the conversation it came from (cards) and
 //! the files it referenced (media).
 //!
-//! Parsed once per frame (by dispatch, shared by every plugin the frame goes to) from
-//! the chatbot fields of `data`; a frame that is not a chatbot message grants nothing.
-//! The same parse yields the message's `msgId`, the payload key for re-push handling.
+//! Decoded once per frame (by dispatch, shared by every plugin the frame goes to)
+//! from the chatbot fields of `data`; a frame that is not a chatbot message grants
+//! nothing. The same decoding yields the message's `msgId`, the payload key for
+//! re-push handling, and its text, which the routing rules read.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -79,6 +80,9 @@ pub struct FrameScope {
     pub msg_id: Option<String>,
     /// A card callback's `outTrackId`: the card whose creator it is routed to.
     pub card_out_track_id: Option<String>,
+    /// A text message's `text.content`, leading whitespace trimmed (what routing
+    /// rules read).
+    pub text: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +101,27 @@ struct ChatbotFields {
     sender_staff_id: Option<String>,
     content: Option<Value>,
     msg_id: Option<String>,
+    msgtype: Option<String>,
+    text: Option<TextField>,
+}
+
+#[derive(Deserialize)]
+struct TextField {
+    content: Option<String>,
+}
+
+impl ChatbotFields {
+    /// The text of a text message.
+    fn text(&mut self) -> Option<String> {
+        if self.msgtype.as_deref() != Some("text") {
+            return None;
+        }
+        let content = self.text.take()?.content?;
+        Some(match content.trim_start() {
+            trimmed if trimmed.len() == content.len() => content,
+            trimmed => trimmed.to_owned(),
+        })
+    }
 }
 
 fn millis(v: Option<&Value>) -> i64 {
@@ -130,12 +155,22 @@ impl FrameScope {
                 ..Self::default()
             };
         }
-        if frame.frame_type != FrameType::Callback || !frame.data.contains("sessionWebhook") {
+        let chatbot = frame.topic == topic::CHATBOT || frame.topic == topic::DELEGATE;
+        if frame.frame_type != FrameType::Callback
+            || !(chatbot || frame.data.contains("sessionWebhook"))
+        {
             return Self::default();
         }
-        let Ok(f) = serde_json::from_str::<ChatbotFields>(&frame.data) else {
+        let Ok(mut f) = serde_json::from_str::<ChatbotFields>(&frame.data) else {
             return Self::default();
         };
+        let text = f.text();
+        if f.session_webhook.is_none() {
+            return Self {
+                text,
+                ..Self::default()
+            };
+        }
         let conversation = match (
             f.conversation_type.as_deref(),
             f.conversation_id,
@@ -159,6 +194,7 @@ impl FrameScope {
             download_codes,
             msg_id: f.msg_id.filter(|id| !id.is_empty()),
             card_out_track_id: None,
+            text,
         }
     }
 }

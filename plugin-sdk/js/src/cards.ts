@@ -4,7 +4,7 @@
  * pushes when a user presses a button.
  */
 
-import * as wit from "dingtalk:bot/cards@0.2.0";
+import * as wit from "dingtalk:bot/cards@0.3.0";
 
 import { hostCall } from "./errors.js";
 
@@ -85,15 +85,12 @@ export interface StreamMode {
 
 /** Stream `content` into variable `key` of an AI card instance. */
 export function streamInstance(outTrackId: string, key: string, content: string, mode: StreamMode = {}): void {
-  hostCall(
-    wit.streamInstance,
-    outTrackId,
-    key,
-    content,
-    mode.full ?? false,
-    mode.finalize ?? false,
-    mode.failed ?? false,
-  );
+  const flags: wit.StreamMode = {
+    full: mode.full ?? false,
+    finalize: mode.finalize ?? false,
+    failed: mode.failed ?? false,
+  };
+  hostCall(wit.streamInstance, outTrackId, key, content, flags);
 }
 
 /** The `data` of a card callback, its JSON-string fields decoded. */

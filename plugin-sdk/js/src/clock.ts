@@ -1,6 +1,6 @@
 /** Time that never blocks the host. */
 
-import * as wit from "dingtalk:bot/clock@0.2.0";
+import * as wit from "dingtalk:bot/clock@0.3.0";
 
 /** Milliseconds since the Unix epoch. */
 export function nowMs(): number {

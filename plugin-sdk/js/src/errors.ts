@@ -7,7 +7,7 @@
  * else: its message becomes the reason).
  */
 
-import type { DingtalkError, Error as WitError } from "dingtalk:bot/types@0.2.0";
+import type { DingtalkError, Error as WitError } from "dingtalk:bot/types@0.3.0";
 
 /** The handler's own failure: the frame gets an error ACK with this reason. */
 export class PluginError extends Error {

@@ -4,7 +4,7 @@
  * Only this plugin's namespace is reachable. `ttlMs` makes a value expire.
  */
 
-import * as wit from "dingtalk:bot/kv@0.2.0";
+import * as wit from "dingtalk:bot/kv@0.3.0";
 
 import { hostCall } from "./errors.js";
 

@@ -1,6 +1,6 @@
 /** Log lines the host writes with the plugin's name (bounded by the host). */
 
-import * as wit from "dingtalk:bot/log@0.2.0";
+import * as wit from "dingtalk:bot/log@0.3.0";
 
 export function trace(message: unknown): void {
   wit.log("trace", String(message));

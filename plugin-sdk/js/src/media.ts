@@ -3,12 +3,12 @@
  * the files users sent to the robot.
  */
 
-import * as wit from "dingtalk:bot/media@0.2.0";
-import type { MediaKind } from "dingtalk:bot/media@0.2.0";
+import * as wit from "dingtalk:bot/media@0.3.0";
+import type { MediaKind } from "dingtalk:bot/media@0.3.0";
 
 import { hostCall } from "./errors.js";
 
-export type { MediaKind } from "dingtalk:bot/media@0.2.0";
+export type { MediaKind } from "dingtalk:bot/media@0.3.0";
 
 /**
  * Upload `bytes` as `filename`; the media id (`@…`). The host checks DingTalk's type

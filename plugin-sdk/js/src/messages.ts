@@ -1,6 +1,6 @@
 /** Proactive robot messages (needs the operator's `proactive = true` grant). */
 
-import * as wit from "dingtalk:bot/messages@0.2.0";
+import * as wit from "dingtalk:bot/messages@0.3.0";
 
 import { hostCall } from "./errors.js";
 

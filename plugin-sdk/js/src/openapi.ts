@@ -1,6 +1,6 @@
 /** Other DingTalk OpenAPI calls, authenticated by the host (only granted paths). */
 
-import * as wit from "dingtalk:bot/openapi@0.2.0";
+import * as wit from "dingtalk:bot/openapi@0.3.0";
 
 import { hostCall } from "./errors.js";
 

@@ -17,7 +17,7 @@
  * fetch(…)`): componentize-js runs the instance's event loop until it settles.
  */
 
-import type { Description, Frame, Outcome, Subscription, Error as WitError } from "dingtalk:bot/types@0.2.0";
+import type { Description, Frame, Outcome, Subscription, Error as WitError } from "dingtalk:bot/types@0.3.0";
 
 import { HostError } from "./errors.js";
 import { ChatbotMessage } from "./message.js";

@@ -1,17 +1,19 @@
 /**
  * Replies through the session webhook of the message being answered.
  *
- * The host sends the request; it accepts only webhooks DingTalk handed it in a frame,
- * and only before they expire.
+ * The host sends the request to the webhook of the frame being handled (a plugin
+ * cannot name another), and only before it expires. Every function takes the
+ * message it answers, so a call reads as what it does; the host needs nothing of it
+ * but the frame it already has.
  */
 
-import * as wit from "dingtalk:bot/reply@0.2.0";
-import type { ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.2.0";
+import * as wit from "dingtalk:bot/reply@0.3.0";
+import type { ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.3.0";
 
 import { hostCall } from "./errors.js";
 import type { ChatbotMessage } from "./message.js";
 
-export type { ActionButton, ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.2.0";
+export type { ActionButton, ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.3.0";
 
 /** Whom a reply mentions. */
 export class At {
@@ -45,13 +47,13 @@ export class At {
 }
 
 /** Reply `content` as text, mentioning `at`. */
-export function text(msg: ChatbotMessage, content: string, at: At): void {
-  hostCall(wit.text, msg.sessionWebhook, content, at.toWit());
+export function text(_msg: ChatbotMessage, content: string, at: At): void {
+  hostCall(wit.text, content, at.toWit());
 }
 
 /** Reply markdown (`title` shows in notifications), mentioning `at`. */
-export function markdown(msg: ChatbotMessage, title: string, markdownText: string, at: At): void {
-  hostCall(wit.markdown, msg.sessionWebhook, title, markdownText, at.toWit());
+export function markdown(_msg: ChatbotMessage, title: string, markdownText: string, at: At): void {
+  hostCall(wit.markdown, title, markdownText, at.toWit());
 }
 
 /** Reply `content` as text to `msg`'s conversation, mentioning its sender. */
@@ -65,16 +67,16 @@ export function replyMarkdown(msg: ChatbotMessage, title: string, markdownText: 
 }
 
 /** Reply an action card (one full-width button, or several). */
-export function actionCard(msg: ChatbotMessage, card: ActionCardContent): void {
-  hostCall(wit.actionCard, msg.sessionWebhook, card);
+export function actionCard(_msg: ChatbotMessage, card: ActionCardContent): void {
+  hostCall(wit.actionCard, card);
 }
 
 /** Reply a link preview. */
-export function link(msg: ChatbotMessage, content: LinkContent): void {
-  hostCall(wit.link, msg.sessionWebhook, content);
+export function link(_msg: ChatbotMessage, content: LinkContent): void {
+  hostCall(wit.link, content);
 }
 
 /** Reply a feed card. */
-export function feedCard(msg: ChatbotMessage, links: FeedLink[]): void {
-  hostCall(wit.feedCard, msg.sessionWebhook, links);
+export function feedCard(_msg: ChatbotMessage, links: FeedLink[]): void {
+  hostCall(wit.feedCard, links);
 }

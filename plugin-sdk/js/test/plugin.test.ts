@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import type { Frame } from "dingtalk:bot/types@0.2.0";
+import type { Frame } from "dingtalk:bot/types@0.3.0";
 
 import { HostError } from "../src/errors.js";
 import { CHATBOT_TOPIC, Later, Plugin } from "../src/plugin.js";

@@ -8,21 +8,21 @@
 /// <reference path="./interfaces/dingtalk-bot-openapi.d.ts" />
 /// <reference path="./interfaces/dingtalk-bot-reply.d.ts" />
 /// <reference path="./interfaces/dingtalk-bot-types.d.ts" />
-declare module 'dingtalk:bot/plugin@0.2.0' {
-  export type Description = import('dingtalk:bot/types@0.2.0').Description;
-  export type Frame = import('dingtalk:bot/types@0.2.0').Frame;
-  export type Outcome = import('dingtalk:bot/types@0.2.0').Outcome;
-  export type Error = import('dingtalk:bot/types@0.2.0').Error;
-  export type * as DingtalkBotCards020 from 'dingtalk:bot/cards@0.2.0'; // import dingtalk:bot/cards@0.2.0
-  export type * as DingtalkBotClock020 from 'dingtalk:bot/clock@0.2.0'; // import dingtalk:bot/clock@0.2.0
-  export type * as DingtalkBotConfig020 from 'dingtalk:bot/config@0.2.0'; // import dingtalk:bot/config@0.2.0
-  export type * as DingtalkBotKv020 from 'dingtalk:bot/kv@0.2.0'; // import dingtalk:bot/kv@0.2.0
-  export type * as DingtalkBotLog020 from 'dingtalk:bot/log@0.2.0'; // import dingtalk:bot/log@0.2.0
-  export type * as DingtalkBotMedia020 from 'dingtalk:bot/media@0.2.0'; // import dingtalk:bot/media@0.2.0
-  export type * as DingtalkBotMessages020 from 'dingtalk:bot/messages@0.2.0'; // import dingtalk:bot/messages@0.2.0
-  export type * as DingtalkBotOpenapi020 from 'dingtalk:bot/openapi@0.2.0'; // import dingtalk:bot/openapi@0.2.0
-  export type * as DingtalkBotReply020 from 'dingtalk:bot/reply@0.2.0'; // import dingtalk:bot/reply@0.2.0
-  export type * as DingtalkBotTypes020 from 'dingtalk:bot/types@0.2.0'; // import dingtalk:bot/types@0.2.0
+declare module 'dingtalk:bot/plugin@0.3.0' {
+  export type Description = import('dingtalk:bot/types@0.3.0').Description;
+  export type Frame = import('dingtalk:bot/types@0.3.0').Frame;
+  export type Outcome = import('dingtalk:bot/types@0.3.0').Outcome;
+  export type Error = import('dingtalk:bot/types@0.3.0').Error;
+  export type * as DingtalkBotCards030 from 'dingtalk:bot/cards@0.3.0'; // import dingtalk:bot/cards@0.3.0
+  export type * as DingtalkBotClock030 from 'dingtalk:bot/clock@0.3.0'; // import dingtalk:bot/clock@0.3.0
+  export type * as DingtalkBotConfig030 from 'dingtalk:bot/config@0.3.0'; // import dingtalk:bot/config@0.3.0
+  export type * as DingtalkBotKv030 from 'dingtalk:bot/kv@0.3.0'; // import dingtalk:bot/kv@0.3.0
+  export type * as DingtalkBotLog030 from 'dingtalk:bot/log@0.3.0'; // import dingtalk:bot/log@0.3.0
+  export type * as DingtalkBotMedia030 from 'dingtalk:bot/media@0.3.0'; // import dingtalk:bot/media@0.3.0
+  export type * as DingtalkBotMessages030 from 'dingtalk:bot/messages@0.3.0'; // import dingtalk:bot/messages@0.3.0
+  export type * as DingtalkBotOpenapi030 from 'dingtalk:bot/openapi@0.3.0'; // import dingtalk:bot/openapi@0.3.0
+  export type * as DingtalkBotReply030 from 'dingtalk:bot/reply@0.3.0'; // import dingtalk:bot/reply@0.3.0
+  export type * as DingtalkBotTypes030 from 'dingtalk:bot/types@0.3.0'; // import dingtalk:bot/types@0.3.0
   /**
   * Called once at load: name, version and subscriptions.
   */

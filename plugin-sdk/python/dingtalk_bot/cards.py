@@ -67,7 +67,12 @@ def update_instance(out_track_id: str, params: dict, private_params: Optional[di
 
 def stream_instance(out_track_id: str, key: str, content: str, full: bool = False, finalize: bool = False, failed: bool = False) -> None:
     """Stream ``content`` into variable ``key`` of an AI card instance."""
-    host_call(imports().cards.stream_instance, out_track_id, key, content, full, finalize, failed)
+    flags = imports().cards.StreamMode
+    mode = flags(0)
+    for wanted, flag in ((full, flags.FULL), (finalize, flags.FINALIZE), (failed, flags.FAILED)):
+        if wanted:
+            mode |= flag
+    host_call(imports().cards.stream_instance, out_track_id, key, content, mode)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Replies through the session webhook of the message being answered.
 
-The host sends the request; it accepts only webhooks DingTalk handed it in a frame,
-and only before they expire.
+The host sends the request to the webhook of the frame being handled (a plugin
+cannot name another), and only before it expires. Every function takes the message
+it answers, so a call reads as what it does; the host needs nothing of it but the
+frame it already has.
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ class At:
 
 def text(msg: ChatbotMessage, content: str, at: At) -> None:
     """Reply ``content`` as text, mentioning ``at``."""
-    host_call(imports().reply.text, msg.session_webhook, content, at._wit())
+    host_call(imports().reply.text, content, at._wit())
 
 
 def markdown(msg: ChatbotMessage, title: str, markdown_text: str, at: At) -> None:
     """Reply markdown (``title`` shows in notifications), mentioning ``at``."""
-    host_call(imports().reply.markdown, msg.session_webhook, title, markdown_text, at._wit())
+    host_call(imports().reply.markdown, title, markdown_text, at._wit())
 
 
 def reply_text(msg: ChatbotMessage, content: str) -> None:

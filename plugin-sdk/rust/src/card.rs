@@ -126,14 +126,11 @@ pub fn stream_instance(
     content: &str,
     mode: StreamMode,
 ) -> Result<(), Error> {
-    wit::stream_instance(
-        out_track_id,
-        key,
-        content,
-        mode.full,
-        mode.finalize,
-        mode.failed,
-    )
+    let mut flags = wit::StreamMode::empty();
+    flags.set(wit::StreamMode::FULL, mode.full);
+    flags.set(wit::StreamMode::FINALIZE, mode.finalize);
+    flags.set(wit::StreamMode::FAILED, mode.failed);
+    wit::stream_instance(out_track_id, key, content, flags)
 }
 
 /// The `data` of a card callback (topic `/v1.0/card/instances/callback`).

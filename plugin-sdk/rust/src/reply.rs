@@ -1,7 +1,9 @@
 //! Replies through the session webhook of the message being answered.
 //!
-//! The host sends the request; it accepts only webhooks DingTalk handed it in a frame,
-//! and only before they expire.
+//! The host sends the request to the webhook of the frame being handled (a plugin
+//! cannot name another), and only before it expires. Every function takes the
+//! message it answers, so a call reads as what it does; the host needs nothing of it
+//! but the frame it already has.
 
 use crate::bindings::dingtalk::bot::reply as wit;
 use crate::{ChatbotMessage, Error};
@@ -51,26 +53,26 @@ pub fn reply_markdown(msg: &ChatbotMessage, title: &str, markdown: &str) -> Resu
 }
 
 /// Reply `content` as text with explicit mentions.
-pub fn text(msg: &ChatbotMessage, content: &str, at: &At) -> Result<(), Error> {
-    wit::text(&msg.session_webhook, content, at)
+pub fn text(_msg: &ChatbotMessage, content: &str, at: &At) -> Result<(), Error> {
+    wit::text(content, at)
 }
 
 /// Reply markdown with explicit mentions.
-pub fn markdown(msg: &ChatbotMessage, title: &str, markdown: &str, at: &At) -> Result<(), Error> {
-    wit::markdown(&msg.session_webhook, title, markdown, at)
+pub fn markdown(_msg: &ChatbotMessage, title: &str, markdown: &str, at: &At) -> Result<(), Error> {
+    wit::markdown(title, markdown, at)
 }
 
 /// Reply with an action card (markdown with one or several buttons).
-pub fn action_card(msg: &ChatbotMessage, card: &ActionCardContent) -> Result<(), Error> {
-    wit::action_card(&msg.session_webhook, card)
+pub fn action_card(_msg: &ChatbotMessage, card: &ActionCardContent) -> Result<(), Error> {
+    wit::action_card(card)
 }
 
 /// Reply with a link preview.
-pub fn link(msg: &ChatbotMessage, link: &LinkContent) -> Result<(), Error> {
-    wit::link(&msg.session_webhook, link)
+pub fn link(_msg: &ChatbotMessage, link: &LinkContent) -> Result<(), Error> {
+    wit::link(link)
 }
 
 /// Reply with a feed card.
-pub fn feed_card(msg: &ChatbotMessage, links: &[FeedLink]) -> Result<(), Error> {
-    wit::feed_card(&msg.session_webhook, links)
+pub fn feed_card(_msg: &ChatbotMessage, links: &[FeedLink]) -> Result<(), Error> {
+    wit::feed_card(links)
 }

@@ -357,9 +357,7 @@ impl cards::Host for View<'_> {
         out_track_id: String,
         key: String,
         content: String,
-        full: bool,
-        finalize: bool,
-        failed: bool,
+        mode: cards::StreamMode,
     ) -> HostResult<()> {
         self.calls
             .caller()
@@ -373,9 +371,9 @@ impl cards::Host for View<'_> {
                     out_track_id: &out_track_id,
                     key: &key,
                     content: &content,
-                    full,
-                    finalize,
-                    failed,
+                    full: mode.contains(cards::StreamMode::FULL),
+                    finalize: mode.contains(cards::StreamMode::FINALIZE),
+                    failed: mode.contains(cards::StreamMode::FAILED),
                 };
                 Ok(card_api::stream_instance(&api, &update).await?)
             })

@@ -1,7 +1,7 @@
 //! Replies through the session webhook of the frame being handled (protocol.md D.2).
 //!
-//! Scope: the webhook must be the one the frame carried, still valid, and on an
-//! origin DingTalk's webhooks use (`https://oapi.dingtalk.com`, `https://api.dingtalk.com`)
+//! Scope: the host takes the webhook from the frame (a plugin never names one); it
+//! must still be valid and on an origin DingTalk's webhooks use (`https://oapi.dingtalk.com`, `https://api.dingtalk.com`)
 //! or one of the configured API bases, so a frame cannot point the host's HTTP client
 //! anywhere else. Limits (checked before any JSON is built): the strings of one reply
 //! at most 64 KiB together, at most [`MAX_MENTIONS`] mentions of each
@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use wasmtime::component::HasData;
 
-use super::args::{MAX_ID, MAX_URL, check_len, check_list};
+use super::args::{MAX_ID, check_list};
 use crate::openapi::Http;
 use crate::openapi::webhook::{self, MAX_BODY_BYTES};
 use crate::runtime::allowance::DingtalkCall;
@@ -74,19 +74,12 @@ impl HasData for HasView {
 
 converts_errors!(View<'_>);
 
-/// Whether a reply may go to `url` now: the frame's own webhook, unexpired, on an
-/// allowed origin. The URI to POST to (parsed once, when the frame was scoped).
-fn check_webhook(
-    webhook: Option<&SessionWebhook>,
-    origins: &Origins,
-    url: &str,
-) -> Result<http::Uri, String> {
+/// Whether a reply may go to the frame's webhook now: unexpired, on an allowed
+/// origin. The URI to POST to (parsed once, when the frame was scoped).
+fn check_webhook(webhook: Option<&SessionWebhook>, origins: &Origins) -> Result<http::Uri, String> {
     let Some(allowed) = webhook else {
         return Err("this frame carried no session webhook to reply to".into());
     };
-    if allowed.url != url {
-        return Err("replies may only go to the session webhook of the frame being handled".into());
-    }
     let Some(target) = &allowed.target else {
         return Err("the frame's session webhook is not a URL the host calls".into());
     };
@@ -134,10 +127,9 @@ fn button(b: reply::ActionButton) -> webhook::Button {
 }
 
 impl View<'_> {
-    /// Check `url` now, count the reply and send `body` to it.
-    async fn send(&mut self, url: &str, body: Value) -> HostResult<()> {
-        check_len("the webhook", url, MAX_URL)?;
-        let uri = check_webhook(self.webhook, self.origins, url).map_err(denied)?;
+    /// Check the frame's webhook now, count the reply and send `body` to it.
+    async fn send(&mut self, body: Value) -> HostResult<()> {
+        let uri = check_webhook(self.webhook, self.origins).map_err(denied)?;
         self.calls.dingtalk(DingtalkCall::Reply)?;
         webhook::send(self.http, &uri, &body).await?;
         Ok(())
@@ -145,20 +137,19 @@ impl View<'_> {
 }
 
 impl reply::Host for View<'_> {
-    async fn text(&mut self, url: String, content: String, mentions: reply::At) -> HostResult<()> {
+    async fn text(&mut self, content: String, mentions: reply::At) -> HostResult<()> {
         self.calls
             .caller()
             .counted("reply", async {
                 check_size(&[&content])?;
                 let body = webhook::text_body(&content, &at(mentions)?);
-                self.send(&url, body).await
+                self.send(body).await
             })
             .await
     }
 
     async fn markdown(
         &mut self,
-        url: String,
         title: String,
         text: String,
         mentions: reply::At,
@@ -168,12 +159,12 @@ impl reply::Host for View<'_> {
             .counted("reply", async {
                 check_size(&[&title, &text])?;
                 let body = webhook::markdown_body(&title, &text, &at(mentions)?);
-                self.send(&url, body).await
+                self.send(body).await
             })
             .await
     }
 
-    async fn action_card(&mut self, url: String, card: reply::ActionCardContent) -> HostResult<()> {
+    async fn action_card(&mut self, card: reply::ActionCardContent) -> HostResult<()> {
         self.calls
             .caller()
             .counted("reply", async {
@@ -196,24 +187,24 @@ impl reply::Host for View<'_> {
                     &buttons,
                     card.vertical,
                 );
-                self.send(&url, body).await
+                self.send(body).await
             })
             .await
     }
 
-    async fn link(&mut self, url: String, link: reply::LinkContent) -> HostResult<()> {
+    async fn link(&mut self, link: reply::LinkContent) -> HostResult<()> {
         self.calls
             .caller()
             .counted("reply", async {
                 check_size(&[&link.title, &link.text, &link.message_url, &link.pic_url])?;
                 let body =
                     webhook::link_body(&link.title, &link.text, &link.message_url, &link.pic_url);
-                self.send(&url, body).await
+                self.send(body).await
             })
             .await
     }
 
-    async fn feed_card(&mut self, url: String, links: Vec<reply::FeedLink>) -> HostResult<()> {
+    async fn feed_card(&mut self, links: Vec<reply::FeedLink>) -> HostResult<()> {
         self.calls
             .caller()
             .counted("reply", async {
@@ -231,7 +222,7 @@ impl reply::Host for View<'_> {
                     .into_iter()
                     .map(|l| (l.title, l.message_url, l.pic_url))
                     .collect();
-                self.send(&url, webhook::feed_card_body(&links)).await
+                self.send(webhook::feed_card_body(&links)).await
             })
             .await
     }

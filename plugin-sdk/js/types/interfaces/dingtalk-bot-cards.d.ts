@@ -1,5 +1,5 @@
 /// <reference path="./dingtalk-bot-types.d.ts" />
-declare module 'dingtalk:bot/cards@0.2.0' {
+declare module 'dingtalk:bot/cards@0.3.0' {
   /**
    * Send a StandardCard (`card` is the card's JSON object) with this business id;
    * returns DingTalk's processQueryKey. Goes to the group or 1:1 chat the frame's
@@ -29,11 +29,11 @@ declare module 'dingtalk:bot/cards@0.2.0' {
    */
   export function updateInstance(outTrackId: string, params: string, privateParams: string | undefined, byKey: boolean): void;
   /**
-   * Stream text into variable `key` of an AI card: `full` replaces instead of
-   * appending, `finalize` ends the stream, `failed` shows the failed state.
+   * Stream text into variable `key` of an AI card, as `mode` says (no flags:
+   * append).
    */
-  export function streamInstance(outTrackId: string, key: string, content: string, full: boolean, finalize: boolean, failed: boolean): void;
-  export type Error = import('dingtalk:bot/types@0.2.0').Error;
+  export function streamInstance(outTrackId: string, key: string, content: string, mode: StreamMode): void;
+  export type Error = import('dingtalk:bot/types@0.3.0').Error;
   /**
    * A card instance of an advanced card template (protocol.md D.6).
    */
@@ -56,5 +56,22 @@ declare module 'dingtalk:bot/cards@0.2.0' {
      * usual case) they come over the Stream connection (`callbackType: STREAM`).
      */
     callbackRouteKey?: string,
+  }
+  /**
+   * How one `stream-instance` call changes the streamed variable.
+   */
+  export interface StreamMode {
+    /**
+     * Replace the variable's text instead of appending to it.
+     */
+    full?: boolean,
+    /**
+     * End the stream (the card shows the answer as finished).
+     */
+    finalize?: boolean,
+    /**
+     * Show the card's failed state.
+     */
+    failed?: boolean,
   }
 }

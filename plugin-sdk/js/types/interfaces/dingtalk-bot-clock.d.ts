@@ -1,4 +1,4 @@
-declare module 'dingtalk:bot/clock@0.2.0' {
+declare module 'dingtalk:bot/clock@0.3.0' {
   /**
    * Milliseconds since the Unix epoch.
    */

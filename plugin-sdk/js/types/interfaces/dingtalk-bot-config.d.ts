@@ -1,4 +1,4 @@
-declare module 'dingtalk:bot/config@0.2.0' {
+declare module 'dingtalk:bot/config@0.3.0' {
   /**
    * The value of `key` (at most 256 bytes), or none when it is not set.
    */

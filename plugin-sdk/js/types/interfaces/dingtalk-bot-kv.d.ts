@@ -1,5 +1,5 @@
 /// <reference path="./dingtalk-bot-types.d.ts" />
-declare module 'dingtalk:bot/kv@0.2.0' {
+declare module 'dingtalk:bot/kv@0.3.0' {
   /**
    * The value of `key`, or none when it is not set (or expired).
    */
@@ -47,7 +47,7 @@ declare module 'dingtalk:bot/kv@0.2.0' {
    * Set several keys at once (all or none), each with `ttl-ms` when given.
    */
   export function setMany(entries: Array<[string, Uint8Array]>, ttlMs: bigint | undefined): void;
-  export type Error = import('dingtalk:bot/types@0.2.0').Error;
+  export type Error = import('dingtalk:bot/types@0.3.0').Error;
   /**
    * One page of a listing.
    */

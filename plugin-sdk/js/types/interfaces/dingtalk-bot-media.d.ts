@@ -1,5 +1,5 @@
 /// <reference path="./dingtalk-bot-types.d.ts" />
-declare module 'dingtalk:bot/media@0.2.0' {
+declare module 'dingtalk:bot/media@0.3.0' {
   /**
    * Upload `bytes` as `filename`; returns the media id (`@…`), usable in cards
    * and markdown as an image URL. The name is at most 255 bytes, with an extension
@@ -17,7 +17,7 @@ declare module 'dingtalk:bot/media@0.2.0' {
    * and handed over, so concurrent downloads wait for their share.
    */
   export function download(downloadCode: string, maxBytes: bigint): Uint8Array;
-  export type Error = import('dingtalk:bot/types@0.2.0').Error;
+  export type Error = import('dingtalk:bot/types@0.3.0').Error;
   /**
    * DingTalk's media kinds, each with its own size and type limits.
    * # Variants

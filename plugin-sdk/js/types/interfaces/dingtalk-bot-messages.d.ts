@@ -1,5 +1,5 @@
 /// <reference path="./dingtalk-bot-types.d.ts" />
-declare module 'dingtalk:bot/messages@0.2.0' {
+declare module 'dingtalk:bot/messages@0.3.0' {
   /**
    * Send to users 1:1 (`msg-key` e.g. `sampleText`, `msg-param` its JSON object);
    * returns DingTalk's processQueryKey.
@@ -9,5 +9,5 @@ declare module 'dingtalk:bot/messages@0.2.0' {
    * Send to a group by its openConversationId; returns the processQueryKey.
    */
   export function sendToGroup(openConversationId: string, msgKey: string, msgParam: string): string;
-  export type Error = import('dingtalk:bot/types@0.2.0').Error;
+  export type Error = import('dingtalk:bot/types@0.3.0').Error;
 }

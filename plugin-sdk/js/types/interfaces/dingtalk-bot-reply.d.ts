@@ -1,26 +1,26 @@
 /// <reference path="./dingtalk-bot-types.d.ts" />
-declare module 'dingtalk:bot/reply@0.2.0' {
+declare module 'dingtalk:bot/reply@0.3.0' {
   /**
    * Send a text message.
    */
-  export function text(webhook: string, content: string, at: At): void;
+  export function text(content: string, at: At): void;
   /**
    * Send a markdown message with a title (shown in notifications).
    */
-  export function markdown(webhook: string, title: string, text: string, at: At): void;
+  export function markdown(title: string, text: string, at: At): void;
   /**
    * Send an action card.
    */
-  export function actionCard(webhook: string, card: ActionCardContent): void;
+  export function actionCard(card: ActionCardContent): void;
   /**
    * Send a link.
    */
-  export function link(webhook: string, link: LinkContent): void;
+  export function link(link: LinkContent): void;
   /**
    * Send a feed card.
    */
-  export function feedCard(webhook: string, links: Array<FeedLink>): void;
-  export type Error = import('dingtalk:bot/types@0.2.0').Error;
+  export function feedCard(links: Array<FeedLink>): void;
+  export type Error = import('dingtalk:bot/types@0.3.0').Error;
   /**
    * Whom a reply mentions.
    */

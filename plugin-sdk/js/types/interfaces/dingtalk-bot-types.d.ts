@@ -1,4 +1,4 @@
-declare module 'dingtalk:bot/types@0.2.0' {
+declare module 'dingtalk:bot/types@0.3.0' {
   /**
    * The kind of pushed frame. SYSTEM frames are answered by the host itself.
    * # Variants

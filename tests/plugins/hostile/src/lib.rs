@@ -136,7 +136,12 @@ impl Plugin for Hostile {
             }
             "card" => {
                 let update = cards::update_standard(arg, "{\"contents\":[]}");
-                let stream = cards::stream_instance(arg, "content", "stolen", true, true, false);
+                let stream = cards::stream_instance(
+                    arg,
+                    "content",
+                    "stolen",
+                    cards::StreamMode::FULL | cards::StreamMode::FINALIZE,
+                );
                 let show = |r: Result<(), Error>| match r {
                     Ok(()) => "accepted".to_owned(),
                     Err(e) => e.reason(),
@@ -191,7 +196,7 @@ impl Plugin for Hostile {
                     callback_route_key: None,
                 })?;
                 let (sent, refused) = until_refused(n, |_| {
-                    cards::stream_instance(&id, "content", "x", false, false, false)
+                    cards::stream_instance(&id, "content", "x", cards::StreamMode::empty())
                 });
                 return Ok(response(format!("streamed {sent} of {n}: {refused}")));
             }

@@ -23,7 +23,9 @@ use host::kv::embedded::Embedded;
 use host::kv::redis::Redis;
 use host::kv::{Backend, Namespace, Quota};
 use host::openapi::{Http, HttpConfig};
-use host::runtime::{Grants, PluginSettings, Runtime, RuntimeConfig, Services};
+use host::runtime::{
+    FrameScope, Grants, PluginSettings, Runtime, RuntimeConfig, Services, SubscriptionKind,
+};
 use host::stream::{Frame, FrameType};
 use tokio::runtime::Runtime as Tokio;
 
@@ -164,12 +166,14 @@ fn outbound(c: &mut Criterion) {
         ),
     ];
     for (name, frame) in &frames {
+        let scope = FrameScope::of(frame);
         group.bench_function(*name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let started = Instant::now();
                     for _ in 0..iters {
-                        std::hint::black_box(plugin.handle(frame).await.ok());
+                        let run = plugin.handle(frame, SubscriptionKind::Callback, &scope);
+                        std::hint::black_box(run.await.ok());
                     }
                     started.elapsed()
                 })

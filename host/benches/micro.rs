@@ -16,7 +16,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use host::config::{Credentials, Endpoints};
 use host::openapi::token::TokenCache;
 use host::openapi::{Http, HttpConfig};
-use host::runtime::{Plugin, PluginOutcome, Runtime, RuntimeConfig, Services};
+use host::runtime::{
+    FrameScope, Plugin, PluginOutcome, Runtime, RuntimeConfig, Services, SubscriptionKind,
+};
 use host::stream::{Ack, Frame, FrameType, frame};
 use sim::{MessageSpec, Sim};
 use tokio::runtime::Runtime as Tokio;
@@ -33,9 +35,14 @@ fn chatbot_frame(data: String) -> Frame {
     }
 }
 
-/// What the dispatcher does per frame once routed: run the plugin, encode the ACK.
+/// What the dispatcher does per frame once routed: decode its scope, run the plugin,
+/// encode the ACK.
 async fn through(plugin: &Plugin, frame: &Frame) -> String {
-    let response = match plugin.handle(frame).await {
+    let scope = FrameScope::of(frame);
+    let response = match plugin
+        .handle(frame, SubscriptionKind::Callback, &scope)
+        .await
+    {
         Ok(PluginOutcome::Response(json)) => Some(json),
         _ => None,
     };

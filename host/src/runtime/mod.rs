@@ -41,7 +41,7 @@ mod limiter;
 pub mod limits;
 mod load;
 mod meter;
-pub(crate) mod scope;
+pub mod scope;
 mod state;
 
 pub use crate::stream::{Subscription, SubscriptionKind};
@@ -50,4 +50,5 @@ pub use capability::Grants;
 pub use engine::{Engine, EngineError, Runtime, RuntimeConfig};
 pub use limits::{LimitOverrides, Limits};
 pub use load::{LoadError, PluginConfigs, PluginSettings, Sha256Pin, file_stem};
+pub use scope::FrameScope;
 pub use state::{DEFAULT_APP, Services};

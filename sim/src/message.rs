@@ -2,6 +2,15 @@
 
 use serde_json::{Value, json};
 
+/// The chatbot message callback topic.
+pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
+
+/// The download code prefix of a file of a given size (`sim-bytes-<n>`).
+pub const SIZED_FILE_PREFIX: &str = "sim-bytes-";
+
+/// The largest sized file the simulator serves.
+pub const MAX_SIZED_FILE: usize = 64 << 20;
+
 /// What a simulated user sends; [`crate::Sim::push_chatbot`] adds the common fields
 /// (ids, times, session webhook).
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +101,7 @@ impl MessageSpec {
     pub fn sized_file(name: &str, bytes: usize) -> Self {
         Self::new(
             "file",
-            json!({"downloadCode": format!("{}{bytes}", crate::openapi::SIZED_FILE_PREFIX), "fileId": "214980176386", "fileName": name, "spaceId": "28455378906"}),
+            json!({"downloadCode": format!("{}{bytes}", SIZED_FILE_PREFIX), "fileId": "214980176386", "fileName": name, "spaceId": "28455378906"}),
         )
     }
 

@@ -11,7 +11,6 @@
 //! first byte.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State as AxState;
@@ -20,72 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::knobs::{ModelFault, ModelRequest};
 use crate::state::Inner;
 
 type Shared = Arc<Inner>;
-
-/// A failure the model endpoint can be told to produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelFault {
-    /// 429 with `Retry-After: 7` and an OpenAI-style error body.
-    RateLimited,
-    /// 500 with an OpenAI-style error body.
-    ServerError,
-    /// The stream stops halfway through the answer, without `[DONE]`, by breaking the
-    /// connection.
-    BreakHalfway,
-    /// Nothing (not even headers) for this long, then the normal answer.
-    SlowFirstByte(Duration),
-}
-
-/// One request the model endpoint received.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelRequest {
-    /// The JSON body.
-    pub body: Value,
-    /// Whether it carried the right bearer key.
-    pub authorized: bool,
-}
-
-impl ModelRequest {
-    /// The `messages` as (role, content) pairs.
-    pub fn messages(&self) -> Vec<(String, String)> {
-        self.body["messages"]
-            .as_array()
-            .map(|m| {
-                m.iter()
-                    .map(|m| {
-                        (
-                            m["role"].as_str().unwrap_or_default().to_owned(),
-                            m["content"].as_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// What the model endpoint is set to do.
-#[derive(Debug, Clone)]
-pub(crate) struct ModelState {
-    pub chunk_delay: Duration,
-    pub fault: Option<ModelFault>,
-    pub requests: Vec<ModelRequest>,
-}
-
-impl Default for ModelState {
-    fn default() -> Self {
-        Self {
-            chunk_delay: Duration::from_millis(10),
-            fault: None,
-            requests: Vec::new(),
-        }
-    }
-}
 
 /// The answer to a conversation whose last user message is `last`.
 pub fn answer_to(last: &str) -> String {

@@ -16,23 +16,11 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::answer::{api_error, webhook_error};
+use crate::knobs::CardFault;
+use crate::message::{MAX_SIZED_FILE, SIZED_FILE_PREFIX};
 use crate::state::{CardRecord, Inner, MediaRecord, now_ms};
 
 type Shared = Arc<Inner>;
-
-/// A failure the card instance APIs can be told to produce: the ones DingTalk AI
-/// bridges hit in the field (ai-assistant.md 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardFault {
-    /// Create answers 400 `param.templateUnpublished`.
-    TemplateUnpublished,
-    /// Delivering into a 1:1 chat (`IM_ROBOT`) answers 400 `spaceId is illegal`.
-    IllegalSpace,
-    /// Streaming answers 403, as under throttling.
-    StreamingThrottled,
-    /// Streaming answers 500 `unknownError` (no streaming permission).
-    StreamingUnknown,
-}
 
 fn card_fault(inner: &Inner) -> Option<CardFault> {
     inner.lock().card_fault
@@ -199,12 +187,6 @@ fn urlencode(s: &str) -> String {
 pub fn file_content(code: &str) -> Vec<u8> {
     format!("sim file for {code}\n").into_bytes()
 }
-
-/// The download code prefix of a file of a given size (`sim-bytes-<n>`).
-pub const SIZED_FILE_PREFIX: &str = "sim-bytes-";
-
-/// The largest sized file the simulator serves.
-pub const MAX_SIZED_FILE: usize = 64 << 20;
 
 async fn file_bytes(Path(code): Path<String>) -> Response {
     match code

@@ -238,7 +238,7 @@ async fn webhook(
         return webhook_error(40035, &reason);
     }
     let received = inner.started.elapsed();
-    inner.lock().replies.push(crate::Reply {
+    inner.lock().replies.push(crate::state::Reply {
         session: session.clone(),
         app,
         body,

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-use crate::message::{Ids, MessageSpec};
-use crate::{CHATBOT_TOPIC, PushError, Pushed, SimBuilder};
+use crate::builder::SimBuilder;
+use crate::knobs::{CardFault, ModelState};
+use crate::message::{CHATBOT_TOPIC, Ids, MessageSpec};
 
 /// What a connection task is told to do.
 #[derive(Debug)]
@@ -210,8 +211,8 @@ pub(crate) struct State {
     pub token_fetches: usize,
     pub redeliveries: usize,
     pub counter: u64,
-    pub model: crate::model::ModelState,
-    pub card_fault: Option<crate::openapi::CardFault>,
+    pub model: ModelState,
+    pub card_fault: Option<CardFault>,
 }
 
 impl State {
@@ -722,4 +723,30 @@ impl Inner {
         drop(s);
         self.bump();
     }
+}
+
+/// Why a push could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// No live connection subscribed to this (type, topic) within the wait.
+    #[error("no connection subscribed to {kind} {topic}")]
+    NoSubscriber {
+        /// CALLBACK or EVENT.
+        kind: String,
+        /// The topic.
+        topic: String,
+    },
+}
+
+/// A pushed chatbot message.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The frame's `headers.messageId`.
+    pub message_id: String,
+    /// The session id of its webhook (for [`Sim::wait_replies`]).
+    pub session: String,
+    /// The `data` object sent.
+    pub data: Value,
+    /// Which connection got it.
+    pub connection: u64,
 }

@@ -150,3 +150,48 @@ async fn a_file_that_is_not_a_component_is_refused_at_load_naming_it() {
     let _ = std::fs::remove_file(junk);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_component_built_for_another_wit_version_is_refused_with_the_fix() {
+    let sim = Sim::builder().start().await.unwrap();
+    // calcbot as an SDK of the previous WIT package built it: every import named
+    // `dingtalk:bot/<interface>@0.2.0` (the same length as the current version).
+    let current = std::fs::read(plugin("calcbot")).unwrap();
+    let old = replace_all(&current, b"dingtalk:bot/", b"@0.3.0", b"@0.2.0");
+    assert_ne!(old, current, "calcbot imports dingtalk:bot interfaces");
+    let dir = std::env::temp_dir().join(format!("old-wit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("calcbot.wasm");
+    std::fs::write(&path, &old).unwrap();
+    let err = host_for(&sim)
+        .plugin(&path)
+        .build()
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("built for dingtalk:bot@0.2.0")
+            && text.contains("this host serves dingtalk:bot@0.3.0")
+            && text.contains("rebuild it"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    sim.shutdown().await;
+}
+
+/// `bytes` with every `from` that follows `prefix` within 64 bytes replaced by `to`
+/// (of the same length).
+fn replace_all(bytes: &[u8], prefix: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    while let Some(at) = out[i..].windows(prefix.len()).position(|w| w == prefix) {
+        let start = i + at + prefix.len();
+        let end = (start + 64).min(out.len());
+        if let Some(v) = out[start..end].windows(from.len()).position(|w| w == from) {
+            out[start + v..start + v + from.len()].copy_from_slice(to);
+        }
+        i = start;
+    }
+    out
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::HostOptions;
+use super::options::HostOptions;
 use crate::PluginConfigs;
 use crate::egress::Egress;
 use crate::openapi::{Http, HttpConfig};

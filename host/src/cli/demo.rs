@@ -12,11 +12,13 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use sim::{MessageSpec, Sim};
 
-use super::{ConfigFile, StateOptions, simulated, web};
+use super::options::StateOptions;
+use super::{simulated, web};
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
 use crate::egress::Egress;
 use crate::secrets::Secrets;
+use crate::settings::ConfigFile;
 
 #[derive(Debug, Args)]
 pub(super) struct DemoArgs {

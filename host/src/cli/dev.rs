@@ -18,11 +18,13 @@ use sim::{MessageSpec, Sim};
 use tokio::io::AsyncBufReadExt;
 
 use super::build::{build_path, plugin_crates};
-use super::{ConfigFile, StateOptions, simulated};
+use super::options::StateOptions;
+use super::simulated;
 use crate::Host;
 use crate::config::{Credentials, Endpoints};
 use crate::egress::Egress;
 use crate::secrets::Secrets;
+use crate::settings::ConfigFile;
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {

@@ -11,12 +11,13 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConfigFile, HostOptions};
+use super::options::HostOptions;
 use crate::apps::{AppSpec, Fleet, Shared};
 use crate::egress::Egress;
 use crate::metrics::Metrics;
 use crate::openapi::HttpConfig;
 use crate::reload::PathSpec;
+use crate::settings::ConfigFile;
 use crate::stream::StreamConfig;
 
 #[derive(Debug, Args)]

@@ -8,8 +8,9 @@
 use reqwest::{Method, Url};
 use serde_json::Value;
 
+use super::answer::{Error, Step};
+use super::client::Http;
 use super::token::TokenCache;
-use super::{Error, Http, Step};
 use crate::config::{Credentials, Endpoints};
 use crate::metrics::AppMetrics;
 

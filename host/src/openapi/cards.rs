@@ -7,8 +7,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::answer::{Error, Step};
 use super::api::OpenApi;
-use super::{Error, Step};
 
 /// Where a card goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //!
 //! A chatbot reply is the one HTTP call the host makes per message, so it is the hot
 //! one. It keeps every promise of the reqwest client the other calls use
-//! ([`super::Http`]): the connect and total timeouts of [`HttpConfig`], the platform's
+//! ([`super::client::Http`]): the connect and total timeouts of [`HttpConfig`], the platform's
 //! TLS roots (the same verifier reqwest uses), redirects answered rather than
 //! followed, answers read under [`MAX_ANSWER_BYTES`], errors typed by step and free of
 //! URLs. What it drops is per-request work: no request builder, no middleware stack,
@@ -24,7 +24,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_platform_verifier::BuilderVerifierExt;
 use serde_json::Value;
 
-use super::{Error, HttpConfig, MAX_ANSWER_BYTES, Step, check};
+use super::answer::{Error, MAX_ANSWER_BYTES, Step, check};
+use super::timeouts::{self, HttpConfig};
 
 /// Environment variables that send reqwest's requests through a proxy.
 const PROXY_VARS: [&str; 6] = [
@@ -40,7 +41,7 @@ const PROXY_VARS: [&str; 6] = [
 const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(90);
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const AGENT: HeaderValue = HeaderValue::from_static(super::USER_AGENT);
+const AGENT: HeaderValue = HeaderValue::from_static(timeouts::USER_AGENT);
 
 /// A pooled HTTP/1.1 client for session-webhook POSTs.
 #[derive(Clone, Debug)]

@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 
+use super::answer::{Error, Step, read_capped};
 use super::api::OpenApi;
-use super::{Error, Step};
 
 /// The media kinds of `media/upload`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ impl Download {
     pub async fn read(self) -> Result<Vec<u8>, Error> {
         let max = usize::try_from(self.bound()).unwrap_or(usize::MAX);
         let max_bytes = self.max_bytes;
-        super::read_capped(Step::Download, self.response, max)
+        read_capped(Step::Download, self.response, max)
             .await
             .map_err(|e| match e {
                 Error::AnswerTooLarge { .. } => too_big(max_bytes),

@@ -3,8 +3,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::answer::{Error, Step};
 use super::api::OpenApi;
-use super::{Error, Step};
 
 /// Largest `msgParam` DingTalk accepts, in bytes.
 pub const MAX_MSG_PARAM: usize = 15_000;

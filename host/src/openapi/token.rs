@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{Error, Http, Step};
+use super::answer::{Error, Step};
+use super::client::Http;
 use crate::config::{Credentials, Endpoints};
 use crate::metrics::AppMetrics;
 

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Error, Http, Step};
+use super::answer::{Error, Step};
+use super::client::Http;
 
 /// Whom a reply mentions.
 #[derive(Debug, Clone, Default, PartialEq)]

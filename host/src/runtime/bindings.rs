@@ -25,6 +25,9 @@ wasmtime::component::bindgen!({
 
 pub use dingtalk::bot::types::{DingtalkError, Error as WitError, Frame as WitFrame, FrameKind};
 
+/// The version of the `dingtalk:bot` package in `wit/` (the `package` line).
+pub const WIT_VERSION: &str = "0.3.0";
+
 /// What a host function fails with: an error the guest sees, or a trap.
 #[derive(Debug)]
 pub enum HostError {
@@ -148,5 +151,20 @@ pub fn describe_error(e: &WitError) -> String {
         WitError::Plugin(s) => s.clone(),
         WitError::Limit(s) => format!("limit: {s}"),
         WitError::Unavailable(s) => format!("unavailable: {s}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_constant_is_the_wit_packages() {
+        let wit = include_str!("../../../wit/bot.wit");
+        assert!(
+            wit.lines()
+                .any(|l| l == format!("package dingtalk:bot@{WIT_VERSION};")),
+            "wit/bot.wit does not declare version {WIT_VERSION}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::bindings::{self, FrameKind};
+use super::bindings::{self, FrameKind, WIT_VERSION};
 use super::cache;
 use super::call::{Plugin, PluginStats, stderr_suffix};
 use super::capability::Grants;
@@ -27,6 +27,16 @@ use super::meter::new_store;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
 use crate::stream::{Subscription, SubscriptionKind};
+
+/// The version of the first `dingtalk:bot` interface in `imports` that is not the
+/// one this host serves, if any.
+fn other_wit_version(imports: &[String]) -> Option<&str> {
+    imports
+        .iter()
+        .filter_map(|name| name.strip_prefix("dingtalk:bot/")?.split_once('@'))
+        .map(|(_, version)| version)
+        .find(|version| *version != WIT_VERSION)
+}
 
 /// Time the canary `describe` call may take at load.
 const CANARY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,6 +67,16 @@ pub enum LoadError {
         path: PathBuf,
         /// What did not match.
         reason: String,
+    },
+    /// It was built for another version of the `dingtalk:bot` WIT package.
+    #[error(
+        "plugin load failed: {path} was built for dingtalk:bot@{found}, and this host serves dingtalk:bot@{WIT_VERSION}: rebuild it with the current SDK (`host build`)"
+    )]
+    WitVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version its imports name.
+        found: String,
     },
     /// The canary instance failed to answer `describe`.
     #[error("plugin load failed: {path} failed its canary describe call: {reason}")]
@@ -217,14 +237,20 @@ impl Runtime {
             reason: format!("{e:#}"),
         })?;
         let compile_time = started.elapsed();
-        let imports = component
+        let imports: Vec<String> = component
             .component_type()
             .imports(&self.engine.inner.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        let link = |e: wasmtime::Error| LoadError::Link {
-            path: path.clone(),
-            reason: format!("{e:#}"),
+        let link = |e: wasmtime::Error| match other_wit_version(&imports) {
+            Some(found) => LoadError::WitVersion {
+                path: path.clone(),
+                found: found.to_owned(),
+            },
+            None => LoadError::Link {
+                path: path.clone(),
+                reason: format!("{e:#}"),
+            },
         };
         let instance_pre = self
             .engine
@@ -421,6 +447,20 @@ mod tests {
             validate(&description("1", &many))
                 .unwrap_err()
                 .contains("at most 32")
+        );
+    }
+
+    #[test]
+    fn an_import_of_another_wit_version_is_named() {
+        let imports = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let current = format!("dingtalk:bot/log@{WIT_VERSION}");
+        assert_eq!(
+            other_wit_version(&imports(&[&current, "wasi:io/streams@0.2.6"])),
+            None
+        );
+        assert_eq!(
+            other_wit_version(&imports(&[&current, "dingtalk:bot/reply@0.2.0"])),
+            Some("0.2.0")
         );
     }
 

@@ -9,12 +9,12 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
 
-use super::FrameSink;
-use super::Subscription;
 use super::backoff::backoff;
 use super::connection::{self, Context, Event, Socket};
 use super::open;
+use super::sink::FrameSink;
 use super::status::LinkStatus;
+use super::subscription::Subscription;
 use crate::config::{Credentials, Endpoints};
 use crate::metrics::AppMetrics;
 use crate::openapi::{self, Http};

@@ -12,8 +12,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::ack::Ack;
 use super::frame::{self, FrameType};
-use super::{Ack, AckWriter, FrameSink};
+use super::sink::{AckWriter, FrameSink};
 
 /// A connection up this long counts as healthy even if no frame arrived.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);

@@ -1,7 +1,7 @@
 //! Opening a connection: the HTTP call that trades credentials and subscriptions for
 //! a WebSocket endpoint and a single-use ticket (protocol.md A).
 
-use super::Subscription;
+use super::subscription::Subscription;
 use serde_json::Value;
 
 use crate::config::{Credentials, Endpoints};

@@ -14,7 +14,7 @@
 //!
 //! [`Host::builder`] wires these together; [`cli`] is the command line.
 
-pub mod admin;
+mod admin;
 pub mod apps;
 pub mod cli;
 pub mod config;
@@ -23,11 +23,11 @@ pub mod egress;
 pub mod kv;
 pub mod metrics;
 pub mod openapi;
-pub mod reload;
-pub mod replicas;
+mod reload;
+mod replicas;
 pub mod runtime;
 pub mod secrets;
-pub mod settings;
+mod settings;
 pub mod stream;
 
 use std::path::PathBuf;

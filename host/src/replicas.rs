@@ -17,6 +17,11 @@ pub enum Claim {
     Done(u16, String, String),
 }
 
+/// Why the shared store could not answer (it is down, or answered nonsense).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
 /// A store of frame claims shared by replicas.
 pub trait Replicas: Send + Sync + std::fmt::Debug + 'static {
     /// Claim every key for `owner` for `lease`, unless one is already claimed or done.
@@ -25,7 +30,7 @@ pub trait Replicas: Send + Sync + std::fmt::Debug + 'static {
         keys: Vec<String>,
         owner: String,
         lease: Duration,
-    ) -> BoxFuture<'static, Result<Claim, String>>;
+    ) -> BoxFuture<'static, Result<Claim, StoreError>>;
 
     /// Extend `owner`'s lease on the keys.
     fn renew(
@@ -33,7 +38,7 @@ pub trait Replicas: Send + Sync + std::fmt::Debug + 'static {
         keys: Vec<String>,
         owner: String,
         lease: Duration,
-    ) -> BoxFuture<'static, Result<(), String>>;
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
 
     /// Record the frame's ACK under every key for `ttl`.
     fn finish(
@@ -41,5 +46,5 @@ pub trait Replicas: Send + Sync + std::fmt::Debug + 'static {
         keys: Vec<String>,
         ack: (u16, String, String),
         ttl: Duration,
-    ) -> BoxFuture<'static, Result<(), String>>;
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
 }

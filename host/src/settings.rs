@@ -286,25 +286,26 @@ fn plugin_configs(
     at: &str,
     sections: &BTreeMap<String, PluginSection>,
 ) -> Result<PluginConfigs, ConfigError> {
-    {
-        sections
-            .iter()
-            .map(|(name, section)| {
-                let invalid = |e: String| ConfigError::at(format!("[{at}.{name}]"), e);
-                let settings = PluginSettings {
-                    grants: Grants::parse(&section.grants).map_err(invalid)?,
-                    limits: section.limits.clone(),
-                    sha256: section
-                        .sha256
-                        .as_deref()
-                        .map(Sha256Pin::from_hex)
-                        .transpose()
-                        .map_err(invalid)?,
-                };
-                Ok((name.clone(), settings))
-            })
-            .collect()
-    }
+    sections
+        .iter()
+        .map(|(name, section)| {
+            let at = format!("[{at}.{name}]");
+            let grants = Grants::parse(&section.grants)
+                .map_err(|e| ConfigError::key(&at, &e.key, e.reason))?;
+            let sha256 = section
+                .sha256
+                .as_deref()
+                .map(Sha256Pin::from_hex)
+                .transpose()
+                .map_err(|e| ConfigError::key(&at, "sha256", e))?;
+            let settings = PluginSettings {
+                grants,
+                limits: section.limits.clone(),
+                sha256,
+            };
+            Ok((name.clone(), settings))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod dedup;
 pub mod quarantine;
 pub mod replicas;
 mod routing;
+mod run;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -35,13 +36,17 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use dedup::{Dedup, Seen};
-use quarantine::{Health, QuarantineConfig};
+use quarantine::QuarantineConfig;
 use routing::Route;
+use run::{
+    Lease, Outcome, Recorder, RunContext, Scoped, SharedHealth, Timed, accepted, combined_ack,
+    run_one,
+};
 
 use crate::metrics::{AppMetrics, Outcome as Counted};
 use crate::runtime::capability::cards::CardOwners;
 use crate::runtime::scope::FrameScope;
-use crate::runtime::{HandleError, Plugin, PluginOutcome, Subscription, SubscriptionKind};
+use crate::runtime::{Plugin, Subscription, SubscriptionKind};
 use crate::stream::{Ack, AckSlot, Frame, FrameSink};
 
 /// Dispatch settings.
@@ -114,9 +119,6 @@ pub struct Dispatcher {
     /// Which plugin of the app created which card: card callbacks go to the creator.
     card_owners: Arc<CardOwners>,
 }
-
-/// One plugin's quarantine record, shared by every table that serves that version.
-type SharedHealth = Arc<Mutex<Health>>;
 
 /// The plugins and their routes. Replaced whole on reload; a frame keeps the table
 /// (and so the plugin versions) it started with until it is done.
@@ -271,121 +273,6 @@ impl Dispatcher {
     }
 }
 
-/// One plugin's result for a frame.
-type Outcome = (Arc<Plugin>, Result<PluginOutcome, HandleError>);
-
-/// The single ACK for a frame, from every subscribed plugin's result (load order).
-fn ack_for(
-    kind: SubscriptionKind,
-    message_id: &str,
-    results: &[(&str, &Result<PluginOutcome, HandleError>)],
-) -> Ack {
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("plugin {name} {e}")))
-        .collect();
-    if !failures.is_empty() {
-        return Ack::error(message_id, 500, failures.join("; "));
-    }
-    let later = results.iter().find_map(|(_, r)| match r {
-        Ok(PluginOutcome::Later(reason)) => Some(reason.as_str()),
-        _ => None,
-    });
-    match kind {
-        SubscriptionKind::Event => Ack::event(message_id, later),
-        SubscriptionKind::Callback => match later {
-            Some(reason) => Ack::error(message_id, 500, reason),
-            None => {
-                let response = results.iter().find_map(|(_, r)| match r {
-                    Ok(PluginOutcome::Response(json)) => Some(json.as_str()),
-                    _ => None,
-                });
-                Ack::callback(message_id, response)
-            }
-        },
-    }
-}
-
-fn log_result(
-    plugin: &Plugin,
-    frame: &Frame,
-    result: &Result<PluginOutcome, HandleError>,
-    took: Duration,
-) {
-    match result {
-        Ok(_) => tracing::debug!(
-            plugin = %plugin.name,
-            message_id = %frame.message_id,
-            topic = %frame.topic,
-            took_us = took.as_micros() as u64,
-            "frame handled"
-        ),
-        Err(e) => tracing::warn!(
-            plugin = %plugin.name,
-            message_id = %frame.message_id,
-            topic = %frame.topic,
-            "frame failed: plugin {e}"
-        ),
-    }
-}
-
-/// Sends a frame's ACK (once: it consumes the slot) and records it for re-pushes of
-/// the same frame.
-struct Recorder {
-    slot: Timed,
-    keys: Vec<String>,
-    dedup: Arc<Mutex<Dedup>>,
-    replicas: Option<replicas::Shared>,
-}
-
-impl Recorder {
-    fn send(self, ack: Ack) {
-        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        self.dedup
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .complete(&keys, ack.code, &ack.message, &ack.data);
-        if let Some(shared) = &self.replicas {
-            shared.finish(
-                &self.keys,
-                (ack.code, ack.message.clone(), ack.data.clone()),
-            );
-        }
-        self.slot.send(ack);
-    }
-}
-
-/// Renews this process's lease on a frame while it lives.
-struct Lease(tokio::task::JoinHandle<()>);
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// The ACK of a frame taken as accepted without its handlers' result.
-fn accepted(kind: SubscriptionKind, message_id: String) -> Ack {
-    match kind {
-        SubscriptionKind::Callback => Ack::callback(message_id, None),
-        SubscriptionKind::Event => Ack::event(message_id, None),
-    }
-}
-
-/// An ACK slot that records, when it is used, how long the frame waited for it.
-struct Timed {
-    slot: AckSlot,
-    received: Instant,
-    metrics: AppMetrics,
-}
-
-impl Timed {
-    fn send(self, ack: Ack) {
-        self.slot.send(ack);
-        self.metrics.acked(self.received.elapsed());
-    }
-}
-
 /// Every key a re-push of `frame` could share with it.
 fn frame_keys(kind: SubscriptionKind, frame: &Frame, scope: &FrameScope) -> Vec<String> {
     let mut keys = vec![format!("m:{}", frame.message_id)];
@@ -397,12 +284,6 @@ fn frame_keys(kind: SubscriptionKind, frame: &Frame, scope: &FrameScope) -> Vec<
         keys.push(format!("p:{}:{id}", frame.topic));
     }
     keys
-}
-
-fn combined_ack(kind: SubscriptionKind, message_id: &str, results: &[Outcome]) -> Ack {
-    let named: Vec<(&str, &Result<PluginOutcome, HandleError>)> =
-        results.iter().map(|(p, r)| (p.name.as_str(), r)).collect();
-    ack_for(kind, message_id, &named)
 }
 
 /// A card callback goes to the plugin that created the card, when it is among the
@@ -418,75 +299,6 @@ fn card_creator(
     let creator = plugins.iter().find(|p| p.name == owner)?;
     tracing::debug!(message_id = %frame.message_id, plugin = %creator.name, "card callback routed to the card's creator");
     Some(Arc::from([creator.clone()]))
-}
-
-/// What one plugin run needs besides the plugin and the frame.
-#[derive(Clone)]
-struct RunContext {
-    permits: Arc<Semaphore>,
-    health: Arc<HashMap<String, SharedHealth>>,
-    quarantine: QuarantineConfig,
-    metrics: AppMetrics,
-}
-
-/// How `dingtalk_frames_total` counts one plugin's result.
-fn counted(result: &Result<PluginOutcome, HandleError>) -> Counted {
-    match result {
-        Ok(PluginOutcome::Later(_)) => Counted::Later,
-        Ok(_) => Counted::Ok,
-        Err(HandleError::Timeout(_)) => Counted::Timeout,
-        Err(HandleError::Quarantined(_)) => Counted::Quarantined,
-        Err(_) => Counted::Error,
-    }
-}
-
-async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<Scoped>) -> Outcome {
-    let Scoped { frame, kind, scope } = &*frame;
-    let health = ctx.health.get(&plugin.name);
-    let lock =
-        |h: &Mutex<Health>| -> Health { h.lock().unwrap_or_else(PoisonError::into_inner).clone() };
-    if let Some(remaining) = health.and_then(|h| lock(h).quarantined(Instant::now())) {
-        ctx.metrics
-            .frame(&plugin.name, &frame.topic, Counted::Quarantined);
-        return (plugin, Err(HandleError::Quarantined(remaining)));
-    }
-    // The plugin's own slot first, so a plugin at its limit holds no host-wide slot.
-    let started = Instant::now();
-    let result = match plugin.slot().await {
-        Ok(_slot) => {
-            let _permit = ctx.permits.acquire_owned().await.ok();
-            plugin.handle(frame, *kind, scope).await
-        }
-        Err(e) => Err(e),
-    };
-    let took = started.elapsed();
-    log_result(&plugin, frame, &result, took);
-    plugin.stats().record(&result);
-    ctx.metrics.handled(&plugin.name, took);
-    ctx.metrics
-        .frame(&plugin.name, &frame.topic, counted(&result));
-    if let Some(h) = health {
-        let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
-        match &result {
-            Ok(_) => {
-                if h.failing() {
-                    ctx.metrics.quarantined(&plugin.name, false);
-                }
-                h.success();
-            }
-            Err(_) => {
-                if let Some(period) = h.failure(Instant::now(), &ctx.quarantine) {
-                    ctx.metrics.quarantined(&plugin.name, true);
-                    tracing::error!(
-                        plugin = %plugin.name,
-                        "quarantined for {period:?} after {} consecutive failures; its frames get an error ACK until then",
-                        ctx.quarantine.after
-                    );
-                }
-            }
-        }
-    }
-    (plugin, result)
 }
 
 impl FrameSink for Dispatcher {
@@ -691,13 +503,6 @@ impl Dispatcher {
     }
 }
 
-/// A frame on its way to its plugins, with what dispatch decoded of it once.
-struct Scoped {
-    frame: Frame,
-    kind: SubscriptionKind,
-    scope: FrameScope,
-}
-
 /// A frame [`Dispatcher::admit`] let in.
 struct Admitted {
     kind: SubscriptionKind,
@@ -708,52 +513,4 @@ struct Admitted {
     replicas: Option<(replicas::Shared, Vec<String>)>,
     /// Where its ACK goes (recorded for dedup).
     acks: Recorder,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn data(a: &Ack) -> serde_json::Value {
-        serde_json::from_str(&a.data).unwrap()
-    }
-
-    #[test]
-    fn outcomes_map_to_acks_per_frame_kind() {
-        let cb = SubscriptionKind::Callback;
-        let ev = SubscriptionKind::Event;
-        let done = Ok(PluginOutcome::Done);
-        let response = Ok(PluginOutcome::Response("[1]".into()));
-        let later = Ok(PluginOutcome::Later("busy".into()));
-        assert_eq!(
-            data(&ack_for(cb, "m", &[("a", &done)])),
-            serde_json::json!({"response": null})
-        );
-        assert_eq!(
-            data(&ack_for(cb, "m", &[("a", &response)])),
-            serde_json::json!({"response": [1]})
-        );
-        assert_eq!(
-            data(&ack_for(ev, "m", &[("a", &done)]))["status"],
-            "SUCCESS"
-        );
-        assert_eq!(data(&ack_for(ev, "m", &[("a", &later)]))["status"], "LATER");
-        assert_eq!(ack_for(cb, "m", &[("a", &later)]).code, 500);
-    }
-
-    #[test]
-    fn with_several_plugins_any_failure_fails_the_frame_naming_each() {
-        let cb = SubscriptionKind::Callback;
-        let done = Ok(PluginOutcome::Done);
-        let response = Ok(PluginOutcome::Response("{\"x\":1}".into()));
-        let boom = Err(HandleError::Returned("boom".into()));
-        let ack = ack_for(cb, "m", &[("a", &done), ("b", &boom), ("c", &boom)]);
-        assert_eq!(ack.code, 500);
-        assert_eq!(
-            ack.message,
-            "plugin b returned an error: boom; plugin c returned an error: boom"
-        );
-        let ok = ack_for(cb, "m", &[("a", &done), ("b", &response)]);
-        assert_eq!(data(&ok), serde_json::json!({"response": {"x": 1}}));
-    }
 }

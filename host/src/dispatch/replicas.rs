@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::replicas::{Claim, Replicas};
+use crate::replicas::{Claim, Replicas, StoreError};
 
 /// At most one "shared dedup unavailable" warning per this long.
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -74,7 +74,7 @@ impl Shared {
         keys.iter().map(|k| format!("{}{k}", self.prefix)).collect()
     }
 
-    fn unavailable(&self, e: &str) {
+    fn unavailable(&self, e: &StoreError) {
         self.degraded.store(true, Ordering::Relaxed);
         let mut last = self
             .last_warning
@@ -177,9 +177,9 @@ mod tests {
             keys: Vec<String>,
             owner: String,
             _: Duration,
-        ) -> BoxFuture<'static, Result<Claim, String>> {
+        ) -> BoxFuture<'static, Result<Claim, StoreError>> {
             let result = if self.down.load(Ordering::Relaxed) {
-                Err("connection refused".to_owned())
+                Err(StoreError("connection refused".to_owned()))
             } else {
                 let mut v = self.values.lock().unwrap();
                 match keys.iter().find_map(|k| v.get(k).cloned()) {
@@ -201,7 +201,7 @@ mod tests {
             _: Vec<String>,
             _: String,
             _: Duration,
-        ) -> BoxFuture<'static, Result<(), String>> {
+        ) -> BoxFuture<'static, Result<(), StoreError>> {
             Box::pin(async { Ok(()) })
         }
 
@@ -210,7 +210,7 @@ mod tests {
             keys: Vec<String>,
             _: (u16, String, String),
             _: Duration,
-        ) -> BoxFuture<'static, Result<(), String>> {
+        ) -> BoxFuture<'static, Result<(), StoreError>> {
             let mut v = self.values.lock().unwrap();
             for k in keys {
                 v.insert(k, "D".into());

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-use crate::replicas::{Claim, Replicas};
+use crate::replicas::{Claim, Replicas, StoreError};
 
 /// Frame claims of replicas (`dispatch::replicas`). KEYS: the frame's claim keys;
 /// ARGV: the lease value `L:<owner>`, the lease in ms. Answers the value found on a
@@ -82,14 +82,14 @@ impl Claims {
         keys: Vec<String>,
         owner: &str,
         lease: Duration,
-    ) -> Result<T, String> {
+    ) -> Result<T, StoreError> {
         script
             .key(keys)
             .arg(format!("L:{owner}"))
             .arg(ms(lease))
             .invoke_async(&mut self.conn.clone())
             .await
-            .map_err(|e| format!("Redis: {e}"))
+            .map_err(|e| StoreError(format!("Redis: {e}")))
     }
 }
 
@@ -99,7 +99,7 @@ impl Replicas for Claims {
         keys: Vec<String>,
         owner: String,
         lease: Duration,
-    ) -> BoxFuture<'static, Result<Claim, String>> {
+    ) -> BoxFuture<'static, Result<Claim, StoreError>> {
         let this = self.clone();
         Box::pin(async move {
             let found: String = this.lease(&this.scripts.claim, keys, &owner, lease).await?;
@@ -109,7 +109,7 @@ impl Replicas for Claims {
             match found.strip_prefix("D:") {
                 Some(ack) => {
                     let (code, message, data): (u16, String, String) = serde_json::from_str(ack)
-                        .map_err(|e| format!("a stored ACK does not parse: {e}"))?;
+                        .map_err(|e| StoreError(format!("a stored ACK does not parse: {e}")))?;
                     Ok(Claim::Done(code, message, data))
                 }
                 None => Ok(Claim::Leased),
@@ -122,7 +122,7 @@ impl Replicas for Claims {
         keys: Vec<String>,
         owner: String,
         lease: Duration,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
         let this = self.clone();
         Box::pin(async move {
             let _: i64 = this.lease(&this.scripts.renew, keys, &owner, lease).await?;
@@ -135,10 +135,10 @@ impl Replicas for Claims {
         keys: Vec<String>,
         ack: (u16, String, String),
         ttl: Duration,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
         let this = self.clone();
         Box::pin(async move {
-            let ack = serde_json::to_string(&ack).map_err(|e| e.to_string())?;
+            let ack = serde_json::to_string(&ack).map_err(|e| StoreError(e.to_string()))?;
             let _: i64 = this
                 .scripts
                 .finish
@@ -147,7 +147,7 @@ impl Replicas for Claims {
                 .arg(ms(ttl))
                 .invoke_async(&mut this.conn.clone())
                 .await
-                .map_err(|e| format!("Redis: {e}"))?;
+                .map_err(|e| StoreError(format!("Redis: {e}")))?;
             Ok(())
         })
     }

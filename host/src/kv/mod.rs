@@ -18,6 +18,7 @@
 //! backend sees them.
 
 pub mod claims;
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod embedded;
 pub mod redis;

@@ -82,6 +82,33 @@ macro_rules! converts_errors {
 }
 pub(crate) use converts_errors;
 
+/// Declare `HasView`, the linker's marker for a capability's view `$view` (what
+/// `add_to_linker` projects the store's state to, as wasmtime-wasi's `HasWasi`), and
+/// the view's WIT error conversion. `static` for a view that borrows nothing.
+macro_rules! linked_view {
+    ($view:ident) => {
+        /// The view's `HasData` marker for the linker.
+        pub struct HasView;
+
+        impl wasmtime::component::HasData for HasView {
+            type Data<'a> = $view<'a>;
+        }
+
+        $crate::runtime::bindings::converts_errors!($view<'_>);
+    };
+    (static $view:ident) => {
+        /// The view's `HasData` marker for the linker.
+        pub struct HasView;
+
+        impl wasmtime::component::HasData for HasView {
+            type Data<'a> = $view;
+        }
+
+        $crate::runtime::bindings::converts_errors!($view);
+    };
+}
+pub(crate) use linked_view;
+
 /// `denied(reason)`.
 pub fn denied(reason: impl Into<String>) -> HostError {
     HostError::Guest(WitError::Denied(reason.into()))

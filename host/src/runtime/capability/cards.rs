@@ -13,16 +13,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use wasmtime::component::HasData;
-
 use super::args::{MAX_ID, check_len, json_object};
 use crate::openapi::cards::{self as card_api, Receiver};
 use crate::runtime::allowance::DingtalkCall;
-use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::cards;
+use crate::runtime::bindings::linked_view;
 use crate::runtime::bindings::{HostResult, denied, invalid};
 use crate::runtime::caller::Calls;
+use serde_json::Value;
 
 /// Largest card JSON, params map or streamed text accepted.
 pub const MAX_CARD_JSON: usize = 64 << 10;
@@ -197,14 +195,7 @@ pub struct View<'a> {
     pub conversation: Option<&'a Receiver>,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
-
-converts_errors!(View<'_>);
+linked_view!(View);
 
 impl View<'_> {
     fn conversation(&self) -> HostResult<Receiver> {

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use wasmtime::component::HasData;
-
 use crate::runtime::bindings::dingtalk::bot::clock;
+use crate::runtime::bindings::linked_view;
 
 /// Longest single sleep a plugin may ask for; the wall-clock limit bounds the total.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -13,12 +12,7 @@ pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// The clock reads no state.
 pub struct View;
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View;
-}
+linked_view!(static View);
 
 impl clock::Host for View {
     async fn now_ms(&mut self) -> wasmtime::Result<u64> {

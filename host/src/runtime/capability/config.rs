@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::component::HasData;
-
 use super::args::MAX_ID;
-use super::grant::Grant as GrantTrait;
+use super::grant::{Grant as GrantTrait, GrantError};
 use crate::runtime::bindings::dingtalk::bot::config;
+use crate::runtime::bindings::linked_view;
 
 /// What `config.get` reads: the plugin's own values.
 pub struct View<'a> {
@@ -16,11 +15,14 @@ pub struct View<'a> {
     pub grant: &'a Grant,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
+linked_view!(View);
 
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
+/// `config = { key = "value" }`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default)]
+    config: BTreeMap<String, String>,
 }
 
 /// The plugin's config values.
@@ -33,21 +35,12 @@ pub struct Grant {
 impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["config"];
 
-    fn parse(section: &toml::Table) -> Result<Self, String> {
-        let Some(value) = section.get("config") else {
-            return Ok(Self::default());
-        };
-        let table = value
-            .as_table()
-            .ok_or("`config` must be a table of strings")?;
-        let values = table
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) => Ok((k.clone(), s.to_owned())),
-                None => Err(format!("config value {k:?} must be a string")),
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(Self { values })
+    type Keys = Keys;
+
+    fn from_keys(keys: Keys) -> Result<Self, GrantError> {
+        Ok(Self {
+            values: keys.config,
+        })
     }
 
     fn show(&self) -> Vec<String> {

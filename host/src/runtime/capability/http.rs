@@ -15,13 +15,14 @@
 //! is logged with plugin, method and origin, never the path or query. The network side
 //! (address vetting, timeouts, the body budget) is [`crate::egress`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderName, HeaderValue};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::grant::{Grant as GrantTrait, strings};
+use super::grant::{Grant as GrantTrait, GrantError};
 use crate::egress::origin::{Origin, OriginPattern};
 use crate::egress::{ByteBudget, Destination, Egress, IoFuture, Timeouts};
 use crate::metrics::CallResult;
@@ -39,6 +40,17 @@ pub struct InjectedHeader {
     pub value: Template,
 }
 
+/// `http = ["https://api.example.com"]` and, per granted origin, the headers the
+/// host adds: `[plugins.<name>.http_headers."https://api.example.com"]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default)]
+    http: Vec<String>,
+    #[serde(default)]
+    http_headers: BTreeMap<String, BTreeMap<String, String>>,
+}
+
 /// The origins a plugin may send requests to and the headers added to them. Empty
 /// denies every request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,23 +63,25 @@ pub struct Grant {
 
 impl Grant {
     /// Parse `http` entries.
-    pub fn from_entries(entries: &[String]) -> Result<Self, String> {
+    pub fn from_entries(entries: &[String]) -> Result<Self, GrantError> {
         Ok(Self {
             origins: entries
                 .iter()
-                .map(|e| OriginPattern::parse(e))
+                .map(|e| OriginPattern::parse(e).map_err(|why| GrantError::new("http", why)))
                 .collect::<Result<_, _>>()?,
             headers: Vec::new(),
         })
     }
 
     /// Every secret the injected headers name exists in `secrets`.
-    pub fn check_secrets(&self, secrets: &Secrets) -> Result<(), String> {
+    pub fn check_secrets(&self, secrets: &Secrets) -> Result<(), GrantError> {
         self.headers.iter().try_for_each(|h| {
-            h.value
-                .render(secrets)
-                .map(drop)
-                .map_err(|e| format!("http_headers {:?} {}: {e}", h.origin.to_string(), h.name))
+            h.value.render(secrets).map(drop).map_err(|e| {
+                GrantError::new(
+                    "http_headers",
+                    format!("{:?} {}: {e}", h.origin.to_string(), h.name),
+                )
+            })
         })
     }
 }
@@ -75,40 +89,30 @@ impl Grant {
 impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["http", "http_headers"];
 
-    fn parse(section: &toml::Table) -> Result<Self, String> {
-        let mut grant = Self::from_entries(&strings(section, "http")?)?;
-        let Some(headers) = section.get("http_headers") else {
-            return Ok(grant);
-        };
-        let table = headers
-            .as_table()
-            .ok_or("`http_headers` must be a table of origins")?;
-        for (origin, names) in table {
-            let pattern = OriginPattern::parse(origin)?;
+    type Keys = Keys;
+
+    fn from_keys(keys: Keys) -> Result<Self, GrantError> {
+        let mut grant = Self::from_entries(&keys.http)?;
+        let bad = |reason: String| GrantError::new("http_headers", reason);
+        for (origin, names) in keys.http_headers {
+            let pattern = OriginPattern::parse(&origin).map_err(bad)?;
             if !grant.origins.contains(&pattern) {
-                return Err(format!(
-                    "http_headers names {origin:?}, which is not one of its `http` entries"
-                ));
+                return Err(bad(format!(
+                    "names {origin:?}, which is not one of its `http` entries"
+                )));
             }
-            let names = names
-                .as_table()
-                .ok_or_else(|| format!("http_headers {origin:?} must be a table of headers"))?;
             for (name, value) in names {
-                let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                    format!("http_headers {origin:?}: {name:?} is not a header name")
-                })?;
+                let header = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| bad(format!("{origin:?}: {name:?} is not a header name")))?;
                 if wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(&header) {
-                    return Err(format!(
-                        "http_headers {origin:?}: {name:?} is set by the host's HTTP client"
-                    ));
+                    return Err(bad(format!(
+                        "{origin:?}: {name:?} is set by the host's HTTP client"
+                    )));
                 }
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| format!("http_headers {origin:?} {name}: must be a string"))?;
                 grant.headers.push(InjectedHeader {
                     origin: pattern.clone(),
                     name: header,
-                    value: Template::parse(value)?,
+                    value: Template::parse(&value).map_err(bad)?,
                 });
             }
         }
@@ -301,7 +305,7 @@ mod tests {
     use super::*;
 
     fn grant(text: &str) -> Result<Grant, String> {
-        <Grant as GrantTrait>::parse(&toml::from_str(text).unwrap())
+        <Grant as GrantTrait>::parse(&toml::from_str(text).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -319,7 +323,7 @@ mod tests {
         );
         assert!(!format!("{g:?}").contains("Bearer sk"));
         let err = g.check_secrets(&Secrets::default()).unwrap_err();
-        assert!(err.contains("llm_key"), "{err}");
+        assert!(err.to_string().contains("llm_key"), "{err}");
         assert!(
             g.check_secrets(&Secrets::default().with("llm_key", "sk"))
                 .is_ok()

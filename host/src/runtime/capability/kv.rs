@@ -13,12 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::HasData;
-
 use crate::kv::{Backend, KvError, Namespace, Quota};
 use crate::metrics::{AppMetrics, CallResult};
-use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::kv;
+use crate::runtime::bindings::linked_view;
 use crate::runtime::bindings::{HostError, HostResult, WitError, invalid, limit};
 use crate::runtime::caller::Calls;
 
@@ -53,14 +51,7 @@ pub struct View<'a> {
     pub ops: &'a mut Ops,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
-
-converts_errors!(View<'_>);
+linked_view!(View);
 
 /// What one call needs, taken from the view before anything awaits.
 struct Call<'a> {

@@ -5,10 +5,9 @@
 //! plugin may log [`MAX_LINES`] lines of at most [`MAX_MESSAGE`] bytes each (longer
 //! ones are cut with a marker); past that one warning says so and the rest is dropped.
 
-use wasmtime::component::HasData;
-
 use super::args::cap_text;
 use crate::runtime::bindings::dingtalk::bot::log;
+use crate::runtime::bindings::linked_view;
 
 /// Longest message logged as is.
 pub const MAX_MESSAGE: usize = 4096;
@@ -28,12 +27,7 @@ pub struct View<'a> {
     pub lines: &'a mut Lines,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
+linked_view!(View);
 
 impl log::Host for View<'_> {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {

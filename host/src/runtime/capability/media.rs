@@ -9,13 +9,11 @@
 //! reserved from the budget before its body is read. Both count as DingTalk calls
 //! (`runtime::allowance`).
 
-use wasmtime::component::HasData;
-
 use super::args::check_len;
 use crate::openapi::media as media_api;
 use crate::runtime::allowance::DingtalkCall;
-use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::media;
+use crate::runtime::bindings::linked_view;
 use crate::runtime::bindings::{HostResult, denied, invalid};
 use crate::runtime::caller::Calls;
 
@@ -41,14 +39,7 @@ pub struct View<'a> {
     pub memory_limit: usize,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
-
-converts_errors!(View<'_>);
+linked_view!(View);
 
 impl media::Host for View<'_> {
     async fn upload(

@@ -4,19 +4,25 @@
 //! Limits: at most [`MAX_USERS`] users per call (DingTalk's own), ids and message keys
 //! of at most 256 bytes, `msgParam` of at most 15,000 bytes (DingTalk's own).
 
-use wasmtime::component::HasData;
-
 use super::args::{MAX_ID, check_len, check_list, json_object};
-use super::grant::Grant as GrantTrait;
+use super::grant::{Grant as GrantTrait, GrantError};
 use crate::openapi::messages as message_api;
 use crate::runtime::allowance::DingtalkCall;
-use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::messages;
+use crate::runtime::bindings::linked_view;
 use crate::runtime::bindings::{HostResult, denied};
 use crate::runtime::caller::Calls;
 
 /// Most users one batch send may address (DingTalk's limit).
 pub const MAX_USERS: usize = 20;
+
+/// `proactive = true`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default, deserialize_with = "super::grant::switch")]
+    proactive: bool,
+}
 
 /// Whether the plugin may send proactive messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,12 +34,12 @@ pub struct Grant {
 impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["proactive"];
 
-    fn parse(section: &toml::Table) -> Result<Self, String> {
-        let proactive = match section.get("proactive") {
-            None => false,
-            Some(v) => v.as_bool().ok_or("`proactive` must be true or false")?,
-        };
-        Ok(Self { proactive })
+    type Keys = Keys;
+
+    fn from_keys(keys: Keys) -> Result<Self, GrantError> {
+        Ok(Self {
+            proactive: keys.proactive,
+        })
     }
 
     fn show(&self) -> Vec<String> {
@@ -53,14 +59,7 @@ pub struct View<'a> {
     pub grant: &'a Grant,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
-
-converts_errors!(View<'_>);
+linked_view!(View);
 
 impl View<'_> {
     fn proactive(&self, msg_key: &str, msg_param: &str) -> HostResult<serde_json::Value> {

@@ -32,7 +32,7 @@ pub mod reply;
 pub mod routing;
 pub mod topics;
 
-use grant::{Grant, NoGrant};
+use grant::{Grant, GrantError, NoGrant};
 
 /// Every capability's grant, registered once: it becomes a field of [`Grants`].
 macro_rules! registry {
@@ -49,13 +49,13 @@ macro_rules! registry {
         impl Grants {
             /// Parse the capability keys of a plugin's config section; a key no
             /// capability owns is an error naming it.
-            pub fn parse(section: &toml::Table) -> Result<Self, String> {
+            pub fn parse(section: &toml::Table) -> Result<Self, GrantError> {
                 let owned: &[&[&str]] = &[$(<$grant as Grant>::KEYS),*];
                 if let Some(key) = section.keys().find(|k| !owned.iter().any(|keys| keys.contains(&k.as_str()))) {
-                    return Err(format!("unknown key {key:?}"));
+                    return Err(GrantError::new(key, "is not a key of a plugin's section (a typo?)"));
                 }
                 Ok(Self {
-                    $($cap: Grant::parse(section).map_err(|e| format!("{}: {e}", stringify!($cap)))?,)*
+                    $($cap: Grant::parse(section)?,)*
                 })
             }
 
@@ -87,14 +87,14 @@ registry!(
 /// Builders for embedders and tests; the config file goes through [`Grants::parse`].
 impl Grants {
     /// Also grant these `"CALLBACK <topic>"` / `"EVENT *"` topics.
-    pub fn with_topics(mut self, entries: &[String]) -> Result<Self, String> {
+    pub fn with_topics(mut self, entries: &[String]) -> Result<Self, GrantError> {
         let more = topics::Grant::from_entries(entries)?;
         self.topics.topics.extend(more.topics);
         Ok(self)
     }
 
     /// Also grant these `openapi` entries (`"/path"`, `"/prefix/*"`, `"GET /path"`).
-    pub fn with_openapi(mut self, entries: &[String]) -> Result<Self, String> {
+    pub fn with_openapi(mut self, entries: &[String]) -> Result<Self, GrantError> {
         let more = openapi::Grant::from_entries(entries)?;
         self.openapi.routes.extend(more.routes);
         Ok(self)
@@ -107,14 +107,14 @@ impl Grants {
     }
 
     /// Also grant outbound HTTP to these origins (`"https://api.example.com"`).
-    pub fn with_http(mut self, entries: &[String]) -> Result<Self, String> {
+    pub fn with_http(mut self, entries: &[String]) -> Result<Self, GrantError> {
         let more = http::Grant::from_entries(entries)?;
         self.http.origins.extend(more.origins);
         Ok(self)
     }
 
     /// Every secret the grants name is in `secrets`.
-    pub fn check_secrets(&self, secrets: &crate::secrets::Secrets) -> Result<(), String> {
+    pub fn check_secrets(&self, secrets: &crate::secrets::Secrets) -> Result<(), GrantError> {
         self.http.check_secrets(secrets)
     }
 
@@ -132,7 +132,12 @@ mod tests {
     #[test]
     fn a_key_no_capability_owns_is_refused_by_name() {
         let section: toml::Table = toml::from_str("confg = {}\n").unwrap();
-        assert!(Grants::parse(&section).unwrap_err().contains("confg"));
+        assert!(
+            Grants::parse(&section)
+                .unwrap_err()
+                .to_string()
+                .contains("confg")
+        );
         let section: toml::Table =
             toml::from_str("proactive = true\nopenapi = [\"/v1.0/x\"]\n").unwrap();
         let g = Grants::parse(&section).unwrap();

@@ -19,14 +19,12 @@
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use wasmtime::component::HasData;
-
 use super::args::{MAX_URL, cap_text, check_len};
-use super::grant::Grant as GrantTrait;
+use super::grant::{Grant as GrantTrait, GrantError};
 use crate::openapi::Step;
 use crate::runtime::allowance::DingtalkCall;
-use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::openapi;
+use crate::runtime::bindings::linked_view;
 use crate::runtime::bindings::{HostResult, denied, invalid};
 use crate::runtime::caller::Calls;
 
@@ -67,6 +65,14 @@ pub struct Route {
     pub path: PathGrant,
 }
 
+/// `openapi = ["/v1.0/contact/users/me", "GET /v1.0/calendar/*"]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default)]
+    openapi: Vec<String>,
+}
+
 /// The OpenAPI routes a plugin may call. Empty denies every call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grant {
@@ -76,7 +82,8 @@ pub struct Grant {
 
 impl Grant {
     /// Parse `openapi` entries; an entry that is not one of the forms is an error.
-    pub fn from_entries(entries: &[String]) -> Result<Self, String> {
+    pub fn from_entries(entries: &[String]) -> Result<Self, GrantError> {
+        let bad = |reason: String| GrantError::new("openapi", reason);
         let mut routes = Vec::with_capacity(entries.len());
         for entry in entries {
             let (methods, path) = match entry.split_once(' ') {
@@ -85,7 +92,7 @@ impl Grant {
                         .split(',')
                         .map(|m| {
                             method(m).ok_or_else(|| {
-                                format!("openapi grant {entry:?} names an unknown method {m:?}")
+                                bad(format!("entry {entry:?} names an unknown method {m:?}"))
                             })
                         })
                         .collect::<Result<Vec<_>, _>>()?;
@@ -94,15 +101,15 @@ impl Grant {
                 None => (None, entry.as_str()),
             };
             if !path.starts_with('/') || unsafe_path(path).is_some() {
-                return Err(format!(
-                    "openapi grant {entry:?} must be a plain absolute path (no \"..\", \"%\", \"//\" or \"\\\")"
-                ));
+                return Err(bad(format!(
+                    "entry {entry:?} must be a plain absolute path (no \"..\", \"%\", \"//\" or \"\\\")"
+                )));
             }
             let path = match path.find('*') {
                 None => PathGrant::Exact(path.to_owned()),
                 Some(i) if i == path.len() - 1 => PathGrant::Prefix(path[..i].to_owned()),
                 Some(_) => {
-                    return Err(format!("openapi grant {entry:?} may only end with \"*\""));
+                    return Err(bad(format!("entry {entry:?} may only end with \"*\"")));
                 }
             };
             routes.push(Route { methods, path });
@@ -125,8 +132,10 @@ impl Grant {
 impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["openapi"];
 
-    fn parse(section: &toml::Table) -> Result<Self, String> {
-        Self::from_entries(&super::grant::strings(section, "openapi")?)
+    type Keys = Keys;
+
+    fn from_keys(keys: Keys) -> Result<Self, GrantError> {
+        Self::from_entries(&keys.openapi)
     }
 
     fn show(&self) -> Vec<String> {
@@ -240,14 +249,7 @@ pub struct View<'a> {
     pub grant: &'a Grant,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
-
-converts_errors!(View<'_>);
+linked_view!(View);
 
 impl openapi::Host for View<'_> {
     async fn call(

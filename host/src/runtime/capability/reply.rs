@@ -9,18 +9,16 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-use wasmtime::component::HasData;
-
 use super::args::{MAX_ID, check_list};
 use crate::openapi::Http;
 use crate::openapi::webhook::{self, MAX_BODY_BYTES};
 use crate::runtime::allowance::DingtalkCall;
-use crate::runtime::bindings::converts_errors;
 use crate::runtime::bindings::dingtalk::bot::reply;
+use crate::runtime::bindings::linked_view;
 use crate::runtime::bindings::{HostResult, denied, invalid};
 use crate::runtime::caller::Calls;
 use crate::runtime::scope::{self, Origin, SessionWebhook};
+use serde_json::Value;
 
 /// Most user ids (and, separately, phone numbers) one reply may mention.
 pub const MAX_MENTIONS: usize = 100;
@@ -65,14 +63,7 @@ pub struct View<'a> {
     pub webhook: Option<&'a SessionWebhook>,
 }
 
-/// The view's `HasData` marker for the linker.
-pub struct HasView;
-
-impl HasData for HasView {
-    type Data<'a> = View<'a>;
-}
-
-converts_errors!(View<'_>);
+linked_view!(View);
 
 /// Whether a reply may go to the frame's webhook now: unexpired, on an allowed
 /// origin. The URI to POST to (parsed once, when the frame was scoped).

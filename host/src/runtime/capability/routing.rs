@@ -15,12 +15,23 @@
 
 use regex::{Regex, RegexBuilder};
 
-use super::grant::Grant as GrantTrait;
-use super::grant::strings;
+use super::grant::{Grant as GrantTrait, GrantError};
 
 /// Largest compiled `match` pattern: a hostile or careless pattern cannot make the
 /// host spend unbounded memory (the regex crate matches in linear time).
 const MAX_PATTERN_BYTES: usize = 1 << 20;
+
+/// `commands = ["/card"]`, `match = '<regex>'`, `fallback = true`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default)]
+    commands: Vec<String>,
+    #[serde(default, rename = "match")]
+    pattern: Option<String>,
+    #[serde(default, deserialize_with = "super::grant::switch")]
+    fallback: bool,
+}
 
 /// One plugin's routing rules. Empty: no rules.
 #[derive(Debug, Clone, Default)]
@@ -64,33 +75,32 @@ impl Grant {
 impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["commands", "match", "fallback"];
 
-    fn parse(section: &toml::Table) -> Result<Self, String> {
-        let commands = strings(section, "commands")?;
-        if let Some(bad) = commands
+    type Keys = Keys;
+
+    fn from_keys(keys: Keys) -> Result<Self, GrantError> {
+        if let Some(bad) = keys
+            .commands
             .iter()
             .find(|c| c.is_empty() || c.contains(char::is_whitespace))
         {
-            return Err(format!("command {bad:?} must be one word, e.g. \"/card\""));
+            return Err(GrantError::new(
+                "commands",
+                format!("entry {bad:?} must be one word, e.g. \"/card\""),
+            ));
         }
-        let pattern = match section.get("match") {
-            None => None,
-            Some(toml::Value::String(p)) => Some(
-                RegexBuilder::new(p)
+        let pattern = keys
+            .pattern
+            .map(|p| {
+                RegexBuilder::new(&p)
                     .size_limit(MAX_PATTERN_BYTES)
                     .build()
-                    .map_err(|e| format!("`match` is not a valid regex: {e}"))?,
-            ),
-            Some(_) => return Err("`match` must be a string (a regex)".into()),
-        };
-        let fallback = match section.get("fallback") {
-            None => false,
-            Some(toml::Value::Boolean(b)) => *b,
-            Some(_) => return Err("`fallback` must be true or false".into()),
-        };
+                    .map_err(|e| GrantError::new("match", format!("is not a valid regex: {e}")))
+            })
+            .transpose()?;
         Ok(Self {
-            commands,
+            commands: keys.commands,
             pattern,
-            fallback,
+            fallback: keys.fallback,
         })
     }
 
@@ -114,7 +124,7 @@ mod tests {
     use super::*;
 
     fn grant(text: &str) -> Result<Grant, String> {
-        <Grant as GrantTrait>::parse(&toml::from_str(text).unwrap())
+        <Grant as GrantTrait>::parse(&toml::from_str(text).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]

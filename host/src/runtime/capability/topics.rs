@@ -3,11 +3,19 @@
 //! Every plugin may subscribe to chatbot messages (`CALLBACK /v1.0/im/bot/messages/get`)
 //! without a grant; any other topic needs `topics = ["CALLBACK <topic>", "EVENT *"]`.
 
-use super::grant::Grant as GrantTrait;
+use super::grant::{Grant as GrantTrait, GrantError};
 use crate::stream::{Subscription, SubscriptionKind};
 
 /// The topic every plugin may subscribe to without a grant.
 pub use crate::stream::topic::CHATBOT as CHATBOT_TOPIC;
+
+/// `topics = ["CALLBACK <topic>", "EVENT *"]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    #[serde(default)]
+    topics: Vec<String>,
+}
 
 /// Topics beyond chatbot messages a plugin may subscribe to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,26 +26,29 @@ pub struct Grant {
 
 impl Grant {
     /// Grants of `"CALLBACK <topic>"` / `"EVENT *"` entries.
-    pub fn from_entries(entries: &[String]) -> Result<Self, String> {
+    pub fn from_entries(entries: &[String]) -> Result<Self, GrantError> {
+        let bad = |reason: String| GrantError::new("topics", reason);
         let mut topics = Vec::with_capacity(entries.len());
         for entry in entries {
             let (kind, topic) = entry
                 .split_once(' ')
                 .map(|(k, t)| (k, t.trim()))
                 .ok_or_else(|| {
-                    format!("topic grant {entry:?} must be \"CALLBACK <topic>\" or \"EVENT *\"")
+                    bad(format!(
+                        "entry {entry:?} must be \"CALLBACK <topic>\" or \"EVENT *\""
+                    ))
                 })?;
             let kind = match kind {
                 "CALLBACK" => SubscriptionKind::Callback,
                 "EVENT" => SubscriptionKind::Event,
                 _ => {
-                    return Err(format!(
-                        "topic grant {entry:?} must start with CALLBACK or EVENT"
-                    ));
+                    return Err(bad(format!(
+                        "entry {entry:?} must start with CALLBACK or EVENT"
+                    )));
                 }
             };
             if topic.is_empty() {
-                return Err(format!("topic grant {entry:?} has no topic"));
+                return Err(bad(format!("entry {entry:?} has no topic")));
             }
             topics.push(Subscription {
                 kind,
@@ -57,8 +68,10 @@ impl Grant {
 impl GrantTrait for Grant {
     const KEYS: &'static [&'static str] = &["topics"];
 
-    fn parse(section: &toml::Table) -> Result<Self, String> {
-        Self::from_entries(&super::grant::strings(section, "topics")?)
+    type Keys = Keys;
+
+    fn from_keys(keys: Keys) -> Result<Self, GrantError> {
+        Self::from_entries(&keys.topics)
     }
 
     fn show(&self) -> Vec<String> {

@@ -179,10 +179,9 @@ impl Hooks {
         &mut self,
         request: &mut http::Request<WasiBody>,
     ) -> Result<(Destination, String), Error> {
-        let caller = self.plugin.caller();
-        let plugin = caller;
+        let plugin = self.plugin.caller();
         let method = request.method();
-        let metrics = &caller.metrics;
+        let metrics = &plugin.metrics;
         // The `origin` label is the grant entry that matched (or "-"): what the
         // operator wrote, so a plugin cannot mint series by asking for new names.
         let count = |entry: &str, result| {

@@ -81,6 +81,35 @@ async fn events_are_acked_success_or_later_and_failures_get_500() {
 }
 
 #[tokio::test]
+async fn an_event_cannot_reply_even_when_its_data_names_a_session_webhook() {
+    let (sim, host) = start().await;
+    // A real, live webhook of this simulator, planted in an event's data.
+    let (session, message) = sim.chatbot_data(&MessageSpec::text("hello"));
+    let webhook = message["sessionWebhook"].clone();
+    let id = sim
+        .push_event(
+            "user_add_org",
+            json!({"reply": true, "sessionWebhook": webhook}),
+        )
+        .await
+        .unwrap();
+    let ack = sim.wait_ack(&id, WAIT).await.unwrap();
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message
+            .contains("denied: this frame carried no session webhook to reply to"),
+        "{}",
+        ack.message
+    );
+    assert!(
+        sim.replies().iter().all(|r| r.session != session),
+        "a reply reached the planted webhook"
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_card_callback_is_answered_with_the_plugins_response_and_its_own_config() {
     let (sim, host) = start().await;
     let id = sim

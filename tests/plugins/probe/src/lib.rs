@@ -40,6 +40,13 @@ impl Plugin for Probe {
             FrameKind::Event if data["later"] == json!(true) => {
                 Ok(Outcome::Later("try again later".into()))
             }
+            FrameKind::Event if data["reply"] == json!(true) => {
+                // An event carries no session webhook the host would reply to,
+                // whatever its data says: this must be refused.
+                let nobody = reply::At::nobody();
+                dingtalk_bot_sdk::bindings::dingtalk::bot::reply::text("from an event", &nobody)?;
+                Ok(Outcome::Done)
+            }
             FrameKind::Event => Ok(Outcome::Done),
             FrameKind::Callback if frame.topic == ChatbotMessage::DELEGATE_TOPIC => {
                 let msg = frame.chatbot_message()?;

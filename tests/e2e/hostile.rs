@@ -7,7 +7,7 @@ use std::time::Duration;
 use host::runtime::Grants;
 use host::runtime::{LimitOverrides, PluginSettings};
 use sim::{MessageSpec, Sim};
-use tests::{DELEGATE, Env, WAIT, fixture, host_for, plugin};
+use tests::{DELEGATE, Env, WAIT, fixture, host_for, plugin, refused};
 
 async fn start() -> Env {
     start_with(host::dispatch::DispatchConfig::default()).await
@@ -193,14 +193,12 @@ async fn files_environment_sockets_and_ungranted_apis_are_out_of_reach() {
 #[tokio::test]
 async fn a_plugin_asking_for_an_ungranted_topic_is_refused_at_load() {
     let sim = Sim::builder().start().await.expect("sim");
-    let err = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .plugin(fixture("hostile"))
-        .build()
-        .await
-        .err()
-        .expect("refused");
-    let text = err.to_string();
+    let text = refused(
+        host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .plugin(fixture("hostile")),
+    )
+    .await;
     assert!(
         text.contains(
             "(hostile) asks for CALLBACK /v1.0/im/bot/messages/delegate, which it is not granted"

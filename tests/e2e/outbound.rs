@@ -11,7 +11,7 @@ use host::{HostBuilder, PluginConfigs, RunningHost};
 use serde_json::Value;
 use sim::{MessageSpec, Sim};
 use tests::origin::{Counter, FixedResolver, Origin, now_ms};
-use tests::{Logs, WAIT, connect, fixture, host_for, init_logging};
+use tests::{Logs, WAIT, connect, fixture, host_for, init_logging, refused};
 
 /// The secret the tests inject; it must never reach the plugin or a log line.
 const SECRET: &str = "sk-test-7f3a9c-never-shown";
@@ -309,16 +309,12 @@ async fn a_header_naming_a_missing_secret_stops_the_start_naming_it() {
         "http = [\"https://api.example.com\"]\n[http_headers.\"https://api.example.com\"]\nAuthorization = \"Bearer {secret.absent_key}\"\n",
     )
     .expect("toml");
-    let err = netprobe(
+    let text = refused(netprobe(
         &sim,
         Grants::parse(&section).expect("grants"),
         LimitOverrides::default(),
-    )
-    .build()
-    .await
-    .err()
-    .expect("refused");
-    let text = err.to_string();
+    ))
+    .await;
     assert!(
         text.contains("absent_key") && text.contains("netprobe"),
         "{text}"

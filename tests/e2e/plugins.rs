@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use sim::{MessageSpec, Sim};
-use tests::{WAIT, fixture, host_for, plugin};
+use tests::{WAIT, fixture, host_for, plugin, refused};
 
 const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
 
@@ -163,13 +163,7 @@ async fn a_file_that_is_not_a_component_is_refused_at_load_naming_it() {
     let sim = Sim::builder().start().await.unwrap();
     let junk = std::env::temp_dir().join(format!("junk-{}.wasm", std::process::id()));
     std::fs::write(&junk, b"\0asm but not really").unwrap();
-    let err = host_for(&sim)
-        .plugin(&junk)
-        .build()
-        .await
-        .err()
-        .expect("refused");
-    let text = err.to_string();
+    let text = refused(host_for(&sim).plugin(&junk)).await;
     assert!(text.starts_with("plugin load failed"), "{text}");
     assert!(
         text.contains(&junk.display().to_string())
@@ -192,13 +186,7 @@ async fn a_component_built_for_another_wit_version_is_refused_with_the_fix() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("calcbot.wasm");
     std::fs::write(&path, &old).unwrap();
-    let err = host_for(&sim)
-        .plugin(&path)
-        .build()
-        .await
-        .err()
-        .expect("refused");
-    let text = err.to_string();
+    let text = refused(host_for(&sim).plugin(&path)).await;
     assert!(
         text.contains("built for dingtalk:bot@0.2.0")
             && text.contains("this host serves dingtalk:bot@0.3.0")

@@ -9,7 +9,7 @@ use std::time::Duration;
 use host::runtime::Grants;
 use host::runtime::{LimitOverrides, PluginSettings};
 use sim::{MessageSpec, Sim};
-use tests::{DELEGATE, Env, Logs, WAIT, fixture, host_for, plugin, workspace};
+use tests::{DELEGATE, Env, Logs, WAIT, fixture, host_for, plugin, refused, workspace};
 
 fn hostile_settings(openapi: &[&str]) -> PluginSettings {
     let openapi: Vec<String> = openapi.iter().map(|s| s.to_string()).collect();
@@ -91,13 +91,7 @@ async fn a_plugin_named_unlike_its_file_is_refused_naming_both() {
     let sim = Sim::builder().start().await.expect("sim");
     let dir = scratch("stem");
     let weather = copy(&plugin("calcbot"), &dir.join("weather.wasm"));
-    let err = host_for(&sim)
-        .plugin(&weather)
-        .build()
-        .await
-        .err()
-        .expect("refused");
-    let text = err.to_string();
+    let text = refused(host_for(&sim).plugin(&weather)).await;
     assert!(
         text.contains("weather") && text.contains("\"calcbot\"") && text.contains("file stem"),
         "{text}"
@@ -260,14 +254,12 @@ async fn two_plugins_with_one_name_are_refused() {
         std::fs::create_dir_all(dir.join(sub)).expect("dir");
         copy(&plugin("calcbot"), &dir.join(sub).join("calcbot.wasm"));
     }
-    let err = host_for(&sim)
-        .plugin(dir.join("a/calcbot.wasm"))
-        .plugin(dir.join("b/calcbot.wasm"))
-        .build()
-        .await
-        .err()
-        .expect("refused");
-    let text = err.to_string();
+    let text = refused(
+        host_for(&sim)
+            .plugin(dir.join("a/calcbot.wasm"))
+            .plugin(dir.join("b/calcbot.wasm")),
+    )
+    .await;
     assert!(
         text.contains("unique-name rule") && text.contains("\"calcbot\""),
         "{text}"
@@ -287,14 +279,12 @@ async fn a_sha256_pin_admits_only_the_pinned_component() {
             },
         )])
     };
-    let err = host_for(&sim)
-        .plugin(plugin("calcbot"))
-        .plugin_configs(pinned(&"0".repeat(64)))
-        .build()
-        .await
-        .err()
-        .expect("refused");
-    let text = err.to_string();
+    let text = refused(
+        host_for(&sim)
+            .plugin(plugin("calcbot"))
+            .plugin_configs(pinned(&"0".repeat(64))),
+    )
+    .await;
     assert!(
         text.contains("sha256 pin") && text.contains(&"0".repeat(64)),
         "{text}"

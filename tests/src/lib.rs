@@ -405,3 +405,8 @@ impl std::io::Write for Sink {
         Ok(())
     }
 }
+
+/// Why `builder` refuses to build: the error's text (the host must not build).
+pub async fn refused(builder: HostBuilder) -> String {
+    builder.build().await.err().expect("refused").to_string()
+}

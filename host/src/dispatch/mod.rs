@@ -337,7 +337,7 @@ impl Dispatcher {
             acks.send(Ack::error(frame.message_id.clone(), 404, reason));
             return None;
         };
-        let scope = FrameScope::of(frame);
+        let (scope, text) = FrameScope::decode(frame);
         let keys = frame_keys(kind, frame, &scope);
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let seen = self
@@ -345,16 +345,17 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .check(&key_refs, Instant::now());
-        let message_id = frame.message_id.clone();
         match seen {
             Seen::New => {}
             Seen::InFlight => {
+                let message_id = frame.message_id.clone();
                 self.metrics.frame("", &frame.topic, Counted::Duplicate);
                 tracing::debug!(%message_id, "re-pushed while still being handled; ACKed, not handled again");
                 acks.send(accepted(kind, message_id));
                 return None;
             }
             Seen::Done(code, message, data) => {
+                let message_id = frame.message_id.clone();
                 self.metrics.frame("", &frame.topic, Counted::Duplicate);
                 tracing::debug!(%message_id, "re-pushed after it was handled; ACKed again, not handled again");
                 acks.send(Ack {
@@ -372,6 +373,7 @@ impl Dispatcher {
             kind,
             subscribed: subscribed.clone(),
             scope,
+            text,
             replicas,
             acks: Recorder {
                 slot: acks,
@@ -391,7 +393,7 @@ impl Dispatcher {
         admitted: Admitted,
     ) -> Option<(Frame, Subscribers, Admitted)> {
         let subscribed = &admitted.subscribed;
-        let text = admitted.scope.text.as_deref();
+        let text = admitted.text.as_deref();
         let plugins = match routing::route(subscribed, &frame.topic, text, &frame.data) {
             Route::Everyone => card_creator(subscribed, &self.card_owners, &frame, &admitted.scope)
                 .unwrap_or_else(|| subscribed.clone()),
@@ -509,6 +511,8 @@ struct Admitted {
     /// Every plugin subscribed to its topic.
     subscribed: Subscribers,
     scope: FrameScope,
+    /// A text message's text, for the routing rules.
+    text: Option<String>,
     /// The shared dedup and the frame's keys, with replicas.
     replicas: Option<(replicas::Shared, Vec<String>)>,
     /// Where its ACK goes (recorded for dedup).

@@ -29,13 +29,14 @@ use super::state::{PluginContext, State};
 use crate::stream::{Subscription, SubscriptionKind};
 
 /// The version of the first `dingtalk:bot` interface in `imports` that is not the
-/// one this host serves, if any.
-fn other_wit_version(imports: &[String]) -> Option<&str> {
+/// one this host serves, if any (cut to [`MAX_DESCRIBED`] bytes: the file names it).
+fn other_wit_version(imports: &[String]) -> Option<String> {
     imports
         .iter()
         .filter_map(|name| name.strip_prefix("dingtalk:bot/")?.split_once('@'))
         .map(|(_, version)| version)
         .find(|version| *version != WIT_VERSION)
+        .map(|version| cap_text(version.to_owned(), MAX_DESCRIBED))
 }
 
 /// Time the canary `describe` call may take at load.
@@ -242,14 +243,16 @@ impl Runtime {
             .imports(&self.engine.inner.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
+        // Import names come from the file: both reasons are cut before a log line or
+        // an error carries them.
         let link = |e: wasmtime::Error| match other_wit_version(&imports) {
             Some(found) => LoadError::WitVersion {
                 path: path.clone(),
-                found: found.to_owned(),
+                found,
             },
             None => LoadError::Link {
                 path: path.clone(),
-                reason: format!("{e:#}"),
+                reason: cap_text(format!("{e:#}"), MAX_REPORTED),
             },
         };
         let instance_pre = self
@@ -459,9 +462,12 @@ mod tests {
             None
         );
         assert_eq!(
-            other_wit_version(&imports(&[&current, "dingtalk:bot/reply@0.2.0"])),
+            other_wit_version(&imports(&[&current, "dingtalk:bot/reply@0.2.0"])).as_deref(),
             Some("0.2.0")
         );
+        let huge = format!("dingtalk:bot/reply@{}", "9".repeat(1 << 20));
+        let named = other_wit_version(&imports(&[&huge])).unwrap();
+        assert!(named.len() < MAX_DESCRIBED + 32, "{} bytes", named.len());
     }
 
     #[test]

@@ -80,9 +80,6 @@ pub struct FrameScope {
     pub msg_id: Option<String>,
     /// A card callback's `outTrackId`: the card whose creator it is routed to.
     pub card_out_track_id: Option<String>,
-    /// A text message's `text.content`, leading whitespace trimmed (what routing
-    /// rules read).
-    pub text: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,22 +98,22 @@ struct ChatbotFields {
     sender_staff_id: Option<String>,
     content: Option<Value>,
     msg_id: Option<String>,
-    msgtype: Option<String>,
-    text: Option<TextField>,
-}
-
-#[derive(Deserialize)]
-struct TextField {
-    content: Option<String>,
+    // Read as values: a field of an unexpected shape is no text, and must not cost
+    // the message its scope.
+    msgtype: Option<Value>,
+    text: Option<Value>,
 }
 
 impl ChatbotFields {
-    /// The text of a text message.
+    /// The text of a text message, leading whitespace trimmed.
     fn text(&mut self) -> Option<String> {
-        if self.msgtype.as_deref() != Some("text") {
+        if self.msgtype.as_ref().and_then(Value::as_str) != Some("text") {
             return None;
         }
-        let content = self.text.take()?.content?;
+        let Some(Value::String(content)) = self.text.as_mut()?.get_mut("content").map(Value::take)
+        else {
+            return None;
+        };
         Some(match content.trim_start() {
             trimmed if trimmed.len() == content.len() => content,
             trimmed => trimmed.to_owned(),
@@ -148,28 +145,32 @@ fn codes(content: &Value, out: &mut Vec<String>) {
 impl FrameScope {
     /// The grants of `frame`.
     pub fn of(frame: &Frame) -> Self {
+        Self::decode(frame).0
+    }
+
+    /// The grants of `frame` and, for a text message, its text (which the routing
+    /// rules read; kept apart so the scope every plugin's store copies stays small).
+    pub fn decode(frame: &Frame) -> (Self, Option<String>) {
         if frame.frame_type == FrameType::Callback && frame.topic == topic::CARD_CALLBACK {
             let fields = serde_json::from_str::<CardCallbackFields>(&frame.data).ok();
-            return Self {
+            let scope = Self {
                 card_out_track_id: fields.and_then(|f| f.out_track_id),
                 ..Self::default()
             };
+            return (scope, None);
         }
         let chatbot = frame.topic == topic::CHATBOT || frame.topic == topic::DELEGATE;
         if frame.frame_type != FrameType::Callback
             || !(chatbot || frame.data.contains("sessionWebhook"))
         {
-            return Self::default();
+            return (Self::default(), None);
         }
         let Ok(mut f) = serde_json::from_str::<ChatbotFields>(&frame.data) else {
-            return Self::default();
+            return (Self::default(), None);
         };
         let text = f.text();
         if f.session_webhook.is_none() {
-            return Self {
-                text,
-                ..Self::default()
-            };
+            return (Self::default(), text);
         }
         let conversation = match (
             f.conversation_type.as_deref(),
@@ -184,7 +185,7 @@ impl FrameScope {
         if let Some(content) = &f.content {
             codes(content, &mut download_codes);
         }
-        Self {
+        let scope = Self {
             webhook: f.session_webhook.map(|url| SessionWebhook {
                 target: WebhookTarget::parse(&url),
                 url,
@@ -194,8 +195,8 @@ impl FrameScope {
             download_codes,
             msg_id: f.msg_id.filter(|id| !id.is_empty()),
             card_out_track_id: None,
-            text,
-        }
+        };
+        (scope, text)
     }
 }
 
@@ -270,6 +271,27 @@ mod tests {
         // the URI called is on evil.example too, never on DingTalk's host.
         let t = WebhookTarget::parse("https://evil.example\\oapi.dingtalk.com/").unwrap();
         assert_eq!(t.uri.host(), Some("evil.example"));
+    }
+
+    #[test]
+    fn an_oddly_shaped_text_field_costs_the_message_neither_its_webhook_nor_its_text_rule() {
+        for data in [
+            r#"{"sessionWebhook":"http://w","msgtype":"text","text":"not an object"}"#,
+            r#"{"sessionWebhook":"http://w","msgtype":"text","text":{"content":5}}"#,
+            r#"{"sessionWebhook":"http://w","msgtype":7,"text":{"content":"hi"}}"#,
+        ] {
+            let (scope, text) = FrameScope::decode(&frame(data));
+            assert_eq!(
+                scope.webhook.map(|w| w.url).as_deref(),
+                Some("http://w"),
+                "{data}"
+            );
+            assert_eq!(text, None, "{data}");
+        }
+        let (_, text) = FrameScope::decode(&frame(
+            r#"{"sessionWebhook":"http://w","msgtype":"text","text":{"content":"  /card x"}}"#,
+        ));
+        assert_eq!(text.as_deref(), Some("/card x"));
     }
 
     #[test]

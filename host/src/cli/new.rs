@@ -79,6 +79,7 @@ pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
     std::fs::write(dir.join("Cargo.toml"), manifest(name, &sdk))?;
     std::fs::write(dir.join("src/lib.rs"), LIB.replace("{{name}}", name))?;
     std::fs::write(dir.join(".gitignore"), "/target\n")?;
+    std::fs::write(dir.join("README.md"), readme(name, Lang::Rust))?;
     println!(
         "created {}: build it with `host build {}`",
         dir.display(),
@@ -98,6 +99,7 @@ fn new_python(name: &str, dir: &Path) -> anyhow::Result<()> {
     std::fs::write(dir.join("app.py"), APP_PY.replace("{{name}}", name))?;
     std::fs::write(dir.join("tests/test_app.py"), TEST_APP_PY)?;
     std::fs::write(dir.join(".gitignore"), "/target\n__pycache__/\n")?;
+    std::fs::write(dir.join("README.md"), readme(name, Lang::Python))?;
     super::build::python::write_sdk(dir)?;
     println!(
         "created {}: test it with `python3 -m unittest discover -s {}/tests`, build it with `host build {}`",
@@ -123,6 +125,8 @@ fn new_js(name: &str, dir: &Path, typescript: bool) -> anyhow::Result<()> {
         .collect();
     let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
     super::build::write_files(dir, &files)?;
+    let lang = if typescript { Lang::Ts } else { Lang::Js };
+    std::fs::write(dir.join("README.md"), readme(name, lang))?;
     if typescript {
         let sdk: Vec<(&str, &str)> = super::build::js::SDK
             .iter()
@@ -356,6 +360,29 @@ if __name__ == "__main__":
     unittest.main()
 "#;
 
+/// The project's README: the same sections in every language, with that language's
+/// files and commands.
+fn readme(name: &str, lang: Lang) -> String {
+    let (plugin, logic, test) = match lang {
+        Lang::Rust => ("src/lib.rs", "`reply_for` in src/lib.rs", "cargo test"),
+        Lang::Ts => ("src/index.ts", "src/reply.ts", "npm install && npm test"),
+        Lang::Js => ("src/index.js", "src/reply.js", "npm test"),
+        Lang::Python => ("app.py", "`reply_for` in app.py", "python3 -m unittest discover -s tests"),
+    };
+    format!(
+        "# {name}\n\n\
+         A DingTalk bot plugin for dingtalk-wasm-host: it replies to every text message.\n\n\
+         ## Files\n\n\
+         - `{plugin}`: the plugin (a `Plugin` with its handlers registered on it)\n\
+         - {logic}: the answer, kept apart from the host so it is tested without one\n\n\
+         ## Test\n\n```sh\n{test}\n```\n\n\
+         ## Build\n\n```sh\nhost build . --out .     # -> {name}.wasm\nhost check {name}.wasm\n```\n\n\
+         ## Run\n\n```sh\nhost dev .               # against the embedded simulator, rebuilt on every change\n\
+         host run {name}.wasm     # against DingTalk (DINGTALK_CLIENT_ID, DINGTALK_CLIENT_SECRET)\n```\n\n\
+         The SDK's names and modules are listed in plugin-sdk/CONCEPTS.md of the host's repository.\n"
+    )
+}
+
 fn manifest(name: &str, sdk: &Path) -> String {
     format!(
         r#"[package]
@@ -386,23 +413,18 @@ codegen-units = 1
 
 const LIB: &str = r#"//! {{name}}: a DingTalk bot plugin. Replies to every text message.
 
-use dingtalk_bot_sdk::{ChatbotMessage, Description, Error, Frame, Outcome, Plugin, reply_text};
+use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, reply_text};
 
-struct Bot;
-
-impl Plugin for Bot {
-    fn describe() -> Description {
-        Description::new("{{name}}", env!("CARGO_PKG_VERSION")).chatbot_messages()
-    }
-
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        let msg: ChatbotMessage = frame.chatbot_message()?;
-        reply_text(&msg, &reply_for(msg.text_content()))?;
-        Ok(Outcome::Done)
-    }
+fn plugin() -> Plugin {
+    Plugin::new("{{name}}", env!("CARGO_PKG_VERSION")).on_message(on_message)
 }
 
-dingtalk_bot_sdk::export_plugin!(Bot);
+fn on_message(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    reply_text(&msg, &reply_for(msg.text_content()))?;
+    Ok(Outcome::Done)
+}
+
+dingtalk_bot_sdk::export_plugin!(plugin);
 
 /// The answer to a message: keep the logic here, in plain Rust, so it is tested
 /// without a host.
@@ -424,3 +446,24 @@ mod tests {
     }
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_gets_a_readme_with_the_same_sections() {
+        let headings = |lang| -> Vec<String> {
+            readme("bot", lang)
+                .lines()
+                .filter(|l| l.starts_with('#') && !l.starts_with("#!"))
+                .map(str::to_owned)
+                .collect()
+        };
+        let rust = headings(Lang::Rust);
+        assert_eq!(rust, ["# bot", "## Files", "## Test", "## Build", "## Run"]);
+        for lang in [Lang::Ts, Lang::Js, Lang::Python] {
+            assert_eq!(headings(lang), rust, "{lang:?}");
+        }
+    }
+}

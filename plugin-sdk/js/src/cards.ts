@@ -8,8 +8,7 @@ import * as wit from "dingtalk:bot/cards@0.3.0";
 
 import { hostCall } from "./errors.js";
 
-/** The topic of card callbacks (`plugin.onCallback(CARD_CALLBACK_TOPIC, …)`). */
-export const CARD_CALLBACK_TOPIC = "/v1.0/card/instances/callback";
+export { CALLBACK_TOPIC, CardCallback, CardUpdate } from "./callback.js";
 
 /**
  * Send a StandardCard (its JSON object) to the conversation of the message being
@@ -91,73 +90,4 @@ export function streamInstance(outTrackId: string, key: string, content: string,
     failed: mode.failed ?? false,
   };
   hostCall(wit.streamInstance, outTrackId, key, content, flags);
-}
-
-/** The `data` of a card callback, its JSON-string fields decoded. */
-export interface CardCallback {
-  outTrackId: string;
-  userId: string;
-  corpId: string;
-  /** e.g. `actionCallback`. */
-  type: string;
-  spaceType: string;
-  spaceId: string;
-  /** What was pressed. */
-  content: { cardPrivateData: { actionIds: string[]; params: Record<string, unknown> } };
-  extension: unknown;
-  /** Every field as sent. */
-  raw: Record<string, unknown>;
-}
-
-/** Decode a card callback's `data`. */
-export function parseCallback(data: Record<string, unknown>): CardCallback {
-  const str = (v: unknown) => (typeof v === "string" ? v : "");
-  const json = (v: unknown): unknown => (typeof v === "string" ? (v === "" ? {} : JSON.parse(v)) : (v ?? {}));
-  const content = json(data.content) as { cardPrivateData?: { actionIds?: string[]; params?: Record<string, unknown> } };
-  return {
-    outTrackId: str(data.outTrackId),
-    userId: str(data.userId),
-    corpId: str(data.corpId),
-    type: str(data.type),
-    spaceType: str(data.spaceType),
-    spaceId: str(data.spaceId),
-    content: {
-      cardPrivateData: {
-        actionIds: content.cardPrivateData?.actionIds ?? [],
-        params: content.cardPrivateData?.params ?? {},
-      },
-    },
-    extension: json(data.extension),
-    raw: data,
-  };
-}
-
-/**
- * The answer to a card callback: new public card data and private data for the user
- * who pressed. Every value is sent as a string, as DingTalk requires.
- */
-export class CardUpdate {
-  private card: Record<string, string> = {};
-  private priv: Record<string, string> = {};
-
-  /** Set a public card variable. */
-  cardParam(key: string, value: unknown): this {
-    this.card[key] = String(value);
-    return this;
-  }
-
-  /** Set a variable only the pressing user sees. */
-  privateParam(key: string, value: unknown): this {
-    this.priv[key] = String(value);
-    return this;
-  }
-
-  /** The JSON DingTalk expects in the ACK's `response` (return it from the handler). */
-  toJSON(): object {
-    return {
-      cardUpdateOptions: { updateCardDataByKey: true, updatePrivateDataByKey: true },
-      cardData: { cardParamMap: this.card },
-      userPrivateData: { cardParamMap: this.priv },
-    };
-  }
 }

@@ -1,10 +1,13 @@
 /**
- * Errors crossing the plugin boundary.
+ * Errors crossing the plugin boundary: one model in every SDK
+ * (`plugin-sdk/conformance/errors.json`).
  *
- * Host calls throw a `HostError` carrying the WIT error (`kind` is its case:
- * `dingtalk`, `timeout`, `network`, `invalid-argument`, `denied`, `plugin`, `limit`,
- * `unavailable`). A handler fails a frame by throwing (`PluginError` or anything
- * else: its message becomes the reason).
+ * Host calls throw a `HostError` carrying the WIT error: `kind` is its case
+ * (`dingtalk`, `timeout`, `network`, `invalid-argument`, `denied`, `plugin`, `limit`,
+ * `unavailable`), `reason` one line saying what went wrong, `dingtalk` DingTalk's
+ * own `{status, code, message}` for the `dingtalk` case. A handler fails a frame by
+ * throwing: a `HostError` reaches the ACK as its own case, anything else (a
+ * `PluginError`, a `TypeError`, …) as the `plugin` case with `Name: message`.
  */
 
 import type { DingtalkError, Error as WitError } from "dingtalk:bot/types@0.3.0";
@@ -14,10 +17,26 @@ export class PluginError extends Error {
   override name = "PluginError";
 }
 
-/** A host call failed; `kind` names the WIT error case, `reason` its text. */
+/** One line for a WIT error, the same text in every SDK. */
+function describe(value: WitError): string {
+  switch (value.tag) {
+    case "dingtalk":
+      return `DingTalk answered HTTP ${value.val.status}, code ${JSON.stringify(value.val.code)}: ${value.val.message}`;
+    case "invalid-argument":
+      return `invalid argument: ${value.val}`;
+    case "plugin":
+      return value.val;
+    default:
+      return `${value.tag}: ${value.val}`;
+  }
+}
+
+/** A host call failed. */
 export class HostError extends Error {
   override name = "HostError";
+  /** The WIT error case. */
   readonly kind: WitError["tag"];
+  /** One line saying what went wrong (also the `message`). */
   readonly reason: string;
   /** DingTalk's own answer, when `kind` is `dingtalk`. */
   readonly dingtalk?: DingtalkError;
@@ -25,8 +44,8 @@ export class HostError extends Error {
   readonly value: WitError;
 
   constructor(value: WitError) {
-    const reason = value.tag === "dingtalk" ? value.val.message : value.val;
-    super(`${value.tag}: ${reason}`);
+    const reason = describe(value);
+    super(reason);
     this.kind = value.tag;
     this.reason = reason;
     this.value = value;

@@ -7,6 +7,9 @@
 import * as wit from "dingtalk:bot/kv@0.3.0";
 
 import { hostCall } from "./errors.js";
+import { updateIn } from "./update.js";
+
+export { UPDATE_ATTEMPTS } from "./update.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,10 +24,11 @@ export function set(key: string, value: Uint8Array | string, ttlMs?: number): vo
   hostCall(wit.set, key, bytes(value), ttl(ttlMs));
 }
 
-/** Remove `key`; true when it was set. */
-export function del(key: string): boolean {
+/** Remove `key`; true when it was set. (`kv.delete`: `delete` is a reserved word.) */
+function del(key: string): boolean {
   return hostCall(wit.delete, key);
 }
+export { del as delete };
 
 export function exists(key: string): boolean {
   return hostCall(wit.exists, key);
@@ -83,15 +87,13 @@ export function* keys(prefix = ""): Generator<string> {
 }
 
 /**
- * Replace the JSON value at `key` with `f(old)` atomically (retrying on a concurrent
- * change); the new value.
+ * Replace the JSON value at `key` with `f(old)` without losing a concurrent writer's
+ * change (compare-and-swap, at most `UPDATE_ATTEMPTS` tries, then a `HostError` of
+ * kind `unavailable`); the value written. The same contract and argument order as
+ * the Rust and Python SDKs.
  */
 export function update<T>(key: string, f: (old: T | undefined) => T, ttlMs?: number): T {
-  for (;;) {
-    const oldRaw = get(key);
-    const next = f(oldRaw === undefined ? undefined : (JSON.parse(decoder.decode(oldRaw)) as T));
-    if (compareAndSwap(key, oldRaw, JSON.stringify(next), ttlMs)) return next;
-  }
+  return updateIn({ get, compareAndSwap }, key, f, ttlMs);
 }
 
 function bytes(value: Uint8Array | string): Uint8Array {

@@ -1,6 +1,8 @@
 /**
- * The plugin entry point: one object, its handlers registered with methods, and the
- * object the module's default export.
+ * The plugin entry point, the same shape in every SDK: one `Plugin` object, its
+ * handlers registered on it, and the object the module's default export. The
+ * subscriptions `describe` reports are read off the registrations, so a plugin cannot
+ * subscribe to a topic nothing handles.
  *
  * ```ts
  * import { Plugin, replyText } from "dingtalk-bot";
@@ -10,20 +12,29 @@
  * export default bot;
  * ```
  *
- * Each frame runs in a fresh instance. A handler's return value becomes the ACK:
- * `undefined` is done, an object (e.g. a `CardUpdate`) or array is the JSON response
- * of a callback, `new Later("why")` (events) asks DingTalk to push it again. A thrown
- * error fails the frame with its message. A handler may be `async` (to `await
- * fetch(…)`): componentize-js runs the instance's event loop until it settles.
+ * Each frame runs in a fresh instance. Dispatch: an EVENT goes to `onEvent` as an
+ * `Event`; the chatbot (or delegate) topic to `onMessage` (`onDelegate`) as a decoded
+ * `ChatbotMessage`; any other callback topic to its `onCallback` handler as parsed
+ * JSON (an empty body is `{}`); a frame nothing handles is done; data that does not
+ * decode fails the frame as `invalid-argument` before any handler runs. A handler's return
+ * value becomes the ACK: `undefined` is done, an object or array (a `CardUpdate`, a
+ * callback's answer) is the JSON response, `new Later("why")` (events) asks DingTalk
+ * to push it again. A thrown `HostError` reaches the ACK as its own case, anything
+ * else as the `plugin` case with `Name: message`. A handler may be `async` (to
+ * `await fetch(…)`): componentize-js runs the instance's event loop until it settles.
  */
 
 import type { Description, Frame, Outcome, Subscription, Error as WitError } from "dingtalk:bot/types@0.3.0";
 
 import { HostError } from "./errors.js";
+import { Event } from "./event.js";
+import { jsonOrEmpty } from "./frame.js";
 import { ChatbotMessage } from "./message.js";
 
-/** The topic of chatbot messages. */
+/** The topic of messages sent to the robot. */
 export const CHATBOT_TOPIC = "/v1.0/im/bot/messages/get";
+/** The topic of messages a delegate ("hosted") robot receives. */
+export const DELEGATE_TOPIC = "/v1.0/im/bot/messages/delegate";
 
 /** Ask DingTalk to push the event again later (events only). */
 export class Later {
@@ -34,13 +45,14 @@ export class Later {
 export type HandlerResult = void | undefined | Later | object;
 
 type Returned = HandlerResult | Promise<HandlerResult>;
-type MessageHandler = (msg: ChatbotMessage, frame: Frame) => Returned;
-type EventHandler = (eventType: string, data: Record<string, unknown>, frame: Frame) => Returned;
-type CallbackHandler = (data: Record<string, unknown>, frame: Frame) => Returned;
+type MessageHandler = (msg: ChatbotMessage) => Returned;
+type EventHandler = (event: Event) => Returned;
+type CallbackHandler = (data: any) => Returned; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A plugin: its name, version and handlers. */
 export class Plugin {
   private message?: MessageHandler;
+  private delegate?: MessageHandler;
   private event?: EventHandler;
   private callbacks = new Map<string, CallbackHandler>();
 
@@ -49,19 +61,25 @@ export class Plugin {
     readonly version: string,
   ) {}
 
-  /** Handle chatbot messages. */
+  /** Handle messages sent to the robot. */
   onMessage(f: MessageHandler): this {
     this.message = f;
     return this;
   }
 
-  /** Handle events (topic `*`): `f(eventType, data)`. */
+  /** Handle messages a delegate robot receives (a topic the operator must grant). */
+  onDelegate(f: MessageHandler): this {
+    this.delegate = f;
+    return this;
+  }
+
+  /** Handle every event chosen in the developer console (topic `*`). */
   onEvent(f: EventHandler): this {
     this.event = f;
     return this;
   }
 
-  /** Handle another callback topic (e.g. card callbacks): `f(data)`. */
+  /** Handle another callback topic (card callbacks: `cards.CALLBACK_TOPIC`), given its JSON data. */
   onCallback(topic: string, f: CallbackHandler): this {
     this.callbacks.set(topic, f);
     return this;
@@ -71,6 +89,7 @@ export class Plugin {
   subscriptions(): Subscription[] {
     const subs: Subscription[] = [];
     if (this.message) subs.push({ kind: "callback", topic: CHATBOT_TOPIC });
+    if (this.delegate) subs.push({ kind: "callback", topic: DELEGATE_TOPIC });
     for (const topic of this.callbacks.keys()) subs.push({ kind: "callback", topic });
     if (this.event) subs.push({ kind: "event", topic: "*" });
     return subs;
@@ -98,15 +117,24 @@ export class Plugin {
   }
 
   private dispatch(frame: Frame): Returned {
-    if (frame.kind === "event" && this.event) {
-      const eventType = frame.headers.find(([k]) => k === "eventType")?.[1] ?? "";
-      return this.event(eventType, JSON.parse(frame.data || "{}"), frame);
+    if (frame.kind === "event") {
+      const f = this.event;
+      return f && f(decoded("malformed JSON", () => Event.fromFrame(frame)));
     }
-    if (frame.topic === CHATBOT_TOPIC && this.message) {
-      return this.message(ChatbotMessage.fromJson(frame.data), frame);
-    }
+    const message = frame.topic === CHATBOT_TOPIC ? this.message : frame.topic === DELEGATE_TOPIC ? this.delegate : undefined;
+    if (message) return message(decoded("malformed chatbot message", () => ChatbotMessage.fromJson(frame.data)));
     const handler = this.callbacks.get(frame.topic);
-    return handler ? handler(JSON.parse(frame.data || "{}"), frame) : undefined;
+    return handler && handler(decoded("malformed JSON", () => jsonOrEmpty(frame.data)));
+  }
+}
+
+/** A frame's data decoded, or the invalid-argument error every SDK fails it with. */
+function decoded<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new HostError({ tag: "invalid-argument", val: `${what}: ${why}` });
   }
 }
 

@@ -13,29 +13,36 @@
  * Follows the WHATWG rules: lines end in CR, LF or CRLF (also split across chunks);
  * `data` lines of one event join with LF; comments (`:`) are skipped; a field without a
  * colon has an empty value; one leading space of a value is dropped; an event is
- * dispatched at a blank line, and one without data is not.
+ * dispatched at a blank line, and one without data is not; the last `id` persists.
+ * One choice beyond them, shared by every SDK: `finish()` dispatches an event whose
+ * blank line never came (`plugin-sdk/conformance/sse.json`).
  */
 
 /** One event. */
 export interface SseEvent {
   /** The `event` field; `message` when not set. */
   event: string;
+  /** The `data` lines, joined with LF. */
   data: string;
+  /** The last `id` seen, if any. */
   id?: string;
 }
 
-/** A push parser: feed it text, take the finished events. */
+/** A push parser: feed it bytes (or text) as they arrive, split anywhere, and take the
+ * finished events; `finish()` at the end of the stream. */
 export class SseParser {
   private buffer = "";
   private data: string[] = [];
   private event = "";
   private id?: string;
   private lastWasCr = false;
+  private decoder = new TextDecoder();
 
-  /** Feed decoded text; the events it completed. */
-  push(text: string): SseEvent[] {
+  /** Add bytes (a UTF-8 sequence may be split) or text; the events they complete. */
+  feed(chunk: Uint8Array | string): SseEvent[] {
+    let text = typeof chunk === "string" ? chunk : this.decoder.decode(chunk, { stream: true });
     if (this.lastWasCr && text.startsWith("\n")) text = text.slice(1);
-    this.lastWasCr = false;
+    if (text !== "") this.lastWasCr = false;
     this.buffer += text;
     const out: SseEvent[] = [];
     for (;;) {
@@ -48,6 +55,18 @@ export class SseParser {
         else if (this.buffer[end + 1] === "\n") next += 1;
       }
       this.buffer = this.buffer.slice(next);
+      const event = this.line(line);
+      if (event) out.push(event);
+    }
+    return out;
+  }
+
+  /** The end of the stream: an event whose blank line never came is dispatched. */
+  finish(): SseEvent[] {
+    const rest = this.buffer + this.decoder.decode();
+    this.buffer = "";
+    const out: SseEvent[] = [];
+    for (const line of rest === "" ? [""] : [rest, ""]) {
       const event = this.line(line);
       if (event) out.push(event);
     }
@@ -81,12 +100,11 @@ export class SseParser {
 export async function* sse(response: Response): AsyncGenerator<SseEvent> {
   if (!response.body) return;
   const parser = new SseParser();
-  const decoder = new TextDecoder();
   const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    yield* parser.push(decoder.decode(value, { stream: true }));
+    yield* parser.feed(value);
   }
-  yield* parser.push(decoder.decode() + "\n\n");
+  yield* parser.finish();
 }

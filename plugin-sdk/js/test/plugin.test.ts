@@ -3,8 +3,7 @@ import { test } from "node:test";
 
 import type { Frame } from "dingtalk:bot/types@0.3.0";
 
-import { HostError } from "../src/errors.js";
-import { CHATBOT_TOPIC, Later, Plugin } from "../src/plugin.js";
+import { CHATBOT_TOPIC, DELEGATE_TOPIC, Plugin } from "../src/plugin.js";
 
 const message = (text: string): Frame => ({
   kind: "callback",
@@ -17,6 +16,7 @@ const message = (text: string): Frame => ({
 test("describe reports one subscription per kind of handler", () => {
   const bot = new Plugin("p", "1.0.0")
     .onMessage(() => undefined)
+    .onDelegate(() => undefined)
     .onCallback("/v1.0/card/instances/callback", () => undefined)
     .onEvent(() => undefined);
   assert.deepEqual(bot.export().describe(), {
@@ -24,43 +24,20 @@ test("describe reports one subscription per kind of handler", () => {
     version: "1.0.0",
     subscriptions: [
       { kind: "callback", topic: CHATBOT_TOPIC },
+      { kind: "callback", topic: DELEGATE_TOPIC },
       { kind: "callback", topic: "/v1.0/card/instances/callback" },
       { kind: "event", topic: "*" },
     ],
   });
 });
 
-test("a handler's return value becomes the outcome, async ones included", async () => {
-  const handle = (f: () => unknown) => new Plugin("p", "1").onMessage(f as () => undefined).export().handle(message("hi"));
-  assert.deepEqual(handle(() => undefined), { tag: "done" });
-  assert.deepEqual(handle(() => ({ a: 1 })), { tag: "response", val: '{"a":1}' });
-  assert.deepEqual(handle(() => new Later("busy")), { tag: "later", val: "busy" });
-  assert.deepEqual(await handle(async () => ({ b: 2 })), { tag: "response", val: '{"b":2}' });
-});
-
-test("a thrown error fails the frame with its text and a host error keeps its case", async () => {
-  const handle = (f: () => unknown) => new Plugin("p", "1").onMessage(f as () => undefined).export().handle(message("hi"));
-  assert.throws(
-    () => handle(() => {
-      throw new TypeError("bad");
-    }),
-    (e: { payload: unknown }) => {
-      assert.deepEqual(e.payload, { tag: "plugin", val: "TypeError: bad" });
-      return true;
-    },
-  );
-  const denied = new HostError({ tag: "denied", val: "not granted" });
-  await assert.rejects(
-    Promise.resolve(
-      handle(async () => {
-        throw denied;
-      }),
-    ),
-    (e: { payload: unknown }) => {
-      assert.deepEqual(e.payload, { tag: "denied", val: "not granted" });
-      return true;
-    },
-  );
-  assert.equal(denied.kind, "denied");
-  assert.equal(denied.reason, "not granted");
+test("a message goes to its handler decoded and an event as an Event", () => {
+  const seen: unknown[] = [];
+  const bot = new Plugin("p", "1")
+    .onMessage((msg) => void seen.push(msg.textContent()))
+    .onEvent((event) => void seen.push(event.eventType))
+    .export();
+  bot.handle(message(" hi "));
+  bot.handle({ kind: "event", topic: "*", messageId: "e", headers: [["eventType", "chat_update_title"]], data: "" });
+  assert.deepEqual(seen, ["hi", "chat_update_title"]);
 });

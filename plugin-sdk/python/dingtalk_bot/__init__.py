@@ -1,38 +1,68 @@
 """Write DingTalk bot plugins for dingtalk-wasm-host in Python.
 
-The same names and shapes as the Rust and JavaScript SDKs (`plugin-sdk/rust`,
-`plugin-sdk/js`): ``ChatbotMessage``, ``reply_text``/``reply_markdown`` and ``At``,
-``cards``, ``media``, ``kv``, ``http`` (outbound requests whose answers stream, with
-server-sent events), ``config``, ``log``; the entry point is a ``Plugin`` with
-decorated handlers (see ``dingtalk_bot.plugin``). Build with ``host build <project>``,
-which runs componentize-py against the host's WIT.
+The same concepts and names as the Rust and TypeScript SDKs, in Python's case
+(``plugin-sdk/CONCEPTS.md``): the entry point is a ``Plugin`` with decorated handlers
+(``dingtalk_bot.plugin``); ``ChatbotMessage`` and ``Event`` are what they get;
+``reply_text``/``reply_markdown`` and the other reply kinds answer; ``cards``,
+``media``, ``messages``, ``openapi``, ``config``, ``log``, ``clock``, ``kv`` and
+``http`` (with server-sent events) call the host; ``ai`` builds assistants. Host
+calls raise ``HostError``. Build with ``host build <project>``, which runs
+componentize-py against the host's WIT.
 """
 
-from . import cards, config, http, kv, log, media
-from .errors import HostError, PluginError
+from . import ai, cards, clock, config, http, kv, log, media, messages, openapi
+from .errors import DingtalkError, HostError, PluginError
+from .event import Event
 from .message import AtUser, ChatbotMessage
-from .plugin import CHATBOT_TOPIC, Later, Plugin
-from .reply import At, markdown, reply_markdown, reply_text, text
+from .plugin import CHATBOT_TOPIC, DELEGATE_TOPIC, Later, Plugin
+from .reply import (
+    ActionButton,
+    ActionCardContent,
+    At,
+    FeedLink,
+    LinkContent,
+    action_card,
+    feed_card,
+    link,
+    markdown,
+    reply_markdown,
+    reply_text,
+    text,
+)
 from .sse import SseEvent, SseParser
 
 __all__ = [
+    "ActionButton",
+    "ActionCardContent",
     "At",
     "AtUser",
     "CHATBOT_TOPIC",
     "ChatbotMessage",
+    "DELEGATE_TOPIC",
+    "DingtalkError",
+    "Event",
+    "FeedLink",
     "HostError",
     "Later",
+    "LinkContent",
     "Plugin",
     "PluginError",
     "SseEvent",
     "SseParser",
+    "action_card",
+    "ai",
     "cards",
+    "clock",
     "config",
+    "feed_card",
     "http",
     "kv",
+    "link",
     "log",
-    "media",
     "markdown",
+    "media",
+    "messages",
+    "openapi",
     "reply_markdown",
     "reply_text",
     "text",

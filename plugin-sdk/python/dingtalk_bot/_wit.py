@@ -12,7 +12,9 @@ try:
 
     # Submodules nothing else imports: loaded here, so they are attributes of
     # `imports` (and part of the snapshot).
+    import wit_world.imports.monotonic_clock  # noqa: F401
     import wit_world.imports.outgoing_handler  # noqa: F401
+    import wit_world.imports.poll  # noqa: F401
     import wit_world.imports.streams  # noqa: F401
     import wit_world.imports.wasi_http_types  # noqa: F401
 except ImportError:  # outside a component

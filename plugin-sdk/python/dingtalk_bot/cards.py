@@ -1,6 +1,7 @@
 """Interactive cards: StandardCards sent to the conversation of the message being
-handled, card instances of advanced templates, and the card callbacks DingTalk pushes
-when a user presses a button (the Rust and JavaScript SDKs' names, snake_case)."""
+handled, card instances of advanced templates (AI cards stream into them), and the
+card callbacks DingTalk pushes when a user presses a button (the Rust and TypeScript
+SDKs' names, snake_case)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any, Optional
 from ._wit import imports
 from .errors import host_call
 
-#: The topic of card callbacks (``@bot.on_callback(CARD_CALLBACK_TOPIC)``).
-CARD_CALLBACK_TOPIC = "/v1.0/card/instances/callback"
+#: The topic of card callbacks (``@bot.on_callback(cards.CALLBACK_TOPIC)``).
+CALLBACK_TOPIC = "/v1.0/card/instances/callback"
 
 
 def send_standard(card_biz_id: str, card: dict) -> str:
@@ -77,67 +78,105 @@ def stream_instance(out_track_id: str, key: str, content: str, full: bool = Fals
 
 @dataclass
 class CardCallback:
-    """The ``data`` of a card callback, its JSON-string fields decoded."""
+    """The ``data`` of a card callback, the pressed action's ids and parameters
+    lifted out (``plugin-sdk/conformance/card-callbacks.json``)."""
 
-    out_track_id: str
-    user_id: str
-    corp_id: str
-    type: str
-    space_type: str
-    space_id: str
-    action_ids: list[str]
-    params: dict[str, Any]
-    extension: Any
-    raw: dict
+    #: The card instance's outTrackId.
+    out_track_id: str = ""
+    #: Who pressed.
+    user_id: str = ""
+    #: Their organisation.
+    corp_id: str = ""
+    #: e.g. ``actionCallback``.
+    type: str = ""
+    #: e.g. ``im``.
+    space_type: str = ""
+    #: The conversation.
+    space_id: str = ""
+    #: Ids of the components pressed.
+    action_ids: list[str] = field(default_factory=list)
+    #: Their parameters.
+    params: dict[str, Any] = field(default_factory=dict)
+    #: The ``extension`` JSON string, decoded (``{}`` when empty).
+    extension: Any = field(default_factory=dict)
+    #: Every other field, as sent.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_data(cls, data: dict) -> "CardCallback":
-        def decoded(value):
-            if isinstance(value, str):
-                return json.loads(value) if value else {}
-            return value or {}
+    def from_data(cls, data: Any) -> "CardCallback":
+        """Decode a callback's data (a JSON object); ``ValueError`` if it is not one
+        or its ``content`` or ``extension`` is not JSON."""
+        if not isinstance(data, dict):
+            raise ValueError("a card callback is a JSON object")
 
-        private = decoded(data.get("content")).get("cardPrivateData") or {}
+        def text(key: str) -> str:
+            value = data.get(key)
+            return value if isinstance(value, str) else ""
+
+        content = _json_field("content", data.get("content"))
+        private = content.get("cardPrivateData") if isinstance(content, dict) else None
+        private = private if isinstance(private, dict) else {}
+        actions = private.get("actionIds")
+        params = private.get("params")
         return cls(
-            out_track_id=data.get("outTrackId", ""),
-            user_id=data.get("userId", ""),
-            corp_id=data.get("corpId", ""),
-            type=data.get("type", ""),
-            space_type=data.get("spaceType", ""),
-            space_id=data.get("spaceId", ""),
-            action_ids=list(private.get("actionIds") or []),
-            params=dict(private.get("params") or {}),
-            extension=decoded(data.get("extension")),
-            raw=data,
+            out_track_id=text("outTrackId"),
+            user_id=text("userId"),
+            corp_id=text("corpId"),
+            type=text("type"),
+            space_type=text("spaceType"),
+            space_id=text("spaceId"),
+            action_ids=[a for a in actions if isinstance(a, str)] if isinstance(actions, list) else [],
+            params=params if isinstance(params, dict) else {},
+            extension=_json_field("extension", data.get("extension")),
+            extra={k: v for k, v in data.items() if k not in _KNOWN},
         )
 
 
+_KNOWN = frozenset(["outTrackId", "userId", "corpId", "type", "spaceType", "spaceId", "content", "extension"])
+
+
+def _json_field(name: str, value: Any) -> Any:
+    """A field DingTalk sends as a JSON string (or already parsed); empty or missing is ``{}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, str):
+        return value
+    if value.strip() == "":
+        return {}
+    try:
+        return json.loads(value)
+    except ValueError as e:
+        raise ValueError(f"card callback {name} is not JSON: {e}") from None
+
+
 class CardUpdate:
-    """The answer to a card callback (return ``update.to_json()`` from the handler):
-    new public card data and private data for the user who pressed. Every value is
-    sent as a string, as DingTalk requires."""
+    """The answer to a card callback (return it, or ``update.to_json()``, from the
+    handler): new public card data and private data for the user who pressed. Every
+    value is sent as a string, as DingTalk requires (non-strings as JSON)."""
 
     def __init__(self):
         self._card: dict[str, str] = {}
         self._private: dict[str, str] = {}
 
-    def card_param(self, key: str, value) -> "CardUpdate":
+    def card_param(self, key: str, value: Any) -> "CardUpdate":
+        """Set a public card variable."""
         self._card[key] = _text(value)
         return self
 
-    def private_param(self, key: str, value) -> "CardUpdate":
+    def private_param(self, key: str, value: Any) -> "CardUpdate":
+        """Set a variable only the pressing user sees."""
         self._private[key] = _text(value)
         return self
 
     def to_json(self) -> dict:
+        """The JSON DingTalk expects in the ACK's ``response``."""
         return {
             "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
-            "cardData": {"cardParamMap": self._card},
-            "userPrivateData": {"cardParamMap": self._private},
+            "cardData": {"cardParamMap": dict(self._card)},
+            "userPrivateData": {"cardParamMap": dict(self._private)},
         }
 
 
-def _text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _text(value: Any) -> str:
+    """A JSON scalar as text, the way every SDK turns a parameter into a string."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -46,7 +46,7 @@ def _failure(code) -> HostError:
         kind = "network"
     detail = getattr(code, "value", None)
     reason = name if detail is None else f"{name}: {detail}"
-    return HostError(kind, reason, code)
+    return HostError(kind, reason)
 
 
 @dataclass
@@ -79,20 +79,34 @@ class Response:
             if chunk:
                 yield chunk
 
+    def read_within(self, wait_ms: int) -> Optional[bytes]:
+        """The next chunk if one arrives within ``wait_ms``: the bytes, ``b""`` when
+        the body ended, ``None`` when nothing arrived in time (so a caller can do
+        something else on time while a slow server thinks)."""
+        i = imports()
+        with self._stream.subscribe() as readable, i.monotonic_clock.subscribe_duration(max(0, wait_ms) * 1_000_000) as timer:
+            ready = 0 in i.poll.poll([readable, timer])
+        if not ready:
+            return None
+        return next(self.chunks(), b"")
+
     def read(self) -> bytes:
+        """The whole body."""
         return b"".join(self.chunks())
 
     def text(self) -> str:
+        """The whole body as UTF-8 text."""
         return self.read().decode()
 
     def json(self):
+        """The whole body as JSON."""
         return _json.loads(self.read())
 
     def events(self) -> Iterator[SseEvent]:
         """Server-sent events of a streamed answer, each as soon as it is complete."""
         parser = SseParser()
         for chunk in self.chunks():
-            yield from parser.push(chunk)
+            yield from parser.feed(chunk)
         yield from parser.finish()
 
 
@@ -102,9 +116,11 @@ def request(
     headers: Optional[dict[str, str]] = None,
     body: Optional[bytes] = None,
     json=None,
+    first_byte_timeout_ms: Optional[int] = None,
 ) -> Response:
     """Send ``method url`` (with ``body``, or ``json`` encoded) and wait for the
-    status and headers; the body is read from the ``Response``."""
+    status and headers, at most ``first_byte_timeout_ms`` for the first byte (the
+    host's limit still applies); the body is read from the ``Response``."""
     types = _types()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -133,7 +149,11 @@ def request(
         with out.write() as stream:
             for i in range(0, len(body), _WRITE):
                 stream.blocking_write_and_flush(body[i : i + _WRITE])
-    future = _send(req)
+    options = None
+    if first_byte_timeout_ms is not None:
+        options = types.RequestOptions()
+        options.set_first_byte_timeout(first_byte_timeout_ms * 1_000_000)
+    future = _send(req, options)
     types.OutgoingBody.finish(out, None)
     response = _wait(future)
     incoming = response.consume()
@@ -145,11 +165,11 @@ def request(
     )
 
 
-def _send(req):
+def _send(req, options):
     from ._wit import Err
 
     try:
-        return imports().outgoing_handler.handle(req, None)
+        return imports().outgoing_handler.handle(req, options)
     except Err as e:
         raise _failure(e.value) from None
 
@@ -168,9 +188,17 @@ def _wait(future):
         return inner.value
 
 
-def get(url: str, headers: Optional[dict[str, str]] = None) -> Response:
-    return request("GET", url, headers)
+def get(url: str, headers: Optional[dict[str, str]] = None, first_byte_timeout_ms: Optional[int] = None) -> Response:
+    """``GET url``."""
+    return request("GET", url, headers, first_byte_timeout_ms=first_byte_timeout_ms)
 
 
-def post(url: str, headers: Optional[dict[str, str]] = None, body: Optional[bytes] = None, json=None) -> Response:
-    return request("POST", url, headers, body, json)
+def post(
+    url: str,
+    headers: Optional[dict[str, str]] = None,
+    body: Optional[bytes] = None,
+    json=None,
+    first_byte_timeout_ms: Optional[int] = None,
+) -> Response:
+    """``POST url`` with ``body``, or ``json`` encoded."""
+    return request("POST", url, headers, body, json, first_byte_timeout_ms)

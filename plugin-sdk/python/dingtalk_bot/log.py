@@ -3,22 +3,26 @@
 from ._wit import imports
 
 
-def _log(level: str, message: str) -> None:
+def _log(level: str, message: object) -> None:
     log = imports().log
     log.log(getattr(log.Level, level), str(message))
 
 
-def debug(message: str) -> None:
+def trace(message: object) -> None:
+    _log("TRACE", message)
+
+
+def debug(message: object) -> None:
     _log("DEBUG", message)
 
 
-def info(message: str) -> None:
+def info(message: object) -> None:
     _log("INFO", message)
 
 
-def warn(message: str) -> None:
+def warn(message: object) -> None:
     _log("WARN", message)
 
 
-def error(message: str) -> None:
+def error(message: object) -> None:
     _log("ERROR", message)

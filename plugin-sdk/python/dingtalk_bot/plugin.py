@@ -1,4 +1,7 @@
-"""The plugin entry point: one object, its handlers registered by decorators.
+"""The plugin entry point, the same shape in every SDK: one ``Plugin`` object, its
+handlers registered on it (here by decorators), and the world componentize-py
+exports made from it. The subscriptions ``describe`` reports are read off the
+registrations, so a plugin cannot subscribe to a topic nothing handles.
 
     from dingtalk_bot import Plugin, reply_text
 
@@ -10,26 +13,37 @@
 
     WitWorld = bot.export()    # what componentize-py looks for
 
-Each frame runs in a fresh instance. A handler's return value becomes the ACK: ``None``
-is done, a ``dict`` or ``list`` (callbacks) is the JSON response, ``Later("why")``
-(events) asks DingTalk to push it again. An exception fails the frame with its text.
+Each frame runs in a fresh instance. Dispatch: an EVENT goes to ``on_event`` as an
+``Event``; the chatbot (or delegate) topic to ``on_message`` (``on_delegate``) as a
+decoded ``ChatbotMessage``; any other callback topic to its ``on_callback`` handler
+as parsed JSON (an empty body is ``{}``); a frame nothing handles is done; data that
+does not decode fails the frame as ``invalid-argument`` before any handler runs. A
+handler's return value becomes the ACK: ``None`` is done, a ``dict`` or ``list`` (a
+``CardUpdate.to_json()``, a callback's answer) is the JSON response, ``Later("why")``
+(events) asks DingTalk to push it again. A raised ``HostError`` reaches the ACK as
+its own case, any other exception as the ``plugin`` case with ``Name: message``
+(``plugin-sdk/conformance/outcomes.json``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ._wit import imports
 from .errors import HostError
+from .event import Event
+from .frame import json_or_empty
 from .message import ChatbotMessage
 
-#: The topic of chatbot messages.
+#: The topic of messages sent to the robot.
 CHATBOT_TOPIC = "/v1.0/im/bot/messages/get"
+#: The topic of messages a delegate ("hosted") robot receives.
+DELEGATE_TOPIC = "/v1.0/im/bot/messages/delegate"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Later:
     """Ask DingTalk to push the event again later (events only)."""
 
@@ -42,51 +56,69 @@ class Plugin:
     def __init__(self, name: str, version: str):
         self.name = name
         self.version = version
-        self._message: Optional[Callable] = None
-        self._event: Optional[Callable] = None
-        self._callbacks: dict[str, Callable] = {}
+        self._message: Optional[Callable[[ChatbotMessage], Any]] = None
+        self._delegate: Optional[Callable[[ChatbotMessage], Any]] = None
+        self._event: Optional[Callable[[Event], Any]] = None
+        self._callbacks: dict[str, Callable[[Any], Any]] = {}
 
-    def on_message(self, f: Callable[[ChatbotMessage], object]) -> Callable:
-        """Handle chatbot messages: ``f(msg: ChatbotMessage)``."""
+    def on_message(self, f: Callable[[ChatbotMessage], Any]) -> Callable:
+        """Handle messages sent to the robot: ``f(msg: ChatbotMessage)``."""
         self._message = f
         return f
 
-    def on_event(self, f: Callable[[str, dict], object]) -> Callable:
-        """Handle events (topic ``*``): ``f(event_type, data)``."""
+    def on_delegate(self, f: Callable[[ChatbotMessage], Any]) -> Callable:
+        """Handle messages a delegate robot receives (a topic the operator must grant)."""
+        self._delegate = f
+        return f
+
+    def on_event(self, f: Callable[[Event], Any]) -> Callable:
+        """Handle every event chosen in the developer console (topic ``*``): ``f(event: Event)``."""
         self._event = f
         return f
 
     def on_callback(self, topic: str) -> Callable:
-        """Handle another callback topic (e.g. card callbacks): ``f(data: dict)``."""
+        """Handle another callback topic (card callbacks: ``cards.CALLBACK_TOPIC``),
+        given its JSON data: ``f(data)``."""
 
-        def register(f: Callable[[dict], object]) -> Callable:
+        def register(f: Callable[[Any], Any]) -> Callable:
             self._callbacks[topic] = f
             return f
 
         return register
 
-    def _subscriptions(self):
-        types = imports().dingtalk_bot_types
+    def subscriptions(self) -> list[tuple[str, str]]:
+        """The subscriptions ``describe`` reports: ``(kind, topic)`` pairs."""
         subs = []
         if self._message is not None:
-            subs.append(types.Subscription(types.FrameKind.CALLBACK, CHATBOT_TOPIC))
-        for topic in self._callbacks:
-            subs.append(types.Subscription(types.FrameKind.CALLBACK, topic))
+            subs.append(("callback", CHATBOT_TOPIC))
+        if self._delegate is not None:
+            subs.append(("callback", DELEGATE_TOPIC))
+        subs.extend(("callback", topic) for topic in self._callbacks)
         if self._event is not None:
-            subs.append(types.Subscription(types.FrameKind.EVENT, "*"))
+            subs.append(("event", "*"))
         return subs
 
-    def _dispatch(self, frame):
-        types = imports().dingtalk_bot_types
-        if frame.kind == types.FrameKind.EVENT and self._event is not None:
-            event_type = dict(frame.headers).get("eventType", "")
-            return self._event(event_type, json.loads(frame.data or "{}"))
-        if frame.topic == CHATBOT_TOPIC and self._message is not None:
-            return self._message(ChatbotMessage.from_json(frame.data))
-        handler = self._callbacks.get(frame.topic)
-        if handler is not None:
-            return handler(json.loads(frame.data or "{}"))
-        return None
+    def dispatch(self, kind: str, topic: str, headers, data: str) -> Any:
+        """Run the handler a frame goes to; its result (``None`` when none does)."""
+        if kind == "event":
+            if self._event is None:
+                return None
+            return self._event(_decoded("malformed JSON", lambda: Event.from_frame(headers, data)))
+        message = {CHATBOT_TOPIC: self._message, DELEGATE_TOPIC: self._delegate}.get(topic)
+        if message is not None:
+            return message(_decoded("malformed chatbot message", lambda: ChatbotMessage.from_json(data)))
+        handler = self._callbacks.get(topic)
+        return None if handler is None else handler(_decoded("malformed JSON", lambda: json_or_empty(data)))
+
+    def run(self, kind: str, topic: str, headers, data: str) -> tuple[str, Any]:
+        """Handle a frame: its outcome as ``(tag, value)``, or ``("error", (case,
+        payload))`` for a failure; the form ``export`` turns into WIT values."""
+        try:
+            return outcome(self.dispatch(kind, topic, headers, data))
+        except HostError as e:
+            return "error", e.case()
+        except Exception as e:  # the handler's own failure, reported as such
+            return "error", ("plugin", f"{type(e).__name__}: {e}")
 
     def export(self) -> type:
         """The class componentize-py exports as the component's world."""
@@ -95,24 +127,42 @@ class Plugin:
         class WitWorld:
             def describe(self):
                 types = imports().dingtalk_bot_types
-                return types.Description(plugin.name, plugin.version, plugin._subscriptions())
+                kinds = {"callback": types.FrameKind.CALLBACK, "event": types.FrameKind.EVENT}
+                subs = [types.Subscription(kinds[k], t) for k, t in plugin.subscriptions()]
+                return types.Description(plugin.name, plugin.version, subs)
 
             def handle(self, frame):
                 from ._wit import Err
 
                 types = imports().dingtalk_bot_types
-                try:
-                    result = plugin._dispatch(frame)
-                except HostError as e:
-                    raise Err(e.value) from None
-                except Err:
-                    raise
-                except Exception as e:  # the handler's own failure, reported as such
-                    raise Err(types.Error_Plugin(f"{type(e).__name__}: {e}")) from None
-                if result is None:
+                kind = "event" if frame.kind == types.FrameKind.EVENT else "callback"
+                tag, value = plugin.run(kind, frame.topic, frame.headers, frame.data)
+                if tag == "error":
+                    raise Err(HostError.from_case(*value).to_wit(types))
+                if tag == "done":
                     return types.Outcome_Done()
-                if isinstance(result, Later):
-                    return types.Outcome_Later(result.reason)
-                return types.Outcome_Response(json.dumps(result, ensure_ascii=False))
+                if tag == "later":
+                    return types.Outcome_Later(value)
+                return types.Outcome_Response(value)
 
         return WitWorld
+
+
+def _decoded(what: str, decode: Callable[[], Any]) -> Any:
+    """A frame's data decoded, or the invalid-argument error every SDK fails it with."""
+    try:
+        return decode()
+    except ValueError as e:  # json.JSONDecodeError is one
+        raise HostError("invalid-argument", f"{what}: {e}") from None
+
+
+def outcome(result: Any) -> tuple[str, Optional[str]]:
+    """A handler's result as the WIT outcome: ``("done", None)``, ``("later",
+    reason)`` or ``("response", json_text)``."""
+    if result is None:
+        return "done", None
+    if isinstance(result, Later):
+        return "later", result.reason
+    if hasattr(result, "to_json"):
+        result = result.to_json()
+    return "response", json.dumps(result, ensure_ascii=False)

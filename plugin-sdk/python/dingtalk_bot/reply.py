@@ -9,10 +9,50 @@ frame it already has.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from ._wit import imports
 from .errors import host_call
 from .message import ChatbotMessage
+
+
+@dataclass(frozen=True)
+class ActionButton:
+    """A button of an action card."""
+
+    title: str
+    action_url: str
+
+
+@dataclass(frozen=True)
+class ActionCardContent:
+    """A markdown card with one full-width button (``single``) or several
+    (``buttons``, stacked when ``vertical``)."""
+
+    title: str
+    text: str
+    single: Optional[ActionButton] = None
+    buttons: list[ActionButton] = field(default_factory=list)
+    vertical: bool = False
+
+
+@dataclass(frozen=True)
+class LinkContent:
+    """A link preview."""
+
+    title: str
+    text: str
+    message_url: str
+    pic_url: str = ""
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """One entry of a feed card."""
+
+    title: str
+    message_url: str
+    pic_url: str = ""
 
 
 @dataclass
@@ -25,10 +65,12 @@ class At:
 
     @staticmethod
     def nobody() -> "At":
+        """Nobody."""
         return At()
 
     @staticmethod
     def users(ids) -> "At":
+        """These users (their staff ids)."""
         return At(user_ids=list(ids))
 
     @staticmethod
@@ -38,6 +80,7 @@ class At:
 
     @staticmethod
     def everyone() -> "At":
+        """Everyone in the group."""
         return At(all=True)
 
     def _wit(self):
@@ -62,3 +105,27 @@ def reply_text(msg: ChatbotMessage, content: str) -> None:
 def reply_markdown(msg: ChatbotMessage, title: str, markdown_text: str) -> None:
     """Reply markdown to ``msg``'s conversation, mentioning its sender."""
     markdown(msg, title, markdown_text, At.sender(msg))
+
+
+def action_card(msg: ChatbotMessage, card: ActionCardContent) -> None:
+    """Reply an action card (one full-width button, or several)."""
+    r = imports().reply
+
+    def button(b: ActionButton):
+        return r.ActionButton(b.title, b.action_url)
+
+    single = None if card.single is None else button(card.single)
+    content = r.ActionCardContent(card.title, card.text, single, [button(b) for b in card.buttons], card.vertical)
+    host_call(r.action_card, content)
+
+
+def link(msg: ChatbotMessage, content: LinkContent) -> None:
+    """Reply a link preview."""
+    r = imports().reply
+    host_call(r.link, r.LinkContent(content.title, content.text, content.message_url, content.pic_url))
+
+
+def feed_card(msg: ChatbotMessage, links: list[FeedLink]) -> None:
+    """Reply a feed card."""
+    r = imports().reply
+    host_call(r.feed_card, [r.FeedLink(x.title, x.message_url, x.pic_url) for x in links])

@@ -1,9 +1,12 @@
-"""Server-sent events, parsed as the bytes arrive (the JavaScript SDK's ``SseParser``).
+"""Server-sent events, parsed as the bytes arrive: one behaviour in every SDK
+(``plugin-sdk/conformance/sse.json``).
 
 Lines end in CR, LF or CRLF (also split across chunks); ``data`` lines of one event
 join with LF; comments (``:``) are skipped; a field without a colon has an empty
 value; one leading space of a value is dropped; an event is dispatched at a blank
-line, and one without data is not.
+line, and one without data is not (nor does its type reach the next); the type
+defaults to ``"message"``; the last id persists; ``finish`` dispatches an event whose
+blank line never came.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from typing import Optional
 
 @dataclass
 class SseEvent:
+    """One event: its type (``"message"`` unless named), data and the last id seen."""
+
     event: str
     data: str
     id: Optional[str] = None
 
 
 class SseParser:
-    """Feed it bytes (``push``), take the finished events."""
+    """Feed it bytes or text (``feed``) as they arrive, take the finished events;
+    ``finish`` when the stream ends."""
 
     def __init__(self):
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -31,7 +37,7 @@ class SseParser:
         self._id: Optional[str] = None
         self._last_was_cr = False
 
-    def push(self, chunk: bytes | str) -> list[SseEvent]:
+    def feed(self, chunk: bytes | str) -> list[SseEvent]:
         text = chunk if isinstance(chunk, str) else self._decoder.decode(chunk)
         if self._last_was_cr and text.startswith("\n"):
             text = text[1:]
@@ -58,7 +64,7 @@ class SseParser:
 
     def finish(self) -> list[SseEvent]:
         """The events still pending when the stream ends without a blank line."""
-        return self.push(self._decoder.decode(b"", final=True) + "\n\n")
+        return self.feed(self._decoder.decode(b"", final=True) + "\n\n")
 
     def _line(self, line: str) -> Optional[SseEvent]:
         if line == "":

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::card::{self, CardInstance, StreamMode};
+use crate::cards::{self, CardInstance, StreamMode};
 use crate::http::{Body, Read, Request, SseParser};
 use crate::{ChatbotMessage, Error, kv, log, reply};
 
@@ -197,8 +197,7 @@ impl ChatClient {
         Ok(ChatStream {
             body: response.into_body(),
             parser: SseParser::default(),
-            text: String::new(),
-            done: false,
+            answer: Answer::default(),
         })
     }
 }
@@ -219,24 +218,24 @@ pub enum Progress {
 pub struct ChatStream {
     body: Body,
     parser: SseParser,
-    text: String,
-    done: bool,
+    answer: Answer,
 }
 
 impl ChatStream {
     /// The answer so far.
     pub fn text(&self) -> &str {
-        &self.text
+        &self.answer.text
     }
 
     /// Read what arrives within `wait` (all of it, when several events are already
     /// there), and say whether the answer grew, stayed, or is complete.
     pub fn poll(&mut self, wait: Duration) -> Result<Progress, ModelError> {
-        if self.done {
+        if self.answer.done {
             return Ok(Progress::Done);
         }
-        let broken = |text: &str, reason: String| ModelError::Broken {
-            partial: text.to_owned(),
+        let answer = &mut self.answer;
+        let broken = |answer: &Answer, reason: String| ModelError::Broken {
+            partial: answer.text.clone(),
             reason,
         };
         let mut grew = false;
@@ -245,8 +244,8 @@ impl ChatStream {
             match self.body.read_within(wait) {
                 Ok(Read::Data(bytes)) => {
                     for event in self.parser.feed(&bytes) {
-                        grew |= self.apply(&event.data).map_err(|r| broken(&self.text, r))?;
-                        if self.done {
+                        grew |= answer.apply(&event.data).map_err(|r| broken(answer, r))?;
+                        if answer.done {
                             return Ok(Progress::Done);
                         }
                     }
@@ -256,20 +255,29 @@ impl ChatStream {
                 Ok(Read::Idle) => return Ok(if grew { Progress::Grew } else { Progress::Idle }),
                 Ok(Read::End) => {
                     if let Some(event) = self.parser.finish() {
-                        self.apply(&event.data).map_err(|r| broken(&self.text, r))?;
+                        answer.apply(&event.data).map_err(|r| broken(answer, r))?;
                     }
-                    if self.done {
+                    if answer.done {
                         return Ok(Progress::Done);
                     }
-                    return Err(broken(&self.text, "the stream ended without [DONE]".into()));
+                    return Err(broken(answer, "the stream ended without [DONE]".into()));
                 }
-                Err(e) => return Err(broken(&self.text, e.reason())),
+                Err(e) => return Err(broken(answer, e.reason())),
             }
         }
     }
+}
 
+/// The answer a stream's events spell out (conformance/chat-stream.json).
+#[derive(Debug, Default)]
+pub(crate) struct Answer {
+    pub(crate) text: String,
+    pub(crate) done: bool,
+}
+
+impl Answer {
     /// Apply one event's data; whether the text grew.
-    fn apply(&mut self, data: &str) -> Result<bool, String> {
+    pub(crate) fn apply(&mut self, data: &str) -> Result<bool, String> {
         if data.trim() == "[DONE]" {
             self.done = true;
             return Ok(false);
@@ -335,7 +343,7 @@ impl AiCard {
         let out_track_id = format!("ai-{}", msg.msg_id);
         let params = json!({"flowStatus": "1", "msgContent": "", "staticMsgContent": ""});
         let state =
-            match card::create_and_deliver(&CardInstance::new(template_id, &out_track_id, &params))
+            match cards::create_and_deliver(&CardInstance::new(template_id, &out_track_id, &params))
             {
                 Ok(()) => CardState::Shown,
                 Err(e) => broken("create and deliver", &e),
@@ -380,7 +388,7 @@ impl AiCard {
         }
         if self.state == CardState::Shown {
             let params = json!({"msgContent": text, "staticMsgContent": "", "flowStatus": "2"});
-            if let Err(e) = card::update_instance(&self.out_track_id, &params, None, true) {
+            if let Err(e) = cards::update_instance(&self.out_track_id, &params, None, true) {
                 self.state = broken("update", &e);
                 return;
             }
@@ -390,7 +398,7 @@ impl AiCard {
             full: true,
             ..StreamMode::default()
         };
-        match card::stream_instance(&self.out_track_id, "msgContent", text, mode) {
+        match cards::stream_instance(&self.out_track_id, "msgContent", text, mode) {
             Ok(()) => {
                 self.shown = text.to_owned();
                 self.updates += 1;
@@ -410,11 +418,11 @@ impl AiCard {
                 finalize: true,
                 failed: false,
             };
-            let done = card::stream_instance(&self.out_track_id, "msgContent", answer, mode)
+            let done = cards::stream_instance(&self.out_track_id, "msgContent", answer, mode)
                 .and_then(|()| {
                     self.updates += 1;
                     let params = json!({"msgContent": answer, "flowStatus": "3"});
-                    card::update_instance(&self.out_track_id, &params, None, true)
+                    cards::update_instance(&self.out_track_id, &params, None, true)
                 });
             match done {
                 Ok(()) => return Ok(Delivered::Card),
@@ -440,7 +448,7 @@ impl AiCard {
             } else {
                 self.shown.clone()
             };
-            if let Err(e) = card::stream_instance(&self.out_track_id, "msgContent", &shown, mode) {
+            if let Err(e) = cards::stream_instance(&self.out_track_id, "msgContent", &shown, mode) {
                 self.state = broken("failed state", &e);
             }
         }
@@ -452,7 +460,7 @@ impl AiCard {
     fn mark_failed(&self) {
         if self.delivered {
             let failed = json!({"flowStatus": "5"});
-            let _ = card::update_instance(&self.out_track_id, &failed, None, true);
+            let _ = cards::update_instance(&self.out_track_id, &failed, None, true);
         }
     }
 }
@@ -588,15 +596,15 @@ impl Memory {
     /// Add one exchange, dropping the oldest past the limit.
     pub fn remember(&self, user: &str, assistant: &str) -> Result<(), Error> {
         let keep = self.turns * 2;
-        kv::update(&self.key, Some(self.ttl), |old: Option<Vec<Message>>| {
+        let remember = |old: Option<Vec<Message>>| {
             let mut all = old.unwrap_or_default();
             all.push(Message::user(user));
             all.push(Message::assistant(assistant));
             let extra = all.len().saturating_sub(keep);
             all.drain(..extra);
             all
-        })
-        .map(drop)
+        };
+        kv::update(&self.key, remember, Some(self.ttl)).map(drop)
     }
 
     /// Forget everything; whether there was anything.

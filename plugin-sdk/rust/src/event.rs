@@ -1,21 +1,16 @@
 //! Events (EVENT frames, topic `*`): the headers that identify them, and the body.
 //!
 //! ```no_run
-//! use dingtalk_bot_sdk::{Description, Error, Event, Frame, Outcome, Plugin, log};
+//! use dingtalk_bot_sdk::{Error, Event, Outcome, Plugin, log};
 //!
-//! struct Audit;
+//! fn plugin() -> Plugin {
+//!     Plugin::new("audit", "0.1.0").on_event(audit)
+//! }
 //!
-//! impl Plugin for Audit {
-//!     fn describe() -> Description {
-//!         Description::new("audit", "0.1.0").events()
-//!     }
-//!
-//!     fn handle(frame: Frame) -> Result<Outcome, Error> {
-//!         let event = Event::from_frame(&frame)?;
-//!         log::info(&format!("{} {}", event.event_type, event.data));
-//!         // `Outcome::Later(..)` would ask DingTalk to push it again.
-//!         Ok(Outcome::Done)
-//!     }
+//! fn audit(event: Event) -> Result<Outcome, Error> {
+//!     log::info(&format!("{} {}", event.event_type, event.data));
+//!     // `Outcome::Later(..)` would ask DingTalk to push it again.
+//!     Ok(Outcome::Done)
 //! }
 //! # fn main() {}
 //! ```
@@ -35,7 +30,7 @@ pub struct Event {
     pub corp_id: String,
     /// When it happened, epoch milliseconds.
     pub born_time: i64,
-    /// The event body; its fields depend on `event_type`.
+    /// The event body; its fields depend on `event_type` (an empty body is `{}`).
     pub data: Value,
 }
 
@@ -48,11 +43,7 @@ impl Event {
             event_id: header("eventId"),
             corp_id: header("eventCorpId"),
             born_time: header("eventBornTime").parse().unwrap_or(0),
-            data: if frame.data.is_empty() {
-                Value::Null
-            } else {
-                frame.json()?
-            },
+            data: crate::frame::json_or_empty(&frame.data)?,
         })
     }
 }

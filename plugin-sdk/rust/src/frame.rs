@@ -1,6 +1,8 @@
 //! Helpers on the pushed [`Frame`].
 
-use crate::{ChatbotMessage, Error, Frame};
+use serde_json::{Map, Value};
+
+use crate::{Error, Frame};
 
 impl Frame {
     /// The value of header `name` (e.g. `eventType`), if the frame has it.
@@ -10,14 +12,12 @@ impl Frame {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
 
-    /// Parse `data` as JSON into any type.
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
-        Ok(serde_json::from_str(&self.data)?)
+/// A frame's `data` as JSON; an empty body is an empty object (in every SDK).
+pub(crate) fn json_or_empty(data: &str) -> Result<Value, Error> {
+    if data.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
     }
-
-    /// Parse `data` as a chatbot message (topic `/v1.0/im/bot/messages/get`).
-    pub fn chatbot_message(&self) -> Result<ChatbotMessage, Error> {
-        self.json()
-    }
+    Ok(serde_json::from_str(data)?)
 }

@@ -18,11 +18,11 @@
 //! let settings: Option<Vec<String>> = kv::get_json("settings:user1")?;
 //!
 //! // Append to a history without losing a concurrent writer's entry.
-//! let history: Vec<String> = kv::update("history:cid123", None, |h: Option<Vec<String>>| {
+//! let history: Vec<String> = kv::update("history:cid123", |h: Option<Vec<String>>| {
 //!     let mut h = h.unwrap_or_default();
 //!     h.push("hello".into());
 //!     h
-//! })?;
+//! }, None)?;
 //! # Ok(())
 //! # }
 //! ```
@@ -87,6 +87,17 @@ pub fn set_many(entries: &[(String, Vec<u8>)], ttl: Option<Duration>) -> Result<
     wit::set_many(entries, ms(ttl))
 }
 
+/// The value at `key` as UTF-8 text, if set (invalid UTF-8 is an invalid-argument
+/// error).
+pub fn get_text(key: &str) -> Result<Option<String>, Error> {
+    get(key)?
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| Error::InvalidArgument(format!("the value at {key:?} is not UTF-8 text")))
+        })
+        .transpose()
+}
+
 /// The JSON value at `key`, if set.
 pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, Error> {
     get(key)?
@@ -149,26 +160,74 @@ impl Iterator for Keys {
 }
 
 /// Read the JSON value at `key`, compute the new one with `f`, and write it only if
-/// nobody wrote in between (retrying up to [`UPDATE_ATTEMPTS`] times); the value
-/// written.
-pub fn update<T, F>(key: &str, ttl: Option<Duration>, mut f: F) -> Result<T, Error>
+/// nobody wrote in between, retrying up to [`UPDATE_ATTEMPTS`] times (then
+/// [`Error::Unavailable`]: the key kept changing); the value written. The same
+/// contract, argument order and bound as `kv.update` in the TypeScript and Python
+/// SDKs.
+pub fn update<T, F>(key: &str, f: F, ttl: Option<Duration>) -> Result<T, Error>
 where
     T: Serialize + DeserializeOwned,
     F: FnMut(Option<T>) -> T,
 {
+    update_in(&mut Host, key, f, ttl)
+}
+
+/// The two operations [`update`] is built on, so the loop can run against a
+/// scripted store in tests.
+pub(crate) trait Cas {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+    fn compare_and_swap(
+        &mut self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, Error>;
+}
+
+/// The host's store.
+struct Host;
+
+impl Cas for Host {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        get(key)
+    }
+
+    fn compare_and_swap(
+        &mut self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<bool, Error> {
+        compare_and_swap(key, expected, value, ttl)
+    }
+}
+
+pub(crate) fn update_in<S, T, F>(
+    store: &mut S,
+    key: &str,
+    mut f: F,
+    ttl: Option<Duration>,
+) -> Result<T, Error>
+where
+    S: Cas,
+    T: Serialize + DeserializeOwned,
+    F: FnMut(Option<T>) -> T,
+{
     for _ in 0..UPDATE_ATTEMPTS {
-        let current = get(key)?;
+        let current = store.get(key)?;
         let parsed = current
             .as_deref()
             .map(serde_json::from_slice::<T>)
             .transpose()?;
         let next = f(parsed);
         let bytes = serde_json::to_vec(&next)?;
-        if compare_and_swap(key, current.as_deref(), &bytes, ttl)? {
+        if store.compare_and_swap(key, current.as_deref(), &bytes, ttl)? {
             return Ok(next);
         }
     }
-    Err(Error::Plugin(format!(
+    Err(Error::Unavailable(format!(
         "{key:?} kept changing: {UPDATE_ATTEMPTS} compare-and-swap attempts failed"
     )))
 }

@@ -6,24 +6,24 @@
 //! frame it was given and the functions of this crate.
 //!
 //! ```no_run
-//! use dingtalk_bot_sdk::{ChatbotMessage, Description, Error, Frame, Outcome, Plugin};
+//! use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, reply_text};
 //!
-//! struct Echo;
-//!
-//! impl Plugin for Echo {
-//!     fn describe() -> Description {
-//!         Description::new("echo", "0.1.0").chatbot_messages()
-//!     }
-//!
-//!     fn handle(frame: Frame) -> Result<Outcome, Error> {
-//!         let msg: ChatbotMessage = frame.chatbot_message()?;
-//!         dingtalk_bot_sdk::reply_text(&msg, &format!("you said: {}", msg.text_content().unwrap_or("")))?;
-//!         Ok(Outcome::Done)
-//!     }
+//! fn plugin() -> Plugin {
+//!     Plugin::new("echo", "0.1.0").on_message(echo)
 //! }
 //!
-//! dingtalk_bot_sdk::export_plugin!(Echo);
+//! fn echo(msg: ChatbotMessage) -> Result<Outcome, Error> {
+//!     reply_text(&msg, &format!("you said: {}", msg.text_content().unwrap_or("")))?;
+//!     Ok(Outcome::Done)
+//! }
+//!
+//! dingtalk_bot_sdk::export_plugin!(plugin);
 //! ```
+//!
+//! The same entry point as the TypeScript and Python SDKs: a [`Plugin`] object with
+//! its handlers registered on it, its subscriptions read off the registrations (so
+//! `describe` cannot list a topic nothing handles). `plugin-sdk/CONCEPTS.md` is the
+//! table of names the three SDKs share.
 //!
 //! Build it with `host build` (a size-tuned `cargo build --release --target
 //! wasm32-wasip2`) and hand the `.wasm` file to `host run`.
@@ -31,7 +31,7 @@
 //! The module layout follows the capabilities (plus [`ai`], helpers for AI assistants
 //! built on them): [`message`] (typed chatbot messages of
 //! every msgtype), [`event`], [`reply`] (session webhook replies: text, markdown,
-//! action cards, links, feed cards), [`media`] (upload, download), [`card`]
+//! action cards, links, feed cards), [`media`] (upload, download), [`cards`]
 //! (StandardCards, card instances, card callbacks), [`messages`] (proactive, needs a
 //! grant), [`openapi`] (any other API, needs a grant), [`http`] (outbound HTTP to
 //! granted origins, streaming, server-sent events), [`kv`] (state that outlives a
@@ -43,12 +43,15 @@
 extern crate self as dingtalk_bot_sdk;
 
 pub mod ai;
-pub mod card;
+pub mod cards;
 pub mod clock;
 pub mod config;
+#[cfg(test)]
+mod conformance;
 mod error;
 pub mod event;
 mod frame;
+mod plugin;
 pub mod http;
 pub mod kv;
 pub mod log;
@@ -81,70 +84,27 @@ pub use bindings::dingtalk::bot::types::{
 };
 pub use event::Event;
 pub use message::ChatbotMessage;
+pub use plugin::{CHATBOT_TOPIC, DELEGATE_TOPIC, Plugin};
 pub use reply::{At, reply_markdown, reply_text};
 
-/// What a plugin implements. Both functions are called in a fresh instance: keep no
-/// state between calls, it would not survive.
-pub trait Plugin {
-    /// Name, version and the (kind, topic) pairs this plugin wants. Called once when
-    /// the host loads the plugin.
-    fn describe() -> Description;
-
-    /// Handle one frame. The returned [`Outcome`] becomes the frame's ACK; an
-    /// [`Error`] becomes an error ACK (code 500) carrying its text.
-    fn handle(frame: Frame) -> Result<Outcome, Error>;
-}
-
-impl Description {
-    /// A plugin called `name` at `version`, subscribed to nothing yet.
-    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            version: version.into(),
-            subscriptions: Vec::new(),
-        }
-    }
-
-    /// Subscribe to CALLBACK frames of `topic`.
-    pub fn callback(mut self, topic: impl Into<String>) -> Self {
-        self.subscriptions.push(Subscription {
-            kind: FrameKind::Callback,
-            topic: topic.into(),
-        });
-        self
-    }
-
-    /// Subscribe to messages sent to the robot (`/v1.0/im/bot/messages/get`).
-    pub fn chatbot_messages(self) -> Self {
-        self.callback(ChatbotMessage::TOPIC)
-    }
-
-    /// Subscribe to every event chosen in the developer console (topic `*`).
-    pub fn events(mut self) -> Self {
-        self.subscriptions.push(Subscription {
-            kind: FrameKind::Event,
-            topic: "*".into(),
-        });
-        self
-    }
-}
-
-/// Export a type implementing [`Plugin`] as this component's `describe` and `handle`.
+/// Export the [`Plugin`] a function builds as this component's `describe` and
+/// `handle`. The function runs once per call (each in a fresh instance), so it
+/// should only register handlers.
 #[macro_export]
 macro_rules! export_plugin {
-    ($plugin:ty) => {
+    ($plugin:path) => {
         const _: () = {
             struct __DingtalkBotExport;
 
             impl $crate::bindings::Guest for __DingtalkBotExport {
                 fn describe() -> $crate::Description {
-                    <$plugin as $crate::Plugin>::describe()
+                    $plugin().describe()
                 }
 
                 fn handle(
                     frame: $crate::Frame,
                 ) -> ::core::result::Result<$crate::Outcome, $crate::Error> {
-                    <$plugin as $crate::Plugin>::handle(frame)
+                    $plugin().handle(frame)
                 }
             }
 

@@ -2,6 +2,11 @@
 
 use crate::bindings::dingtalk::bot::log::{Level, log};
 
+/// Log at trace level (the most detailed).
+pub fn trace(message: &str) {
+    log(Level::Trace, message);
+}
+
 /// Log at debug level.
 pub fn debug(message: &str) {
     log(Level::Debug, message);

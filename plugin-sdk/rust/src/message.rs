@@ -7,38 +7,42 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::Error;
+
 /// A message sent to the robot, 1:1 or in a group where it was @-mentioned.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatbotMessage {
     /// `text`, `picture`, `richText`, `audio`, `video`, `file`, or something newer.
     pub msgtype: String,
-    /// The text, for `msgtype == "text"`. In groups the @robot mention is removed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<TextContent>,
+    /// The text of a text message (DingTalk's `text.content`), as sent; in groups
+    /// the @robot mention is removed and a space often leads. See
+    /// [`ChatbotMessage::text_content`].
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "text_field")]
+    pub text: Option<String>,
     /// The raw `content` of non-text messages; [`ChatbotMessage::body`] types it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<Value>,
     /// Unique message id; the key for de-duplicating re-pushed messages.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub msg_id: String,
     /// When the message was sent, epoch milliseconds.
     #[serde(default, deserialize_with = "number_or_string")]
     pub create_at: i64,
     /// `"1"` for a 1:1 chat, `"2"` for a group.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub conversation_type: String,
     /// The conversation; for groups, its openConversationId.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub conversation_id: String,
     /// The group's name (groups only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_title: Option<String>,
     /// The sender, encrypted (`$:LWCP_v1:$…`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub sender_id: String,
     /// The sender's display name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub sender_nick: String,
     /// The sender's userId in the organisation (internal users only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +54,7 @@ pub struct ChatbotMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_platform: Option<String>,
     /// Where replies to this message go, until [`Self::session_webhook_expired_time`].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub session_webhook: String,
     /// Epoch milliseconds after which the session webhook is refused.
     #[serde(default, deserialize_with = "number_or_string")]
@@ -62,16 +66,20 @@ pub struct ChatbotMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_in_at_list: Option<bool>,
     /// Users mentioned in the message (groups).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub at_users: Vec<AtUser>,
     /// The robot's own user id (`$:LWCP_v1:$…`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub chatbot_user_id: String,
     /// The robot's organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chatbot_corp_id: Option<String>,
     /// The robot's code; the app's client id for internal apps.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub robot_code: String,
     /// The thread; equals the conversation id in 1:1 chats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,19 +88,38 @@ pub struct ChatbotMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosting_context: Option<HostingContext>,
     /// Recent messages of the conversation (delegate topic).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub conversation_msg_context: Vec<ConversationMsg>,
     /// Every field not listed above, exactly as DingTalk sent it.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// `text` of a text message.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TextContent {
-    /// The text; often starts with a space in groups.
-    #[serde(default)]
-    pub content: String,
+/// `text` is `{"content": …}` on the wire and the string itself here (as in the
+/// other SDKs); a round trip gives the wire form back.
+mod text_field {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct TextContent {
+        #[serde(default)]
+        content: Option<String>,
+    }
+
+    pub(super) fn serialize<S: Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        TextContent {
+            content: text.clone(),
+        }
+        .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<TextContent>::deserialize(d)?.and_then(|t| t.content))
+    }
 }
 
 /// One entry of `atUsers`.
@@ -197,15 +224,16 @@ pub enum RichTextItem {
 }
 
 impl ChatbotMessage {
-    /// The callback topic of messages sent to the robot.
-    pub const TOPIC: &'static str = "/v1.0/im/bot/messages/get";
-    /// The callback topic of delegate ("hosted") robot messages.
-    pub const DELEGATE_TOPIC: &'static str = "/v1.0/im/bot/messages/delegate";
+    /// Decode a frame's `data`: a JSON object with a string `msgtype`.
+    pub fn from_json(data: &str) -> Result<Self, Error> {
+        serde_json::from_str(data)
+            .map_err(|e| Error::InvalidArgument(format!("malformed chatbot message: {e}")))
+    }
 
-    /// The text of a text message, untrimmed; `None` for other types.
+    /// The text of a text message, trimmed; `None` for other types.
     pub fn text_content(&self) -> Option<&str> {
         match self.msgtype.as_str() {
-            "text" => self.text.as_ref().map(|t| t.content.as_str()),
+            "text" => self.text.as_deref().map(str::trim),
             _ => None,
         }
     }
@@ -278,6 +306,13 @@ fn as_i64(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// A null is an absent value (message-schema.json).
+fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// DingTalk documents some millisecond fields as strings but sends numbers; take both.

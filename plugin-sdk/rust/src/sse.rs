@@ -4,8 +4,8 @@
 /// One server-sent event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Event {
-    /// Its `event:` type, when given.
-    pub event: Option<String>,
+    /// Its `event:` type; `message` when the stream names none.
+    pub event: String,
     /// Its `data:` lines, joined with `\n`.
     pub data: String,
     /// Its `id:`, when given.
@@ -71,9 +71,11 @@ impl SseParser {
 
     fn line_done(&mut self, line: &str) -> Option<Event> {
         if line.is_empty() {
+            // A blank line ends the event; its type never leaks into the next one.
+            let event = self.event.take();
             let data = self.data.take()?;
             return Some(Event {
-                event: self.event.take(),
+                event: event.unwrap_or_else(|| "message".to_owned()),
                 data,
                 id: self.id.clone(),
             });
@@ -119,7 +121,7 @@ mod tests {
             assert_eq!(all(&[&bytes[..cut], &bytes[cut..]]), whole, "cut at {cut}");
         }
         assert_eq!(whole[0].data, "你好");
-        assert_eq!(whole[1].event.as_deref(), Some("x"));
+        assert_eq!(whole[1].event, "x");
         assert_eq!(whole[1].id.as_deref(), Some("7"));
         assert_eq!(whole[1].data, "a\nb");
     }

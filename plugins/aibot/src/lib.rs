@@ -12,9 +12,7 @@
 use std::time::Duration;
 
 use dingtalk_bot_sdk::ai::{self, AiCard, ChatClient, Memory, MemoryScope, Message, Pacing};
-use dingtalk_bot_sdk::{Description, Error, Frame, Outcome, Plugin, config, log, reply_text};
-
-struct AiBot;
+use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, config, log, reply_text};
 
 fn setting(key: &str, default: &str) -> String {
     config::get(key).unwrap_or_else(|| default.to_owned())
@@ -26,59 +24,56 @@ fn number(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-impl Plugin for AiBot {
-    fn describe() -> Description {
-        Description::new("aibot", env!("CARGO_PKG_VERSION")).chatbot_messages()
-    }
-
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        let msg = frame.chatbot_message()?;
-        let Some(question) = msg.text_content().map(str::trim).filter(|t| !t.is_empty()) else {
-            reply_text(&msg, "I can only read text messages; please ask in words.")?;
-            return Ok(Outcome::Done);
-        };
-        let scope = match setting("memory-scope", "sender").as_str() {
-            "conversation" => MemoryScope::Conversation,
-            _ => MemoryScope::PerSender,
-        };
-        let memory = Memory::new(
-            &msg,
-            scope,
-            number("memory-turns", 10) as usize,
-            Duration::from_secs(number("memory-ttl-minutes", 30) * 60),
-        );
-        if question == "/new" {
-            memory.clear()?;
-            reply_text(
-                &msg,
-                "Memory cleared: your next message starts a new conversation.",
-            )?;
-            return Ok(Outcome::Done);
-        }
-        let mut messages = vec![Message::system(&setting(
-            "system-prompt",
-            "You are a helpful assistant in a DingTalk chat. Answer concisely, in the language of the question.",
-        ))];
-        match memory.load() {
-            Ok(past) => messages.extend(past),
-            Err(e) => log::warn(&format!("answering without memory: {}", e.reason())),
-        }
-        messages.push(Message::user(question));
-        let client = ChatClient::new(
-            &setting("base-url", "https://api.openai.com/v1"),
-            &setting("model", "gpt-4o-mini"),
-        );
-        let card = AiCard::start(&msg, &setting("card-template-id", ai::AI_CARD_TEMPLATE));
-        let pacing = Pacing {
-            interval: Duration::from_millis(number("update-interval-ms", 300)),
-            deadline: Duration::from_millis(number("answer-timeout-ms", 25_000)),
-        };
-        let answer = ai::answer(&msg, card, &client, &messages, pacing)?;
-        if let Some(Err(e)) = answer.map(|a| memory.remember(question, &a)) {
-            log::warn(&format!("the exchange was not remembered: {}", e.reason()));
-        }
-        Ok(Outcome::Done)
-    }
+fn plugin() -> Plugin {
+    Plugin::new("aibot", env!("CARGO_PKG_VERSION")).on_message(ask)
 }
 
-dingtalk_bot_sdk::export_plugin!(AiBot);
+fn ask(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    let Some(question) = msg.text_content().filter(|t| !t.is_empty()) else {
+        reply_text(&msg, "I can only read text messages; please ask in words.")?;
+        return Ok(Outcome::Done);
+    };
+    let scope = match setting("memory-scope", "sender").as_str() {
+        "conversation" => MemoryScope::Conversation,
+        _ => MemoryScope::PerSender,
+    };
+    let memory = Memory::new(
+        &msg,
+        scope,
+        number("memory-turns", 10) as usize,
+        Duration::from_secs(number("memory-ttl-minutes", 30) * 60),
+    );
+    if question == "/new" {
+        memory.clear()?;
+        reply_text(
+            &msg,
+            "Memory cleared: your next message starts a new conversation.",
+        )?;
+        return Ok(Outcome::Done);
+    }
+    let mut messages = vec![Message::system(&setting(
+        "system-prompt",
+        "You are a helpful assistant in a DingTalk chat. Answer concisely, in the language of the question.",
+    ))];
+    match memory.load() {
+        Ok(past) => messages.extend(past),
+        Err(e) => log::warn(&format!("answering without memory: {}", e.reason())),
+    }
+    messages.push(Message::user(question));
+    let client = ChatClient::new(
+        &setting("base-url", "https://api.openai.com/v1"),
+        &setting("model", "gpt-4o-mini"),
+    );
+    let card = AiCard::start(&msg, &setting("card-template-id", ai::AI_CARD_TEMPLATE));
+    let pacing = Pacing {
+        interval: Duration::from_millis(number("update-interval-ms", 300)),
+        deadline: Duration::from_millis(number("answer-timeout-ms", 25_000)),
+    };
+    let answer = ai::answer(&msg, card, &client, &messages, pacing)?;
+    if let Some(Err(e)) = answer.map(|a| memory.remember(question, &a)) {
+        log::warn(&format!("the exchange was not remembered: {}", e.reason()));
+    }
+    Ok(Outcome::Done)
+}
+
+dingtalk_bot_sdk::export_plugin!(plugin);

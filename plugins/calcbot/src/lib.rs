@@ -8,34 +8,27 @@
 
 pub mod eval;
 
-use dingtalk_bot_sdk::{
-    ChatbotMessage, Description, Error, Frame, Outcome, Plugin, log, reply_text,
-};
+use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, log, reply_text};
 
 /// The reply for a non-text message.
 pub const NOT_TEXT_REPLY: &str =
     "I can only do arithmetic on text messages. Try sending something like 2*(3+4).";
 
-struct CalcBot;
-
-impl Plugin for CalcBot {
-    fn describe() -> Description {
-        Description::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).chatbot_messages()
-    }
-
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        let msg: ChatbotMessage = frame.chatbot_message()?;
-        let reply = match msg.text_content() {
-            Some(text) => answer(text),
-            None => NOT_TEXT_REPLY.to_owned(),
-        };
-        log::debug(&reply);
-        reply_text(&msg, &reply)?;
-        Ok(Outcome::Done)
-    }
+fn plugin() -> Plugin {
+    Plugin::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).on_message(calculate)
 }
 
-dingtalk_bot_sdk::export_plugin!(CalcBot);
+fn calculate(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    let reply = match msg.text_content() {
+        Some(text) => answer(text),
+        None => NOT_TEXT_REPLY.to_owned(),
+    };
+    log::debug(&reply);
+    reply_text(&msg, &reply)?;
+    Ok(Outcome::Done)
+}
+
+dingtalk_bot_sdk::export_plugin!(plugin);
 
 /// The whole reply for a text message.
 pub fn answer(text: &str) -> String {

@@ -8,61 +8,48 @@
 
 use std::time::Duration;
 
-use dingtalk_bot_sdk::card::{CardCallback, CardUpdate};
+use dingtalk_bot_sdk::cards::{self, CardCallback, CardUpdate};
 use dingtalk_bot_sdk::media::MediaKind;
-use dingtalk_bot_sdk::{
-    ChatbotMessage, Description, Error, Frame, Outcome, Plugin, card, clock, config, media,
-    reply_text,
-};
+use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, clock, config, media, reply_text};
 use serde_json::{Value, json};
 
 /// The image the updated card shows.
 const IMAGE: &[u8] = include_bytes!("../assets/img.png");
 
-struct CardBot;
-
-impl Plugin for CardBot {
-    fn describe() -> Description {
-        let description =
-            Description::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).chatbot_messages();
-        // Button presses need the card callback topic, which the operator grants
-        // (`topics`); asking for it ungranted would refuse the plugin, so only then.
-        if config::get("button-callbacks").as_deref() == Some("true") {
-            description.callback(CARD_CALLBACK)
-        } else {
-            description
-        }
+fn plugin() -> Plugin {
+    let plugin = Plugin::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).on_message(message);
+    // Button presses need the card callback topic, which the operator grants
+    // (`topics`); asking for it ungranted would refuse the plugin, so only then.
+    if config::get("button-callbacks").as_deref() == Some("true") {
+        plugin.on_callback(cards::CALLBACK_TOPIC, |data| {
+            pressed(&CardCallback::from_data(&data)?)
+        })
+    } else {
+        plugin
     }
+}
 
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        if frame.topic == CARD_CALLBACK {
-            return pressed(&frame.json()?);
-        }
-        let msg: ChatbotMessage = frame.chatbot_message()?;
-        match send_and_update(&msg) {
-            Ok(()) => Ok(Outcome::Done),
-            Err(e) => {
-                reply_text(
-                    &msg,
-                    &format!("cardbot could not update its card: {}", e.reason()),
-                )?;
-                Err(e)
-            }
+fn message(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    match send_and_update(&msg) {
+        Ok(()) => Ok(Outcome::Done),
+        Err(e) => {
+            reply_text(
+                &msg,
+                &format!("cardbot could not update its card: {}", e.reason()),
+            )?;
+            Err(e)
         }
     }
 }
 
-dingtalk_bot_sdk::export_plugin!(CardBot);
-
-/// Where DingTalk sends the presses of its cards' `request` buttons.
-const CARD_CALLBACK: &str = "/v1.0/card/instances/callback";
+dingtalk_bot_sdk::export_plugin!(plugin);
 
 /// The `回传请求` button was pressed: the card says by whom (an update of the card),
 /// and the answer carries it as card data.
 fn pressed(cb: &CardCallback) -> Result<Outcome, Error> {
     let mut card = sample_card();
     card["contents"][0]["text"] = json!(format!("回传请求 pressed by {}", cb.user_id));
-    card::update_standard(&cb.out_track_id, &card)?;
+    cards::update_standard(&cb.out_track_id, &card)?;
     Ok(CardUpdate::new()
         .card_param("pressedBy", &cb.user_id)
         .into_outcome())
@@ -71,7 +58,7 @@ fn pressed(cb: &CardCallback) -> Result<Outcome, Error> {
 fn send_and_update(msg: &ChatbotMessage) -> Result<(), Error> {
     let biz_id = card_biz_id(msg);
     let mut card = sample_card();
-    card::send_standard(&biz_id, &card)?;
+    cards::send_standard(&biz_id, &card)?;
     clock::sleep(Duration::from_secs(1));
     let offset_hours: i64 = config::get("utc-offset-hours")
         .and_then(|v| v.parse().ok())
@@ -81,7 +68,7 @@ fn send_and_update(msg: &ChatbotMessage) -> Result<(), Error> {
         format_time(clock::now_ms(), offset_hours)
     ));
     card["contents"][1]["image"] = json!(media::upload(MediaKind::Image, "image.png", IMAGE)?);
-    card::update_standard(&biz_id, &card)
+    cards::update_standard(&biz_id, &card)
 }
 
 /// The StandardCard of the seed (`INTERACTIVE_CARD_JSON_SAMPLE_1`).

@@ -2,19 +2,12 @@
 //! answers each with `{"cardwatch": true}`. It creates no cards, so a callback for a
 //! card another plugin created must never reach it.
 
-use dingtalk_bot_sdk::{Description, Error, Frame, Outcome, Plugin};
+use dingtalk_bot_sdk::{Outcome, Plugin, cards};
 
-struct CardWatch;
-
-impl Plugin for CardWatch {
-    fn describe() -> Description {
-        Description::new("cardwatch", env!("CARGO_PKG_VERSION"))
-            .callback("/v1.0/card/instances/callback")
-    }
-
-    fn handle(_frame: Frame) -> Result<Outcome, Error> {
+fn plugin() -> Plugin {
+    Plugin::new("cardwatch", env!("CARGO_PKG_VERSION")).on_callback(cards::CALLBACK_TOPIC, |_| {
         Ok(Outcome::Response("{\"cardwatch\":true}".into()))
-    }
+    })
 }
 
-dingtalk_bot_sdk::export_plugin!(CardWatch);
+dingtalk_bot_sdk::export_plugin!(plugin);

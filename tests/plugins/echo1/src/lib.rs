@@ -1,23 +1,18 @@
 //! echo, version 1: replies `v1: <text>`. Both versions call themselves "echo", so
 //! replacing one file with the other is an upgrade of the same plugin.
 
-use dingtalk_bot_sdk::{Description, Error, Frame, Outcome, Plugin, reply_text};
+use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, reply_text};
 
-struct Echo;
-
-impl Plugin for Echo {
-    fn describe() -> Description {
-        Description::new("echo", env!("CARGO_PKG_VERSION")).chatbot_messages()
-    }
-
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        let msg = frame.chatbot_message()?;
-        reply_text(
-            &msg,
-            &format!("v1: {}", msg.text_content().unwrap_or_default()),
-        )?;
-        Ok(Outcome::Done)
-    }
+fn plugin() -> Plugin {
+    Plugin::new("echo", env!("CARGO_PKG_VERSION")).on_message(echo)
 }
 
-dingtalk_bot_sdk::export_plugin!(Echo);
+fn echo(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    reply_text(
+        &msg,
+        &format!("v1: {}", msg.text_content().unwrap_or_default()),
+    )?;
+    Ok(Outcome::Done)
+}
+
+dingtalk_bot_sdk::export_plugin!(plugin);

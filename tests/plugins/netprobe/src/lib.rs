@@ -13,22 +13,17 @@
 //! Every failure is replied as `error: <reason>`, so tests read what the host refused.
 
 use dingtalk_bot_sdk::http::Request;
-use dingtalk_bot_sdk::{ChatbotMessage, Description, Error, Frame, Outcome, Plugin, clock, kv};
+use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, clock, kv};
 use serde_json::json;
 
-struct NetProbe;
+fn plugin() -> Plugin {
+    Plugin::new("netprobe", env!("CARGO_PKG_VERSION")).on_message(message)
+}
 
-impl Plugin for NetProbe {
-    fn describe() -> Description {
-        Description::new("netprobe", env!("CARGO_PKG_VERSION")).chatbot_messages()
-    }
-
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        let msg = frame.chatbot_message()?;
-        let answer = run(&msg).unwrap_or_else(|e| format!("error: {}", e.reason()));
-        dingtalk_bot_sdk::reply_text(&msg, &answer)?;
-        Ok(Outcome::Done)
-    }
+fn message(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    let answer = run(&msg).unwrap_or_else(|e| format!("error: {}", e.reason()));
+    dingtalk_bot_sdk::reply_text(&msg, &answer)?;
+    Ok(Outcome::Done)
 }
 
 fn run(msg: &ChatbotMessage) -> Result<String, Error> {
@@ -112,4 +107,4 @@ fn run(msg: &ChatbotMessage) -> Result<String, Error> {
     }
 }
 
-dingtalk_bot_sdk::export_plugin!(NetProbe);
+dingtalk_bot_sdk::export_plugin!(plugin);

@@ -9,72 +9,61 @@
 //!   named by the text (`instance`, `replies`, `proactive`, `openapi <path>`) or downloads the
 //!   file of a file message, and replies with what happened.
 
-use dingtalk_bot_sdk::card::{self, CardInstance, StreamMode};
+use dingtalk_bot_sdk::cards::{self, CardInstance, StreamMode};
 use dingtalk_bot_sdk::message::MessageBody;
 use dingtalk_bot_sdk::reply::{self, ActionButton, ActionCardContent, FeedLink, LinkContent};
 use dingtalk_bot_sdk::{
-    ChatbotMessage, Description, Error, Frame, FrameKind, Outcome, Plugin, config, media, messages,
-    openapi, reply_text,
+    ChatbotMessage, Error, Event, Outcome, Plugin, config, media, messages, openapi, reply_text,
 };
 use serde_json::{Value, json};
 
-/// The card callback topic.
-const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
-
-struct Probe;
-
-impl Plugin for Probe {
-    fn describe() -> Description {
-        Description::new("probe", env!("CARGO_PKG_VERSION"))
-            .events()
-            .callback(CARD_TOPIC)
-            .callback(ChatbotMessage::DELEGATE_TOPIC)
-    }
-
-    fn handle(frame: Frame) -> Result<Outcome, Error> {
-        let data: Value = frame.json()?;
-        match frame.kind {
-            FrameKind::Event if frame.header("eventType") == Some("fail_me") => {
-                Err(Error::plugin("asked to fail"))
-            }
-            FrameKind::Event if data["later"] == json!(true) => {
-                Ok(Outcome::Later("try again later".into()))
-            }
-            FrameKind::Event if data["reply"] == json!(true) => {
-                // An event carries no session webhook the host would reply to,
-                // whatever its data says: this must be refused.
-                let nobody = reply::At::nobody();
-                dingtalk_bot_sdk::bindings::dingtalk::bot::reply::text("from an event", &nobody)?;
-                Ok(Outcome::Done)
-            }
-            FrameKind::Event => Ok(Outcome::Done),
-            FrameKind::Callback if frame.topic == ChatbotMessage::DELEGATE_TOPIC => {
-                let msg = frame.chatbot_message()?;
-                let answer = match run_command(&msg) {
-                    Ok(text) => format!("ok: {text}"),
-                    Err(e) => format!("error: {}", e.reason()),
-                };
-                reply_text(&msg, &answer)?;
-                Ok(Outcome::Done)
-            }
-            FrameKind::Callback => {
-                let value = data["value"].as_str().unwrap_or_default();
-                if value == "panic" {
-                    panic!("probe panicked on purpose");
-                }
-                let update = json!({
-                    "cardData": {"cardParamMap": {
-                        "echo": value,
-                        "greeting": config::get("greeting").unwrap_or_default(),
-                    }}
-                });
-                Ok(Outcome::Response(update.to_string()))
-            }
-        }
-    }
+fn plugin() -> Plugin {
+    Plugin::new("probe", env!("CARGO_PKG_VERSION"))
+        .on_event(event)
+        .on_callback(cards::CALLBACK_TOPIC, pressed)
+        .on_delegate(message)
 }
 
-dingtalk_bot_sdk::export_plugin!(Probe);
+fn event(event: Event) -> Result<Outcome, Error> {
+    if event.event_type == "fail_me" {
+        return Err(Error::plugin("asked to fail"));
+    }
+    if event.data["later"] == json!(true) {
+        return Ok(Outcome::Later("try again later".into()));
+    }
+    if event.data["reply"] == json!(true) {
+        // An event carries no session webhook the host would reply to, whatever its
+        // data says: this must be refused.
+        let nobody = reply::At::nobody();
+        dingtalk_bot_sdk::bindings::dingtalk::bot::reply::text("from an event", &nobody)?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn pressed(data: Value) -> Result<Outcome, Error> {
+    let value = data["value"].as_str().unwrap_or_default();
+    if value == "panic" {
+        panic!("probe panicked on purpose");
+    }
+    let update = json!({
+        "cardData": {"cardParamMap": {
+            "echo": value,
+            "greeting": config::get("greeting").unwrap_or_default(),
+        }}
+    });
+    Ok(Outcome::Response(update.to_string()))
+}
+
+fn message(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    let answer = match run_command(&msg) {
+        Ok(text) => format!("ok: {text}"),
+        Err(e) => format!("error: {}", e.reason()),
+    };
+    reply_text(&msg, &answer)?;
+    Ok(Outcome::Done)
+}
+
+dingtalk_bot_sdk::export_plugin!(plugin);
 
 fn run_command(msg: &ChatbotMessage) -> Result<String, Error> {
     if let MessageBody::File { download_code, .. } = msg.body() {
@@ -85,12 +74,12 @@ fn run_command(msg: &ChatbotMessage) -> Result<String, Error> {
     let id = format!("o-{}", msg.msg_id);
     match text.split_once(' ').unwrap_or((text, "")) {
         ("instance", _) => {
-            card::create_and_deliver(&CardInstance::new(
+            cards::create_and_deliver(&CardInstance::new(
                 "t.schema",
                 &id,
                 &json!({"n": 1, "s": "x"}),
             ))?;
-            card::update_instance(
+            cards::update_instance(
                 &id,
                 &json!({"s": "y"}),
                 Some(&json!({"u1": {"liked": true}})),
@@ -101,7 +90,7 @@ fn run_command(msg: &ChatbotMessage) -> Result<String, Error> {
                 finalize: true,
                 failed: false,
             };
-            card::stream_instance(&id, "msgContent", "hello", mode)?;
+            cards::stream_instance(&id, "msgContent", "hello", mode)?;
             Ok(id)
         }
         ("replies", _) => {

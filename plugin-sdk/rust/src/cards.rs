@@ -5,25 +5,21 @@
 //! Answering a card callback with new card data:
 //!
 //! ```no_run
-//! use dingtalk_bot_sdk::card::{CardCallback, CardUpdate};
-//! use dingtalk_bot_sdk::{Description, Error, Frame, Outcome, Plugin};
+//! use dingtalk_bot_sdk::cards::{self, CardCallback, CardUpdate};
+//! use dingtalk_bot_sdk::{Error, Outcome, Plugin};
+//! use serde_json::Value;
 //!
-//! struct Likes;
+//! fn plugin() -> Plugin {
+//!     Plugin::new("likes", "0.1.0").on_callback(cards::CALLBACK_TOPIC, pressed)
+//! }
 //!
-//! impl Plugin for Likes {
-//!     fn describe() -> Description {
-//!         Description::new("likes", "0.1.0").callback("/v1.0/card/instances/callback")
-//!     }
-//!
-//!     fn handle(frame: Frame) -> Result<Outcome, Error> {
-//!         let cb: CardCallback = frame.json()?;
-//!         let action = cb.content.card_private_data.params.get("action");
-//!         let liked = action.and_then(|a| a.as_str()) == Some("like");
-//!         Ok(CardUpdate::new()
-//!             .card_param("status", if liked { "liked" } else { "neutral" })
-//!             .private_param("likedByMe", liked)
-//!             .into_outcome())
-//!     }
+//! fn pressed(data: Value) -> Result<Outcome, Error> {
+//!     let cb = CardCallback::from_data(&data)?;
+//!     let liked = cb.params.get("action").and_then(|a| a.as_str()) == Some("like");
+//!     Ok(CardUpdate::new()
+//!         .card_param("status", if liked { "liked" } else { "neutral" })
+//!         .private_param("likedByMe", liked)
+//!         .into_outcome())
 //! }
 //! # fn main() {}
 //! ```
@@ -32,18 +28,17 @@
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), dingtalk_bot_sdk::Error> {
-//! use dingtalk_bot_sdk::card;
+//! use dingtalk_bot_sdk::cards;
 //! let mut c = serde_json::json!({"header": {"title": {"type": "text", "text": "Build"}},
 //!     "contents": [{"type": "text", "text": "running…", "id": "t1"}]});
-//! card::send_standard("build-42", &c)?;
+//! cards::send_standard("build-42", &c)?;
 //! c["contents"][0]["text"] = "passed".into();
-//! card::update_standard("build-42", &c)?;
+//! cards::update_standard("build-42", &c)?;
 //! # Ok(()) }
 //! ```
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::Error;
@@ -133,68 +128,87 @@ pub fn stream_instance(
     wit::stream_instance(out_track_id, key, content, flags)
 }
 
-/// The `data` of a card callback (topic `/v1.0/card/instances/callback`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The topic of card callbacks (a user pressed a button of a card).
+pub const CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
+
+/// The `data` of a card callback, its JSON-string fields decoded and the pressed
+/// action's ids and parameters lifted out of `content.cardPrivateData`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CardCallback {
     /// The card instance's outTrackId.
-    #[serde(default)]
     pub out_track_id: String,
     /// Who pressed.
-    #[serde(default)]
     pub user_id: String,
     /// Their organisation.
-    #[serde(default)]
     pub corp_id: String,
-    /// e.g. `actionCallback`.
-    #[serde(default, rename = "type")]
+    /// e.g. `actionCallback` (the `type` field; `type` is a Rust keyword).
     pub callback_type: String,
     /// e.g. `im`.
-    #[serde(default)]
     pub space_type: String,
     /// The conversation.
-    #[serde(default)]
     pub space_id: String,
-    /// What was pressed, decoded from the `content` JSON string.
-    #[serde(default, deserialize_with = "json_string")]
-    pub content: CardAction,
-    /// The `extension` JSON string, decoded.
-    #[serde(default, deserialize_with = "json_string")]
+    /// Ids of the components pressed.
+    pub action_ids: Vec<String>,
+    /// Their parameters.
+    pub params: Map<String, Value>,
+    /// The `extension` JSON string, decoded (`{}` when empty).
     pub extension: Value,
     /// Every other field, as sent.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// `cardPrivateData` of a callback: which action, with which parameters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CardAction {
-    /// The private data of the press.
-    #[serde(default)]
-    pub card_private_data: CardPrivateData,
+impl CardCallback {
+    /// Decode a callback's data (a JSON object).
+    pub fn from_data(data: &Value) -> Result<Self, Error> {
+        let Value::Object(fields) = data else {
+            return Err(Error::InvalidArgument(
+                "a card callback is a JSON object".into(),
+            ));
+        };
+        let mut extra = fields.clone();
+        let mut text = |key: &str| match extra.remove(key) {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        };
+        let (out_track_id, user_id, corp_id) = (text("outTrackId"), text("userId"), text("corpId"));
+        let (callback_type, space_type, space_id) = (text("type"), text("spaceType"), text("spaceId"));
+        let content = json_field("content", extra.remove("content"))?;
+        let extension = json_field("extension", extra.remove("extension"))?;
+        let private = content.get("cardPrivateData");
+        let action_ids = private
+            .and_then(|p| p.get("actionIds"))
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let params = private
+            .and_then(|p| p.get("params"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self {
+            out_track_id,
+            user_id,
+            corp_id,
+            callback_type,
+            space_type,
+            space_id,
+            action_ids,
+            params,
+            extension,
+            extra,
+        })
+    }
 }
 
-/// The ids and parameters of a pressed action.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CardPrivateData {
-    /// Ids of the components pressed.
-    #[serde(default)]
-    pub action_ids: Vec<String>,
-    /// Their parameters.
-    #[serde(default)]
-    pub params: Map<String, Value>,
-}
-
-fn json_string<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    match Value::deserialize(d)? {
-        Value::String(s) if s.is_empty() => Ok(T::default()),
-        Value::String(s) => serde_json::from_str(&s).map_err(serde::de::Error::custom),
-        Value::Null => Ok(T::default()),
-        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+/// A field DingTalk sends as a JSON string (or, from some senders, already parsed);
+/// empty or missing is `{}`.
+fn json_field(name: &str, value: Option<Value>) -> Result<Value, Error> {
+    match value {
+        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Value::Object(Map::new())),
+        Some(Value::String(s)) => serde_json::from_str(&s)
+            .map_err(|e| Error::InvalidArgument(format!("card callback {name} is not JSON: {e}"))),
+        Some(other) => Ok(other),
     }
 }
 
@@ -242,27 +256,6 @@ impl CardUpdate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_card_callback_decodes_its_json_string_fields() {
-        let data = json!({
-            "extension": "{}",
-            "corpId": "dingxxxx",
-            "spaceType": "im",
-            "userIdType": 1,
-            "type": "actionCallback",
-            "userId": "u1",
-            "content": "{\"cardPrivateData\":{\"actionIds\":[\"btn\"],\"params\":{\"action\":\"like\"}}}",
-            "spaceId": "cid1",
-            "outTrackId": "t1",
-            "value": "{}"
-        });
-        let cb: CardCallback = serde_json::from_value(data).unwrap();
-        assert_eq!(cb.content.card_private_data.action_ids, ["btn"]);
-        assert_eq!(cb.content.card_private_data.params["action"], "like");
-        assert_eq!(cb.out_track_id, "t1");
-        assert_eq!(cb.extra["userIdType"], 1);
-    }
 
     #[test]
     fn card_updates_send_every_value_as_a_string() {

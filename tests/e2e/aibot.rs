@@ -2,9 +2,10 @@
 //! in the right conversation and streamed with growing text, then finished; memory
 //! per conversation and sender, `/new`; every card and model fault ends in exactly
 //! one user-visible answer; the API key reaches only the model server; a slow model
-//! answers once.
+//! answers once. The TypeScript and Python SDKs' `ai` helpers (fixtures `jsai`,
+//! `pyai`) are held to the same answers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use host::secrets::Secrets;
 use host::{PluginConfigs, RunningHost};
 use serde_json::Value;
 use sim::{CardFault, CardRecord, MessageSpec, ModelFault, Sim, answer_to};
-use tests::{Logs, WAIT, connect, host_for, init_logging, plugin};
+use tests::{Logs, WAIT, connect, host_for, init_logging, js_fixture, plugin, python_fixture};
 
 /// The model server's key in these tests; it must appear in no log line.
 const MODEL_KEY: &str = "sk-aibot-e2e-4b1d-never-logged";
@@ -94,6 +95,18 @@ impl Ai {
         key: &str,
         dispatch: DispatchConfig,
     ) -> Self {
+        Self::serving(&plugin("aibot"), config, limits, key, dispatch).await
+    }
+
+    /// `component` (aibot, or another plugin answering the same way) granted the
+    /// simulator's model under `key`.
+    async fn serving(
+        component: &Path,
+        config: &[(&str, &str)],
+        limits: LimitOverrides,
+        key: &str,
+        dispatch: DispatchConfig,
+    ) -> Self {
         init_logging();
         let sim = Sim::builder()
             .model_key(MODEL_KEY)
@@ -105,11 +118,15 @@ impl Ai {
             std::process::id(),
             rand_suffix()
         ));
+        let name = component
+            .file_stem()
+            .expect("a component file")
+            .to_string_lossy();
         let mut configs = PluginConfigs::new();
-        configs.insert("aibot".into(), aibot_settings(&sim, config, limits));
+        configs.insert(name.into_owned(), aibot_settings(&sim, config, limits));
         let store = Arc::new(Embedded::open(&state.join("kv.redb")).expect("store"));
         let builder = host_for(&sim)
-            .plugin(plugin("aibot"))
+            .plugin(component)
             .plugin_configs(configs)
             .egress(Egress::new(Secrets::default().with("model_key", key)))
             .kv(store)
@@ -499,4 +516,81 @@ async fn a_picture_gets_a_polite_text() {
     );
     assert!(ai.sim.model_requests().is_empty());
     ai.stop().await;
+}
+
+/// What aibot's tests hold it to, asked of a plugin written with another SDK's `ai`
+/// helpers: the card streams growing text and finishes, the next question carries
+/// the last exchange, and a model failure fails the card and says so once.
+async fn the_ai_helpers_answer_as_aibot_does(component: &Path) {
+    let ai = Ai::serving(
+        component,
+        &[],
+        LimitOverrides::default(),
+        MODEL_KEY,
+        DispatchConfig::default(),
+    )
+    .await;
+    ai.sim.set_model_delay(Duration::from_millis(40));
+    let answered = ai.ask(MessageSpec::text(QUESTION)).await;
+    assert_eq!(answered.ack.code, 200);
+    assert!(answered.replies.is_empty(), "the card is the answer");
+    assert_eq!(answered.cards[0].action, "instance.createAndDeliver");
+    assert_eq!(answered.cards[0].card["flowStatus"], "1");
+    let streams = answered.streams();
+    let (last, growing) = streams.split_last().expect("streaming updates");
+    assert!(growing.len() >= 2, "{} updates", growing.len());
+    let texts: Vec<&str> = growing
+        .iter()
+        .filter_map(|s| s["content"].as_str())
+        .collect();
+    assert!(
+        texts
+            .windows(2)
+            .all(|p| p[1].starts_with(p[0]) && p[1].len() > p[0].len())
+    );
+    assert_eq!(
+        (last["isFinalize"].clone(), last["content"].clone()),
+        (Value::Bool(true), answer_to(QUESTION).into())
+    );
+    assert_eq!(answered.flow_statuses(), ["2", "3"]);
+
+    ai.ask(MessageSpec::text("second question")).await;
+    let second = ai.sim.model_requests()[1].messages();
+    assert_eq!(
+        &second[1..],
+        [
+            ("user".to_owned(), QUESTION.to_owned()),
+            ("assistant".to_owned(), answer_to(QUESTION)),
+            ("user".to_owned(), "second question".to_owned()),
+        ]
+    );
+
+    ai.sim.set_model_fault(Some(ModelFault::ServerError));
+    let answered = ai.ask(MessageSpec::text("third question")).await;
+    assert_eq!(answered.replies.len(), 1, "one answer");
+    let text = answered.replies[0].text().expect("a text");
+    assert!(
+        text.starts_with("Sorry, ") && text.contains("failed (500)"),
+        "{text}"
+    );
+    assert_eq!(
+        answered.flow_statuses().last(),
+        Some(&"5"),
+        "never left generating"
+    );
+    ai.stop().await;
+}
+
+#[tokio::test]
+async fn the_typescript_ai_helpers_answer_as_aibot_does() {
+    if let Some(jsai) = js_fixture("jsai") {
+        the_ai_helpers_answer_as_aibot_does(&jsai).await;
+    }
+}
+
+#[tokio::test]
+async fn the_python_ai_helpers_answer_as_aibot_does() {
+    if let Some(pyai) = python_fixture("pyai") {
+        the_ai_helpers_answer_as_aibot_does(&pyai).await;
+    }
 }

@@ -27,7 +27,7 @@ async fn malformed_frames_do_not_break_the_connection() {
             r#"{"type":"CALLBACK","headers":{"topic":"/v1.0/im/bot/messages/get","messageId":"bad-json-data"},"data":"{not json"}"#,
             Some((
                 "bad-json-data",
-                "plugin calcbot returned an error: invalid argument: malformed JSON",
+                "plugin calcbot returned an error: invalid argument: malformed chatbot message",
             )),
         ),
     ];

@@ -367,7 +367,11 @@ fn readme(name: &str, lang: Lang) -> String {
         Lang::Rust => ("src/lib.rs", "`reply_for` in src/lib.rs", "cargo test"),
         Lang::Ts => ("src/index.ts", "src/reply.ts", "npm install && npm test"),
         Lang::Js => ("src/index.js", "src/reply.js", "npm test"),
-        Lang::Python => ("app.py", "`reply_for` in app.py", "python3 -m unittest discover -s tests"),
+        Lang::Python => (
+            "app.py",
+            "`reply_for` in app.py",
+            "python3 -m unittest discover -s tests",
+        ),
     };
     format!(
         "# {name}\n\n\
@@ -450,6 +454,42 @@ mod tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_language_gets_the_same_example_and_the_same_test() {
+        let file = |files: &[(&str, &str)], name: &str| {
+            files
+                .iter()
+                .find(|(f, _)| *f == name)
+                .expect(name)
+                .1
+                .to_owned()
+        };
+        let languages = [
+            ("rust", LIB.to_owned(), LIB.to_owned()),
+            (
+                "ts",
+                file(TS_FILES, "src/reply.ts"),
+                file(TS_FILES, "test/reply.test.ts"),
+            ),
+            (
+                "js",
+                file(JS_FILES, "src/reply.js"),
+                file(JS_FILES, "test/reply.test.js"),
+            ),
+            ("python", APP_PY.to_owned(), TEST_APP_PY.to_owned()),
+        ];
+        for (lang, logic, test) in languages {
+            for answer in ["you said: ", "send me some text"] {
+                assert!(logic.contains(answer), "{lang}: {answer}");
+            }
+            let sentence = test.replace('_', " ");
+            assert!(
+                sentence.contains("text is echoed and anything else gets a hint"),
+                "{lang}: the test's name"
+            );
+        }
+    }
 
     #[test]
     fn every_language_gets_a_readme_with_the_same_sections() {

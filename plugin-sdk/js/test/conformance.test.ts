@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 
 import type { Frame, Error as WitError } from "dingtalk:bot/types@0.3.0";
 
@@ -15,10 +16,11 @@ import { Later, Plugin } from "../src/plugin.js";
 import { SseParser } from "../src/sse.js";
 import { UPDATE_ATTEMPTS, updateIn } from "../src/update.js";
 
-// Compiled to plugin-sdk/js/.test-build/test/: the repository is four folders up.
-const repository = new URL("../../../../", import.meta.url);
+// The compiled tests may live anywhere (the host's runner puts them under the target
+// folder); `npm test` and the runner both start node in plugin-sdk/js.
+const conformance = new URL("../conformance/", pathToFileURL(`${process.cwd()}/`));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const vectors = (name: string): any => JSON.parse(readFileSync(new URL(`plugin-sdk/conformance/${name}`, repository), "utf8"));
+const vectors = (name: string): any => JSON.parse(readFileSync(new URL(name, conformance), "utf8"));
 
 /** Absent optional values as the vectors write them. */
 const orNull = (v: unknown) => (v === undefined ? null : v);

@@ -18,7 +18,7 @@
 //! use std::time::Duration;
 //! use dingtalk_bot_sdk::ai::{self, AiCard, ChatClient, Memory, MemoryScope, Message};
 //! # fn handle(msg: &dingtalk_bot_sdk::ChatbotMessage) -> Result<(), dingtalk_bot_sdk::Error> {
-//! let memory = Memory::new(msg, MemoryScope::PerSender, 10, Duration::from_secs(1800));
+//! let memory = Memory::new(msg, MemoryScope::Sender, 10, Duration::from_secs(1800));
 //! let mut messages = vec![Message::system("You are a helpful assistant.")];
 //! messages.extend(memory.load()?);
 //! messages.push(Message::user(msg.text_content().unwrap_or_default()));
@@ -342,12 +342,14 @@ impl AiCard {
     pub fn start(msg: &ChatbotMessage, template_id: &str) -> Self {
         let out_track_id = format!("ai-{}", msg.msg_id);
         let params = json!({"flowStatus": "1", "msgContent": "", "staticMsgContent": ""});
-        let state =
-            match cards::create_and_deliver(&CardInstance::new(template_id, &out_track_id, &params))
-            {
-                Ok(()) => CardState::Shown,
-                Err(e) => broken("create and deliver", &e),
-            };
+        let state = match cards::create_and_deliver(&CardInstance::new(
+            template_id,
+            &out_track_id,
+            &params,
+        )) {
+            Ok(()) => CardState::Shown,
+            Err(e) => broken("create and deliver", &e),
+        };
         Self {
             out_track_id,
             delivered: state == CardState::Shown,
@@ -556,7 +558,7 @@ fn title(answer: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemoryScope {
     /// Each member of a group has their own (1:1 chats are per conversation anyway).
-    PerSender,
+    Sender,
     /// A group shares one.
     Conversation,
 }
@@ -580,7 +582,7 @@ impl Memory {
             .clone()
             .unwrap_or_else(|| msg.sender_id.clone());
         let key = match (msg.is_group(), scope) {
-            (true, MemoryScope::PerSender) => {
+            (true, MemoryScope::Sender) => {
                 format!("memory:{}:{}", msg.conversation_id, sender)
             }
             _ => format!("memory:{}", msg.conversation_id),

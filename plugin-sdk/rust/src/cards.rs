@@ -171,14 +171,19 @@ impl CardCallback {
             _ => String::new(),
         };
         let (out_track_id, user_id, corp_id) = (text("outTrackId"), text("userId"), text("corpId"));
-        let (callback_type, space_type, space_id) = (text("type"), text("spaceType"), text("spaceId"));
+        let (callback_type, space_type, space_id) =
+            (text("type"), text("spaceType"), text("spaceId"));
         let content = json_field("content", extra.remove("content"))?;
         let extension = json_field("extension", extra.remove("extension"))?;
         let private = content.get("cardPrivateData");
         let action_ids = private
             .and_then(|p| p.get("actionIds"))
             .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let params = private
             .and_then(|p| p.get("params"))

@@ -112,8 +112,16 @@ fn every_message_vector_decodes_to_its_fields_body_and_extras() {
         let msg = ChatbotMessage::from_json(&data).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(fields(&msg, &schema), case["fields"], "{name}: fields");
         assert_eq!(body(&msg), case["body"], "{name}: body");
-        assert_eq!(Value::Object(msg.extra.clone()), case["extra"], "{name}: extra");
-        assert_eq!(json!(msg.text_content()), case["textContent"], "{name}: text");
+        assert_eq!(
+            Value::Object(msg.extra.clone()),
+            case["extra"],
+            "{name}: extra"
+        );
+        assert_eq!(
+            json!(msg.text_content()),
+            case["textContent"],
+            "{name}: text"
+        );
         assert_eq!(json!(msg.is_group()), case["isGroup"], "{name}: group");
     }
     for case in cases(&all, "invalid") {
@@ -168,7 +176,11 @@ fn every_sse_stream_gives_its_events_however_it_is_split() {
             .collect();
         assert_eq!(parse(&[bytes]), want, "{name}: whole");
         for cut in 0..=bytes.len() {
-            assert_eq!(parse(&[&bytes[..cut], &bytes[cut..]]), want, "{name}: cut at {cut}");
+            assert_eq!(
+                parse(&[&bytes[..cut], &bytes[cut..]]),
+                want,
+                "{name}: cut at {cut}"
+            );
         }
         let single: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(parse(&single), want, "{name}: byte by byte");
@@ -190,7 +202,11 @@ fn every_card_callback_vector_decodes_and_updates_send_strings() {
     }
     for case in cases(&all, "invalid") {
         let refused = CardCallback::from_data(&case["data"]);
-        assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{}", case["name"]);
+        assert!(
+            matches!(refused, Err(Error::InvalidArgument(_))),
+            "{}",
+            case["name"]
+        );
     }
     let updates = &all["updates"];
     let mut update = CardUpdate::new();
@@ -249,7 +265,8 @@ fn kv_update_keeps_every_concurrent_write_and_gives_up_after_its_bound() {
         let name = case["name"].as_str().unwrap();
         let ttl = case["ttl_ms"].as_u64().map(Duration::from_millis);
         let mut store = Scripted {
-            value: (!case["initial"].is_null()).then(|| serde_json::to_vec(&case["initial"]).unwrap()),
+            value: (!case["initial"].is_null())
+                .then(|| serde_json::to_vec(&case["initial"]).unwrap()),
             writes: cases(case, "writes").to_vec(),
             attempts: 0,
             ttls: Vec::new(),
@@ -271,7 +288,10 @@ fn kv_update_keeps_every_concurrent_write_and_gives_up_after_its_bound() {
         let stored: Value = serde_json::from_slice(store.value.as_deref().unwrap()).unwrap();
         assert_eq!(stored, case["stored"], "{name}: stored");
         assert_eq!(json!(store.attempts), case["attempts"], "{name}: attempts");
-        assert!(store.ttls.iter().all(|t| *t == ttl), "{name}: ttl on every swap");
+        assert!(
+            store.ttls.iter().all(|t| *t == ttl),
+            "{name}: ttl on every swap"
+        );
     }
 }
 
@@ -332,7 +352,10 @@ fn handler_results_and_host_errors_become_the_shared_outcomes() {
                 Outcome::Done
             })
         };
-        let got = match Plugin::new("p", "1").on_callback("/t", outcome).handle(callback("{}")) {
+        let got = match Plugin::new("p", "1")
+            .on_callback("/t", outcome)
+            .handle(callback("{}"))
+        {
             Ok(Outcome::Done) => json!({"tag": "done"}),
             Ok(Outcome::Response(text)) => {
                 json!({"tag": "response", "val": serde_json::from_str::<Value>(&text).unwrap()})
@@ -343,12 +366,21 @@ fn handler_results_and_host_errors_become_the_shared_outcomes() {
         assert_eq!(got, case["outcome"], "{case}");
     }
     // Rust has no exceptions: what it returns is what the ACK carries.
-    for case in cases(&all, "failures").iter().filter(|c| c["raises"].get("host").is_some()) {
+    for case in cases(&all, "failures")
+        .iter()
+        .filter(|c| c["raises"].get("host").is_some())
+    {
         let error = wit_error(&case["raises"]["host"]);
         let fail = move |_: Value| -> Result<Outcome, Error> { Err(error.clone()) };
-        let got = Plugin::new("p", "1").on_callback("/t", fail).handle(callback("{}"));
+        let got = Plugin::new("p", "1")
+            .on_callback("/t", fail)
+            .handle(callback("{}"));
         let (got, want) = (got.unwrap_err(), wit_error(&case["error"]));
-        assert_eq!((got.kind(), got.reason()), (want.kind(), want.reason()), "{case}");
+        assert_eq!(
+            (got.kind(), got.reason()),
+            (want.kind(), want.reason()),
+            "{case}"
+        );
     }
 }
 
@@ -364,7 +396,11 @@ fn a_frame_whose_data_does_not_decode_fails_as_an_invalid_argument_before_any_ha
         .on_callback("/t", ran);
     for case in cases(&vectors("outcomes.json"), "undecodable") {
         let frame = Frame {
-            kind: if case["kind"] == "event" { FrameKind::Event } else { FrameKind::Callback },
+            kind: if case["kind"] == "event" {
+                FrameKind::Event
+            } else {
+                FrameKind::Callback
+            },
             topic: case["topic"].as_str().unwrap().into(),
             message_id: "m".into(),
             headers: vec![],
@@ -373,7 +409,12 @@ fn a_frame_whose_data_does_not_decode_fails_as_an_invalid_argument_before_any_ha
         let e = plugin.handle(frame).unwrap_err();
         assert_eq!(e.kind(), case["error"], "{}", case["name"]);
         let starts = case["reason_starts"].as_str().unwrap();
-        assert!(e.reason().starts_with(starts), "{}: {}", case["name"], e.reason());
+        assert!(
+            e.reason().starts_with(starts),
+            "{}: {}",
+            case["name"],
+            e.reason()
+        );
     }
 }
 
@@ -412,7 +453,10 @@ fn every_chat_stream_vector_spells_its_answer() {
         assert_eq!(answer.text, case["text"].as_str().unwrap(), "{name}");
         assert_eq!(json!(answer.done), case["done"], "{name}");
         match case["error"].as_str() {
-            Some(want) => assert!(error.as_deref().unwrap_or("").contains(want), "{name}: {error:?}"),
+            Some(want) => assert!(
+                error.as_deref().unwrap_or("").contains(want),
+                "{name}: {error:?}"
+            ),
             None => assert_eq!(error, None, "{name}"),
         }
     }
@@ -427,5 +471,8 @@ fn the_wit_package_and_the_three_sdks_carry_one_version() {
     let js: Value = serde_json::from_str(&read("plugin-sdk/js/package.json")).unwrap();
     assert_eq!(js["version"], version, "plugin-sdk/js/package.json");
     let py = read("plugin-sdk/python/pyproject.toml");
-    assert!(py.contains(&format!("version = \"{version}\"")), "plugin-sdk/python/pyproject.toml");
+    assert!(
+        py.contains(&format!("version = \"{version}\"")),
+        "plugin-sdk/python/pyproject.toml"
+    );
 }

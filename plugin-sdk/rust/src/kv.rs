@@ -92,8 +92,9 @@ pub fn set_many(entries: &[(String, Vec<u8>)], ttl: Option<Duration>) -> Result<
 pub fn get_text(key: &str) -> Result<Option<String>, Error> {
     get(key)?
         .map(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|_| Error::InvalidArgument(format!("the value at {key:?} is not UTF-8 text")))
+            String::from_utf8(bytes).map_err(|_| {
+                Error::InvalidArgument(format!("the value at {key:?} is not UTF-8 text"))
+            })
         })
         .transpose()
 }

@@ -51,7 +51,6 @@ mod conformance;
 mod error;
 pub mod event;
 mod frame;
-mod plugin;
 pub mod http;
 pub mod kv;
 pub mod log;
@@ -59,6 +58,7 @@ pub mod media;
 pub mod message;
 pub mod messages;
 pub mod openapi;
+mod plugin;
 pub mod reply;
 pub mod sse;
 

@@ -10,9 +10,7 @@
 
 use serde_json::Value;
 
-use crate::{
-    ChatbotMessage, Description, Error, Event, Frame, FrameKind, Outcome, Subscription,
-};
+use crate::{ChatbotMessage, Description, Error, Event, Frame, FrameKind, Outcome, Subscription};
 
 /// The topic of messages sent to the robot.
 pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";

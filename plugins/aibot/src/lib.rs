@@ -35,7 +35,7 @@ fn ask(msg: ChatbotMessage) -> Result<Outcome, Error> {
     };
     let scope = match setting("memory-scope", "sender").as_str() {
         "conversation" => MemoryScope::Conversation,
-        _ => MemoryScope::PerSender,
+        _ => MemoryScope::Sender,
     };
     let memory = Memory::new(
         &msg,

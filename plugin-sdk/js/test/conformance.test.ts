@@ -18,7 +18,8 @@ import { UPDATE_ATTEMPTS, updateIn } from "../src/update.js";
 
 // The compiled tests may live anywhere (the host's runner puts them under the target
 // folder); `npm test` and the runner both start node in plugin-sdk/js.
-const conformance = new URL("../conformance/", pathToFileURL(`${process.cwd()}/`));
+const repository = new URL("../../", pathToFileURL(`${process.cwd()}/`));
+const conformance = new URL("plugin-sdk/conformance/", repository);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const vectors = (name: string): any => JSON.parse(readFileSync(new URL(name, conformance), "utf8"));
 

@@ -10,11 +10,21 @@ try:
     from componentize_py_types import Err
     from wit_world import imports as _imports
 
-    # Submodules nothing else imports: loaded here, so they are attributes of
-    # `imports` (and part of the snapshot).
+    # Every submodule the SDK reaches as an attribute of `imports`: a submodule is
+    # one only once imported (and importing it here puts it in the snapshot).
+    import wit_world.imports.cards  # noqa: F401
+    import wit_world.imports.clock  # noqa: F401
+    import wit_world.imports.config  # noqa: F401
+    import wit_world.imports.dingtalk_bot_types  # noqa: F401
+    import wit_world.imports.kv  # noqa: F401
+    import wit_world.imports.log  # noqa: F401
+    import wit_world.imports.media  # noqa: F401
+    import wit_world.imports.messages  # noqa: F401
     import wit_world.imports.monotonic_clock  # noqa: F401
+    import wit_world.imports.openapi  # noqa: F401
     import wit_world.imports.outgoing_handler  # noqa: F401
     import wit_world.imports.poll  # noqa: F401
+    import wit_world.imports.reply  # noqa: F401
     import wit_world.imports.streams  # noqa: F401
     import wit_world.imports.wasi_http_types  # noqa: F401
 except ImportError:  # outside a component

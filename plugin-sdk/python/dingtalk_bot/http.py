@@ -51,12 +51,34 @@ def _failure(code) -> HostError:
 
 @dataclass
 class Response:
-    """An answer whose body is read as it arrives (once)."""
+    """An answer whose body is read as it arrives (once).
+
+    Its body stream is a child of its body: the host traps an instance that drops
+    the body first, so ``close`` (also run when the response is collected, and by
+    ``with``) drops them child first."""
 
     status: int
     headers: list[tuple[str, bytes]]
     _body: object
     _stream: object
+
+    def close(self) -> None:
+        """Let go of the body (reading it after this fails)."""
+        stream, body = self._stream, self._body
+        self._stream = self._body = None
+        if stream is not None:
+            stream.__exit__(None, None, None)
+        if body is not None:
+            body.__exit__(None, None, None)
+
+    def __enter__(self) -> "Response":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     def header(self, name: str) -> Optional[str]:
         """The first value of header ``name`` (any case), as text."""
@@ -69,6 +91,8 @@ class Response:
     def chunks(self, size: int = _CHUNK) -> Iterator[bytes]:
         """The body, a chunk at a time, as the origin sends it."""
         streams = imports().streams
+        if self._stream is None:
+            raise HostError("invalid-argument", "the response was closed")
         while True:
             try:
                 chunk = self._stream.blocking_read(size)

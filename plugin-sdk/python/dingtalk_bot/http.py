@@ -80,6 +80,12 @@ class Response:
     def __del__(self) -> None:
         self.close()
 
+    def _open(self):
+        """The body stream, unless the response was closed."""
+        if self._stream is None:
+            raise HostError("invalid-argument", "the response was closed")
+        return self._stream
+
     def header(self, name: str) -> Optional[str]:
         """The first value of header ``name`` (any case), as text."""
         name = name.lower()
@@ -90,12 +96,11 @@ class Response:
 
     def chunks(self, size: int = _CHUNK) -> Iterator[bytes]:
         """The body, a chunk at a time, as the origin sends it."""
+        self._open()
         streams = imports().streams
-        if self._stream is None:
-            raise HostError("invalid-argument", "the response was closed")
         while True:
             try:
-                chunk = self._stream.blocking_read(size)
+                chunk = self._open().blocking_read(size)
             except Exception as e:  # componentize-py's Err(stream-error)
                 if isinstance(getattr(e, "value", None), streams.StreamError_Closed):
                     return
@@ -107,8 +112,9 @@ class Response:
         """The next chunk if one arrives within ``wait_ms``: the bytes, ``b""`` when
         the body ended, ``None`` when nothing arrived in time (so a caller can do
         something else on time while a slow server thinks)."""
+        stream = self._open()
         i = imports()
-        with self._stream.subscribe() as readable, i.monotonic_clock.subscribe_duration(max(0, wait_ms) * 1_000_000) as timer:
+        with stream.subscribe() as readable, i.monotonic_clock.subscribe_duration(max(0, wait_ms) * 1_000_000) as timer:
             ready = 0 in i.poll.poll([readable, timer])
         if not ready:
             return None

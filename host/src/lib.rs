@@ -300,8 +300,13 @@ impl HostBuilder {
         }
         let lease = self.dispatch.dedup_lease;
         let ttl = self.dispatch.dedup_ttl;
-        let mut dispatcher = Dispatcher::new(plugins, self.dispatch, runtime.card_owners())
-            .with_metrics(self.metrics.clone());
+        let mut dispatcher = Dispatcher::new(
+            plugins,
+            self.dispatch,
+            runtime.card_owners(),
+            runtime.tool_board(),
+        )
+        .with_metrics(self.metrics.clone());
         if let Some(table) = self.dedup {
             dispatcher = dispatcher.with_dedup(table);
         }

@@ -34,6 +34,33 @@ pub enum ModelFault {
     SlowFirstByte(Duration),
 }
 
+/// How the model endpoint streams tool calls: the dialects real servers speak
+/// (ai-agents.md 3.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// Each call opens with id and name at its own `index`, arguments follow in
+    /// pieces; `finish_reason: "tool_calls"`.
+    #[default]
+    OpenAi,
+    /// Every call whole in one delta, all at `index: 0`; `finish_reason: "stop"`.
+    Ollama,
+    /// `{id, name}` and `{id, arguments}` in separate chunks; one call only unless the
+    /// request sets `parallel_tool_calls: true`.
+    Qwen,
+    /// Thinking mode: `reasoning_content` before every answer, and HTTP 400 unless
+    /// every earlier assistant tool turn sends its `reasoning_content` back.
+    DeepSeek,
+}
+
+/// What the model answers to one request that offers tools (a test's script).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelTurn {
+    /// Call these functions (model-facing name, arguments), in parallel.
+    Call(Vec<(String, Value)>),
+    /// Answer with this text.
+    Text(String),
+}
+
 /// One request the model endpoint received.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelRequest {
@@ -68,6 +95,8 @@ pub(crate) struct ModelState {
     pub chunk_delay: Duration,
     pub fault: Option<ModelFault>,
     pub requests: Vec<ModelRequest>,
+    pub dialect: Dialect,
+    pub script: std::collections::VecDeque<ModelTurn>,
 }
 
 impl Default for ModelState {
@@ -76,6 +105,8 @@ impl Default for ModelState {
             chunk_delay: Duration::from_millis(10),
             fault: None,
             requests: Vec::new(),
+            dialect: Dialect::default(),
+            script: std::collections::VecDeque::new(),
         }
     }
 }

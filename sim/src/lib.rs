@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use builder::SimBuilder;
-pub use knobs::{CardFault, ModelFault, ModelRequest};
+pub use knobs::{CardFault, Dialect, ModelFault, ModelRequest, ModelTurn};
 pub use message::{CHATBOT_TOPIC, MAX_SIZED_FILE, MessageSpec};
 pub use model::answer_to;
 pub use state::{
@@ -354,6 +354,18 @@ impl Sim {
     /// The wait between two streamed chunks of the model's answer. Default 10 ms.
     pub fn set_model_delay(&self, delay: Duration) {
         self.inner.lock().model.chunk_delay = delay;
+    }
+
+    /// Stream tool calls in this dialect from now on. Default OpenAI's.
+    pub fn set_model_dialect(&self, dialect: Dialect) {
+        self.inner.lock().model.dialect = dialect;
+    }
+
+    /// Answer the next requests that offer tools with these turns, in order (after
+    /// them, the default rule: a user message naming an offered function followed by
+    /// a JSON object calls it; after tool results, `Tool said: <results>`).
+    pub fn script_model(&self, turns: impl IntoIterator<Item = ModelTurn>) {
+        self.inner.lock().model.script.extend(turns);
     }
 
     /// Every request the model endpoint received.

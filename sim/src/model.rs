@@ -9,6 +9,13 @@
 //! `Authorization: Bearer <key>` must carry the sim's model key (401 otherwise).
 //! Fault knobs: 429 with `Retry-After`, 500, a stream that breaks halfway, a slow
 //! first byte.
+//!
+//! A request that offers `tools` is answered by the test's script
+//! ([`ModelTurn`]) or, without one, by a rule: a last user message naming an offered
+//! function followed by a JSON object calls it (several such, in parallel); after
+//! tool results the answer is `Tool said: <results>`. Tool calls are streamed in the
+//! configured [`Dialect`], and every stream ends with a usage chunk
+//! (`prompt_tokens` 10 per message, `completion_tokens` 5 per call or word).
 
 use std::sync::Arc;
 
@@ -21,7 +28,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::knobs::{ModelFault, ModelRequest};
+use crate::knobs::{Dialect, ModelFault, ModelRequest, ModelTurn};
 use crate::state::Inner;
 
 type Shared = Arc<Inner>;
@@ -63,13 +70,24 @@ async fn completions(
     let authorized = headers
         .get(header::AUTHORIZATION)
         .is_some_and(|v| v.as_bytes() == expected.as_bytes());
-    let (delay, fault) = {
+    let offers_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let (delay, fault, dialect, scripted) = {
         let mut s = inner.lock();
         s.model.requests.push(ModelRequest {
             body: body.clone(),
             authorized,
         });
-        (s.model.chunk_delay, s.model.fault)
+        let scripted = if offers_tools && authorized {
+            s.model.script.pop_front()
+        } else {
+            None
+        };
+        (
+            s.model.chunk_delay,
+            s.model.fault,
+            s.model.dialect,
+            scripted,
+        )
     };
     inner.bump();
     if !authorized {
@@ -100,6 +118,17 @@ async fn completions(
         Some(ModelFault::SlowFirstByte(wait)) => tokio::time::sleep(wait).await,
         _ => {}
     }
+    if offers_tools {
+        if dialect == Dialect::DeepSeek && lacks_reasoning(&body) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "The `reasoning_content` in the thinking mode must be passed back to the API.",
+            );
+        }
+        let turn = scripted.unwrap_or_else(|| default_turn(&body));
+        return stream(tool_items(&body, dialect, turn), delay, None);
+    }
     let last = body["messages"]
         .as_array()
         .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
@@ -127,7 +156,7 @@ async fn completions(
             }
         })
         .collect();
-    let break_at = (fault == Some(ModelFault::BreakHalfway)).then_some(words.len() / 2);
+    let break_at = (fault == Some(ModelFault::BreakHalfway)).then_some(words.len() / 2 + 3);
     let mut head = vec![
         ": keep-alive\n\n".to_owned(),
         chunk(json!({"role": "assistant", "content": ""}), None),
@@ -148,12 +177,17 @@ async fn completions(
         "data: [DONE]\n\n".to_owned(),
     ];
     let items: Vec<String> = head.into_iter().chain(tail).collect();
+    // The comment, role and reasoning chunks come first; break after half the words.
+    stream(items, delay, break_at)
+}
+
+/// `items` as an event stream, `delay` between them, broken before item `break_at`.
+fn stream(items: Vec<String>, delay: std::time::Duration, break_at: Option<usize>) -> Response {
     let end = items.len();
     let stream = futures_util::stream::unfold(0usize, move |i| {
         let item = items.get(i).cloned();
         async move {
-            // The comment, role and reasoning chunks come first; break after half the words.
-            if break_at.is_some_and(|b| i == b + 3) {
+            if break_at == Some(i) {
                 return Some((Err(std::io::Error::other("the model stream broke")), end));
             }
             let item = item?;
@@ -168,4 +202,141 @@ async fn completions(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// Whether an assistant tool turn of the request lacks its `reasoning_content`.
+fn lacks_reasoning(body: &Value) -> bool {
+    body["messages"].as_array().is_some_and(|m| {
+        m.iter().any(|m| {
+            m["role"] == "assistant"
+                && m.get("tool_calls").is_some()
+                && !m.get("reasoning_content").is_some_and(Value::is_string)
+        })
+    })
+}
+
+/// The unscripted answer to a request offering tools.
+fn default_turn(body: &Value) -> ModelTurn {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let results: Vec<String> = messages
+        .iter()
+        .rev()
+        .take_while(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if !results.is_empty() {
+        let results: Vec<String> = results.into_iter().rev().collect();
+        return ModelTurn::Text(format!("Tool said: {}", results.join(" | ")));
+    }
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    let names: Vec<&str> = body["tools"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut calls = Vec::new();
+    for (at, _) in last.match_indices(|c: char| c.is_ascii_alphanumeric()) {
+        if at > 0 && last.as_bytes()[at - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let rest = &last[at..];
+        let Some(name) = names.iter().find(|n| {
+            rest.strip_prefix(**n)
+                .is_some_and(|after| after.trim_start().starts_with('{'))
+        }) else {
+            continue;
+        };
+        let after = rest[name.len()..].trim_start();
+        let mut args = serde_json::Deserializer::from_str(after).into_iter::<Value>();
+        if let Some(Ok(v @ Value::Object(_))) = args.next() {
+            calls.push(((*name).to_owned(), v));
+        }
+    }
+    if calls.is_empty() {
+        ModelTurn::Text(answer_to(last))
+    } else {
+        ModelTurn::Call(calls)
+    }
+}
+
+fn tool_chunk(calls: Value, finish: Option<&str>) -> String {
+    chunk(json!({"tool_calls": calls}), finish)
+}
+
+/// The events of one answer to a request offering tools, in `dialect`.
+fn tool_items(body: &Value, dialect: Dialect, turn: ModelTurn) -> Vec<String> {
+    let mut items = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
+    if dialect == Dialect::DeepSeek {
+        items.push(chunk(json!({"reasoning_content": "Let me "}), None));
+        items.push(chunk(json!({"reasoning_content": "think."}), None));
+    }
+    let prompt = 10 * body["messages"].as_array().map_or(0, Vec::len);
+    let (completion, finish) = match turn {
+        ModelTurn::Text(text) => {
+            let words: Vec<&str> = text.split(' ').collect();
+            for (i, w) in words.iter().enumerate() {
+                let piece = if i == 0 {
+                    (*w).to_owned()
+                } else {
+                    format!(" {w}")
+                };
+                items.push(chunk(json!({"content": piece}), None));
+            }
+            (5 * words.len(), "stop")
+        }
+        ModelTurn::Call(mut calls) => {
+            if dialect == Dialect::Qwen && body["parallel_tool_calls"] != json!(true) {
+                calls.truncate(1);
+            }
+            for (i, (name, args)) in calls.iter().enumerate() {
+                let id = format!("call_sim_{i}");
+                let text = args.to_string();
+                let (a, b) = text.split_at(text.len() / 2);
+                match dialect {
+                    Dialect::OpenAi | Dialect::DeepSeek => {
+                        items.push(tool_chunk(
+                            json!([{"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]),
+                            None,
+                        ));
+                        items.push(tool_chunk(json!([{"index": i, "function": {"arguments": a}}]), None));
+                        items.push(tool_chunk(json!([{"index": i, "function": {"arguments": b}}]), None));
+                    }
+                    Dialect::Ollama => items.push(tool_chunk(
+                        json!([{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": text}}]),
+                        None,
+                    )),
+                    Dialect::Qwen => {
+                        items.push(tool_chunk(
+                            json!([{"index": i, "id": id, "type": "function", "function": {"name": name}}]),
+                            None,
+                        ));
+                        items.push(tool_chunk(json!([{"index": i, "id": id, "function": {"arguments": a}}]), None));
+                        items.push(tool_chunk(json!([{"index": i, "function": {"arguments": b}}]), None));
+                    }
+                }
+            }
+            let finish = if dialect == Dialect::Ollama {
+                "stop"
+            } else {
+                "tool_calls"
+            };
+            (5 * calls.len(), finish)
+        }
+    };
+    items.push(chunk(json!({}), Some(finish)));
+    items.push(format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-sim", "choices": [], "usage": {
+            "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}})
+    ));
+    items.push("data: [DONE]\n\n".to_owned());
+    items
 }

@@ -2,6 +2,7 @@
 //! component, over loopback sockets. One behaviour per module, one test binary (so
 //! wasmtime is linked once).
 
+mod agents;
 mod aibot;
 mod api;
 mod apps;

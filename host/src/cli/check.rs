@@ -135,6 +135,14 @@ async fn check_app(
                 for s in &p.subscriptions {
                     println!("        subscribes: {s}");
                 }
+                for t in &p.tools {
+                    println!(
+                        "        offers:     {}.{}: {}",
+                        p.name,
+                        t.name,
+                        t.description.escape_debug()
+                    );
+                }
                 let limits = p.limits();
                 println!(
                     "        limits:     {} MiB, {:?} CPU, {:?} wall, {} at once",

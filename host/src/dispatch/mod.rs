@@ -45,6 +45,7 @@ use run::{
 
 use crate::metrics::{AppMetrics, Outcome as Counted};
 use crate::runtime::capability::cards::CardOwners;
+use crate::runtime::capability::tools::{Board, ToolProvider};
 use crate::runtime::scope::FrameScope;
 use crate::runtime::{Plugin, Subscription, SubscriptionKind};
 use crate::stream::{Ack, AckSlot, Frame, FrameSink};
@@ -118,6 +119,8 @@ pub struct Dispatcher {
     replicas: Option<replicas::Shared>,
     /// Which plugin of the app created which card: card callbacks go to the creator.
     card_owners: Arc<CardOwners>,
+    /// Where agents find the tools of the current table's plugins.
+    tools: Arc<Board>,
 }
 
 /// The plugins and their routes. Replaced whole on reload; a frame keeps the table
@@ -175,8 +178,14 @@ impl Table {
 
 impl Dispatcher {
     /// Route each plugin's subscriptions to it, keeping load order per topic.
-    pub fn new(plugins: Vec<Plugin>, config: DispatchConfig, card_owners: Arc<CardOwners>) -> Self {
-        let plugins = plugins.into_iter().map(Arc::new).collect();
+    pub fn new(
+        plugins: Vec<Plugin>,
+        config: DispatchConfig,
+        card_owners: Arc<CardOwners>,
+        tools: Arc<Board>,
+    ) -> Self {
+        let plugins: Vec<Arc<Plugin>> = plugins.into_iter().map(Arc::new).collect();
+        publish(&tools, &plugins);
         Self {
             table: RwLock::new(Arc::new(Table::new(plugins, None))),
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -185,6 +194,7 @@ impl Dispatcher {
             metrics: AppMetrics::default(),
             replicas: None,
             card_owners,
+            tools,
         }
     }
 
@@ -241,6 +251,7 @@ impl Dispatcher {
         {
             self.metrics.plugin_loaded(&new.name, &new.version, None);
         }
+        publish(&self.tools, &plugins);
         *table = Arc::new(Table::new(plugins, Some(&table)));
     }
 
@@ -271,6 +282,16 @@ impl Dispatcher {
         all.dedup();
         all
     }
+}
+
+/// Offer agents the tools of `plugins` (and no longer those of the table before).
+fn publish(board: &Board, plugins: &[Arc<Plugin>]) {
+    board.publish(
+        plugins
+            .iter()
+            .map(|p| p.clone() as Arc<dyn ToolProvider>)
+            .collect(),
+    );
 }
 
 /// Every key a re-push of `frame` could share with it.

@@ -23,7 +23,9 @@ wasmtime::component::bindgen!({
     trappable_error_type: { "dingtalk:bot/types.error" => HostError },
 });
 
-pub use dingtalk::bot::types::{DingtalkError, Error as WitError, Frame as WitFrame, FrameKind};
+pub use dingtalk::bot::types::{
+    Conversation as WitConversation, DingtalkError, Error as WitError, Frame as WitFrame, FrameKind,
+};
 
 /// The version of the `dingtalk:bot` package in `wit/` (the `package` line).
 pub const WIT_VERSION: &str = "0.3.0";

@@ -16,6 +16,7 @@ use super::bindings::{self, FrameKind, Outcome, WitFrame, describe_error};
 use super::cache;
 use super::capability::Grants;
 use super::capability::args::{MAX_REPORTED, cap_text};
+use super::capability::tools::{Conversation, Offered, ToolFailure, ToolProvider};
 use super::limiter::{Failure, classify};
 use super::limits::Limits;
 use super::meter::new_store;
@@ -117,6 +118,8 @@ pub struct Plugin {
     pub imports: Vec<String>,
     /// The component's SHA-256, hex.
     pub sha256: String,
+    /// The tools it offers agents.
+    pub tools: Vec<Offered>,
     pub(super) pre: bindings::PluginPre<State>,
     pub(super) ctx: Arc<PluginContext>,
     pub(super) limits: Limits,
@@ -246,27 +249,10 @@ impl Plugin {
             };
             tokio::time::timeout(self.limits.wall_timeout, call).await
         };
-        let stderr = || cap_text(store.data().stderr_text(), MAX_REPORTED);
         match result {
             Err(_) => Err(HandleError::Timeout(self.limits.wall_timeout)),
             Ok(Err(e)) => Err(e),
-            Ok(Ok(Err(e))) => {
-                let refused = store.data().limiter.refused_growth();
-                Err(match classify(&e, refused) {
-                    Failure::CpuBudget => HandleError::CpuBudget {
-                        budget: self.limits.cpu_budget,
-                        stderr: stderr(),
-                    },
-                    Failure::Memory => HandleError::Memory {
-                        limit: self.limits.memory_bytes,
-                        stderr: stderr(),
-                    },
-                    Failure::Trap(reason) => HandleError::Trap {
-                        reason: cap_text(reason, MAX_REPORTED),
-                        stderr: stderr(),
-                    },
-                })
-            }
+            Ok(Ok(Err(e))) => Err(self.trapped(&store, &e)),
             Ok(Ok(Ok(Err(e)))) => Err(HandleError::Returned(cap_text(
                 describe_error(&e),
                 MAX_REPORTED,
@@ -288,6 +274,89 @@ impl Plugin {
                 }
             },
         }
+    }
+}
+
+impl Plugin {
+    /// Why the guest of `store` trapped, as the ACK and the log say it.
+    fn trapped(&self, store: &wasmtime::Store<State>, e: &wasmtime::Error) -> HandleError {
+        let stderr = || cap_text(store.data().stderr_text(), MAX_REPORTED);
+        match classify(e, store.data().limiter.refused_growth()) {
+            Failure::CpuBudget => HandleError::CpuBudget {
+                budget: self.limits.cpu_budget,
+                stderr: stderr(),
+            },
+            Failure::Memory => HandleError::Memory {
+                limit: self.limits.memory_bytes,
+                stderr: stderr(),
+            },
+            Failure::Trap(reason) => HandleError::Trap {
+                reason: cap_text(reason, MAX_REPORTED),
+                stderr: stderr(),
+            },
+        }
+    }
+
+    /// Run `tool` in a fresh instance with this plugin's own grants and limits (a
+    /// slot of its own, its CPU budget and memory cap), for at most `timeout` (and
+    /// never past its own `timeout_ms`).
+    async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: &str,
+        conversation: &Conversation,
+        timeout: Duration,
+    ) -> Result<String, ToolFailure> {
+        let timeout = timeout.min(self.limits.wall_timeout);
+        let _slot = tokio::time::timeout(timeout, self.slot())
+            .await
+            .map_err(|_| ToolFailure::Timeout(timeout))?
+            .map_err(|e| ToolFailure::Unavailable(format!("plugin {} {e}", self.name)))?;
+        let mut store = new_store(self.pre.engine(), State::for_tool(self.ctx.clone()));
+        let wit_conversation = bindings::WitConversation {
+            id: &conversation.id,
+            sender: &conversation.sender,
+            is_group: conversation.is_group,
+        };
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance
+                .call_call_tool(&mut store, tool, arguments, wit_conversation)
+                .await
+        };
+        let result = tokio::time::timeout(timeout, call).await;
+        match result {
+            Err(_) => Err(ToolFailure::Timeout(timeout)),
+            Ok(Err(e)) => Err(ToolFailure::Failed(self.trapped(&store, &e).to_string())),
+            Ok(Ok(Err(bindings::WitError::InvalidArgument(why)))) => {
+                Err(ToolFailure::Refused(cap_text(why, MAX_REPORTED)))
+            }
+            Ok(Ok(Err(e))) => Err(ToolFailure::Failed(cap_text(
+                describe_error(&e),
+                MAX_REPORTED,
+            ))),
+            Ok(Ok(Ok(text))) => Ok(text),
+        }
+    }
+}
+
+impl ToolProvider for Plugin {
+    fn provider(&self) -> &str {
+        &self.name
+    }
+
+    fn offered(&self) -> &[Offered] {
+        &self.tools
+    }
+
+    fn run<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: &'a str,
+        conversation: &'a Conversation,
+        timeout: Duration,
+    ) -> futures_util::future::BoxFuture<'a, Result<String, ToolFailure>> {
+        Box::pin(self.call_tool(tool, arguments, conversation, timeout))
     }
 }
 

@@ -15,6 +15,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache;
 use super::capability::cards::CardOwners;
+use super::capability::tools::Board;
 use super::limits::{EPOCH_TICK, LimitOverrides, Limits};
 use super::state::{self, Services, State};
 
@@ -192,5 +193,10 @@ impl Runtime {
     /// Which plugin of this app created which card.
     pub fn card_owners(&self) -> Arc<CardOwners> {
         self.services.card_owners()
+    }
+
+    /// This app's tools, for dispatch to publish its plugins to.
+    pub fn tool_board(&self) -> Arc<Board> {
+        self.services.tool_board()
     }
 }

@@ -182,6 +182,26 @@ limits! {
     /// second). Default 1000: DingTalk throttles an app as a whole (about 60 card
     /// updates a second), so one plugin must not spend what its app shares.
     dingtalk_calls_per_second: u32 = 1000, dingtalk_calls_per_second: Count;
+    /// Tool calls an agent's turn may make (approval requests included). Default 8.
+    tool_calls_per_turn: u32 = 8, tool_calls_per_turn: Count;
+    /// Calls of one tool with identical arguments per turn. Default 2: a model
+    /// repeating itself is in a loop.
+    same_call_per_turn: u32 = 2, same_call_per_turn: Count;
+    /// Model requests an agent's turn may make (the SDK's agent loop keeps it).
+    /// Default 6.
+    model_rounds_per_turn: u32 = 6, model_rounds_per_turn: Count;
+    /// Working time of one agent turn, over the frames it spans (waiting for a
+    /// person does not count); each frame is still bounded by `timeout_ms`. Default
+    /// 300 s.
+    turn_timeout: Duration = Duration::from_secs(300), turn_timeout_ms: Ms;
+    /// Model tokens one conversation may use per day with one agent (as the agent
+    /// reports them from the model's stream). Default 200000.
+    tokens_per_conversation_per_day: u64 = 200_000, tokens_per_conversation_per_day: Count;
+    /// Wall-clock time of one tool call, in its own instance. Default 10 s.
+    tool_timeout: Duration = Duration::from_secs(10), tool_timeout_ms: Ms;
+    /// Bytes of a tool's result that reach the agent (the rest is cut with a
+    /// marker). Default 16 KiB.
+    tool_result_bytes: usize = 16 << 10, tool_result_kib: Kib;
 }
 
 impl Limits {

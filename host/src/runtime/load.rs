@@ -21,6 +21,7 @@ use super::cache;
 use super::call::{Plugin, PluginStats, stderr_suffix};
 use super::capability::Grants;
 use super::capability::args::{MAX_REPORTED, cap_text};
+use super::capability::tools::offered as offered_tools;
 use super::engine::Runtime;
 use super::limits::LimitOverrides;
 use super::meter::new_store;
@@ -286,6 +287,12 @@ impl Runtime {
             reason,
         };
         let subscriptions = validate(&description).map_err(invalid)?;
+        let specs: Vec<(String, String, String)> = description
+            .tools
+            .iter()
+            .map(|t| (t.name.clone(), t.description.clone(), t.parameters.clone()))
+            .collect();
+        let tools = offered_tools(&specs).map_err(invalid)?;
         if description.name != stem {
             return Err(LoadError::NameMismatch {
                 path,
@@ -321,6 +328,7 @@ impl Runtime {
             source,
             imports,
             sha256: cache::hex(&digest),
+            tools,
             pre,
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
@@ -372,8 +380,8 @@ fn validate(d: &bindings::Description) -> Result<Vec<Subscription>, String> {
             d.version.len()
         ));
     }
-    if d.subscriptions.is_empty() {
-        return Err("it subscribes to nothing".into());
+    if d.subscriptions.is_empty() && d.tools.is_empty() {
+        return Err("it subscribes to nothing and offers no tools".into());
     }
     if d.subscriptions.len() > MAX_SUBSCRIPTIONS {
         return Err(format!(
@@ -428,6 +436,7 @@ mod tests {
                     topic: (*t).into(),
                 })
                 .collect(),
+            tools: Vec::new(),
         }
     }
 

@@ -67,6 +67,26 @@ pub fn origin(url: &reqwest::Url) -> Option<Origin> {
     ))
 }
 
+/// The conversation a call serves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Conversation {
+    /// `conversationId`.
+    pub id: String,
+    /// `senderStaffId`, else `senderId`.
+    pub sender: String,
+    /// A group chat.
+    pub is_group: bool,
+}
+
+/// The person and chat behind a chatbot message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Talk {
+    /// Its conversation and sender.
+    pub conversation: Conversation,
+    /// `isAdmin`: the sender administers the group.
+    pub is_admin: bool,
+}
+
 /// The frame's grants, and its payload id.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrameScope {
@@ -80,12 +100,18 @@ pub struct FrameScope {
     pub msg_id: Option<String>,
     /// A card callback's `outTrackId`: the card whose creator it is routed to.
     pub card_out_track_id: Option<String>,
+    /// A chatbot message's conversation and sender (what a tool call serves, who may
+    /// settle an approval by text).
+    pub talk: Option<Talk>,
+    /// A card callback's `userId`: who pressed the button.
+    pub presser: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CardCallbackFields {
     out_track_id: Option<String>,
+    user_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +122,8 @@ struct ChatbotFields {
     conversation_type: Option<String>,
     conversation_id: Option<String>,
     sender_staff_id: Option<String>,
+    sender_id: Option<String>,
+    is_admin: Option<Value>,
     content: Option<Value>,
     msg_id: Option<String>,
     // Read as values: a field of an unexpected shape is no text, and must not cost
@@ -153,8 +181,11 @@ impl FrameScope {
     pub fn decode(frame: &Frame) -> (Self, Option<String>) {
         if frame.frame_type == FrameType::Callback && frame.topic == topic::CARD_CALLBACK {
             let fields = serde_json::from_str::<CardCallbackFields>(&frame.data).ok();
+            let (card_out_track_id, presser) =
+                fields.map_or((None, None), |f| (f.out_track_id, f.user_id));
             let scope = Self {
-                card_out_track_id: fields.and_then(|f| f.out_track_id),
+                card_out_track_id,
+                presser: presser.filter(|p| !p.is_empty()),
                 ..Self::default()
             };
             return (scope, None);
@@ -172,6 +203,21 @@ impl FrameScope {
         if f.session_webhook.is_none() {
             return (Self::default(), text);
         }
+        let is_group = f.conversation_type.as_deref() == Some("2");
+        let talk = match (
+            &f.conversation_id,
+            f.sender_staff_id.as_ref().or(f.sender_id.as_ref()),
+        ) {
+            (Some(id), Some(sender)) if !id.is_empty() && !sender.is_empty() => Some(Talk {
+                conversation: Conversation {
+                    id: id.clone(),
+                    sender: sender.clone(),
+                    is_group,
+                },
+                is_admin: matches!(f.is_admin, Some(Value::Bool(true))),
+            }),
+            _ => None,
+        };
         let conversation = match (
             f.conversation_type.as_deref(),
             f.conversation_id,
@@ -195,6 +241,8 @@ impl FrameScope {
             download_codes,
             msg_id: f.msg_id.filter(|id| !id.is_empty()),
             card_out_track_id: None,
+            talk,
+            presser: None,
         };
         (scope, text)
     }
@@ -292,6 +340,22 @@ mod tests {
             r#"{"sessionWebhook":"http://w","msgtype":"text","text":{"content":"  /card x"}}"#,
         ));
         assert_eq!(text.as_deref(), Some("/card x"));
+    }
+
+    #[test]
+    fn a_message_names_its_conversation_and_sender_and_a_card_press_its_presser() {
+        let s = FrameScope::of(&frame(
+            r#"{"sessionWebhook":"http://w","conversationType":"2","conversationId":"cid1","senderId":"$:x","senderStaffId":"u1","isAdmin":true}"#,
+        ));
+        let talk = s.talk.unwrap();
+        assert_eq!(talk.conversation.id, "cid1");
+        assert_eq!(talk.conversation.sender, "u1");
+        assert!(talk.conversation.is_group && talk.is_admin);
+        let mut press = frame(r#"{"outTrackId":"ai-1","userId":"u2"}"#);
+        press.topic = topic::CARD_CALLBACK.into();
+        let s = FrameScope::of(&press);
+        assert_eq!(s.presser.as_deref(), Some("u2"));
+        assert_eq!(s.talk, None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::bindings::dingtalk::bot as wit;
 use super::caller::{Caller, Calls, FrameCalls};
 use super::capability::Grants;
 use super::capability::cards::{self, CardOwners};
+use super::capability::tools::{self, Board};
 use super::capability::{clock, config, http, kv, log, media, messages, openapi, reply};
 use super::limiter::Limiter;
 use super::limits::Limits;
@@ -56,6 +57,8 @@ pub struct Services {
     pub kv: Option<Arc<dyn Backend>>,
     /// Where host calls, key-value operations and outbound requests are counted.
     pub metrics: AppMetrics,
+    /// Which plugin offers which tools, approvals waiting, tokens spent.
+    pub(crate) tools: Arc<Board>,
 }
 
 impl Services {
@@ -70,6 +73,7 @@ impl Services {
             egress: Egress::default(),
             kv: None,
             metrics: AppMetrics::default(),
+            tools: Arc::default(),
         }
     }
 
@@ -95,6 +99,11 @@ impl Services {
     /// Which plugin of this app created which card.
     pub fn card_owners(&self) -> Arc<CardOwners> {
         self.card_owners.clone()
+    }
+
+    /// This app's tools: dispatch publishes each new plugin table to it.
+    pub fn tool_board(&self) -> Arc<Board> {
+        self.tools.clone()
     }
 }
 
@@ -160,11 +169,30 @@ pub(crate) struct State {
     calls: FrameCalls,
     log_lines: log::Lines,
     kv_ops: kv::Ops,
+    turn: tools::Turn,
 }
 
 impl State {
     /// A fresh state for one call of `plugin`, under its limits.
     pub fn new(plugin: Arc<PluginContext>, scope: FrameScope) -> Self {
+        if !plugin.grants.tools.is_empty()
+            && let Some(t) = scope.talk.as_ref().filter(|t| t.is_admin)
+        {
+            plugin
+                .services
+                .tools
+                .saw_admin(&t.conversation.id, &t.conversation.sender);
+        }
+        let turn = tools::Turn::new(scope.talk.as_ref());
+        Self::with_turn(plugin, scope, turn)
+    }
+
+    /// A fresh state for one tool call of `plugin`: no frame, and no tools of its own.
+    pub fn for_tool(plugin: Arc<PluginContext>) -> Self {
+        Self::with_turn(plugin, FrameScope::default(), tools::Turn::nested())
+    }
+
+    fn with_turn(plugin: Arc<PluginContext>, scope: FrameScope, turn: tools::Turn) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let mut table = ResourceTable::new();
@@ -182,6 +210,7 @@ impl State {
             calls: FrameCalls::default(),
             log_lines: log::Lines::default(),
             kv_ops: kv::Ops::default(),
+            turn,
         }
     }
 
@@ -261,6 +290,21 @@ impl State {
     }
 }
 
+impl State {
+    fn tools(&mut self) -> tools::View<'_> {
+        let plugin = &*self.plugin;
+        tools::View {
+            agent: &plugin.caller.name,
+            grant: &plugin.grants.tools,
+            limits: &plugin.caller.limits,
+            board: &plugin.services.tools,
+            talk: self.scope.talk.as_ref(),
+            presser: self.scope.presser.as_deref(),
+            turn: &mut self.turn,
+        }
+    }
+}
+
 /// Link WASI, `wasi:http` and every `dingtalk:bot` interface, each on its
 /// capability's view.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
@@ -276,6 +320,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     wit::messages::add_to_linker::<State, messages::HasView>(linker, State::messages)?;
     wit::openapi::add_to_linker::<State, openapi::HasView>(linker, State::openapi)?;
     wit::kv::add_to_linker::<State, kv::HasView>(linker, State::kv)?;
+    wit::tools::add_to_linker::<State, tools::HasView>(linker, State::tools)?;
     Ok(())
 }
 

@@ -23,6 +23,7 @@ export * as log from "./log.js";
 export * as media from "./media.js";
 export * as messages from "./messages.js";
 export * as openapi from "./openapi.js";
+export * as tools from "./tools.js";
 export { HostError, PluginError } from "./errors.js";
 export { Event } from "./event.js";
 export { type AtUser, ChatbotMessage, type MessageBody, type RichTextItem } from "./message.js";

@@ -24,12 +24,13 @@
  * `await fetch(…)`): componentize-js runs the instance's event loop until it settles.
  */
 
-import type { Description, Frame, Outcome, Subscription, Error as WitError } from "dingtalk:bot/types@0.3.0";
+import type { Conversation, Description, Frame, Outcome, Subscription, Error as WitError } from "dingtalk:bot/types@0.3.0";
 
 import { HostError } from "./errors.js";
 import { Event } from "./event.js";
 import { jsonOrEmpty } from "./frame.js";
 import { ChatbotMessage } from "./message.js";
+import { type ToolDef, runTool } from "./tools.js";
 
 /** The topic of messages sent to the robot. */
 export const CHATBOT_TOPIC = "/v1.0/im/bot/messages/get";
@@ -55,6 +56,7 @@ export class Plugin {
   private delegate?: MessageHandler;
   private event?: EventHandler;
   private callbacks = new Map<string, CallbackHandler>();
+  private tools = new Map<string, ToolDef>();
 
   constructor(
     readonly name: string,
@@ -85,6 +87,19 @@ export class Plugin {
     return this;
   }
 
+  /** Offer agents a tool (see `tools`); a second tool of the same name replaces the first. */
+  tool<A, R>(def: ToolDef<A, R>): this {
+    this.tools.set(def.name, def);
+    return this;
+  }
+
+  /** Run the tool `name` on `argumentsJson` for `conversation`; its JSON result. */
+  callTool(name: string, argumentsJson: string, conversation: Conversation): string {
+    const tool = this.tools.get(name);
+    if (!tool) throw new HostError({ tag: "invalid-argument", val: `no tool ${JSON.stringify(name)} here` });
+    return runTool(tool, argumentsJson, conversation);
+  }
+
   /** The subscriptions `describe` reports. */
   subscriptions(): Subscription[] {
     const subs: Subscription[] = [];
@@ -95,10 +110,30 @@ export class Plugin {
     return subs;
   }
 
-  /** The component's exports: `describe` and `handle` (`host build` wires them up). */
-  export(): { describe(): Description; handle(frame: Frame): Outcome | Promise<Outcome> } {
+  /** The component's exports: `describe`, `handle` and `callTool` (`host build` wires them up). */
+  export(): {
+    describe(): Description;
+    handle(frame: Frame): Outcome | Promise<Outcome>;
+    callTool(name: string, argumentsJson: string, conversation: Conversation): string;
+  } {
     return {
-      describe: () => ({ name: this.name, version: this.version, subscriptions: this.subscriptions() }),
+      describe: () => ({
+        name: this.name,
+        version: this.version,
+        subscriptions: this.subscriptions(),
+        tools: [...this.tools.values()].map((t) => ({
+          name: t.name,
+          description: t.description,
+          parameters: JSON.stringify(t.parameters),
+        })),
+      }),
+      callTool: (name, argumentsJson, conversation) => {
+        try {
+          return this.callTool(name, argumentsJson, conversation);
+        } catch (e) {
+          throw failure(e);
+        }
+      },
       handle: (frame) => {
         let result: Returned;
         try {

@@ -10,7 +10,7 @@ calls raise ``HostError``. Build with ``host build <project>``, which runs
 componentize-py against the host's WIT.
 """
 
-from . import ai, cards, clock, config, http, kv, log, media, messages, openapi
+from . import ai, cards, clock, config, http, kv, log, media, messages, openapi, tools
 from .errors import DingtalkError, HostError, PluginError
 from .event import Event
 from .message import AtUser, ChatbotMessage

@@ -26,6 +26,7 @@ try:
     import wit_world.imports.poll  # noqa: F401
     import wit_world.imports.reply  # noqa: F401
     import wit_world.imports.streams  # noqa: F401
+    import wit_world.imports.tools  # noqa: F401
     import wit_world.imports.wasi_http_types  # noqa: F401
 except ImportError:  # outside a component
     Err = None

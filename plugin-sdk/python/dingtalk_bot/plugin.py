@@ -27,7 +27,9 @@ its own case, any other exception as the ``plugin`` case with ``Name: message``
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -60,6 +62,31 @@ class Plugin:
         self._delegate: Optional[Callable[[ChatbotMessage], Any]] = None
         self._event: Optional[Callable[[Event], Any]] = None
         self._callbacks: dict[str, Callable[[Any], Any]] = {}
+        self._tools: dict[str, tuple[str, str, Callable[[str, Any], str]]] = {}
+
+    def tool(self, name: str, description: str, parameters: dict) -> Callable:
+        """Offer agents a tool: ``name`` (``^[a-z][a-z0-9_-]{0,47}$``), what it does
+        for the model, its arguments' JSON Schema, and the decorated function
+        ``f(args, conversation)``. When ``args`` is annotated with a dataclass, the
+        arguments are decoded into it; otherwise it gets the ``dict``. Its result is
+        sent as JSON; arguments that do not fit are refused as ``invalid-argument``."""
+
+        def register(f: Callable[..., Any]) -> Callable:
+            self._tools[name] = (description, json.dumps(parameters), _tool_runner(f))
+            return f
+
+        return register
+
+    def call_tool(self, name: str, arguments: str, conversation: Any) -> str:
+        """Run the tool ``name`` on ``arguments`` (JSON text); its JSON result."""
+        tool = self._tools.get(name)
+        if tool is None:
+            raise HostError("invalid-argument", f"no tool {json.dumps(name)} here")
+        return tool[2](arguments, conversation)
+
+    def tool_specs(self) -> list[tuple[str, str, str]]:
+        """The tools ``describe`` reports: ``(name, description, parameters)``."""
+        return [(n, d, p) for n, (d, p, _) in self._tools.items()]
 
     def on_message(self, f: Callable[[ChatbotMessage], Any]) -> Callable:
         """Handle messages sent to the robot: ``f(msg: ChatbotMessage)``."""
@@ -129,7 +156,19 @@ class Plugin:
                 types = imports().dingtalk_bot_types
                 kinds = {"callback": types.FrameKind.CALLBACK, "event": types.FrameKind.EVENT}
                 subs = [types.Subscription(kinds[k], t) for k, t in plugin.subscriptions()]
-                return types.Description(plugin.name, plugin.version, subs)
+                tools = [types.ToolSpec(n, d, p) for n, d, p in plugin.tool_specs()]
+                return types.Description(plugin.name, plugin.version, subs, tools)
+
+            def call_tool(self, name, arguments, conversation):
+                from ._wit import Err
+
+                types = imports().dingtalk_bot_types
+                try:
+                    return plugin.call_tool(name, arguments, conversation)
+                except HostError as e:
+                    raise Err(e.to_wit(types)) from None
+                except Exception as e:  # the tool's own failure, reported as such
+                    raise Err(HostError("plugin", f"{type(e).__name__}: {e}").to_wit(types)) from None
 
             def handle(self, frame):
                 from ._wit import Err
@@ -146,6 +185,30 @@ class Plugin:
                 return types.Outcome_Response(value)
 
         return WitWorld
+
+
+def _tool_runner(f: Callable[..., Any]) -> Callable[[str, Any], str]:
+    """``f`` as a function of the arguments' JSON text: decoded (into the dataclass
+    its first parameter is annotated with, if any), run, its result as JSON."""
+    params = list(typing.get_type_hints(f).items())
+    first = next((t for n, t in params if n != "return"), None)
+    into = first if dataclasses.is_dataclass(first) else None
+
+    def run(arguments: str, conversation: Any) -> str:
+        try:
+            args = json.loads(arguments)
+            if not isinstance(args, dict):
+                raise ValueError("not a JSON object")
+            if into is not None:
+                args = into(**args)
+        except (ValueError, TypeError) as e:
+            raise HostError("invalid-argument", f"the arguments do not fit: {e}") from None
+        result = f(args, conversation)
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
+            result = dataclasses.asdict(result)
+        return json.dumps(result, ensure_ascii=False)
+
+    return run
 
 
 def _decoded(what: str, decode: Callable[[], Any]) -> Any:

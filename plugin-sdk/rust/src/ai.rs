@@ -41,6 +41,8 @@ use crate::cards::{self, CardInstance, StreamMode};
 use crate::http::{Body, Read, Request, SseParser};
 use crate::{ChatbotMessage, Error, kv, log, reply};
 
+pub mod agent;
+
 /// DingTalk's AI markdown card template (protocol.md D.7).
 pub const AI_CARD_TEMPLATE: &str = "382e4302-551d-4880-bf29-a30acfab2e71.schema";
 
@@ -166,7 +168,31 @@ impl ChatClient {
 
     /// Start a streamed completion of `messages`.
     pub fn stream(&self, messages: &[Message]) -> Result<ChatStream, ModelError> {
-        let body = json!({"model": self.model, "stream": true, "messages": messages});
+        self.stream_body(json!({"model": self.model, "stream": true, "messages": messages}))
+    }
+
+    /// Start a streamed completion of `messages` (OpenAI's shape, tool turns
+    /// included) offering `tools` (OpenAI's `tools` entries), asking for usage in the
+    /// stream and for parallel calls.
+    pub fn stream_with_tools(
+        &self,
+        messages: &[Value],
+        tools: &[Value],
+    ) -> Result<ChatStream, ModelError> {
+        let mut body = json!({
+            "model": self.model,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": messages,
+        });
+        if !tools.is_empty() {
+            body["tools"] = json!(tools);
+            body["parallel_tool_calls"] = json!(true);
+        }
+        self.stream_body(body)
+    }
+
+    fn stream_body(&self, body: Value) -> Result<ChatStream, ModelError> {
         let mut request = Request::post(&format!("{}/chat/completions", self.base_url))
             .header("accept", "text/event-stream")
             .json(&body)
@@ -227,6 +253,22 @@ impl ChatStream {
         &self.answer.text
     }
 
+    /// The reasoning so far (`reasoning_content`), and whether the server sent the
+    /// field at all (DeepSeek wants it back, even empty, on tool turns).
+    pub fn reasoning(&self) -> (&str, bool) {
+        (&self.answer.reasoning, self.answer.saw_reasoning)
+    }
+
+    /// The tool calls the model asked for, in order (complete once the stream is).
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        &self.answer.calls
+    }
+
+    /// The tokens the stream reported using (`usage.total_tokens`), if it did.
+    pub fn usage(&self) -> Option<u64> {
+        self.answer.usage
+    }
+
     /// Read what arrives within `wait` (all of it, when several events are already
     /// there), and say whether the answer grew, stayed, or is complete.
     pub fn poll(&mut self, wait: Duration) -> Result<Progress, ModelError> {
@@ -268,11 +310,29 @@ impl ChatStream {
     }
 }
 
-/// The answer a stream's events spell out (conformance/chat-stream.json).
+/// One tool call a model asked for, accumulated from its deltas.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The call's id (`tool_call_id` of the answer); made up when the server sent none.
+    pub id: String,
+    /// The function's name.
+    pub name: String,
+    /// Its arguments, as the model wrote them (JSON text, not yet checked).
+    pub arguments: String,
+}
+
+/// The answer a stream's events spell out (conformance/chat-stream.json and
+/// conformance/tool-stream.json).
 #[derive(Debug, Default)]
 pub(crate) struct Answer {
     pub(crate) text: String,
     pub(crate) done: bool,
+    pub(crate) reasoning: String,
+    pub(crate) saw_reasoning: bool,
+    pub(crate) calls: Vec<ToolCall>,
+    /// The `index` each call came under (a reused index with a new id is a new call).
+    indexes: Vec<u64>,
+    pub(crate) usage: Option<u64>,
 }
 
 impl Answer {
@@ -280,6 +340,7 @@ impl Answer {
     pub(crate) fn apply(&mut self, data: &str) -> Result<bool, String> {
         if data.trim() == "[DONE]" {
             self.done = true;
+            self.finish_calls();
             return Ok(false);
         }
         let event: Value = match serde_json::from_str(data) {
@@ -288,6 +349,24 @@ impl Answer {
         };
         if let Some(message) = event.pointer("/error/message").and_then(Value::as_str) {
             return Err(message.to_owned());
+        }
+        if let Some(total) = event.pointer("/usage/total_tokens").and_then(Value::as_u64) {
+            self.usage = Some(total);
+        }
+        let delta = event.pointer("/choices/0/delta");
+        if let Some(reasoning) = delta.and_then(|d| d.get("reasoning_content")) {
+            self.saw_reasoning = true;
+            if let Some(piece) = reasoning.as_str() {
+                self.reasoning.push_str(piece);
+            }
+        }
+        if let Some(calls) = delta
+            .and_then(|d| d.get("tool_calls"))
+            .and_then(Value::as_array)
+        {
+            for call in calls {
+                self.add_call_delta(call);
+            }
         }
         // `reasoning_content` (thinking models) is not the answer; `content` may be
         // absent or null.
@@ -300,6 +379,60 @@ impl Answer {
                 Ok(true)
             }
             _ => Ok(false),
+        }
+    }
+}
+
+impl Answer {
+    /// Fold one `tool_calls[]` delta in, by `index`: a delta whose `id` differs from
+    /// the id already at its index starts a new call (Ollama reuses index 0 for
+    /// parallel calls); a name is kept once set (a replayed opener changes nothing);
+    /// string arguments are appended, object arguments (Ollama's native shape) taken
+    /// whole.
+    fn add_call_delta(&mut self, delta: &Value) {
+        let index = delta.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let id = delta
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
+        let at = self
+            .indexes
+            .iter()
+            .rposition(|i| *i == index)
+            .filter(|&at| {
+                id.is_none_or(|id| self.calls[at].id.is_empty() || self.calls[at].id == id)
+            });
+        let at = match at {
+            Some(at) => at,
+            None => {
+                self.calls.push(ToolCall::default());
+                self.indexes.push(index);
+                self.calls.len() - 1
+            }
+        };
+        let call = &mut self.calls[at];
+        if let Some(id) = id {
+            call.id = id.to_owned();
+        }
+        let function = delta.get("function");
+        if let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str)
+            && call.name.is_empty()
+        {
+            call.name = name.to_owned();
+        }
+        match function.and_then(|f| f.get("arguments")) {
+            Some(Value::String(piece)) => call.arguments.push_str(piece),
+            Some(object @ Value::Object(_)) => call.arguments = object.to_string(),
+            _ => {}
+        }
+    }
+
+    /// The calls, each with an id (`call_<n>` when the server gave none).
+    pub(crate) fn finish_calls(&mut self) {
+        for (n, call) in self.calls.iter_mut().enumerate() {
+            if call.id.is_empty() {
+                call.id = format!("call_{n}");
+            }
         }
     }
 }
@@ -360,6 +493,19 @@ impl AiCard {
         }
     }
 
+    /// A card shown by an earlier frame (`start`ed there), to go on streaming into:
+    /// an agent's turn resumed after an approval.
+    pub fn resume(out_track_id: &str) -> Self {
+        Self {
+            out_track_id: out_track_id.to_owned(),
+            delivered: true,
+            state: CardState::Streaming,
+            last_update: None,
+            shown: String::new(),
+            updates: 0,
+        }
+    }
+
     /// The card's id (`outTrackId`).
     pub fn out_track_id(&self) -> &str {
         &self.out_track_id
@@ -413,7 +559,18 @@ impl AiCard {
     /// Show the whole answer as final: one streaming update with `isFinalize`, then
     /// the finished state. If the card is broken, or breaks now, reply with the
     /// answer as markdown instead (once).
-    pub fn finish(mut self, msg: &ChatbotMessage, answer: &str) -> Result<Delivered, Error> {
+    pub fn finish(self, msg: &ChatbotMessage, answer: &str) -> Result<Delivered, Error> {
+        self.finish_for(Some(msg), answer)
+    }
+
+    /// [`AiCard::finish`], where the markdown fallback needs the message being
+    /// answered; without one (a card callback frame, which has no webhook) a broken
+    /// card is only logged.
+    pub fn finish_for(
+        mut self,
+        msg: Option<&ChatbotMessage>,
+        answer: &str,
+    ) -> Result<Delivered, Error> {
         if self.is_live() {
             let mode = StreamMode {
                 full: true,
@@ -432,13 +589,27 @@ impl AiCard {
             }
         }
         self.mark_failed();
-        reply::reply_markdown(msg, &title(answer), answer)?;
+        match msg {
+            Some(msg) => reply::reply_markdown(msg, &title(answer), answer)?,
+            None => log::warn(
+                "the answer could not be shown: the card broke and there is no message to reply to",
+            ),
+        }
         Ok(Delivered::Markdown)
     }
 
     /// The model failed: show the failed state (never leave "generating") and tell
     /// the user, in one short text, what went wrong.
-    pub fn fail(mut self, msg: &ChatbotMessage, what_went_wrong: &str) -> Result<(), Error> {
+    pub fn fail(self, msg: &ChatbotMessage, what_went_wrong: &str) -> Result<(), Error> {
+        self.fail_for(Some(msg), what_went_wrong)
+    }
+
+    /// [`AiCard::fail`], telling `msg`'s sender when there is a message to reply to.
+    pub fn fail_for(
+        mut self,
+        msg: Option<&ChatbotMessage>,
+        what_went_wrong: &str,
+    ) -> Result<(), Error> {
         if self.is_live() {
             let mode = StreamMode {
                 full: true,
@@ -455,7 +626,10 @@ impl AiCard {
             }
         }
         self.mark_failed();
-        reply::reply_text(msg, what_went_wrong)
+        match msg {
+            Some(msg) => reply::reply_text(msg, what_went_wrong),
+            None => Ok(()),
+        }
     }
 
     /// Best effort: a card that was shown must not stay "generating".
@@ -565,7 +739,7 @@ pub enum MemoryScope {
 
 /// The last turns of a conversation, in key-value state, forgotten after a quiet
 /// while.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Memory {
     key: String,
     turns: usize,
@@ -607,6 +781,29 @@ impl Memory {
             all
         };
         kv::update(&self.key, remember, Some(self.ttl)).map(drop)
+    }
+
+    /// Store the question before the model is called, so a follow-up sees it even
+    /// while its answer is still being written.
+    pub fn ask(&self, user: &str) -> Result<(), Error> {
+        self.push(Message::user(user))
+    }
+
+    /// Store the answer to the last question.
+    pub fn answered(&self, assistant: &str) -> Result<(), Error> {
+        self.push(Message::assistant(assistant))
+    }
+
+    fn push(&self, message: Message) -> Result<(), Error> {
+        let keep = self.turns * 2;
+        let push = |old: Option<Vec<Message>>| {
+            let mut all = old.unwrap_or_default();
+            all.push(message.clone());
+            let extra = all.len().saturating_sub(keep);
+            all.drain(..extra);
+            all
+        };
+        kv::update(&self.key, push, Some(self.ttl)).map(drop)
     }
 
     /// Forget everything; whether there was anything.

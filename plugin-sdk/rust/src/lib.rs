@@ -61,6 +61,7 @@ pub mod openapi;
 mod plugin;
 pub mod reply;
 pub mod sse;
+pub mod tools;
 
 #[doc(hidden)]
 pub use wit_bindgen::rt as __wit_rt;
@@ -87,8 +88,8 @@ pub use message::ChatbotMessage;
 pub use plugin::{CHATBOT_TOPIC, DELEGATE_TOPIC, Plugin};
 pub use reply::{At, reply_markdown, reply_text};
 
-/// Export the [`Plugin`] a function builds as this component's `describe` and
-/// `handle`. The function runs once per call (each in a fresh instance), so it
+/// Export the [`Plugin`] a function builds as this component's `describe`,
+/// `handle` and `call-tool`. The function runs once per call (each in a fresh instance), so it
 /// should only register handlers.
 #[macro_export]
 macro_rules! export_plugin {
@@ -105,6 +106,14 @@ macro_rules! export_plugin {
                     frame: $crate::Frame,
                 ) -> ::core::result::Result<$crate::Outcome, $crate::Error> {
                     $plugin().handle(frame)
+                }
+
+                fn call_tool(
+                    name: ::std::string::String,
+                    arguments: ::std::string::String,
+                    conversation: $crate::tools::Conversation,
+                ) -> ::core::result::Result<::std::string::String, $crate::Error> {
+                    $plugin().call_tool(&name, &arguments, &conversation)
                 }
             }
 

@@ -8,8 +8,11 @@
 //! [`ChatbotMessage`]; any other callback topic to its handler as parsed JSON (an
 //! empty body is an empty object). A frame nothing handles is done.
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::tools::{Conversation, Offered};
 use crate::{ChatbotMessage, Description, Error, Event, Frame, FrameKind, Outcome, Subscription};
 
 /// The topic of messages sent to the robot.
@@ -28,6 +31,7 @@ pub struct Plugin {
     delegate: Option<Handler<ChatbotMessage>>,
     event: Option<Handler<Event>>,
     callbacks: Vec<(String, Handler<Value>)>,
+    tools: Vec<Offered>,
 }
 
 impl Plugin {
@@ -40,6 +44,7 @@ impl Plugin {
             delegate: None,
             event: None,
             callbacks: Vec::new(),
+            tools: Vec::new(),
         }
     }
 
@@ -81,7 +86,41 @@ impl Plugin {
         self
     }
 
-    /// Name, version and one subscription per registered handler.
+    /// Offer agents a tool (see [`crate::tools`]): `name` (`^[a-z][a-z0-9_-]{0,47}$`),
+    /// what it does for the model, the JSON Schema of its arguments, and the
+    /// function, given its decoded arguments and the conversation the call serves.
+    /// A second tool of the same name replaces the first.
+    pub fn tool<A, R>(
+        mut self,
+        name: &str,
+        description: &str,
+        parameters: Value,
+        f: impl Fn(A, &Conversation) -> Result<R, Error> + 'static,
+    ) -> Self
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+    {
+        self.tools.retain(|t| t.spec.name != name);
+        self.tools
+            .push(Offered::new(name, description, &parameters, f));
+        self
+    }
+
+    /// Run the tool `name` on `arguments` (JSON text) for `conversation`.
+    pub fn call_tool(
+        &self,
+        name: &str,
+        arguments: &str,
+        conversation: &Conversation,
+    ) -> Result<String, Error> {
+        match self.tools.iter().find(|t| t.spec.name == name) {
+            Some(t) => (t.run)(arguments, conversation),
+            None => Err(Error::InvalidArgument(format!("no tool {name:?} here"))),
+        }
+    }
+
+    /// Name, version, one subscription per registered handler, and the tools.
     pub fn describe(&self) -> Description {
         let callback = |topic: &str| Subscription {
             kind: FrameKind::Callback,
@@ -105,6 +144,7 @@ impl Plugin {
             name: self.name.clone(),
             version: self.version.clone(),
             subscriptions,
+            tools: self.tools.iter().map(|t| t.spec.clone()).collect(),
         }
     }
 

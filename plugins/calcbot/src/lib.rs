@@ -5,17 +5,51 @@
 //! mentioning the sender, as `Q: <expression>\nA: <result>` or
 //! `Q: <expression>\nA: Error: <reason>`. Nothing but arithmetic is ever evaluated.
 //! Other message types get a short text explaining what the bot understands.
+//!
+//! It also offers agents the tool `calc` (`{"expression": "2*(3+4)"}` →
+//! `{"expression": ..., "value": "14"}`), with the same evaluator; an expression it
+//! cannot evaluate is a tool error the model reads.
 
 pub mod eval;
 
+use dingtalk_bot_sdk::tools::Conversation;
 use dingtalk_bot_sdk::{ChatbotMessage, Error, Outcome, Plugin, log, reply_text};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 /// The reply for a non-text message.
 pub const NOT_TEXT_REPLY: &str =
     "I can only do arithmetic on text messages. Try sending something like 2*(3+4).";
 
 fn plugin() -> Plugin {
-    Plugin::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).on_message(calculate)
+    Plugin::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+        .on_message(calculate)
+        .tool(
+            "calc",
+            "Evaluate an arithmetic expression exactly (Python's rules: + - * / // % **, parentheses).",
+            json!({
+                "type": "object",
+                "properties": {"expression": {"type": "string", "description": "e.g. 2*(3+4)"}},
+                "required": ["expression"],
+            }),
+            calc,
+        )
+}
+
+/// The `calc` tool's arguments.
+#[derive(Deserialize)]
+struct Calc {
+    expression: String,
+}
+
+fn calc(args: Calc, _chat: &Conversation) -> Result<Value, Error> {
+    let expression = args.expression.trim();
+    match eval::evaluate(expression) {
+        Ok(value) => Ok(json!({"expression": expression, "value": value.to_string()})),
+        Err(e) => Err(Error::InvalidArgument(format!(
+            "cannot evaluate {expression:?}: {e}"
+        ))),
+    }
 }
 
 fn calculate(msg: ChatbotMessage) -> Result<Outcome, Error> {

@@ -62,6 +62,7 @@ pub(crate) const SDK: &[(&str, &str)] = sdk_files![
     "src/plugin.ts",
     "src/reply.ts",
     "src/sse.ts",
+    "src/tools.ts",
     "src/update.ts",
     "types/interfaces/dingtalk-bot-cards.d.ts",
     "types/interfaces/dingtalk-bot-clock.d.ts",
@@ -72,6 +73,7 @@ pub(crate) const SDK: &[(&str, &str)] = sdk_files![
     "types/interfaces/dingtalk-bot-messages.d.ts",
     "types/interfaces/dingtalk-bot-openapi.d.ts",
     "types/interfaces/dingtalk-bot-reply.d.ts",
+    "types/interfaces/dingtalk-bot-tools.d.ts",
     "types/interfaces/dingtalk-bot-types.d.ts",
     "types/plugin.d.ts",
 ];
@@ -166,7 +168,7 @@ fn entry(dir: &Path, main: Option<&str>) -> anyhow::Result<PathBuf> {
     bail!("no entry module: none of {candidates:?} exists")
 }
 
-/// The module componentize-js builds: the world's two exports, from the entry's
+/// The module componentize-js builds: the world's three exports, from the entry's
 /// default export.
 fn shim_source(entry: &Path) -> anyhow::Result<String> {
     let path = serde_json::to_string(&entry.to_string_lossy())?;
@@ -175,7 +177,7 @@ fn shim_source(entry: &Path) -> anyhow::Result<String> {
          if (!plugin || typeof plugin.export !== \"function\") {{\n  \
            throw new Error(\"the entry module must `export default` a Plugin (from dingtalk-bot)\");\n\
          }}\n\
-         export const {{ describe, handle }} = plugin.export();\n"
+         export const {{ describe, handle, callTool }} = plugin.export();\n"
     ))
 }
 

@@ -47,6 +47,7 @@ pub(crate) const SDK: &[(&str, &str)] = sdk_files![
     "dingtalk_bot/plugin.py",
     "dingtalk_bot/reply.py",
     "dingtalk_bot/sse.py",
+    "dingtalk_bot/tools.py",
 ];
 
 /// The world Python plugins are built for (`plugin` plus `wasi:http`'s client, which

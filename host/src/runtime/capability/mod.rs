@@ -30,6 +30,7 @@ pub mod messages;
 pub mod openapi;
 pub mod reply;
 pub mod routing;
+pub mod tools;
 pub mod topics;
 
 use grant::{Grant, GrantError, NoGrant};
@@ -82,6 +83,7 @@ registry!(
     http: http::Grant,
     kv: NoGrant,
     routing: routing::Grant,
+    tools: tools::Grant,
 );
 
 /// Builders for embedders and tests; the config file goes through [`Grants::parse`].
@@ -116,6 +118,19 @@ impl Grants {
     /// Every secret the grants name is in `secrets`.
     pub fn check_secrets(&self, secrets: &crate::secrets::Secrets) -> Result<(), GrantError> {
         self.http.check_secrets(secrets)
+    }
+
+    /// Also grant these tools (`"calcbot.*"`, `"todobot.add"`).
+    pub fn with_tools(mut self, entries: &[&str]) -> Result<Self, GrantError> {
+        let section: toml::Table = [(
+            "tools".to_owned(),
+            toml::Value::Array(entries.iter().map(|e| toml::Value::from(*e)).collect()),
+        )]
+        .into_iter()
+        .collect();
+        let more = <tools::Grant as Grant>::parse(&section)?;
+        self.tools.patterns.extend(more.patterns);
+        Ok(self)
     }
 
     /// Set a config value.

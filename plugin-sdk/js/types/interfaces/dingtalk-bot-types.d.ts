@@ -22,12 +22,50 @@ declare module 'dingtalk:bot/types@0.3.0' {
     topic: string,
   }
   /**
+   * A tool a plugin offers to agents (`export call-tool` runs it).
+   */
+  export interface ToolSpec {
+    /**
+     * `^[a-z][a-z0-9_-]{0,47}$`; agents see it as `<plugin>.<tool>`.
+     */
+    name: string,
+    /**
+     * What it does, for the model (at most 1024 bytes).
+     */
+    description: string,
+    /**
+     * The JSON Schema of its argument object, as JSON text (at most 8192 bytes).
+     */
+    parameters: string,
+  }
+  /**
    * Who the plugin is and what it wants.
    */
   export interface Description {
     name: string,
     version: string,
     subscriptions: Array<Subscription>,
+    /**
+     * The tools it offers (at most 32); none for a plugin that only chats.
+     */
+    tools: Array<ToolSpec>,
+  }
+  /**
+   * The conversation a tool call serves (the agent's frame's chat).
+   */
+  export interface Conversation {
+    /**
+     * `conversationId`.
+     */
+    id: string,
+    /**
+     * The sender's `senderStaffId`, or their `senderId` when there is none.
+     */
+    sender: string,
+    /**
+     * Whether it is a group chat.
+     */
+    isGroup: boolean,
   }
   /**
    * One pushed frame, as DingTalk sent it.

@@ -715,3 +715,34 @@ async fn the_model_key_reaches_no_log_and_no_tool() {
     );
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_follow_up_sent_while_the_answer_streams_is_answered_after_it_with_the_exchange_in_memory()
+ {
+    let a = Agents::start(CALC, "", &[]).await;
+    a.sim.set_model_delay(Duration::from_millis(30));
+    let spec = |text: &str| MessageSpec::text(text).from("staff-7", "Lin");
+    let first = a
+        .sim
+        .push_chatbot(spec("first question"))
+        .await
+        .expect("push");
+    let second = a
+        .sim
+        .push_chatbot(spec("second question"))
+        .await
+        .expect("push");
+    for pushed in [&first, &second] {
+        let card = format!("ai-{}", pushed.data["msgId"].as_str().unwrap_or_default());
+        a.settled(&card, None).await;
+    }
+    let requests = a.sim.model_requests();
+    assert_eq!(requests.len(), 2);
+    let seen = requests[1].messages();
+    assert!(
+        seen.contains(&("user".into(), "first question".into()))
+            && seen.contains(&("assistant".into(), sim::answer_to("first question"))),
+        "the second question saw the first exchange: {seen:?}"
+    );
+    a.stop().await;
+}

@@ -22,6 +22,7 @@
 //!   plugin, or to none (ACKed and logged, not answered): see `routing`.
 
 mod dedup;
+mod order;
 pub mod quarantine;
 pub mod replicas;
 mod routing;
@@ -39,8 +40,8 @@ use dedup::{Dedup, Seen};
 use quarantine::QuarantineConfig;
 use routing::Route;
 use run::{
-    Lease, Outcome, Recorder, RunContext, Scoped, SharedHealth, Timed, accepted, combined_ack,
-    run_one,
+    Lease, Outcome, Place, Recorder, RunContext, Scoped, SharedHealth, Timed, accepted,
+    combined_ack, run_one,
 };
 
 use crate::metrics::{AppMetrics, Outcome as Counted};
@@ -121,6 +122,8 @@ pub struct Dispatcher {
     card_owners: Arc<CardOwners>,
     /// Where agents find the tools of the current table's plugins.
     tools: Arc<Board>,
+    /// Each agent's conversations, one message at a time.
+    lanes: order::Lanes,
 }
 
 /// The plugins and their routes. Replaced whole on reload; a frame keeps the table
@@ -195,6 +198,7 @@ impl Dispatcher {
             replicas: None,
             card_owners,
             tools,
+            lanes: order::Lanes::new(MAX_PER_CONVERSATION),
         }
     }
 
@@ -283,6 +287,10 @@ impl Dispatcher {
         all
     }
 }
+
+/// Most messages of one conversation an agent holds at once (one answered, the
+/// rest waiting in order); more are failed at once.
+const MAX_PER_CONVERSATION: usize = 16;
 
 /// Offer agents the tools of `plugins` (and no longer those of the table before).
 fn publish(board: &Board, plugins: &[Arc<Plugin>]) {
@@ -462,6 +470,17 @@ impl Dispatcher {
         };
         let metrics = self.metrics.clone();
         let deadline = self.config.ack_deadline;
+        // Places are taken now, in the order frames arrive, not when tasks run.
+        let places: Vec<Place> = plugins
+            .iter()
+            .map(|p| match &scope.talk {
+                Some(talk) if !p.grants().tools.is_empty() => self
+                    .lanes
+                    .enter(format!("{}\0{}", p.name, talk.conversation.id))
+                    .map(Some),
+                _ => Ok(None),
+            })
+            .collect();
         let frame = Arc::new(Scoped { frame, kind, scope });
         let work = async move {
             let message_id = frame.frame.message_id.clone();
@@ -489,12 +508,16 @@ impl Dispatcher {
                     },
                     None => None,
                 };
+                let mut places = places.into_iter();
                 let results = match &*plugins {
-                    [only] => vec![run_one(only.clone(), run, frame.clone()).await],
+                    [only] => {
+                        let place = places.next().unwrap_or(Ok(None));
+                        vec![run_one(only.clone(), run, frame.clone(), place).await]
+                    }
                     many => {
-                        let runs = many
-                            .iter()
-                            .map(|p| run_one(p.clone(), run.clone(), frame.clone()));
+                        let runs = many.iter().zip(places).map(|(p, place)| {
+                            run_one(p.clone(), run.clone(), frame.clone(), place)
+                        });
                         futures_util::future::join_all(runs).await
                     }
                 };

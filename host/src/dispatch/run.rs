@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use super::dedup::Dedup;
+use super::order::Ticket;
 use super::quarantine::{Health, QuarantineConfig};
 use super::replicas;
 use crate::metrics::{AppMetrics, Outcome as Counted};
@@ -19,6 +20,10 @@ use crate::stream::{Ack, AckSlot, Frame};
 
 /// One plugin's quarantine record, shared by every table that serves that version.
 pub(super) type SharedHealth = Arc<Mutex<Health>>;
+
+/// A frame's place in its agent's conversation lane (`None`: not an agent's chat
+/// message), or how many frames hold the lane when it is full.
+pub(super) type Place = Result<Option<Ticket>, usize>;
 
 /// One plugin's result for a frame.
 pub(super) type Outcome = (Arc<Plugin>, Result<PluginOutcome, HandleError>);
@@ -161,8 +166,22 @@ pub(super) fn counted(result: &Result<PluginOutcome, HandleError>) -> Counted {
     }
 }
 
-pub(super) async fn run_one(plugin: Arc<Plugin>, ctx: RunContext, frame: Arc<Scoped>) -> Outcome {
+pub(super) async fn run_one(
+    plugin: Arc<Plugin>,
+    ctx: RunContext,
+    frame: Arc<Scoped>,
+    place: Place,
+) -> Outcome {
     let Scoped { frame, kind, scope } = &*frame;
+    // An agent's conversation first: its earlier messages are answered before this.
+    let _ticket = match place {
+        Err(holding) => return (plugin, Err(HandleError::QueueFull(holding))),
+        Ok(Some(mut ticket)) => {
+            ticket.turn().await;
+            Some(ticket)
+        }
+        Ok(None) => None,
+    };
     let health = ctx.health.get(&plugin.name);
     let lock =
         |h: &Mutex<Health>| -> Health { h.lock().unwrap_or_else(PoisonError::into_inner).clone() };

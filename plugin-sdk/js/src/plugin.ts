@@ -30,7 +30,7 @@ import { HostError } from "./errors.js";
 import { Event } from "./event.js";
 import { jsonOrEmpty } from "./frame.js";
 import { ChatbotMessage } from "./message.js";
-import { type ToolDef, runTool } from "./tools.js";
+import { type ToolDef, runTool } from "./tooldef.js";
 
 /** The topic of messages sent to the robot. */
 export const CHATBOT_TOPIC = "/v1.0/im/bot/messages/get";

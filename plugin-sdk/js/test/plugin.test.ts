@@ -28,7 +28,27 @@ test("describe reports one subscription per kind of handler", () => {
       { kind: "callback", topic: "/v1.0/card/instances/callback" },
       { kind: "event", topic: "*" },
     ],
+    tools: [],
   });
+});
+
+test("a tool is described once and called with its decoded arguments", () => {
+  const bot = new Plugin("p", "1").tool({
+    name: "double",
+    description: "Double n.",
+    parameters: { type: "object", properties: { n: { type: "number" } } },
+    run: (args: { n: number }, chat) => ({ n: args.n * 2, chat: chat.id }),
+  });
+  const exported = bot.export();
+  assert.deepEqual(exported.describe().tools, [
+    { name: "double", description: "Double n.", parameters: '{"type":"object","properties":{"n":{"type":"number"}}}' },
+  ]);
+  const chat = { id: "cid", sender: "u1", isGroup: false };
+  assert.equal(exported.callTool("double", '{"n":21}', chat), '{"n":42,"chat":"cid"}');
+  assert.throws(
+    () => exported.callTool("double", "[1]", chat),
+    (e: unknown) => (e as { payload: { tag: string } }).payload.tag === "invalid-argument",
+  );
 });
 
 test("a message goes to its handler decoded and an event as an Event", () => {

@@ -62,6 +62,7 @@ pub(crate) const SDK: &[(&str, &str)] = sdk_files![
     "src/plugin.ts",
     "src/reply.ts",
     "src/sse.ts",
+    "src/tooldef.ts",
     "src/tools.ts",
     "src/update.ts",
     "types/interfaces/dingtalk-bot-cards.d.ts",

@@ -381,6 +381,39 @@ fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
 }
 
 #[test]
+fn check_shows_the_tools_a_plugin_offers_and_the_tools_an_agent_is_granted() {
+    let dir = scratch("tools");
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
+    std::fs::write(
+        dir.join("host.toml"),
+        "[plugins.calcbot]\ntools = [\"calcbot.*\"]\n[plugins.calcbot.approvals]\n\"calcbot.calc\" = \"always\"\n",
+    )
+    .unwrap();
+    let checked = host_cmd(&dir)
+        .args([
+            "check",
+            "--no-cache",
+            "calcbot.wasm",
+            "--config",
+            "host.toml",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("offers:     calcbot.calc: Evaluate an arithmetic expression"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("grant tools:      calcbot.*"), "{stdout}");
+    assert!(
+        stdout.contains("grant approvals:  calcbot.calc always, by the sender"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_with_apps_checks_each_apps_plugins_with_that_apps_grants() {
     let dir = scratch("check-apps");
     std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();

@@ -18,7 +18,7 @@ def _tools():
 def list_tools() -> list:
     """The tools granted to this plugin (``list`` in the other SDKs; ``list`` is a
     Python builtin)."""
-    return _tools().list()
+    return host_call(lambda: _tools().list())
 
 
 def call(name: str, arguments: str) -> Any:

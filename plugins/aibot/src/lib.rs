@@ -102,7 +102,7 @@ fn ask(msg: ChatbotMessage) -> Result<Outcome, Error> {
         Ok(past) => messages.extend(past),
         Err(e) => log::warn(&format!("answering without memory: {}", e.reason())),
     }
-    if !tools::list().is_empty() {
+    if !tools::list()?.is_empty() {
         let agent = agent();
         if let Some(settled) = agent.command(&msg, question) {
             return settled.map(|()| Outcome::Done);

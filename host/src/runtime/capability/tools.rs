@@ -55,6 +55,8 @@ pub const MAX_ARGUMENTS: usize = 64 << 10;
 pub const MAX_PENDING: usize = 256;
 /// Most entries of each per-app memory (allowances, token counters, admins).
 pub const MAX_REMEMBERED: usize = 10_000;
+/// Most `list` calls per frame.
+pub const MAX_LISTS: u32 = 8;
 /// How long an approval waits by default.
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(600);
 
@@ -404,6 +406,8 @@ pub struct Turn {
     conversation: Option<Conversation>,
     /// A tool call's own instance: it may not call tools.
     nested: bool,
+    /// `list` calls so far in this frame.
+    lists: u32,
 }
 
 impl Turn {
@@ -414,6 +418,7 @@ impl Turn {
             started: Instant::now(),
             conversation: talk.map(|t| t.conversation.clone()),
             nested: false,
+            lists: 0,
         }
     }
 
@@ -493,17 +498,21 @@ fn today() -> u64 {
         .map_or(0, |d| d.as_secs() / 86_400)
 }
 
-/// A granted tool as one agent sees it.
-#[derive(Clone)]
+/// A granted tool as one agent sees it: its provider and its place in the
+/// provider's offer (nothing of the offer is copied until it is listed).
 struct Listed {
     model_name: String,
     provider: Arc<dyn ToolProvider>,
-    tool: Offered,
+    index: usize,
 }
 
 impl Listed {
+    fn tool(&self) -> &Offered {
+        &self.provider.offered()[self.index]
+    }
+
     fn qualified(&self) -> String {
-        format!("{}.{}", self.provider.provider(), self.tool.name)
+        format!("{}.{}", self.provider.provider(), self.tool().name)
     }
 }
 
@@ -552,7 +561,7 @@ impl Board {
         let mut taken = HashSet::new();
         let mut out = Vec::new();
         for (name, provider) in providers.iter() {
-            for tool in provider.offered() {
+            for (index, tool) in provider.offered().iter().enumerate() {
                 if !grant.allows(name, &tool.name) {
                     continue;
                 }
@@ -566,7 +575,7 @@ impl Board {
                 out.push(Listed {
                     model_name,
                     provider: provider.clone(),
-                    tool: tool.clone(),
+                    index,
                 });
             }
         }
@@ -684,7 +693,7 @@ impl View<'_> {
         let started = Instant::now();
         let result = listed
             .provider
-            .run(&listed.tool.name, arguments, conversation, timeout)
+            .run(&listed.tool().name, arguments, conversation, timeout)
             .await;
         let ms = started.elapsed().as_millis() as u64;
         let qualified = listed.qualified();
@@ -741,23 +750,34 @@ fn new_id() -> String {
 }
 
 impl wit::Host for View<'_> {
-    async fn list(&mut self) -> wasmtime::Result<Vec<Tool>> {
+    async fn list(&mut self) -> HostResult<Vec<Tool>> {
         if self.turn.nested {
             return Ok(Vec::new());
+        }
+        // The answer is built anew each time (up to every tool's schema): a frame
+        // asks a few times, never in a loop the CPU budget does not see.
+        self.turn.lists += 1;
+        if self.turn.lists > MAX_LISTS {
+            return Err(limit(format!(
+                "at most {MAX_LISTS} tool listings per frame; the tools do not change within one"
+            )));
         }
         Ok(self
             .board
             .granted(self.grant)
             .into_iter()
-            .map(|l| Tool {
-                qualified: l.qualified(),
-                needs_approval: self
-                    .grant
-                    .approvals
-                    .needed(l.provider.provider(), &l.tool.name),
-                name: l.model_name,
-                description: l.tool.description,
-                parameters: l.tool.parameters,
+            .map(|l| {
+                let tool = l.tool();
+                Tool {
+                    qualified: l.qualified(),
+                    needs_approval: self
+                        .grant
+                        .approvals
+                        .needed(l.provider.provider(), &tool.name),
+                    description: tool.description.clone(),
+                    parameters: tool.parameters.clone(),
+                    name: l.model_name,
+                }
             })
             .collect())
     }
@@ -790,7 +810,7 @@ impl wit::Host for View<'_> {
             conversation.id.clone(),
             qualified.clone(),
         ));
-        if self.grant.approvals.needed(&provider, &listed.tool.name) && !allowed_here {
+        if self.grant.approvals.needed(&provider, &listed.tool().name) && !allowed_here {
             let mut pending = lock(&self.board.pending);
             let now = Instant::now();
             let mine = |pending: &HashMap<String, Pending>| {
@@ -815,7 +835,7 @@ impl wit::Host for View<'_> {
                 Pending {
                     agent: self.agent.to_owned(),
                     provider,
-                    tool: listed.tool.name.clone(),
+                    tool: listed.tool().name.clone(),
                     arguments: arguments.clone(),
                     conversation,
                     approvers: approvers.clone(),
@@ -1036,6 +1056,29 @@ mod tests {
         );
         assert!(canonical("[1]").is_err());
         assert!(canonical(&"x".repeat(MAX_ARGUMENTS + 1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn listing_more_often_than_the_bound_in_one_frame_is_refused() {
+        use crate::runtime::bindings::{HostError, WitError};
+        let (grant, limits, board) = (Grant::default(), Limits::default(), Board::default());
+        let mut turn = Turn::new(None);
+        let mut view = View {
+            agent: "a",
+            grant: &grant,
+            limits: &limits,
+            board: &board,
+            talk: None,
+            presser: None,
+            turn: &mut turn,
+        };
+        for _ in 0..MAX_LISTS {
+            assert!(wit::Host::list(&mut view).await.is_ok());
+        }
+        assert!(matches!(
+            wit::Host::list(&mut view).await,
+            Err(HostError::Guest(WitError::Limit(_)))
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 /// <reference path="./dingtalk-bot-types.d.ts" />
 declare module 'dingtalk:bot/tools@0.3.0' {
   /**
-   * The granted tools, sorted by qualified name.
+   * The granted tools, sorted by plugin. At most 8 calls per frame (`limit`
+   * past it): the answer carries every schema and does not change within a frame.
    */
   export function list(): Array<Tool>;
   /**

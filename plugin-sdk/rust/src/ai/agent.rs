@@ -286,7 +286,13 @@ impl Agent {
         mut card: AiCard,
         mut turn: Turn,
     ) -> Result<(), Error> {
-        let granted = tools::list();
+        let granted = match tools::list() {
+            Ok(granted) => granted,
+            Err(e) => {
+                log::warn(&format!("the tools could not be listed: {}", e.reason()));
+                Vec::new()
+            }
+        };
         let offered: Vec<Value> = granted
             .iter()
             .map(|t| {

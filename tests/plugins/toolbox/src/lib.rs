@@ -76,7 +76,7 @@ fn plugin() -> Plugin {
         .tool("whoami", "Say who is asking.", object(), |_: Nothing, c: &Conversation| {
             Ok::<_, Error>(json!({
                 "conversation": c.id, "sender": c.sender, "group": c.is_group,
-                "tools": tools::list().len(),
+                "tools": tools::list()?.len(),
             }))
         })
         .tool("count", "Count calls.", object(), |_: Nothing, _: &Conversation| {

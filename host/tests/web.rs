@@ -296,6 +296,13 @@ async fn host_demo_web_shows_the_scripted_conversation_with_the_ai_card_finished
             "aibot's AI card, streamed to the end",
             "[...document.querySelectorAll('.card.finished')].some(c => c.textContent.includes('finished'))",
         )
+        .await?;
+        until(
+            &client,
+            "aibot's tool call on its card",
+            "[...document.querySelectorAll('.card.finished')].some(c => \
+             c.textContent.includes('calcbot.calc') && c.textContent.includes('391'))",
+        )
         .await
     }
     .await;
@@ -334,6 +341,111 @@ async fn the_dev_chat_answers_renders_cards_calls_back_and_logs_in_a_real_browse
         "dev-chat.png"
     } else {
         "failure.png"
+    });
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::write(&shot, png);
+    }
+    let _ = client.close().await;
+    let _ = driver.kill().await;
+    let _ = host.kill().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    if let Err(e) = result {
+        panic!("{e} (screenshot: {})", shot.display());
+    }
+}
+
+/// `host dev aibot calcbot --web` with `calcbot.calc` needing approval: the agent's
+/// step and the approval card show, and pressing Allow once in the page runs the call
+/// and finishes the answer on the AI card.
+#[tokio::test]
+async fn the_dev_chat_shows_an_agents_steps_and_its_approval_buttons_work() {
+    if !browser() {
+        return;
+    }
+    let output = target().join("test-output/web");
+    std::fs::create_dir_all(&output).expect("the output folder");
+    let scratch = target().join(format!("web-agent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let config = scratch.join("host.toml");
+    std::fs::write(
+        &config,
+        "[plugins.aibot]\nfallback = true\ntools = [\"calcbot.*\"]\n\
+         [plugins.aibot.approvals]\n\"calcbot.calc\" = \"always\"\n\
+         [plugins.calcbot]\ncommands = [\"/calc\"]\n",
+    )
+    .expect("config");
+    let web_port = free_port();
+    let out = scratch.join("plugins");
+    let args = [
+        "dev".into(),
+        "plugins/aibot".into(),
+        "plugins/calcbot".into(),
+        "--web".into(),
+        format!("127.0.0.1:{web_port}"),
+        "--config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--state-dir".into(),
+        scratch.join("state").display().to_string(),
+    ];
+    let mut host = host_until(&args, "chat with your plugins at").await;
+    let driver_port = free_port();
+    let mut driver = chromedriver(driver_port).await;
+    let client = browse(driver_port, &scratch.join("profile")).await;
+    let result = async {
+        let e = |e: fantoccini::error::CmdError| e.to_string();
+        client
+            .goto(&format!("http://127.0.0.1:{web_port}/"))
+            .await
+            .map_err(e)?;
+        until(
+            &client,
+            "the event stream",
+            "document.querySelector('#status').textContent === 'live'",
+        )
+        .await?;
+        let message = client
+            .find(Locator::Css("[aria-label='Message']"))
+            .await
+            .map_err(e)?;
+        message
+            .send_keys("calcbot_calc {\"expression\": \"6*7\"}\u{E007}")
+            .await
+            .map_err(e)?;
+        until(
+            &client,
+            "the waiting step",
+            &bot_says("waiting for approval"),
+        )
+        .await?;
+        until(
+            &client,
+            "the approval card",
+            &bot_says("calcbot.calc wants to run"),
+        )
+        .await?;
+        let allow = client
+            .find(Locator::XPath("//button[contains(., 'Allow once')]"))
+            .await
+            .map_err(e)?;
+        allow.click().await.map_err(e)?;
+        until(&client, "the settled approval", &bot_says("Allowed once.")).await?;
+        until(
+            &client,
+            "the answer after the call ran",
+            "[...document.querySelectorAll('.card.finished')].some(c => \
+             c.textContent.includes('calcbot.calc') && c.textContent.includes('Tool said') \
+             && c.textContent.includes('42'))",
+        )
+        .await
+    }
+    .await;
+    let shot = output.join(if result.is_ok() {
+        "dev-agent.png"
+    } else {
+        "agent-failure.png"
     });
     if let Ok(png) = client.screenshot().await {
         let _ = std::fs::write(&shot, png);

@@ -4,19 +4,22 @@
 //! tool's own sandbox, approvals settled once by the right person, and every bound
 //! of a turn ending it with a sentence.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use host::dispatch::DispatchConfig;
 use host::egress::Egress;
 use host::kv::embedded::Embedded;
-use host::runtime::{Grants, LimitOverrides, PluginSettings};
+use host::runtime::{Grants, LimitOverrides, PluginSettings, file_stem};
 use host::secrets::Secrets;
 use host::{PluginConfigs, RunningHost};
 use serde_json::{Value, json};
 use sim::{CardRecord, Dialect, MessageSpec, ModelTurn, Sim};
-use tests::{Logs, WAIT, connect, fixture, host_for, init_logging, js_plugin, plugin};
+use tests::{
+    Logs, WAIT, connect, fixture, host_for, init_logging, js_fixture, js_plugin, plugin,
+    python_plugin,
+};
 
 const MODEL_KEY: &str = "sk-agent-e2e-never-logged";
 const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
@@ -99,6 +102,11 @@ impl Agents {
     /// aibot granted `section` (tools, approvals) under `limits`, beside calcbot and
     /// the toolbox fixture (and `more` plugins).
     async fn start(section: &str, limits: &str, more: &[PathBuf]) -> Self {
+        Self::start_agent(&plugin("aibot"), section, limits, more).await
+    }
+
+    /// [`Agents::start`] with `agent` (a component) in aibot's place.
+    async fn start_agent(agent: &Path, section: &str, limits: &str, more: &[PathBuf]) -> Self {
         init_logging();
         let sim = Sim::builder()
             .model_key(MODEL_KEY)
@@ -113,7 +121,8 @@ impl Agents {
                 .map_or(0, |d| d.as_nanos())
         ));
         let mut configs = PluginConfigs::new();
-        configs.insert("aibot".into(), agent_settings(&sim, section, limits));
+        let name = file_stem(agent).expect("a component file").to_owned();
+        configs.insert(name, agent_settings(&sim, section, limits));
         // calcbot and todobot answer only their own commands in the chat; aibot
         // the rest.
         configs.insert("calcbot".into(), routed("commands = [\"/calc\"]"));
@@ -128,7 +137,7 @@ impl Agents {
         );
         let store = Arc::new(Embedded::open(&state.join("kv.redb")).expect("store"));
         let mut builder = host_for(&sim)
-            .plugin(plugin("aibot"))
+            .plugin(agent)
             .plugin(plugin("calcbot"))
             .plugin(fixture("toolbox"));
         for p in more {
@@ -297,13 +306,17 @@ async fn without_a_tools_grant_aibot_answers_as_before_and_offers_the_model_noth
 
 #[tokio::test]
 async fn every_dialect_of_streamed_tool_calls_runs_both_parallel_calls() {
+    every_dialect_runs_both_parallel_calls(&plugin("aibot")).await;
+}
+
+async fn every_dialect_runs_both_parallel_calls(agent: &Path) {
     for dialect in [
         Dialect::OpenAi,
         Dialect::Ollama,
         Dialect::Qwen,
         Dialect::DeepSeek,
     ] {
-        let a = Agents::start(CALC, "", &[]).await;
+        let a = Agents::start_agent(agent, CALC, "", &[]).await;
         a.sim.set_model_dialect(dialect);
         a.sim.script_model([ModelTurn::Call(vec![
             ("calcbot_calc".into(), json!({"expression": "2+3"})),
@@ -320,16 +333,16 @@ async fn every_dialect_of_streamed_tool_calls_runs_both_parallel_calls() {
         assert_eq!(requests.len(), 2, "{dialect:?}");
         let assistant = requests[1].body["messages"]
             .as_array()
-            .unwrap()
+            .expect("present")
             .iter()
             .find(|m| m["role"] == "assistant" && m.get("tool_calls").is_some())
             .cloned()
             .expect("the tool turn is sent back");
         let ids: Vec<&str> = assistant["tool_calls"]
             .as_array()
-            .unwrap()
+            .expect("present")
             .iter()
-            .map(|c| c["id"].as_str().unwrap())
+            .map(|c| c["id"].as_str().expect("present"))
             .collect();
         assert_eq!(ids.len(), 2, "{dialect:?}: {assistant}");
         assert_ne!(ids[0], ids[1], "{dialect:?}");
@@ -474,7 +487,17 @@ async fn an_oversized_result_is_cut_before_it_reaches_the_model() {
 
 #[tokio::test]
 async fn identical_calls_past_the_bound_end_the_turn_with_a_sentence() {
-    let a = Agents::start("tools = [\"toolbox.*\"]", "same_call_per_turn = 2\n", &[]).await;
+    identical_calls_past_the_bound_end_the_turn(&plugin("aibot")).await;
+}
+
+async fn identical_calls_past_the_bound_end_the_turn(agent: &Path) {
+    let a = Agents::start_agent(
+        agent,
+        "tools = [\"toolbox.*\"]",
+        "same_call_per_turn = 2\n",
+        &[],
+    )
+    .await;
     let again = || ModelTurn::Call(vec![("toolbox_count".into(), json!({}))]);
     a.sim.script_model([again(), again(), again(), again()]);
     let t = a.ask("loop").await;
@@ -556,7 +579,11 @@ const APPROVED: &str = "tools = [\"toolbox.*\"]\n[approvals]\n\"toolbox.count\" 
 
 #[tokio::test]
 async fn a_call_that_needs_approval_waits_and_runs_once_when_the_sender_allows() {
-    let a = Agents::start(APPROVED, "", &[]).await;
+    approval_waits_and_runs_once_when_the_sender_allows(&plugin("aibot")).await;
+}
+
+async fn approval_waits_and_runs_once_when_the_sender_allows(agent: &Path) {
+    let a = Agents::start_agent(agent, APPROVED, "", &[]).await;
     a.sim
         .script_model([ModelTurn::Call(vec![("toolbox_count".into(), json!({}))])]);
     let t = a.ask("count please").await;
@@ -572,7 +599,7 @@ async fn a_call_that_needs_approval_waits_and_runs_once_when_the_sender_allows()
     );
     let card = &t.approval[0];
     assert_eq!(card.action, "send");
-    let shown = card.card["contents"][0]["text"].as_str().unwrap();
+    let shown = card.card["contents"][0]["text"].as_str().expect("present");
     assert!(
         shown.contains("toolbox.count") && shown.contains("{}"),
         "{shown}"
@@ -588,7 +615,7 @@ async fn a_call_that_needs_approval_waits_and_runs_once_when_the_sender_allows()
         after.last_text()
     );
     assert_eq!(
-        after.approval.last().unwrap().card["header"]["title"]["text"],
+        after.approval.last().expect("present").card["header"]["title"]["text"],
         "Approval settled"
     );
 
@@ -606,7 +633,11 @@ async fn a_call_that_needs_approval_waits_and_runs_once_when_the_sender_allows()
 
 #[tokio::test]
 async fn a_press_by_someone_else_is_refused_and_changes_nothing() {
-    let a = Agents::start(APPROVED, "", &[]).await;
+    a_press_by_someone_else_changes_nothing(&plugin("aibot")).await;
+}
+
+async fn a_press_by_someone_else_changes_nothing(agent: &Path) {
+    let a = Agents::start_agent(agent, APPROVED, "", &[]).await;
     a.sim
         .script_model([ModelTurn::Call(vec![("toolbox_count".into(), json!({}))])]);
     let t = a.ask_as("count please", "staff-7", true).await;
@@ -648,7 +679,11 @@ async fn an_expired_approval_counts_as_denied() {
 
 #[tokio::test]
 async fn allow_for_the_conversation_and_approve_by_text_work_too() {
-    let a = Agents::start(APPROVED, "", &[]).await;
+    allow_for_the_conversation_by_text(&plugin("aibot")).await;
+}
+
+async fn allow_for_the_conversation_by_text(agent: &Path) {
+    let a = Agents::start_agent(agent, APPROVED, "", &[]).await;
     a.sim
         .script_model([ModelTurn::Call(vec![("toolbox_count".into(), json!({}))])]);
     let t = a.ask("count please").await;
@@ -743,6 +778,60 @@ async fn a_follow_up_sent_while_the_answer_streams_is_answered_after_it_with_the
         seen.contains(&("user".into(), "first question".into()))
             && seen.contains(&("assistant".into(), sim::answer_to("first question"))),
         "the second question saw the first exchange: {seen:?}"
+    );
+    a.stop().await;
+}
+
+/// The TypeScript SDK's `ai.Agent` (fixture `jsagent`) held to what aibot does: every
+/// dialect, the approval buttons and commands, and a loop bound.
+#[tokio::test]
+async fn the_typescript_agent_loop_calls_settles_and_stops_as_aibots_does() {
+    let Some(jsagent) = js_fixture("jsagent") else {
+        return;
+    };
+    let a = Agents::start_agent(&jsagent, CALC, "", &[]).await;
+    let t = a.ask("what is calcbot_calc {\"expression\":\"6*7\"}").await;
+    assert!(t.finished(), "{:?}", t.card);
+    let text = t.last_text();
+    assert!(
+        text.contains("🔧 `calcbot.calc`") && text.contains("— ok,"),
+        "{text}"
+    );
+    assert!(t.replies.is_empty(), "{:?}", t.replies);
+    a.stop().await;
+    every_dialect_runs_both_parallel_calls(&jsagent).await;
+    approval_waits_and_runs_once_when_the_sender_allows(&jsagent).await;
+    a_press_by_someone_else_changes_nothing(&jsagent).await;
+    allow_for_the_conversation_by_text(&jsagent).await;
+    identical_calls_past_the_bound_end_the_turn(&jsagent).await;
+}
+
+/// A tool written in Python (pycalc's `calc`, a dataclass argument) runs in pycalc's
+/// own sandbox; an expression it cannot evaluate is a failed step the model reads.
+#[tokio::test]
+async fn a_python_tool_answers_and_its_error_reaches_the_model_as_a_failed_step() {
+    let Some(pycalc) = python_plugin("pycalc") else {
+        return;
+    };
+    let a = Agents::start("tools = [\"pycalc.*\"]", "", &[pycalc]).await;
+    a.sim.script_model([ModelTurn::Call(vec![
+        ("pycalc_calc".into(), json!({"expression": " 7/2 "})),
+        ("pycalc_calc".into(), json!({"expression": "1/0"})),
+    ])]);
+    let t = a.ask("two sums in Python").await;
+    assert!(t.finished(), "{:?}", t.card);
+    let text = t.last_text();
+    assert!(text.contains("🔧 `pycalc.calc`"), "{text}");
+    assert!(
+        text.contains("— ok,") && text.contains("— failed,"),
+        "{text}"
+    );
+    let results = tool_results(&a.sim);
+    assert_eq!(results[0], r#"{"expression": "7/2", "value": "3.5"}"#);
+    assert!(
+        results[1].contains("cannot evaluate \\\"1/0\\\": division by zero"),
+        "{}",
+        results[1]
     );
     a.stop().await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use sim::{MessageSpec, Sim};
+use sim::{MessageSpec, ModelTurn, Sim};
 
 use super::options::StateOptions;
 use super::{simulated, web};
@@ -127,6 +127,15 @@ pub(super) async fn demo(args: DemoArgs, logs: Option<web::LogSink>) -> anyhow::
             "And what did I ask before?",
         ] {
             failures += ai_exchange(&sim, web, question).await?;
+        }
+        if host_has(&loaded, "calcbot") {
+            // aibot as an agent: the model asks for calcbot's `calc` tool, the host
+            // runs it in a fresh calcbot sandbox, and the card shows the step.
+            sim.script_model([ModelTurn::Call(vec![(
+                "calcbot_calc".into(),
+                serde_json::json!({"expression": "17*23"}),
+            )])]);
+            failures += ai_exchange(&sim, web, "How much is 17 times 23, exactly?").await?;
         }
     }
     if let Some((_, tasks)) = page {
@@ -254,7 +263,13 @@ async fn ai_exchange(sim: &Sim, web: Option<&web::Web>, question: &str) -> anyho
         sim.changed(Duration::from_millis(200)).await;
     }
     if let Some(request) = sim.model_requests().get(before) {
-        let earlier = request.messages().len().saturating_sub(2);
+        let said = |(role, _): &&(String, String)| role == "user" || role == "assistant";
+        let earlier = request
+            .messages()
+            .iter()
+            .filter(said)
+            .count()
+            .saturating_sub(1);
         println!(
             "      (the model was sent the system prompt, {earlier} remembered messages and the question)"
         );

@@ -5,6 +5,9 @@
 //! - every plugin may reach the simulator's model endpoint (`http`), with its API key
 //!   injected from a secret (`http_headers`), and aibot's `base-url` and `model` point
 //!   there unless the config file says otherwise;
+//! - aibot is an agent: unless the config file grants it tools, it may call every
+//!   tool the other loaded plugins offer, todobot's destructive `clear` only after a
+//!   yes on the approval card (whose buttons reach it as card callbacks);
 //! - with calcbot, cardbot and aibot all loaded and no routing rules of the
 //!   operator's, arithmetic (or `/calc`) goes to calcbot, `py …` to pycalc, `js …`
 //!   to jscalc, `todo …` to todobot, `/card` to cardbot and everything else to
@@ -17,6 +20,7 @@ use sim::Sim;
 use crate::PluginConfigs;
 use crate::runtime::capability::grant::Grant as _;
 use crate::runtime::capability::routing;
+use crate::runtime::capability::tools::{self, Approvals, ToolPattern};
 use crate::runtime::file_stem;
 use crate::secrets::Secrets;
 use crate::stream::topic::CARD_CALLBACK;
@@ -77,6 +81,19 @@ pub fn settings(
                 .or_insert_with(|| "true".into());
         }
         if name == "aibot" {
+            if grants.tools.is_empty() {
+                grants.tools = agent_tools(&names);
+            }
+            let callbacks = crate::runtime::capability::topics::Grant::from_entries(&[format!(
+                "CALLBACK {CARD_CALLBACK}"
+            )])
+            .map_err(anyhow::Error::msg)?;
+            grants.topics.topics.extend(callbacks.topics);
+            grants
+                .config
+                .values
+                .entry("approval-buttons".into())
+                .or_insert_with(|| "true".into());
             let values = &mut grants.config.values;
             values
                 .entry("base-url".into())
@@ -100,4 +117,27 @@ pub fn settings(
         }
     }
     Ok((configs, secrets.with(KEY_SECRET, sim.model_key())))
+}
+
+/// Every other loaded plugin's tools, `todobot.clear` needing the sender's yes.
+fn agent_tools(names: &[String]) -> tools::Grant {
+    let every = |plugin: &str| ToolPattern {
+        plugin: plugin.to_owned(),
+        tool: None,
+    };
+    let clear = ToolPattern {
+        plugin: "todobot".into(),
+        tool: Some("clear".into()),
+    };
+    tools::Grant {
+        patterns: names
+            .iter()
+            .filter(|n| *n != "aibot")
+            .map(|n| every(n))
+            .collect(),
+        approvals: Approvals {
+            rules: vec![(clear, true)],
+            ..Approvals::default()
+        },
+    }
 }

@@ -19,7 +19,7 @@
  * ```
  */
 
-import { Answer, ModelError } from "./answer.js";
+import { Answer, ModelError, type ToolCall } from "./answer.js";
 import * as cards from "./cards.js";
 import { HostError } from "./errors.js";
 import * as kv from "./kv.js";
@@ -28,7 +28,7 @@ import type { ChatbotMessage } from "./message.js";
 import { replyMarkdown, replyText } from "./reply.js";
 import { SseParser } from "./sse.js";
 
-export { Answer, ModelError } from "./answer.js";
+export { Answer, ModelError, type ToolCall } from "./answer.js";
 
 /** DingTalk's AI markdown card template (protocol.md D.7). */
 export const AI_CARD_TEMPLATE = "382e4302-551d-4880-bf29-a30acfab2e71.schema";
@@ -73,13 +73,34 @@ export class ChatClient {
   }
 
   /** Start a streamed completion of `messages`. */
-  async stream(messages: Message[]): Promise<ChatStream> {
+  stream(messages: Message[]): Promise<ChatStream> {
+    return this.streamBody({ model: this.model, stream: true, messages });
+  }
+
+  /** Start a streamed completion of `messages` (OpenAI's shape, tool turns included)
+   * offering `tools` (OpenAI's `tools` entries), asking for usage in the stream and
+   * for parallel calls. */
+  streamWithTools(messages: object[], tools: object[]): Promise<ChatStream> {
+    const body: Record<string, unknown> = {
+      model: this.model,
+      stream: true,
+      stream_options: { include_usage: true },
+      messages,
+    };
+    if (tools.length > 0) {
+      body.tools = tools;
+      body.parallel_tool_calls = true;
+    }
+    return this.streamBody(body);
+  }
+
+  private async streamBody(body: object): Promise<ChatStream> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "text/event-stream" },
-        body: JSON.stringify({ model: this.model, stream: true, messages }),
+        body: JSON.stringify(body),
       });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
@@ -121,6 +142,21 @@ export class ChatStream {
   /** The answer so far. */
   get text(): string {
     return this.answer.text;
+  }
+
+  /** The reasoning so far (`reasoning_content`), `undefined` if the server sent none. */
+  get reasoning(): string | undefined {
+    return this.answer.reasoning;
+  }
+
+  /** The tool calls the model asked for, in order (complete once the stream is). */
+  get toolCalls(): ToolCall[] {
+    return this.answer.calls;
+  }
+
+  /** The tokens the stream reported using (`usage.total_tokens`), if it did. */
+  get usage(): number | undefined {
+    return this.answer.usage;
   }
 
   /** Read what arrives within `waitMs` (all of it, when several events are already
@@ -187,6 +223,14 @@ export class AiCard {
     }
   }
 
+  /** A card shown by an earlier frame (`start`ed there), to go on streaming into: an
+   * agent's turn resumed after an approval. */
+  static resume(outTrackId: string): AiCard {
+    const card = new AiCard(outTrackId, true);
+    card.streaming = true;
+    return card;
+  }
+
   /** The text the card shows now. */
   get shownText(): string {
     return this.shown;
@@ -222,6 +266,12 @@ export class AiCard {
   /** Show the whole answer as final; if the card is broken, or breaks now, reply with
    * it as markdown instead (once). */
   finish(msg: ChatbotMessage, answer: string): Delivered {
+    return this.finishFor(msg, answer);
+  }
+
+  /** `finish`, replying to `msg` when there is a message to reply to (a turn resumed
+   * by a card press has none: a broken card is then only logged). */
+  finishFor(msg: ChatbotMessage | undefined, answer: string): Delivered {
     if (this.isLive()) {
       try {
         cards.streamInstance(this.outTrackId, "msgContent", answer, { full: true, finalize: true });
@@ -233,12 +283,18 @@ export class AiCard {
       }
     }
     this.markFailed();
-    replyMarkdown(msg, title(answer), answer);
+    if (msg) replyMarkdown(msg, title(answer), answer);
+    else log.warn("the answer could not be shown: the card broke and there is no message to reply to");
     return "markdown";
   }
 
   /** The model failed: show the failed state and tell the user, in one short text. */
   fail(msg: ChatbotMessage, whatWentWrong: string): void {
+    this.failFor(msg, whatWentWrong);
+  }
+
+  /** `fail`, telling `msg`'s sender when there is a message to reply to. */
+  failFor(msg: ChatbotMessage | undefined, whatWentWrong: string): void {
     if (this.isLive()) {
       try {
         cards.streamInstance(this.outTrackId, "msgContent", this.shown || whatWentWrong, { full: true, finalize: true, failed: true });
@@ -247,7 +303,7 @@ export class AiCard {
       }
     }
     this.markFailed();
-    replyText(msg, whatWentWrong);
+    if (msg) replyText(msg, whatWentWrong);
   }
 
   /** Best effort: a card that was shown must not stay "generating". */
@@ -337,15 +393,40 @@ export type MemoryScope = "sender" | "conversation";
 /** The last turns of a conversation, in key-value state, forgotten after a quiet while. */
 export class Memory {
   readonly key: string;
+  readonly turns: number;
+  readonly ttlMs: number;
 
-  constructor(
-    msg: ChatbotMessage,
-    scope: MemoryScope,
-    private readonly turns: number,
-    private readonly ttlMs: number,
-  ) {
+  constructor(msg: ChatbotMessage, scope: MemoryScope, turns: number, ttlMs: number) {
     const sender = msg.senderStaffId ?? msg.senderId;
     this.key = msg.isGroup() && scope === "sender" ? `memory:${msg.conversationId}:${sender}` : `memory:${msg.conversationId}`;
+    this.turns = turns;
+    this.ttlMs = ttlMs;
+  }
+
+  /** A memory saved as JSON (an agent's turn waiting for an approval). */
+  static restore(saved: { key: string; turns: number; ttlMs: number }): Memory {
+    const memory = Object.create(Memory.prototype) as Memory;
+    return Object.assign(memory, { key: saved.key, turns: saved.turns, ttlMs: saved.ttlMs });
+  }
+
+  /** Store the question before the model is called, so a follow-up sees it even while
+   * its answer is still being written. */
+  ask(user: string): void {
+    this.push(Message.user(user));
+  }
+
+  /** Store the answer to the last question. */
+  answered(assistant: string): void {
+    this.push(Message.assistant(assistant));
+  }
+
+  private push(message: Message): void {
+    const keep = this.turns * 2;
+    const push = (old: Message[] | undefined) => {
+      const all = [...(old ?? []), message];
+      return keep === 0 ? [] : all.slice(-keep);
+    };
+    kv.update<Message[]>(this.key, push, this.ttlMs);
   }
 
   /** The remembered messages, oldest first. */
@@ -368,3 +449,5 @@ export class Memory {
     return kv.delete(this.key);
   }
 }
+
+export { Agent, BUTTON_PREFIX, type Step, type StepState, type Turn, approvalCard, parseButton, render } from "./agent.js";

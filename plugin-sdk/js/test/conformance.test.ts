@@ -224,3 +224,15 @@ test("every chat stream vector spells its answer", () => {
     else assert.ok(error?.includes(c.error), `${c.name}: ${error}`);
   }
 });
+
+test("every tool stream vector spells its calls in each dialect", () => {
+  for (const c of vectors("tool-stream.json").cases) {
+    const answer = new Answer();
+    for (const data of c.events) answer.apply(data);
+    assert.ok(answer.done, c.name);
+    assert.deepEqual(answer.calls, c.calls, c.name);
+    assert.equal(answer.text, c.text, c.name);
+    assert.equal(answer.reasoning ?? null, c.reasoning, c.name);
+    assert.equal(answer.usage ?? null, c.usage, c.name);
+  }
+});

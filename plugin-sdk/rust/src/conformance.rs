@@ -463,6 +463,28 @@ fn every_chat_stream_vector_spells_its_answer() {
 }
 
 #[test]
+fn every_tool_stream_vector_spells_its_calls_in_each_dialect() {
+    for case in cases(&vectors("tool-stream.json"), "cases") {
+        let name = case["name"].as_str().unwrap();
+        let mut answer = Answer::default();
+        for data in cases(case, "events") {
+            answer.apply(data.as_str().unwrap()).expect(name);
+        }
+        assert!(answer.done, "{name}");
+        let calls: Vec<Value> = answer
+            .calls
+            .iter()
+            .map(|c| json!({"id": c.id, "name": c.name, "arguments": c.arguments}))
+            .collect();
+        assert_eq!(json!(calls), case["calls"], "{name}");
+        assert_eq!(answer.text, case["text"].as_str().unwrap(), "{name}");
+        let reasoning = answer.saw_reasoning.then_some(answer.reasoning.as_str());
+        assert_eq!(json!(reasoning), case["reasoning"], "{name}");
+        assert_eq!(json!(answer.usage), case["usage"], "{name}");
+    }
+}
+
+#[test]
 fn the_wit_package_and_the_three_sdks_carry_one_version() {
     let root = repository();
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();

@@ -43,6 +43,7 @@ pub(crate) const SDK: &[(&str, &str)] = sdk_files![
     "tsconfig.json",
     "scripts/componentize.mjs",
     "scripts/generate-types.mjs",
+    "src/agent.ts",
     "src/ai.ts",
     "src/answer.ts",
     "src/callback.ts",

@@ -1081,6 +1081,124 @@ mod tests {
         ));
     }
 
+    /// A provider that counts its runs (the e2e tests run real plugins).
+    struct Counting {
+        offered: Vec<Offered>,
+        runs: std::sync::atomic::AtomicUsize,
+    }
+
+    impl ToolProvider for Counting {
+        fn provider(&self) -> &str {
+            "p"
+        }
+        fn offered(&self) -> &[Offered] {
+            &self.offered
+        }
+        fn run<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a Conversation,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<String, ToolFailure>> {
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { Ok("1".to_owned()) })
+        }
+    }
+
+    fn counting(board: &Board) -> Arc<Counting> {
+        let p = Arc::new(Counting {
+            offered: vec![Offered {
+                name: "t".into(),
+                description: "d".into(),
+                parameters: "{}".into(),
+            }],
+            runs: Default::default(),
+        });
+        board.publish(vec![p.clone() as Arc<dyn ToolProvider>]);
+        p
+    }
+
+    fn talk(sender: &str) -> Talk {
+        Talk {
+            conversation: Conversation {
+                id: "c".into(),
+                sender: sender.into(),
+                is_group: false,
+            },
+            is_admin: false,
+        }
+    }
+
+    async fn ask(agent: &str, grant: &Grant, board: &Board, talk: &Talk) -> HostResult<Called> {
+        let limits = Limits::default();
+        let mut turn = Turn::new(Some(talk));
+        let mut view = View {
+            agent,
+            grant,
+            limits: &limits,
+            board,
+            talk: Some(talk),
+            presser: None,
+            turn: &mut turn,
+        };
+        wit::Host::call(&mut view, "p_t".into(), "{}".into()).await
+    }
+
+    #[tokio::test]
+    async fn an_approval_whose_tool_was_unloaded_meanwhile_runs_nothing_when_allowed() {
+        let board = Board::default();
+        let provider = counting(&board);
+        let grant = grant("tools = [\"p.*\"]\n[approvals]\n\"p.t\" = \"always\"\n").unwrap();
+        let sender = talk("u1");
+        let Ok(Called::Pending(approval)) = ask("a", &grant, &board, &sender).await else {
+            panic!("the call waits for a yes");
+        };
+        board.publish(Vec::new());
+        let limits = Limits::default();
+        let mut turn = Turn::new(Some(&sender));
+        let mut view = View {
+            agent: "a",
+            grant: &grant,
+            limits: &limits,
+            board: &board,
+            talk: Some(&sender),
+            presser: None,
+            turn: &mut turn,
+        };
+        let settled = wit::Host::settle(&mut view, approval.id, Decision::AllowOnce).await;
+        let Ok(Settlement::Ran(Called::Failed(why))) = settled else {
+            panic!("allowed, but there is nothing to run: {settled:?}");
+        };
+        assert!(why.contains("no longer granted or loaded"), "{why}");
+        assert_eq!(provider.runs.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_of_waiting_approvals_an_agents_call_is_refused_and_others_still_ask() {
+        use crate::runtime::bindings::{HostError, WitError};
+        let board = Board::default();
+        let provider = counting(&board);
+        let grant = grant("tools = [\"p.*\"]\n[approvals]\n\"p.t\" = \"always\"\n").unwrap();
+        let sender = talk("u1");
+        for _ in 0..MAX_PENDING {
+            assert!(matches!(
+                ask("a", &grant, &board, &sender).await,
+                Ok(Called::Pending(_))
+            ));
+        }
+        let refused = ask("a", &grant, &board, &sender).await;
+        assert!(
+            matches!(&refused, Err(HostError::Guest(WitError::Limit(why))) if why.contains("settle some first")),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            ask("b", &grant, &board, &sender).await,
+            Ok(Called::Pending(_))
+        ));
+        assert_eq!(provider.runs.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
     #[test]
     fn tokens_are_counted_per_agent_and_conversation() {
         let board = Board::default();

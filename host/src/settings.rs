@@ -81,6 +81,9 @@ pub struct ConfigFile {
     /// Frame dedup.
     #[serde(default)]
     pub dedup: DedupSection,
+    /// The tools `host mcp` serves to MCP clients (checked by [`crate::mcp::McpServer`]).
+    #[serde(default)]
+    pub mcp_server: Option<toml::Table>,
 }
 
 /// `[dedup]`.

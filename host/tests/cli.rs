@@ -191,6 +191,30 @@ fn check_with_only_a_config_file_reports_its_malformed_grant() {
 }
 
 #[test]
+fn mcp_without_a_section_or_with_an_open_listen_and_no_token_refuses_to_start() {
+    let dir = scratch("mcp-config");
+    std::fs::write(dir.join("none.toml"), "[plugins.calcbot]\n").unwrap();
+    std::fs::write(
+        dir.join("open.toml"),
+        "[mcp_server]\nlisten = \"0.0.0.0:7790\"\ntools = [\"calcbot.*\"]\n",
+    )
+    .unwrap();
+    for (file, why) in [
+        ("none.toml", "needs an [mcp_server] section"),
+        ("open.toml", "off loopback, needs `token_secret`"),
+    ] {
+        let out = host_cmd(&dir)
+            .args(["mcp", "--config", file, "calcbot.wasm"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file}");
+        assert!(stderr.contains(why), "{file}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_names_the_reason_a_plugin_would_be_refused() {
     let dir = scratch("check");
     std::fs::write(dir.join("junk.wasm"), b"not wasm").unwrap();

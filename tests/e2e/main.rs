@@ -15,6 +15,7 @@ mod connection;
 mod hostile;
 mod js_plugins;
 mod malformed;
+mod mcp;
 mod outbound;
 mod plugins;
 mod python_plugins;

@@ -152,6 +152,65 @@ fn installed(program: &str, what: &str) -> bool {
     }
 }
 
+/// A Python with the official MCP SDK (`tests/mcp/requirements.txt`, every version
+/// pinned) in a virtualenv under the shared build folder, made on first use; `None`
+/// (skip printed) when python3 is missing outside CI.
+pub fn mcp_python() -> Option<PathBuf> {
+    static MADE: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut made = MADE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(python) = made.as_ref() {
+        return Some(python.clone());
+    }
+    if !installed(
+        "python3",
+        "the MCP tests (the official Python SDK as the peer)",
+    ) {
+        return None;
+    }
+    let requirements = workspace().join("tests/mcp/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).expect("tests/mcp/requirements.txt");
+    let venv = tools_dir().join("mcp-python");
+    let python = venv.join("bin/python");
+    let marker = venv.join("requirements.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+        let _ = std::fs::remove_dir_all(&venv);
+        let run = |cmd: &mut std::process::Command, what: &str| {
+            let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(
+                out.status.success(),
+                "{what} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(
+            std::process::Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv),
+            "python3 -m venv for the MCP SDK",
+        );
+        run(
+            std::process::Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements),
+            "pip install -r tests/mcp/requirements.txt",
+        );
+        std::fs::write(&marker, &wanted).expect("the venv's marker");
+    }
+    *made = Some(python.clone());
+    Some(python)
+}
+
 /// Whether python3 runs (else the skip is printed, or under `CI=true` the test fails).
 pub fn python3() -> bool {
     installed("python3", "Python plugins")

@@ -9,6 +9,7 @@ mod check;
 mod demo;
 #[cfg(feature = "dev-tools")]
 mod dev;
+mod mcp;
 mod new;
 mod options;
 mod run;
@@ -46,6 +47,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Create a plugin crate from the template.
     New(new::NewArgs),
+    /// Serve the tools `[mcp_server]` names from the given plugins to MCP clients.
+    Mcp(mcp::McpArgs),
     /// Build, run against the embedded simulator, rebuild and reload on source
     /// change, and chat with the bot from a prompt.
     #[cfg(feature = "dev-tools")]
@@ -103,6 +106,7 @@ pub fn main() -> ExitCode {
             Command::Check(args) => check::check(args).await,
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
+            Command::Mcp(args) => mcp::mcp(args).await,
             #[cfg(feature = "dev-tools")]
             Command::Dev(args) => dev::dev(args, web_log).await,
         }

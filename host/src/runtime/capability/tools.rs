@@ -617,6 +617,101 @@ impl Board {
     }
 }
 
+/// A granted tool as a caller outside any frame sees it (`host mcp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The model-facing name (`calcbot_calc`).
+    pub name: String,
+    /// `<plugin>.<tool>`.
+    pub qualified: String,
+    /// For the model.
+    pub description: String,
+    /// The JSON Schema of its arguments, as JSON text.
+    pub parameters: String,
+    /// Whether a call waits for a person's yes.
+    pub needs_approval: bool,
+}
+
+impl Board {
+    /// What `grant` lets a caller outside any frame (an MCP client) see.
+    pub fn served(&self, grant: &Grant) -> Vec<Served> {
+        self.granted(grant)
+            .into_iter()
+            .map(|l| {
+                let tool = l.tool();
+                Served {
+                    qualified: l.qualified(),
+                    needs_approval: grant.approvals.needed(l.provider.provider(), &tool.name),
+                    description: tool.description.clone(),
+                    parameters: tool.parameters.clone(),
+                    name: l.model_name,
+                }
+            })
+            .collect()
+    }
+
+    /// Call `name` for `caller`, a client outside any frame (an MCP client), as one
+    /// turn of its own: the same broker as an agent's call (grant, arguments, bounds,
+    /// a fresh instance of the tool's plugin, the result cut, the audit line), except
+    /// that a tool needing approval is refused, since no person stands behind the
+    /// call to give it. The result as JSON text, or why there is none.
+    pub async fn serve_call(
+        &self,
+        caller: &str,
+        grant: &Grant,
+        limits: &Limits,
+        talk: &Talk,
+        name: &str,
+        arguments: &str,
+    ) -> Result<String, String> {
+        let needs = self
+            .granted(grant)
+            .into_iter()
+            .find(|l| l.model_name == name || l.qualified() == name)
+            .map(|l| {
+                (
+                    grant
+                        .approvals
+                        .needed(l.provider.provider(), &l.tool().name),
+                    l.qualified(),
+                )
+            });
+        if let Some((true, qualified)) = needs {
+            tracing::info!(caller, tool = %qualified, "tool call refused: it needs approval");
+            return Err(format!(
+                "{qualified} needs a person's approval, which this client cannot give; nothing ran"
+            ));
+        }
+        let mut turn = Turn::new(Some(talk));
+        let mut view = View {
+            agent: caller,
+            grant,
+            limits,
+            board: self,
+            talk: Some(talk),
+            presser: None,
+            turn: &mut turn,
+        };
+        match wit::Host::call(&mut view, name.to_owned(), arguments.to_owned()).await {
+            Ok(Called::Ok(text)) => Ok(text),
+            Ok(Called::Failed(why)) => Err(why),
+            Ok(Called::Pending(a)) => {
+                lock(&self.pending).remove(&a.id);
+                Err(format!(
+                    "{} needs a person's approval, which this client cannot give; nothing ran",
+                    a.tool
+                ))
+            }
+            Err(crate::runtime::bindings::HostError::Guest(e)) => {
+                Err(crate::runtime::bindings::describe_error(&e))
+            }
+            Err(crate::runtime::bindings::HostError::Trap(e)) => {
+                Err(format!("the host could not run the call: {e}"))
+            }
+        }
+    }
+}
+
 /// What the tools interface uses: the agent's grant and limits, its app's board,
 /// the person behind the frame, and the turn.
 pub struct View<'a> {

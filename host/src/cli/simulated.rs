@@ -67,8 +67,14 @@ pub fn settings(
         let grants = &mut settings.grants;
         grants.http.origins.extend(http.origins.iter().cloned());
         grants.http.headers.extend(http.headers.iter().cloned());
-        if name == "cardbot" {
-            // Its `回传请求` button answers presses once it may take card callbacks.
+        // cardbot's `回传请求` button and aibot's approval buttons answer presses
+        // once the plugin may take card callbacks and its config switch is on.
+        let switch = match name.as_str() {
+            "cardbot" => Some("button-callbacks"),
+            "aibot" => Some("approval-buttons"),
+            _ => None,
+        };
+        if let Some(switch) = switch {
             let callbacks = crate::runtime::capability::topics::Grant::from_entries(&[format!(
                 "CALLBACK {CARD_CALLBACK}"
             )])
@@ -77,23 +83,13 @@ pub fn settings(
             grants
                 .config
                 .values
-                .entry("button-callbacks".into())
+                .entry(switch.into())
                 .or_insert_with(|| "true".into());
         }
         if name == "aibot" {
             if grants.tools.is_empty() {
                 grants.tools = agent_tools(&names);
             }
-            let callbacks = crate::runtime::capability::topics::Grant::from_entries(&[format!(
-                "CALLBACK {CARD_CALLBACK}"
-            )])
-            .map_err(anyhow::Error::msg)?;
-            grants.topics.topics.extend(callbacks.topics);
-            grants
-                .config
-                .values
-                .entry("approval-buttons".into())
-                .or_insert_with(|| "true".into());
             let values = &mut grants.config.values;
             values
                 .entry("base-url".into())

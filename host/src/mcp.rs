@@ -14,7 +14,8 @@
 //!   <token>` (compared in constant time; 401 otherwise), and a listen address off
 //!   loopback without one is refused at start;
 //! - only requests whose `Host` names a loopback name, the listen address or an
-//!   `allowed_hosts` entry are answered (DNS rebinding).
+//!   `allowed_hosts` entry are answered (DNS rebinding), and no body past
+//!   [`MAX_BODY`] is read.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,11 @@ pub const CALLER: &str = "mcp";
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7790";
+
+/// The largest request body read: a call's arguments (at most
+/// [`tools::MAX_ARGUMENTS`]) with room for JSON escaping and the envelope; rmcp's own
+/// default is 4 MiB.
+pub const MAX_BODY: usize = 4 * tools::MAX_ARGUMENTS;
 
 /// `[mcp_server]` but its grant, as written.
 #[derive(Debug, Deserialize)]
@@ -154,6 +160,7 @@ impl McpServer {
             LocalSessionManager::default().into(),
             StreamableHttpServerConfig::default()
                 .with_allowed_hosts(hosts)
+                .with_max_request_body_bytes(MAX_BODY)
                 .with_cancellation_token(stop.child_token()),
         );
         let router = axum::Router::new()

@@ -355,15 +355,12 @@ fn check_lists_origins_and_injected_header_names_but_never_secret_values() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
-    let dir = scratch("routing");
-    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
-    std::fs::write(
-        dir.join("host.toml"),
-        "[plugins.calcbot]\ncommands = [\"/calc\"]\nmatch = '^[0-9+*/ ]+$'\n",
-    )
-    .unwrap();
+/// `host check --no-cache calcbot.wasm --config host.toml` in a scratch folder named
+/// `name`, with `config` as the file; what it printed (it must succeed).
+fn check_calcbot_with(name: &str, config: &str) -> String {
+    let dir = scratch(name);
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).expect("copy calcbot");
+    std::fs::write(dir.join("host.toml"), config).expect("write the config");
     let checked = host_cmd(&dir)
         .args([
             "check",
@@ -373,9 +370,19 @@ fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
             "host.toml",
         ])
         .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&checked.stdout);
+        .expect("run host check");
+    let stdout = String::from_utf8_lossy(&checked.stdout).into_owned();
     assert!(checked.status.success(), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+    stdout
+}
+
+#[test]
+fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
+    let stdout = check_calcbot_with(
+        "routing",
+        "[plugins.calcbot]\ncommands = [\"/calc\"]\nmatch = '^[0-9+*/ ]+$'\n",
+    );
     assert!(
         stdout.contains("grant route:      commands /calc"),
         "{stdout}"
@@ -401,30 +408,14 @@ fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
         lines[2].contains("anything else") && lines[2].contains("nobody"),
         "{table}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn check_shows_the_tools_a_plugin_offers_and_the_tools_an_agent_is_granted() {
-    let dir = scratch("tools");
-    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
-    std::fs::write(
-        dir.join("host.toml"),
+    let stdout = check_calcbot_with(
+        "tools",
         "[plugins.calcbot]\ntools = [\"calcbot.*\"]\n[plugins.calcbot.approvals]\n\"calcbot.calc\" = \"always\"\n",
-    )
-    .unwrap();
-    let checked = host_cmd(&dir)
-        .args([
-            "check",
-            "--no-cache",
-            "calcbot.wasm",
-            "--config",
-            "host.toml",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&checked.stdout);
-    assert!(checked.status.success(), "{stdout}");
+    );
     assert!(
         stdout.contains("offers:     calcbot.calc: Evaluate an arithmetic expression"),
         "{stdout}"
@@ -434,7 +425,6 @@ fn check_shows_the_tools_a_plugin_offers_and_the_tools_an_agent_is_granted() {
         stdout.contains("grant approvals:  calcbot.calc always, by the sender"),
         "{stdout}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

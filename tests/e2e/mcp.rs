@@ -137,6 +137,7 @@ async fn an_mcp_client_sees_and_calls_only_the_served_tools_each_in_its_own_sand
             call("toolbox_count", json!({})),
             call("toolbox_whoami", json!({})),
             call("toolbox_hang", json!({})),
+            call("calcbot_calc", json!({"expression": "1".repeat(70_000)})),
         ]),
     )
     .await;
@@ -217,6 +218,15 @@ async fn an_mcp_client_sees_and_calls_only_the_served_tools_each_in_its_own_sand
         "{}",
         results[6]
     );
+    assert_eq!(results[7]["isError"], true);
+    assert!(
+        results[7]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 65536 are allowed"),
+        "arguments past the bound never reach a sandbox: {}",
+        results[7]
+    );
     s.stop.cancel();
     let _ = std::fs::remove_dir_all(&s.state);
 }
@@ -234,25 +244,26 @@ async fn an_mcp_client_without_the_bearer_token_is_refused() {
             "{token:?}: {answer}"
         );
         // What the client was told, on the wire.
-        let status = raw_post(&s.url, token).await;
+        let status = raw_post(&s.url, token, INITIALIZE).await;
         assert!(
             status.starts_with("http/1.1 401") && status.contains("www-authenticate: bearer"),
             "{token:?}: {status}"
         );
     }
-    let with_token = raw_post(&s.url, Some(TOKEN)).await;
+    let with_token = raw_post(&s.url, Some(TOKEN), INITIALIZE).await;
     assert!(with_token.starts_with("http/1.1 200"), "{with_token}");
     s.stop.cancel();
     let _ = std::fs::remove_dir_all(&s.state);
 }
 
-/// POST an `initialize` to `url` with `token`; the response's status line and
-/// headers, lower-cased.
-async fn raw_post(url: &str, token: Option<&str>) -> String {
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+/// POST `body` to `url` with `token`; the response's status line and headers,
+/// lower-cased.
+async fn raw_post(url: &str, token: Option<&str>, body: &str) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (authority, path) = rest.split_at(rest.find('/').expect("a path"));
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -263,7 +274,8 @@ async fn raw_post(url: &str, token: Option<&str>) -> String {
     let mut stream = tokio::net::TcpStream::connect(authority)
         .await
         .expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write");
+    // The server may answer (and close) before reading a body it refuses.
+    let _ = stream.write_all(request.as_bytes()).await;
     let mut head = vec![0u8; 1024];
     let n = stream.read(&mut head).await.expect("read");
     String::from_utf8_lossy(&head[..n])
@@ -271,4 +283,20 @@ async fn raw_post(url: &str, token: Option<&str>) -> String {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_past_the_bound_is_not_read() {
+    if mcp_python().is_none() {
+        return;
+    }
+    let s = serve().await;
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"calcbot_calc","arguments":{{"expression":"{}"}}}}}}"#,
+        "1".repeat(host::mcp::MAX_BODY + 1)
+    );
+    let head = raw_post(&s.url, Some(TOKEN), &body).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    s.stop.cancel();
+    let _ = std::fs::remove_dir_all(&s.state);
 }

@@ -406,6 +406,9 @@ pub struct Turn {
     conversation: Option<Conversation>,
     /// A tool call's own instance: it may not call tools.
     nested: bool,
+    /// No person stands behind the turn (an MCP client's call): a call that needs
+    /// approval is refused rather than left waiting.
+    unattended: bool,
     /// `list` calls so far in this frame.
     lists: u32,
 }
@@ -418,7 +421,16 @@ impl Turn {
             started: Instant::now(),
             conversation: talk.map(|t| t.conversation.clone()),
             nested: false,
+            unattended: false,
             lists: 0,
+        }
+    }
+
+    /// The turn of one call from a client with no person behind it, serving `talk`.
+    pub fn unattended(talk: &Talk) -> Self {
+        Self {
+            unattended: true,
+            ..Self::new(Some(talk))
         }
     }
 
@@ -617,7 +629,7 @@ impl Board {
     }
 }
 
-/// A granted tool as a caller outside any frame sees it (`host mcp`).
+/// A granted tool as a caller sees it: an agent through `list`, an MCP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     /// The model-facing name (`calcbot_calc`).
@@ -633,7 +645,8 @@ pub struct Served {
 }
 
 impl Board {
-    /// What `grant` lets a caller outside any frame (an MCP client) see.
+    /// What `grant` lets a caller see, in a stable order (the tools interface's
+    /// `list`, and an MCP client's).
     pub fn served(&self, grant: &Grant) -> Vec<Served> {
         self.granted(grant)
             .into_iter()
@@ -651,10 +664,10 @@ impl Board {
     }
 
     /// Call `name` for `caller`, a client outside any frame (an MCP client), as one
-    /// turn of its own: the same broker as an agent's call (grant, arguments, bounds,
-    /// a fresh instance of the tool's plugin, the result cut, the audit line), except
-    /// that a tool needing approval is refused, since no person stands behind the
-    /// call to give it. The result as JSON text, or why there is none.
+    /// unattended turn of its own: the same broker as an agent's call (grant,
+    /// arguments, bounds, a fresh instance of the tool's plugin, the result cut, the
+    /// audit line); a tool needing approval is refused, since no person stands behind
+    /// the call to give it. The result as JSON text, or why there is none.
     pub async fn serve_call(
         &self,
         caller: &str,
@@ -664,25 +677,7 @@ impl Board {
         name: &str,
         arguments: &str,
     ) -> Result<String, String> {
-        let needs = self
-            .granted(grant)
-            .into_iter()
-            .find(|l| l.model_name == name || l.qualified() == name)
-            .map(|l| {
-                (
-                    grant
-                        .approvals
-                        .needed(l.provider.provider(), &l.tool().name),
-                    l.qualified(),
-                )
-            });
-        if let Some((true, qualified)) = needs {
-            tracing::info!(caller, tool = %qualified, "tool call refused: it needs approval");
-            return Err(format!(
-                "{qualified} needs a person's approval, which this client cannot give; nothing ran"
-            ));
-        }
-        let mut turn = Turn::new(Some(talk));
+        let mut turn = Turn::unattended(talk);
         let mut view = View {
             agent: caller,
             grant,
@@ -695,13 +690,8 @@ impl Board {
         match wit::Host::call(&mut view, name.to_owned(), arguments.to_owned()).await {
             Ok(Called::Ok(text)) => Ok(text),
             Ok(Called::Failed(why)) => Err(why),
-            Ok(Called::Pending(a)) => {
-                lock(&self.pending).remove(&a.id);
-                Err(format!(
-                    "{} needs a person's approval, which this client cannot give; nothing ran",
-                    a.tool
-                ))
-            }
+            // Not reached: an unattended turn refuses instead of waiting.
+            Ok(Called::Pending(a)) => Err(format!("{} waits for approval", a.tool)),
             Err(crate::runtime::bindings::HostError::Guest(e)) => {
                 Err(crate::runtime::bindings::describe_error(&e))
             }
@@ -859,20 +849,14 @@ impl wit::Host for View<'_> {
         }
         Ok(self
             .board
-            .granted(self.grant)
+            .served(self.grant)
             .into_iter()
-            .map(|l| {
-                let tool = l.tool();
-                Tool {
-                    qualified: l.qualified(),
-                    needs_approval: self
-                        .grant
-                        .approvals
-                        .needed(l.provider.provider(), &tool.name),
-                    description: tool.description.clone(),
-                    parameters: tool.parameters.clone(),
-                    name: l.model_name,
-                }
+            .map(|t| Tool {
+                name: t.name,
+                qualified: t.qualified,
+                description: t.description,
+                parameters: t.parameters,
+                needs_approval: t.needs_approval,
             })
             .collect())
     }
@@ -906,6 +890,12 @@ impl wit::Host for View<'_> {
             qualified.clone(),
         ));
         if self.grant.approvals.needed(&provider, &listed.tool().name) && !allowed_here {
+            if self.turn.unattended {
+                tracing::info!(agent = %self.agent, tool = %qualified, "tool call refused: it needs approval and no person stands behind it");
+                return Err(denied(format!(
+                    "{qualified} needs a person's approval, which this client cannot give; nothing ran"
+                )));
+            }
             let mut pending = lock(&self.board.pending);
             let now = Instant::now();
             let mine = |pending: &HashMap<String, Pending>| {

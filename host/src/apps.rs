@@ -72,6 +72,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Reload plugins when their files change.
     pub watch_plugins: bool,
+    /// Tools of remote MCP servers (`[mcp.<server>]`), offered to every app's agents.
+    pub remote_tools: Vec<Arc<crate::mcp::client::Remote>>,
 }
 
 struct Running {
@@ -207,6 +209,7 @@ impl Fleet {
             .stream_config(shared.stream.clone())
             .http_config(shared.http.clone())
             .egress(shared.egress.clone())
+            .remote_tools(shared.remote_tools.clone())
             .metrics(shared.metrics.app(&spec.name));
         if let Some(kv) = &shared.kv {
             builder = builder.kv(kv.clone());

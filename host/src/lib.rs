@@ -105,9 +105,17 @@ pub struct HostBuilder {
     metrics: metrics::AppMetrics,
     dedup: Option<dispatch::DedupTable>,
     replicas: Option<Arc<dyn replicas::Replicas>>,
+    remote_tools: Vec<Arc<mcp::client::Remote>>,
 }
 
 impl HostBuilder {
+    /// Offer agents these tools beside the plugins' (remote MCP servers, see
+    /// [`mcp::client`]); they stay across plugin reloads.
+    pub fn remote_tools(mut self, servers: Vec<Arc<mcp::client::Remote>>) -> Self {
+        self.remote_tools = servers;
+        self
+    }
+
     /// The app's name: its key-value namespace and the `app` of its logs and metrics.
     /// Default `default`.
     pub fn app(mut self, name: impl Into<String>) -> Self {
@@ -301,6 +309,12 @@ impl HostBuilder {
         }
         let lease = self.dispatch.dedup_lease;
         let ttl = self.dispatch.dedup_ttl;
+        runtime.tool_board().attach(
+            self.remote_tools
+                .into_iter()
+                .map(|r| r as Arc<dyn runtime::capability::tools::ToolProvider>)
+                .collect(),
+        );
         let mut dispatcher = Dispatcher::new(
             plugins,
             self.dispatch,

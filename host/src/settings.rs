@@ -84,6 +84,10 @@ pub struct ConfigFile {
     /// The tools `host mcp` serves to MCP clients (checked by [`crate::mcp::McpServer`]).
     #[serde(default)]
     pub mcp_server: Option<toml::Table>,
+    /// Remote MCP servers whose tools agents may be granted, by name
+    /// (checked by [`crate::mcp::client::parse`]).
+    #[serde(default)]
+    pub mcp: BTreeMap<String, toml::Table>,
 }
 
 /// `[dedup]`.
@@ -98,6 +102,15 @@ pub struct DedupSection {
 }
 
 impl ConfigFile {
+    /// The remote MCP servers of `[mcp.<server>]`, their headers' secrets in `secrets`.
+    pub fn mcp_servers(
+        &self,
+        secrets: &Secrets,
+    ) -> Result<Vec<crate::mcp::client::RemoteConfig>, ConfigError> {
+        crate::mcp::client::parse(&self.mcp, &self.limits, secrets)
+            .map_err(|e| ConfigError::at("[mcp]", e))
+    }
+
     /// Dispatch settings: the defaults with `[dedup]` applied.
     pub fn dispatch_config(&self) -> DispatchConfig {
         let defaults = DispatchConfig::default();

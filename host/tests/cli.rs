@@ -215,6 +215,75 @@ fn mcp_without_a_section_or_with_an_open_listen_and_no_token_refuses_to_start() 
 }
 
 #[test]
+fn check_lists_each_mcp_servers_tools_and_which_agents_may_call_them() {
+    use std::io::BufRead as _;
+    let dir = scratch("check-mcp");
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).expect("copy calcbot");
+    std::fs::write(
+        dir.join("serve.toml"),
+        "[mcp_server]\nlisten = \"127.0.0.1:0\"\ntools = [\"calcbot.*\"]\n",
+    )
+    .unwrap();
+    // `host mcp` is the remote server here: rmcp's server, the host's client.
+    let mut server = host_cmd(&dir)
+        .args(["mcp", "--config", "serve.toml", "calcbot.wasm"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("host mcp");
+    let mut lines = std::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("host mcp printed its URL")
+            .expect("a line");
+        if let Some(url) = line.strip_prefix("MCP clients connect to ") {
+            break url.to_owned();
+        }
+    };
+    std::fs::write(
+        dir.join("host.toml"),
+        format!(
+            "[mcp.calc]\nurl = \"{url}\"\n[mcp.gone]\nurl = \"http://127.0.0.1:1/mcp\"\n\
+             [plugins.calcbot]\ntools = [\"mcp.calc.*\"]\n\
+             [plugins.calcbot.approvals]\n\"mcp.calc.calcbot_calc\" = \"always\"\n"
+        ),
+    )
+    .unwrap();
+    let checked = host_cmd(&dir)
+        .args([
+            "check",
+            "--no-cache",
+            "calcbot.wasm",
+            "--config",
+            "host.toml",
+        ])
+        .output()
+        .expect("run host check");
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(checked.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("mcp     mcp.calc ({url})")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("offers:     mcp.calc.calcbot_calc: Evaluate an arithmetic expression"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("callable by: calcbot (after approval)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mcp     mcp.gone"), "{stdout}");
+    assert!(
+        stdout.contains("not reachable now: MCP server \"gone\""),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_names_the_reason_a_plugin_would_be_refused() {
     let dir = scratch("check");
     std::fs::write(dir.join("junk.wasm"), b"not wasm").unwrap();

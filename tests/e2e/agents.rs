@@ -24,16 +24,23 @@ use tests::{
 const MODEL_KEY: &str = "sk-agent-e2e-never-logged";
 const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
 
-struct Agents {
-    sim: Sim,
+pub(crate) struct Agents {
+    pub(crate) sim: Sim,
     host: RunningHost,
     state: PathBuf,
 }
 
+/// Tools from outside the plugins (remote MCP servers) and the secrets they need.
+#[derive(Default)]
+pub(crate) struct Remotes {
+    pub(crate) servers: Vec<Arc<host::mcp::client::Remote>>,
+    pub(crate) secrets: Vec<(&'static str, String)>,
+}
+
 /// What one question produced.
-struct Turn {
+pub(crate) struct Turn {
     /// The message's ACK code (0 for a turn continued by a press).
-    ack_code: i64,
+    pub(crate) ack_code: i64,
     /// The AI card's records.
     card: Vec<CardRecord>,
     /// The approval card's records.
@@ -44,7 +51,7 @@ struct Turn {
 
 impl Turn {
     /// The text the AI card showed last.
-    fn last_text(&self) -> String {
+    pub(crate) fn last_text(&self) -> String {
         self.card
             .iter()
             .rev()
@@ -54,7 +61,7 @@ impl Turn {
             .to_owned()
     }
 
-    fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.card
             .iter()
             .any(|c| c.action == "instance.update" && c.card["flowStatus"] == "3")
@@ -107,6 +114,21 @@ impl Agents {
 
     /// [`Agents::start`] with `agent` (a component) in aibot's place.
     async fn start_agent(agent: &Path, section: &str, limits: &str, more: &[PathBuf]) -> Self {
+        Self::launch(agent, section, limits, more, Remotes::default()).await
+    }
+
+    /// aibot granted `section` under `limits`, offered the tools of `remotes` too.
+    pub(crate) async fn start_remote(section: &str, limits: &str, remotes: Remotes) -> Self {
+        Self::launch(&plugin("aibot"), section, limits, &[], remotes).await
+    }
+
+    async fn launch(
+        agent: &Path,
+        section: &str,
+        limits: &str,
+        more: &[PathBuf],
+        remotes: Remotes,
+    ) -> Self {
         init_logging();
         let sim = Sim::builder()
             .model_key(MODEL_KEY)
@@ -143,9 +165,14 @@ impl Agents {
         for p in more {
             builder = builder.plugin(p);
         }
+        let mut secrets = Secrets::default().with("model_key", MODEL_KEY);
+        for (name, value) in &remotes.secrets {
+            secrets = secrets.with(name, value);
+        }
         let builder = builder
             .plugin_configs(configs)
-            .egress(Egress::new(Secrets::default().with("model_key", MODEL_KEY)))
+            .egress(Egress::new(secrets))
+            .remote_tools(remotes.servers)
             .kv(store)
             .dispatch_config(DispatchConfig::default());
         let host = connect(builder, &sim).await;
@@ -178,7 +205,7 @@ impl Agents {
         turn
     }
 
-    async fn ask(&self, text: &str) -> Turn {
+    pub(crate) async fn ask(&self, text: &str) -> Turn {
         self.ask_as(text, "staff-7", false).await
     }
 
@@ -246,7 +273,7 @@ impl Agents {
         (ack, after)
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.host.shutdown().await;
         self.sim.shutdown().await;
         let _ = std::fs::remove_dir_all(&self.state);
@@ -254,7 +281,7 @@ impl Agents {
 }
 
 /// Every request's messages of role `tool`.
-fn tool_results(sim: &Sim) -> Vec<String> {
+pub(crate) fn tool_results(sim: &Sim) -> Vec<String> {
     sim.model_requests()
         .iter()
         .flat_map(|r| {

@@ -87,6 +87,7 @@ fn shared(sim: &Sim, dir: &Path, secrets: Secrets) -> Shared {
         replicas: None,
         metrics: Metrics::enabled(),
         watch_plugins: false,
+        remote_tools: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ mod hostile;
 mod js_plugins;
 mod malformed;
 mod mcp;
+mod mcp_client;
 mod outbound;
 mod plugins;
 mod python_plugins;

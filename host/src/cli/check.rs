@@ -4,15 +4,20 @@
 //! (Rust, Python, JavaScript or TypeScript) is built first, into a scratch folder.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 
 use super::options::HostOptions;
 use crate::PluginConfigs;
 use crate::egress::Egress;
+use crate::mcp::client::Remote;
 use crate::openapi::{Http, HttpConfig};
 use crate::runtime::cache::Source;
+use crate::runtime::capability::args::cap_text;
+use crate::runtime::capability::tools::ToolProvider as _;
 use crate::runtime::{LoadError, Plugin, Runtime, RuntimeConfig, Services};
+use crate::settings::ConfigFile;
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
@@ -28,6 +33,7 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let file = args.options.file()?;
     let egress = args.options.egress(&file)?;
     let defaults = args.options.runtime_config(&file);
+    let remotes = connect_remotes(&file, &egress).await?;
     if file.apps.is_empty() {
         // The config's own errors first: with no plugins given they are all there is.
         let configs = file.plugin_configs()?;
@@ -47,7 +53,15 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<Vec<_>>>();
         let checked = match paths {
-            Ok(paths) => check_app("plugins", &args, defaults, configs, &egress, &paths).await,
+            Ok(paths) => {
+                let app = App {
+                    at: "plugins",
+                    runtime: defaults,
+                    configs,
+                    remotes: &remotes,
+                };
+                check_app(app, &args, &egress, &paths).await
+            }
             Err(e) => Err(e),
         };
         let _ = std::fs::remove_dir_all(&scratch);
@@ -74,7 +88,13 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
             failed.push(spec.name);
             continue;
         }
-        if let Err(e) = check_app(&at, &args, runtime, spec.plugin_configs, &egress, &paths).await {
+        let app = App {
+            at: &at,
+            runtime,
+            configs: spec.plugin_configs,
+            remotes: &remotes,
+        };
+        if let Err(e) = check_app(app, &args, &egress, &paths).await {
             println!("app {}: {e}", spec.name);
             failed.push(spec.name);
         }
@@ -85,15 +105,88 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Check one app's plugins (`at` names its settings section in messages).
-async fn check_app(
-    at: &str,
-    args: &CheckArgs,
+/// The remote MCP servers of `[mcp.<server>]`, each connected and listed once.
+async fn connect_remotes(file: &ConfigFile, egress: &Egress) -> anyhow::Result<Vec<Checked>> {
+    let mut out = Vec::new();
+    for config in file.mcp_servers(egress.secrets())? {
+        let remote = Remote::new(config, egress).map_err(anyhow::Error::msg)?;
+        let listed = remote.refresh().await;
+        out.push((remote, listed));
+    }
+    Ok(out)
+}
+
+/// A remote MCP server and how listing its tools went.
+type Checked = (Arc<Remote>, Result<usize, String>);
+
+/// One app to check: `at` names its settings section in messages.
+struct App<'a> {
+    at: &'a str,
     runtime: RuntimeConfig,
     configs: PluginConfigs,
+    remotes: &'a [Checked],
+}
+
+/// Each remote MCP server, the tools it offers and which of `plugins` (agents) may
+/// call each, and whether a call waits for approval.
+fn print_remotes(remotes: &[Checked], plugins: &[Plugin]) {
+    for (remote, listed) in remotes {
+        let config = remote.config();
+        let headers: Vec<&str> = config.header_names().collect();
+        println!(
+            "mcp     {} ({}{})",
+            remote.provider(),
+            config.url,
+            if headers.is_empty() {
+                String::new()
+            } else {
+                format!(", headers from secrets: {}", headers.join(", "))
+            }
+        );
+        if let Err(e) = listed {
+            println!("        not reachable now: {e}; its tools are offered once it answers");
+            continue;
+        }
+        for t in remote.offered().iter() {
+            println!(
+                "        offers:     {}.{}: {}",
+                remote.provider(),
+                t.name,
+                cap_text(t.description.clone(), 120).escape_debug()
+            );
+            let callers: Vec<String> = plugins
+                .iter()
+                .filter(|p| p.grants().tools.allows(remote.provider(), &t.name))
+                .map(|p| {
+                    if p.grants().tools.needs_approval(remote.provider(), &t.name) {
+                        format!("{} (after approval)", p.name)
+                    } else {
+                        p.name.clone()
+                    }
+                })
+                .collect();
+            if callers.is_empty() {
+                println!("        callable by: no agent (no `tools` grant names it)");
+            } else {
+                println!("        callable by: {}", callers.join(", "));
+            }
+        }
+    }
+}
+
+/// Check one app's plugins.
+async fn check_app(
+    app: App<'_>,
+    args: &CheckArgs,
     egress: &Egress,
     paths: &[PathBuf],
 ) -> anyhow::Result<()> {
+    let App {
+        at,
+        runtime,
+        configs,
+        remotes,
+    } = app;
     for (name, settings) in &configs {
         settings
             .grants
@@ -135,7 +228,7 @@ async fn check_app(
                 for s in &p.subscriptions {
                     println!("        subscribes: {s}");
                 }
-                for t in &p.tools {
+                for t in p.tools.iter() {
                     println!(
                         "        offers:     {}.{}: {}",
                         p.name,
@@ -179,6 +272,7 @@ async fn check_app(
         }
     }
     print_routing(&ok);
+    print_remotes(remotes, &ok);
     if refused > 0 {
         anyhow::bail!("{refused} of {} plugins would be refused", paths.len());
     }

@@ -120,6 +120,14 @@ pub(super) async fn dev(args: DevArgs, logs: Option<super::web::LogSink>) -> any
         file.plugin_configs()?,
         Secrets::load(&file.secrets)?,
     )?;
+    let egress = Egress::new(secrets);
+    let remote_tools = crate::mcp::client::start(
+        file.mcp_servers(egress.secrets())?,
+        &egress,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let host = Host::builder()
         .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
         .endpoints(Endpoints {
@@ -129,7 +137,8 @@ pub(super) async fn dev(args: DevArgs, logs: Option<super::web::LogSink>) -> any
         .plugin(args.out.join("*.wasm"))
         .plugin_configs(configs)
         .runtime_config(file.runtime_config())
-        .egress(Egress::new(secrets))
+        .egress(egress)
+        .remote_tools(remote_tools)
         .kv(state.open(&file)?.0)
         .build()
         .await?;

@@ -77,6 +77,15 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let admin_token = loaded.file.admin_token(loaded.egress.secrets())?;
     let (kv, replicas) = opts.state.open(&loaded.file)?;
+    let shutdown = CancellationToken::new();
+    // Read once at start: a reload changes plugins and apps, not these connections.
+    let remote_tools = crate::mcp::client::start(
+        loaded.file.mcp_servers(loaded.egress.secrets())?,
+        &loaded.egress,
+        &shutdown,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let shared = Shared {
         endpoints: opts.endpoints(),
         runtime: opts.runtime_config(&loaded.file),
@@ -88,13 +97,13 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         egress: loaded.egress,
         metrics: metrics.clone(),
         watch_plugins: !args.no_watch,
+        remote_tools,
     };
     let fleet = Arc::new(
         Fleet::start(shared, loaded.specs)
             .await
             .context("cannot connect to DingTalk")?,
     );
-    let shutdown = CancellationToken::new();
     if let Some(addr) = args.admin {
         crate::admin::serve(addr, fleet.clone(), metrics, admin_token, shutdown.clone())
             .await

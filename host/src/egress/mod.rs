@@ -13,6 +13,12 @@
 //!
 //! Which origins a plugin may reach, and the headers the host adds, are the
 //! capability's business (`runtime::capability::http`); nothing here knows plugins.
+//!
+//! The host's own clients of an operator-named origin (remote MCP servers) get a
+//! `reqwest` client from [`Egress::client_for`] that holds to the same rules: the
+//! same resolver and address vetting (in reqwest's resolver hook, so again on the
+//! addresses connected to), the same TLS roots, no proxy, no redirects, and the
+//! connect and first-byte timeouts.
 
 pub mod addr;
 pub mod origin;
@@ -209,13 +215,7 @@ impl Egress {
                     })?
             }
         };
-        let vetted: Vec<SocketAddr> = addrs
-            .into_iter()
-            .filter(|a| {
-                !addr::is_internal(a.ip())
-                    || (dest.allow_internal && allowed_internal(dest, a.ip()))
-            })
-            .collect();
+        let vetted = vet(dest, addrs);
         if vetted.is_empty() {
             return Err(Error::DestinationIpProhibited);
         }
@@ -261,6 +261,71 @@ impl Egress {
             }
         }
     }
+}
+
+impl Egress {
+    /// A client for `dest` alone, for the host's own requests to an origin the
+    /// operator named: addresses vetted as [`Egress::send`] vets them, the same TLS
+    /// roots, no proxy (it would connect elsewhere), no redirects, and `timeouts`'
+    /// connect and first-byte waits (reqwest's read timeout, which also bounds the
+    /// wait between two chunks).
+    pub fn client_for(
+        &self,
+        dest: Destination,
+        timeouts: Timeouts,
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .dns_resolver(Arc::new(Vetted {
+                resolver: self.resolver.clone(),
+                dest,
+            }))
+            .tls_backend_preconfigured((*self.tls).clone())
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.first_byte.max(timeouts.between_bytes))
+            .http1_only()
+            .build()
+    }
+}
+
+/// reqwest's resolver hook over the egress resolver, keeping only vetted addresses.
+struct Vetted {
+    resolver: Arc<dyn Resolve>,
+    dest: Destination,
+}
+
+impl reqwest::dns::Resolve for Vetted {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let port = self.dest.origin.port;
+        let named = matches!(&self.dest.origin.host, Host::Name(n) if *n == host);
+        let lookup = self.resolver.resolve(&host, port);
+        let dest = self.dest.clone();
+        Box::pin(async move {
+            if !named {
+                return Err(format!("{host} is not the origin this client was made for").into());
+            }
+            let vetted = vet(&dest, lookup.await?);
+            if vetted.is_empty() {
+                return Err(format!(
+                    "every address of {host} is internal; name the IP or localhost to reach it"
+                )
+                .into());
+            }
+            Ok(Box::new(vetted.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The addresses of `addrs` that `dest` may connect to.
+fn vet(dest: &Destination, addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    addrs
+        .into_iter()
+        .filter(|a| {
+            !addr::is_internal(a.ip()) || (dest.allow_internal && allowed_internal(dest, a.ip()))
+        })
+        .collect()
 }
 
 /// An internal address is allowed only when the grant named it: the IP literal

@@ -119,7 +119,7 @@ pub struct Plugin {
     /// The component's SHA-256, hex.
     pub sha256: String,
     /// The tools it offers agents.
-    pub tools: Vec<Offered>,
+    pub tools: Arc<[Offered]>,
     pub(super) pre: bindings::PluginPre<State>,
     pub(super) ctx: Arc<PluginContext>,
     pub(super) limits: Limits,
@@ -345,8 +345,8 @@ impl ToolProvider for Plugin {
         &self.name
     }
 
-    fn offered(&self) -> &[Offered] {
-        &self.tools
+    fn offered(&self) -> Arc<[Offered]> {
+        self.tools.clone()
     }
 
     fn run<'a>(

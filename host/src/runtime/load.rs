@@ -328,7 +328,7 @@ impl Runtime {
             source,
             imports,
             sha256: cache::hex(&digest),
-            tools,
+            tools: tools.into(),
             pre,
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),

@@ -12,7 +12,7 @@
 //! live: make-before-break, nothing un-ACKed.
 
 pub mod ack;
-mod backoff;
+pub(crate) mod backoff;
 mod client;
 mod connection;
 pub mod frame;

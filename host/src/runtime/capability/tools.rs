@@ -120,6 +120,31 @@ pub fn offered(specs: &[(String, String, String)]) -> Result<Vec<Offered>, Strin
     Ok(out)
 }
 
+/// How remote MCP servers' tools start: `mcp.<server>.<tool>`.
+pub const REMOTE_PREFIX: &str = "mcp.";
+/// Longest MCP server name (the `<server>` of `[mcp.<server>]`).
+pub const MAX_SERVER_NAME: usize = 32;
+/// Longest MCP tool name (the MCP specification's bound).
+pub const MAX_REMOTE_TOOL_NAME: usize = 128;
+
+/// An MCP server's name as the config gives it: `[a-z0-9_-]{1,32}`.
+pub fn server_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SERVER_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// An MCP tool's name as the specification allows it: 1 to 128 of `A-Z a-z 0-9 _ - .`.
+pub fn remote_tool_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_REMOTE_TOOL_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
 fn tool_name_ok(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= MAX_TOOL_NAME
@@ -151,12 +176,13 @@ impl fmt::Display for ToolFailure {
     }
 }
 
-/// A loaded plugin as a source of tools (implemented by `runtime::Plugin`).
+/// A source of tools: a loaded plugin (`runtime::Plugin`) or a remote MCP server
+/// (`mcp::client::Remote`).
 pub trait ToolProvider: Send + Sync {
-    /// The plugin's name.
+    /// Its name as tool names start with: the plugin's, or `mcp.<server>`.
     fn provider(&self) -> &str;
-    /// What it offers.
-    fn offered(&self) -> &[Offered];
+    /// What it offers now (a remote server's list changes when it reconnects).
+    fn offered(&self) -> Arc<[Offered]>;
     /// Run `tool` on `arguments` for `conversation` in a fresh instance, for at most
     /// `timeout`; its result as JSON text.
     fn run<'a>(
@@ -180,6 +206,24 @@ pub struct ToolPattern {
 impl ToolPattern {
     fn parse(key: &str, entry: &str) -> Result<Self, GrantError> {
         let bad = |why: &str| GrantError::new(key, format!("entry {entry:?} {why}"));
+        // `mcp.<server>.<tool>`: a remote server's tool, named as the server names it.
+        if let Some(rest) = entry.strip_prefix(REMOTE_PREFIX) {
+            let (server, tool) = rest
+                .split_once('.')
+                .ok_or_else(|| bad("is not `mcp.<server>.<tool>` or `mcp.<server>.*`"))?;
+            if !server_name_ok(server) {
+                return Err(bad("does not name an MCP server"));
+            }
+            let tool = match tool {
+                "*" => None,
+                t if remote_tool_name_ok(t) => Some(t.to_owned()),
+                _ => return Err(bad("does not name an MCP tool (or `*`)")),
+            };
+            return Ok(Self {
+                plugin: format!("{REMOTE_PREFIX}{server}"),
+                tool,
+            });
+        }
         let (plugin, tool) = entry
             .split_once('.')
             .ok_or_else(|| bad("is not `<plugin>.<tool>` or `<plugin>.*`"))?;
@@ -200,6 +244,11 @@ impl ToolPattern {
             plugin: plugin.to_owned(),
             tool,
         })
+    }
+
+    /// Whether it names `provider` (every tool of it, or some).
+    pub fn names_provider(&self, provider: &str) -> bool {
+        self.plugin == provider
     }
 
     fn matches(&self, plugin: &str, tool: &str) -> bool {
@@ -349,8 +398,14 @@ impl Grant {
         self.patterns.is_empty()
     }
 
-    fn allows(&self, plugin: &str, tool: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(plugin, tool))
+    /// Whether `provider`'s `tool` is granted.
+    pub fn allows(&self, provider: &str, tool: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(provider, tool))
+    }
+
+    /// Whether a call of `provider`'s `tool` waits for a person's yes.
+    pub fn needs_approval(&self, provider: &str, tool: &str) -> bool {
+        self.approvals.needed(provider, tool)
     }
 }
 
@@ -487,6 +542,7 @@ impl<K: Clone + Eq + std::hash::Hash> Remembered<K> {
 #[derive(Default)]
 pub struct Board {
     providers: RwLock<BTreeMap<String, Arc<dyn ToolProvider>>>,
+    remote: RwLock<Vec<Arc<dyn ToolProvider>>>,
     pending: Mutex<HashMap<String, Pending>>,
     settled: Mutex<Remembered<String>>,
     allowed: Mutex<Remembered<(String, String, String)>>,
@@ -511,16 +567,17 @@ fn today() -> u64 {
 }
 
 /// A granted tool as one agent sees it: its provider and its place in the
-/// provider's offer (nothing of the offer is copied until it is listed).
+/// provider's offer as it was listed (nothing of the offer is copied until then).
 struct Listed {
     model_name: String,
     provider: Arc<dyn ToolProvider>,
+    offer: Arc<[Offered]>,
     index: usize,
 }
 
 impl Listed {
     fn tool(&self) -> &Offered {
-        &self.provider.offered()[self.index]
+        &self.offer[self.index]
     }
 
     fn qualified(&self) -> String {
@@ -558,6 +615,12 @@ impl Board {
             .unwrap_or_else(PoisonError::into_inner) = table;
     }
 
+    /// Serve the tools of remote MCP servers too, beside whatever plugins are
+    /// published; they stay across plugin reloads.
+    pub fn attach(&self, remote: Vec<Arc<dyn ToolProvider>>) {
+        *self.remote.write().unwrap_or_else(PoisonError::into_inner) = remote;
+    }
+
     /// Remember that `staff` administers group `conversation` (their message said so).
     pub fn saw_admin(&self, conversation: &str, staff: &str) {
         lock(&self.admins).insert((conversation.to_owned(), staff.to_owned()));
@@ -570,10 +633,16 @@ impl Board {
             .providers
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        let remote = self.remote.read().unwrap_or_else(PoisonError::into_inner);
         let mut taken = HashSet::new();
         let mut out = Vec::new();
-        for (name, provider) in providers.iter() {
-            for (index, tool) in provider.offered().iter().enumerate() {
+        for provider in providers.values().chain(remote.iter()) {
+            let name = provider.provider();
+            if !grant.patterns.iter().any(|p| p.names_provider(name)) {
+                continue;
+            }
+            let offer = provider.offered();
+            for (index, tool) in offer.iter().enumerate() {
                 if !grant.allows(name, &tool.name) {
                     continue;
                 }
@@ -587,6 +656,7 @@ impl Board {
                 out.push(Listed {
                     model_name,
                     provider: provider.clone(),
+                    offer: offer.clone(),
                     index,
                 });
             }
@@ -1093,6 +1163,53 @@ mod tests {
     }
 
     #[test]
+    fn an_mcp_pattern_names_a_server_and_its_tool_as_the_server_spells_it() {
+        let g = grant(
+            "tools = [\"mcp.tracker.searchIssues\", \"mcp.wiki.*\"]\n[approvals]\n\"mcp.wiki.page.edit\" = \"always\"\n",
+        )
+        .unwrap();
+        assert!(g.allows("mcp.tracker", "searchIssues"));
+        assert!(
+            !g.allows("mcp.tracker", "create_issue") && !g.allows("mcp", "tracker.searchIssues")
+        );
+        assert!(g.allows("mcp.wiki", "page.edit") && g.approvals.needed("mcp.wiki", "page.edit"));
+        for bad in [
+            "mcp.tracker",
+            "mcp.Tracker.x",
+            "mcp..x",
+            "mcp.t.a b",
+            "mcp.t.a/b",
+        ] {
+            let err = grant(&format!("tools = [\"{bad}\"]\n")).unwrap_err();
+            assert_eq!(err.key, "tools", "{bad}: {err}");
+        }
+        assert!(grant(&format!("tools = [\"mcp.t.{}\"]\n", "x".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn a_remote_servers_tools_are_offered_beside_the_plugins_and_survive_a_publish() {
+        let board = Board::default();
+        counting(&board);
+        let remote = Arc::new(Counting {
+            name: "mcp.peer",
+            offered: Arc::from([Offered {
+                name: "add".into(),
+                description: "d".into(),
+                parameters: "{}".into(),
+            }]),
+            runs: Default::default(),
+        });
+        board.attach(vec![remote as Arc<dyn ToolProvider>]);
+        let g = grant("tools = [\"p.*\", \"mcp.peer.*\"]\n").unwrap();
+        let names =
+            |b: &Board| -> Vec<String> { b.served(&g).into_iter().map(|t| t.qualified).collect() };
+        assert_eq!(names(&board), ["p.t", "mcp.peer.add"]);
+        assert_eq!(board.served(&g)[1].name, "mcp_peer_add");
+        board.publish(Vec::new());
+        assert_eq!(names(&board), ["mcp.peer.add"]);
+    }
+
+    #[test]
     fn model_facing_names_fit_the_pattern_and_never_collide() {
         let name = model_name("my.plugin", "t");
         assert_eq!(name, "my_plugin_t");
@@ -1168,16 +1285,17 @@ mod tests {
 
     /// A provider that counts its runs (the e2e tests run real plugins).
     struct Counting {
-        offered: Vec<Offered>,
+        name: &'static str,
+        offered: Arc<[Offered]>,
         runs: std::sync::atomic::AtomicUsize,
     }
 
     impl ToolProvider for Counting {
         fn provider(&self) -> &str {
-            "p"
+            self.name
         }
-        fn offered(&self) -> &[Offered] {
-            &self.offered
+        fn offered(&self) -> Arc<[Offered]> {
+            self.offered.clone()
         }
         fn run<'a>(
             &'a self,
@@ -1193,11 +1311,12 @@ mod tests {
 
     fn counting(board: &Board) -> Arc<Counting> {
         let p = Arc::new(Counting {
-            offered: vec![Offered {
+            name: "p",
+            offered: Arc::from([Offered {
                 name: "t".into(),
                 description: "d".into(),
                 parameters: "{}".into(),
-            }],
+            }]),
             runs: Default::default(),
         });
         board.publish(vec![p.clone() as Arc<dyn ToolProvider>]);

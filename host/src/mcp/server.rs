@@ -1,6 +1,5 @@
-//! `host mcp`: chosen plugin tools served to MCP clients (Claude Code, Cursor, any
-//! agent that speaks the Model Context Protocol) over Streamable HTTP, through the
-//! official Rust SDK (`rmcp`).
+//! The server side: chosen plugin tools served to MCP clients (Claude Code, Cursor,
+//! any agent that speaks the Model Context Protocol) over Streamable HTTP (`host mcp`).
 //!
 //! Invariants:
 //! - the `[mcp_server]` section is the clients' grant (`tools`, `[approvals]`, like

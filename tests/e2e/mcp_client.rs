@@ -304,6 +304,37 @@ async fn a_server_restarted_between_two_calls_is_reached_in_a_new_session() {
     a.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_down_at_start_is_listed_once_it_answers() {
+    let Some(python) = mcp_python() else { return };
+    let mut peer = Peer::start(python);
+    peer.down();
+    let secrets = Secrets::default();
+    let section = format!("url = \"{}\"\ntools = [\"add\"]\n", peer.url());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let remotes = host::mcp::client::start(
+        vec![config("late", &section, &secrets)],
+        &Egress::new(secrets),
+        &stop,
+    )
+    .await
+    .expect("start");
+    assert!(remotes[0].offered().is_empty());
+    peer.up();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while remotes[0].offered().is_empty() {
+        assert!(Instant::now() < deadline, "the server was never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names: Vec<String> = remotes[0]
+        .offered()
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    assert_eq!(names, ["add"], "only the tools the section names");
+    stop.cancel();
+}
+
 /// Resolves every name to loopback, as a hostile DNS answer would.
 #[derive(Debug)]
 struct ToLoopback;

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod secrets;
 mod settings;
 pub mod stream;
+pub mod trust;
 
 use std::path::PathBuf;
 use std::sync::Arc;

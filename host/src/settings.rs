@@ -22,9 +22,11 @@ use crate::apps::AppSpec;
 use crate::config::{Credentials, Secret};
 use crate::dispatch::DispatchConfig;
 use crate::runtime::{
-    DEFAULT_APP, Grants, LimitOverrides, Limits, PluginSettings, RuntimeConfig, Sha256Pin,
+    DEFAULT_APP, Grants, LimitOverrides, Limits, PluginSettings, Publisher, RuntimeConfig,
+    Sha256Pin,
 };
 use crate::secrets::{SecretSource, Secrets, Template};
+use crate::trust::{Policy, TrustedKey};
 
 /// What is wrong with the config file: where, which key (when one), and why.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,60 @@ pub struct ConfigFile {
     /// (checked by [`crate::mcp::client::parse`]).
     #[serde(default)]
     pub mcp: BTreeMap<String, toml::Table>,
+    /// Who may publish plugins, and whether every plugin must be signed.
+    #[serde(default)]
+    pub trust: TrustSection,
+}
+
+/// `[trust]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSection {
+    /// Refuse every plugin whose section names no `publisher` (default false: local
+    /// files load unsigned unless their section names one).
+    #[serde(default)]
+    pub require_signatures: bool,
+    /// `[trust.publishers.<name>] keys = ["ssh-ed25519 AAAA..."]`.
+    #[serde(default)]
+    pub publishers: BTreeMap<String, PublisherSection>,
+    /// Refused whoever signed them: `sha256:<hex>` or `key:ssh-ed25519 ...`.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// `[trust.publishers.<name>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherSection {
+    /// Its public keys (several, so it can rotate): OpenSSH `ssh-ed25519` lines.
+    pub keys: Vec<String>,
+}
+
+impl TrustSection {
+    /// The publishers, their keys read.
+    fn publishers(&self) -> Result<BTreeMap<String, Publisher>, ConfigError> {
+        self.publishers
+            .iter()
+            .map(|(name, section)| {
+                let at = format!("[trust.publishers.{name}]");
+                if section.keys.is_empty() {
+                    return Err(ConfigError::key(&at, "keys", "lists no key"));
+                }
+                let keys = section
+                    .keys
+                    .iter()
+                    .map(|k| TrustedKey::parse(k).map_err(|e| ConfigError::key(&at, "keys", e)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((
+                    name.clone(),
+                    Publisher {
+                        name: name.clone(),
+                        keys: keys.into(),
+                    },
+                ))
+            })
+            .collect()
+    }
 }
 
 /// `[dedup]`.
@@ -182,6 +238,9 @@ pub struct PluginSection {
     /// The SHA-256 (64 hex digits) its component must have.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// The publisher (of `[trust.publishers]`) whose key must have signed it.
+    #[serde(default)]
+    pub publisher: Option<String>,
     /// The capabilities' keys (`topics`, `openapi`, `proactive`, `config`, ...).
     #[serde(flatten)]
     pub grants: toml::Table,
@@ -197,16 +256,19 @@ impl ConfigFile {
     }
 
     /// The engine settings: default limits from `[limits]`.
-    pub fn runtime_config(&self) -> RuntimeConfig {
-        RuntimeConfig {
+    pub fn runtime_config(&self) -> Result<RuntimeConfig, ConfigError> {
+        let trust = Policy::new(self.trust.require_signatures, &self.trust.deny)
+            .map_err(|e| ConfigError::key("[trust]", "deny", e))?;
+        Ok(RuntimeConfig {
             limits: Limits::default().with(&self.limits),
+            trust,
             ..RuntimeConfig::default()
-        }
+        })
     }
 
     /// Settings (config values and grants) per plugin; a malformed grant is an error.
     pub fn plugin_configs(&self) -> Result<PluginConfigs, ConfigError> {
-        plugin_configs("plugins", &self.plugins)
+        plugin_configs("plugins", &self.plugins, &self.trust.publishers()?)
     }
 
     /// The apps to run: `[apps]`, or else one app `default` from the given
@@ -217,7 +279,7 @@ impl ConfigFile {
         plugins: &[PathBuf],
         secrets: &Secrets,
     ) -> Result<Vec<AppSpec>, ConfigError> {
-        let defaults = self.runtime_config().limits;
+        let defaults = self.runtime_config()?.limits;
         if self.apps.is_empty() {
             let Some(credentials) = credentials else {
                 return Err(ConfigError::at(
@@ -280,7 +342,11 @@ impl ConfigFile {
                     name: name.clone(),
                     credentials: Credentials::new(&app.client_id, secret.expose()),
                     plugins: app.load.clone(),
-                    plugin_configs: plugin_configs(&format!("apps.{name}.plugins"), &sections)?,
+                    plugin_configs: plugin_configs(
+                        &format!("apps.{name}.plugins"),
+                        &sections,
+                        &self.trust.publishers()?,
+                    )?,
                     limits: defaults.with(&app.limits),
                 })
             })
@@ -301,6 +367,7 @@ impl ConfigFile {
 fn plugin_configs(
     at: &str,
     sections: &BTreeMap<String, PluginSection>,
+    publishers: &BTreeMap<String, Publisher>,
 ) -> Result<PluginConfigs, ConfigError> {
     sections
         .iter()
@@ -314,10 +381,24 @@ fn plugin_configs(
                 .map(Sha256Pin::from_hex)
                 .transpose()
                 .map_err(|e| ConfigError::key(&at, "sha256", e))?;
+            let publisher = section
+                .publisher
+                .as_ref()
+                .map(|p| {
+                    publishers.get(p).cloned().ok_or_else(|| {
+                        ConfigError::key(
+                            &at,
+                            "publisher",
+                            format!("names {p:?}, which [trust.publishers] does not list"),
+                        )
+                    })
+                })
+                .transpose()?;
             let settings = PluginSettings {
                 grants,
                 limits: section.limits.clone(),
                 sha256,
+                publisher,
             };
             Ok((name.clone(), settings))
         })
@@ -354,7 +435,7 @@ mod tests {
         );
         assert_eq!(settings.grants.topics.topics.len(), 1);
         assert_eq!(settings.limits.memory_bytes, Some(8 << 20));
-        let defaults = f.runtime_config().limits;
+        let defaults = f.runtime_config().unwrap().limits;
         assert_eq!(defaults.cpu_budget, Duration::from_millis(200));
         assert_eq!(defaults.memory_bytes, 64 << 20);
     }

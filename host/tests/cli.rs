@@ -283,6 +283,194 @@ fn check_lists_each_mcp_servers_tools_and_which_agents_may_call_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `host <args>` in `dir`; its stdout, and whether it succeeded.
+fn host_in(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = host_cmd(dir).args(args).output().expect("run host");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Whether `program` runs here; outside CI a missing one skips the test (printed).
+fn have(program: &str, for_what: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("-?")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is required under CI=true ({for_what})"
+        );
+        eprintln!("skipped: {program} is not installed ({for_what})");
+    }
+    found
+}
+
+#[test]
+fn a_plugin_naming_a_publisher_loads_only_when_one_of_its_keys_signed_the_whole_file() {
+    if !have("ssh-keygen", "an OpenSSH key signs a plugin") {
+        return;
+    }
+    let dir = scratch("trust");
+    for d in ["signed", "unsigned", "changed"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::copy(calcbot(), dir.join("signed/calcbot.wasm")).unwrap();
+    std::fs::copy(calcbot(), dir.join("unsigned/calcbot.wasm")).unwrap();
+    for key in ["acme.key", "other.key"] {
+        let (ok, out) = host_in(&dir, &["keygen", "--out", key]);
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = host_in(&dir, &["keygen", "--out", "acme.key"]);
+    assert!(!ok && out.contains("not overwriting"), "{out}");
+    let ssh = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ci@example", "-f"])
+        .arg(dir.join("ssh_key"))
+        .status()
+        .expect("ssh-keygen");
+    assert!(ssh.success());
+    // Two publishers sign the same file; each signature stays.
+    for key in ["acme.key", "ssh_key"] {
+        let (ok, out) = host_in(&dir, &["sign", "--key", key, "signed/calcbot.wasm"]);
+        assert!(ok, "{out}");
+    }
+    let mut changed = std::fs::read(dir.join("signed/calcbot.wasm")).unwrap();
+    let last = changed.len() - 1;
+    changed[last] ^= 0x01;
+    std::fs::write(dir.join("changed/calcbot.wasm"), changed).unwrap();
+    let line = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let config = |publisher: &str, require: bool| {
+        format!(
+            "[trust]\nrequire_signatures = {require}\n\
+             [trust.publishers.acme]\nkeys = [\"{}\"]\n\
+             [trust.publishers.ssh]\nkeys = [\"{}\"]\n\
+             [trust.publishers.other]\nkeys = [\"{}\"]\n{publisher}",
+            line("acme.key.pub"),
+            line("ssh_key.pub"),
+            line("other.key.pub"),
+        )
+    };
+    let check = |file: &str, config: String| {
+        std::fs::write(dir.join("host.toml"), config).unwrap();
+        host_in(
+            &dir,
+            &["check", "--no-cache", "--config", "host.toml", file],
+        )
+    };
+    let named = |p: &str| format!("[plugins.calcbot]\npublisher = \"{p}\"\n");
+    let (ok, out) = check("signed/calcbot.wasm", config(&named("acme"), false));
+    assert!(ok && out.contains("signed by:  acme (SHA256:"), "{out}");
+    // The OpenSSH key verifies, and its fingerprint is the one ssh-keygen prints.
+    let (ok, out) = check("signed/calcbot.wasm", config(&named("ssh"), true));
+    let listed = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(dir.join("ssh_key.pub"))
+        .output()
+        .expect("ssh-keygen -l");
+    let fingerprint = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("a fingerprint")
+        .to_owned();
+    assert!(
+        ok && out.contains(&format!("signed by:  ssh ({fingerprint})")),
+        "{out}"
+    );
+    for (file, publisher, require, why) in [
+        (
+            "signed/calcbot.wasm",
+            named("other"),
+            false,
+            "but by none of the trusted keys",
+        ),
+        (
+            "unsigned/calcbot.wasm",
+            named("acme"),
+            false,
+            "publisher \"acme\": it is not signed",
+        ),
+        (
+            "changed/calcbot.wasm",
+            named("acme"),
+            false,
+            "the file changed after it was signed",
+        ),
+        (
+            "unsigned/calcbot.wasm",
+            String::new(),
+            true,
+            "`[trust] require_signatures` is set",
+        ),
+    ] {
+        let (ok, out) = check(file, config(&publisher, require));
+        assert!(!ok, "{file} {publisher}: {out}");
+        assert!(
+            out.contains("refused by the trust policy") && out.contains(why),
+            "{file} {publisher}: {out}"
+        );
+    }
+    // The deny list wins over every signature: by digest, or by one signer's key.
+    let digest: String = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(std::fs::read(dir.join("signed/calcbot.wasm")).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    for (deny, why) in [
+        (format!("sha256:{digest}"), "is on the deny list"),
+        (
+            format!("key:{}", line("ssh_key.pub")),
+            "a key on the deny list",
+        ),
+    ] {
+        let denied = config(&named("acme"), false)
+            .replace("[trust]\n", &format!("[trust]\ndeny = [\"{deny}\"]\n"));
+        let (ok, out) = check("signed/calcbot.wasm", denied);
+        assert!(!ok && out.contains(why), "{deny}: {out}");
+    }
+    let (ok, out) = check("unsigned/calcbot.wasm", config(&named("nobody"), false));
+    assert!(
+        !ok && out.contains("which [trust.publishers] does not list"),
+        "{out}"
+    );
+    let (ok, out) = host_in(
+        &dir,
+        &["verify", "--key", "acme.key.pub", "signed/calcbot.wasm"],
+    );
+    assert!(ok && out.contains("verified"), "{out}");
+    let (ok, out) = host_in(
+        &dir,
+        &["verify", "--key", "other.key.pub", "signed/calcbot.wasm"],
+    );
+    assert!(!ok && out.contains("does not verify"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join("acme.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the secret key is readable by others: {mode:o}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn check_names_the_reason_a_plugin_would_be_refused() {
     let dir = scratch("check");

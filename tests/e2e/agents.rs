@@ -102,6 +102,7 @@ fn agent_settings(sim: &Sim, extra: &str, limits: &str) -> PluginSettings {
         grants,
         limits: toml::from_str(limits).expect("limits"),
         sha256: None,
+        publisher: None,
     }
 }
 

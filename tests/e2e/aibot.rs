@@ -75,6 +75,7 @@ pub(crate) fn aibot_settings(
         grants,
         limits,
         sha256: None,
+        publisher: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn netprobe(sim: &Sim, grants: Grants, limits: LimitOverrides) -> HostBuilder {
             grants,
             limits,
             sha256: None,
+            publisher: None,
         },
     );
     host_for(sim)

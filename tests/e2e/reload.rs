@@ -111,6 +111,76 @@ async fn a_broken_replacement_keeps_the_old_version_serving() {
 }
 
 #[tokio::test]
+async fn a_replacement_not_signed_by_the_publisher_keeps_the_old_version_serving() {
+    use host::trust::{SigningKey, keygen, sign};
+    tests::init_logging();
+    let dir = scratch("signed");
+    let acme = SigningKey::parse(&keygen().0).unwrap();
+    let mallory = SigningKey::parse(&keygen().0).unwrap();
+    let signed = |fixture_name: &str, key: Option<&SigningKey>, name: &str| {
+        let bytes = std::fs::read(fixture(fixture_name)).unwrap();
+        let bytes = match key {
+            Some(k) => sign(&bytes, k).unwrap(),
+            None => bytes,
+        };
+        let at = dir.join(name);
+        std::fs::write(&at, bytes).unwrap();
+        at
+    };
+    install(
+        &signed("echo1", Some(&acme), "v1-acme"),
+        &dir.join("echo.wasm"),
+    );
+    let mut configs = host::PluginConfigs::new();
+    configs.insert(
+        "echo".into(),
+        host::runtime::PluginSettings {
+            publisher: Some(host::runtime::Publisher {
+                name: "acme".into(),
+                keys: vec![acme.public().clone()].into(),
+            }),
+            ..Default::default()
+        },
+    );
+    let sim = Sim::builder().start().await.unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .plugin(dir.join("echo.wasm"))
+            .plugin_configs(configs),
+        &sim,
+    )
+    .await;
+    let answer = |text: &'static str| {
+        let sim = &sim;
+        async move {
+            let pushed = sim.push_chatbot(MessageSpec::text(text)).await.unwrap();
+            sim.wait_replies(&pushed.session, 1, WAIT).await[0]
+                .text()
+                .map(str::to_owned)
+        }
+    };
+    // The attacker's moves: another key's signature, no signature.
+    for (key, name) in [(Some(&mallory), "v2-mallory"), (None, "v2-unsigned")] {
+        install(&signed("echo2", key, name), &dir.join("echo.wasm"));
+        host.reload(false).await;
+        assert_eq!(
+            answer("still").await.as_deref(),
+            Some("v1: still"),
+            "{name}"
+        );
+    }
+    install(
+        &signed("echo2", Some(&acme), "v2-acme"),
+        &dir.join("echo.wasm"),
+    );
+    host.reload(false).await;
+    assert_eq!(answer("upgraded").await.as_deref(), Some("v2: upgraded"));
+    host.shutdown().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn adding_and_removing_a_plugin_resubscribes_make_before_break() {
     tests::init_logging();
     let dir = scratch("set");

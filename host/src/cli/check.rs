@@ -32,7 +32,7 @@ pub(super) struct CheckArgs {
 pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let file = args.options.file()?;
     let egress = args.options.egress(&file)?;
-    let defaults = args.options.runtime_config(&file);
+    let defaults = args.options.runtime_config(&file)?;
     let remotes = connect_remotes(&file, &egress).await?;
     if file.apps.is_empty() {
         // The config's own errors first: with no plugins given they are all there is.
@@ -225,6 +225,9 @@ async fn check_app(
                     p.size, p.compile_time
                 );
                 println!("        sha256:     {}", p.sha256);
+                if let Some(by) = &p.signed_by {
+                    println!("        signed by:  {by}");
+                }
                 for s in &p.subscriptions {
                     println!("        subscribes: {s}");
                 }

@@ -90,7 +90,7 @@ pub(super) async fn demo(args: DemoArgs, logs: Option<web::LogSink>) -> anyhow::
         })
         .plugins(&plugins)
         .plugin_configs(configs)
-        .runtime_config(file.runtime_config())
+        .runtime_config(file.runtime_config()?)
         .egress(Egress::new(secrets))
         .kv(state.open(&file)?.0)
         .build()

@@ -136,7 +136,7 @@ pub(super) async fn dev(args: DevArgs, logs: Option<super::web::LogSink>) -> any
         })
         .plugin(args.out.join("*.wasm"))
         .plugin_configs(configs)
-        .runtime_config(file.runtime_config())
+        .runtime_config(file.runtime_config()?)
         .egress(egress)
         .remote_tools(remote_tools)
         .kv(state.open(&file)?.0)

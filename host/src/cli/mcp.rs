@@ -36,7 +36,7 @@ pub(super) async fn mcp(args: McpArgs) -> anyhow::Result<()> {
     let configs = file.plugin_configs()?;
     let (store, _) = args.options.state.open(&file)?;
     let runtime = Runtime::new(
-        &args.options.runtime_config(&file),
+        &args.options.runtime_config(&file)?,
         Services::new(
             Http::new(&HttpConfig::default())?,
             &args.options.endpoints(),

@@ -13,6 +13,7 @@ mod mcp;
 mod new;
 mod options;
 mod run;
+mod sign;
 #[cfg(feature = "dev-tools")]
 mod simulated;
 #[cfg(feature = "dev-tools")]
@@ -49,6 +50,12 @@ enum Command {
     New(new::NewArgs),
     /// Serve the tools `[mcp_server]` names from the given plugins to MCP clients.
     Mcp(mcp::McpArgs),
+    /// Make a publisher key pair (Ed25519) for signing plugins.
+    Keygen(sign::KeygenArgs),
+    /// Sign a component with a publisher key (tool-conventions format).
+    Sign(sign::SignArgs),
+    /// Check a component's signature against trusted public keys.
+    Verify(sign::VerifyArgs),
     /// Build, run against the embedded simulator, rebuild and reload on source
     /// change, and chat with the bot from a prompt.
     #[cfg(feature = "dev-tools")]
@@ -107,6 +114,9 @@ pub fn main() -> ExitCode {
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
             Command::Mcp(args) => mcp::mcp(args).await,
+            Command::Keygen(args) => sign::keygen(args),
+            Command::Sign(args) => sign::sign(args),
+            Command::Verify(args) => sign::verify(args),
             #[cfg(feature = "dev-tools")]
             Command::Dev(args) => dev::dev(args, web_log).await,
         }

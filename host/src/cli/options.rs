@@ -147,11 +147,11 @@ impl HostOptions {
     }
 
     /// The engine settings: limits from the config file, the cache from the flags.
-    pub fn runtime_config(&self, file: &ConfigFile) -> RuntimeConfig {
-        RuntimeConfig {
+    pub fn runtime_config(&self, file: &ConfigFile) -> anyhow::Result<RuntimeConfig> {
+        Ok(RuntimeConfig {
             cache: self.cache(),
-            ..file.runtime_config()
-        }
+            ..file.runtime_config()?
+        })
     }
 
     /// Outbound HTTP with the config file's `[secrets]`, read now.

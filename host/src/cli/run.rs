@@ -88,7 +88,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     let shared = Shared {
         endpoints: opts.endpoints(),
-        runtime: opts.runtime_config(&loaded.file),
+        runtime: opts.runtime_config(&loaded.file)?,
         dispatch: loaded.file.dispatch_config(),
         stream: StreamConfig::default(),
         http: HttpConfig::default(),

@@ -118,6 +118,9 @@ pub struct Plugin {
     pub imports: Vec<String>,
     /// The component's SHA-256, hex.
     pub sha256: String,
+    /// Who vouched for it: `<publisher> (<key fingerprint>)`, when its section names a
+    /// publisher (it was refused otherwise, unless it verified).
+    pub signed_by: Option<String>,
     /// The tools it offers agents.
     pub tools: Arc<[Offered]>,
     pub(super) pre: bindings::PluginPre<State>,

@@ -32,6 +32,9 @@ pub struct RuntimeConfig {
     pub memory_cap: usize,
     /// The compiled-artifact cache.
     pub cache: cache::CacheConfig,
+    /// `[trust]`: whether a plugin whose section names no `publisher` is refused,
+    /// and what is denied whoever signed it; checked at every load and reload.
+    pub trust: crate::trust::Policy,
 }
 
 impl Default for RuntimeConfig {
@@ -41,6 +44,7 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             memory_cap: 0,
             cache: cache::CacheConfig::default(),
+            trust: crate::trust::Policy::default(),
         }
     }
 }
@@ -70,6 +74,8 @@ pub(super) struct EngineInner {
     pub(super) ticks: Arc<AtomicU64>,
     pub(super) linker: Linker<State>,
     pub(super) cache: cache::CacheConfig,
+    /// `[trust]`'s file-wide rules.
+    pub(super) trust: crate::trust::Policy,
     /// The largest linear memory a pool slot holds: no plugin may be given more.
     memory_cap: usize,
 }
@@ -128,6 +134,7 @@ impl Engine {
                 ticks,
                 linker,
                 cache: config.cache.clone(),
+                trust: config.trust.clone(),
                 memory_cap,
             }),
         })

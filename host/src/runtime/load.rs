@@ -118,6 +118,14 @@ pub enum LoadError {
         /// The file's digest (hex).
         actual: String,
     },
+    /// Its publisher's signature does not verify, or none is required and there.
+    #[error("plugin load failed: {path} refused by the trust policy: {reason}")]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// Which check failed and why.
+        reason: String,
+    },
     /// It describes itself by another name than its file's stem.
     #[error(
         "plugin load failed: {path} refused by the name rule: it calls itself {described:?}, but a plugin's name must be its file stem {stem:?} (rename the file or the plugin)"
@@ -162,6 +170,18 @@ pub struct PluginSettings {
     pub limits: LimitOverrides,
     /// The SHA-256 its component must have, when pinned.
     pub sha256: Option<Sha256Pin>,
+    /// The publisher whose key must have signed it (`publisher = "acme"`).
+    pub publisher: Option<Publisher>,
+}
+
+/// A publisher of `[trust.publishers.<name>]`: its name and the keys it signs with
+/// (several, so it can rotate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    /// `<name>`.
+    pub name: String,
+    /// Its public keys.
+    pub keys: Arc<[crate::trust::TrustedKey]>,
 }
 
 /// A pinned SHA-256 of a component, decoded from 64 hex digits.
@@ -223,6 +243,31 @@ impl Runtime {
                 actual: cache::hex(&digest),
             });
         }
+        // Before compiling: a denied file, or one nobody vouches for, gets no further
+        // than its bytes.
+        let policy = &self.engine.inner.trust;
+        if let Some(why) = policy.denied(&bytes, &digest) {
+            return Err(LoadError::Untrusted { path, reason: why });
+        }
+        let signed_by = match (&settings.publisher, policy.require_signatures) {
+            (Some(p), _) => {
+                let key =
+                    crate::trust::verify(&bytes, &p.keys).map_err(|why| LoadError::Untrusted {
+                        path: path.clone(),
+                        reason: format!("publisher {:?}: {why}", p.name),
+                    })?;
+                Some(format!("{} ({key})", p.name))
+            }
+            (None, true) => {
+                return Err(LoadError::Untrusted {
+                    path,
+                    reason: format!(
+                        "`[trust] require_signatures` is set and [plugins.{stem}] names no `publisher`"
+                    ),
+                });
+            }
+            (None, false) => None,
+        };
         let engine = self.engine.inner.engine.clone();
         let cache = self.engine.inner.cache.clone();
         let started = Instant::now();
@@ -328,6 +373,7 @@ impl Runtime {
             source,
             imports,
             sha256: cache::hex(&digest),
+            signed_by,
             tools: tools.into(),
             pre,
             ctx,

@@ -49,6 +49,6 @@ pub use call::{HandleError, Plugin, PluginOutcome, PluginStats};
 pub use capability::Grants;
 pub use engine::{Engine, EngineError, Runtime, RuntimeConfig};
 pub use limits::{LimitOverrides, Limits};
-pub use load::{LoadError, PluginConfigs, PluginSettings, Sha256Pin, file_stem};
+pub use load::{LoadError, PluginConfigs, PluginSettings, Publisher, Sha256Pin, file_stem};
 pub use scope::FrameScope;
 pub use state::{DEFAULT_APP, Services};

@@ -175,8 +175,14 @@ pub enum Refusal {
 /// Which of `trusted` signed the whole of `bytes` (its fingerprint), or why none did.
 pub fn verify(bytes: &[u8], trusted: &[TrustedKey]) -> Result<String, Refusal> {
     let unreadable = |e: WSError| Refusal::Unreadable(e.to_string());
-    let module = Module::deserialize(&mut &bytes[..]).map_err(unreadable)?;
-    let header = match module.sections.first() {
+    // Only the first section is read here; the whole-file check below streams the rest.
+    let mut reader = &bytes[..];
+    let first = Module::iterate(Module::init_from_reader(&mut reader).map_err(unreadable)?)
+        .map_err(unreadable)?
+        .next()
+        .transpose()
+        .map_err(unreadable)?;
+    let header = match &first {
         Some(Section::Custom(c)) if c.is_signature_header() => c,
         _ => return Err(Refusal::Unsigned),
     };

@@ -21,6 +21,7 @@ pub mod config;
 pub mod dispatch;
 pub mod egress;
 pub mod kv;
+pub mod manifest;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;

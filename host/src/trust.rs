@@ -176,7 +176,7 @@ pub enum Refusal {
 pub fn verify(bytes: &[u8], trusted: &[TrustedKey]) -> Result<String, Refusal> {
     let unreadable = |e: WSError| Refusal::Unreadable(e.to_string());
     // Only the first section is read here; the whole-file check below streams the rest.
-    let mut reader = &bytes[..];
+    let mut reader = bytes;
     let first = Module::iterate(Module::init_from_reader(&mut reader).map_err(unreadable)?)
         .map_err(unreadable)?
         .next()

@@ -472,6 +472,66 @@ fn a_plugin_naming_a_publisher_loads_only_when_one_of_its_keys_signed_the_whole_
 }
 
 #[test]
+fn inspect_shows_the_manifest_and_the_real_imports_and_check_marks_what_is_granted() {
+    let dir = scratch("inspect");
+    std::fs::copy(calcbot(), dir.join("calcbot.wasm")).unwrap();
+    let (ok, out) = host_in(&dir, &["inspect", "calcbot.wasm"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("calcbot 0.1.0 by dingtalk-wasm-host"), "{out}");
+    assert!(out.contains("requests route:      commands /calc"), "{out}");
+    // What it can call is read from its imports, whatever the manifest says.
+    assert!(out.contains("imports:    dingtalk:bot/reply@"), "{out}");
+    assert!(out.contains("signature:  not signed"), "{out}");
+    std::fs::write(dir.join("host.toml"), "[plugins.calcbot]\n").unwrap();
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "check",
+            "--no-cache",
+            "--config",
+            "host.toml",
+            "calcbot.wasm",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("requests route:      commands /calc (NOT granted)"),
+        "{out}"
+    );
+    std::fs::write(
+        dir.join("host.toml"),
+        "[plugins.calcbot]\ncommands = [\"/calc\"]\n",
+    )
+    .unwrap();
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "check",
+            "--no-cache",
+            "--config",
+            "host.toml",
+            "calcbot.wasm",
+        ],
+    );
+    assert!(ok && out.contains("commands /calc (granted)"), "{out}");
+    // A second manifest section (or a malformed one) is named, never half read.
+    let mut twice = std::fs::read(dir.join("calcbot.wasm")).unwrap();
+    wasm_encoder::ComponentSection::append_to_component(
+        &wasm_encoder::CustomSection {
+            name: host::manifest::SECTION.into(),
+            data: br#"{"name":"calcbot","version":"9.9.9","requests":{"proactive":false}}"#
+                .as_slice()
+                .into(),
+        },
+        &mut twice,
+    );
+    std::fs::write(dir.join("calcbot.wasm"), twice).unwrap();
+    let (ok, out) = host_in(&dir, &["inspect", "calcbot.wasm"]);
+    assert!(!ok && out.contains("appears twice"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_names_the_reason_a_plugin_would_be_refused() {
     let dir = scratch("check");
     std::fs::write(dir.join("junk.wasm"), b"not wasm").unwrap();

@@ -174,6 +174,33 @@ fn print_remotes(remotes: &[Checked], plugins: &[Plugin]) {
     }
 }
 
+/// What the component's manifest requests, each line marked granted or not (the
+/// grant lines are the operator's; a request is only shown).
+fn print_requests(path: &std::path::Path, granted: &[String]) {
+    let declared = std::fs::read(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| crate::manifest::read(&bytes));
+    match declared {
+        Ok(Some(m)) => match m.requested() {
+            Ok(requested) => {
+                for line in requested.show() {
+                    let mark = if granted.contains(&line) {
+                        "granted"
+                    } else {
+                        "NOT granted"
+                    };
+                    println!("        requests {line} ({mark})");
+                }
+            }
+            Err(e) => println!("        manifest:   its requests do not parse: {e}"),
+        },
+        Ok(None) => {
+            println!("        manifest:   none (it declares nothing; grants are as configured)")
+        }
+        Err(e) => println!("        manifest:   unreadable: {e:#}"),
+    }
+}
+
 /// Check one app's plugins.
 async fn check_app(
     app: App<'_>,
@@ -263,9 +290,11 @@ async fn check_app(
                 for i in &p.imports {
                     println!("        imports:    {i}");
                 }
-                for g in p.grants().show() {
+                let granted = p.grants().show();
+                for g in &granted {
                     println!("        grant {g}");
                 }
+                print_requests(&p.path, &granted);
                 ok.push(p);
             }
             Err(e) => {

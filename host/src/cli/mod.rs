@@ -9,6 +9,7 @@ mod check;
 mod demo;
 #[cfg(feature = "dev-tools")]
 mod dev;
+mod inspect;
 mod mcp;
 mod new;
 mod options;
@@ -50,6 +51,8 @@ enum Command {
     New(new::NewArgs),
     /// Serve the tools `[mcp_server]` names from the given plugins to MCP clients.
     Mcp(mcp::McpArgs),
+    /// Print what a component declares (its manifest) and imports, without running it.
+    Inspect(inspect::InspectArgs),
     /// Make a publisher key pair (Ed25519) for signing plugins.
     Keygen(sign::KeygenArgs),
     /// Sign a component with a publisher key (tool-conventions format).
@@ -114,6 +117,7 @@ pub fn main() -> ExitCode {
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
             Command::Mcp(args) => mcp::mcp(args).await,
+            Command::Inspect(args) => inspect::inspect(args),
             Command::Keygen(args) => sign::keygen(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),

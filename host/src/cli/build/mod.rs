@@ -88,7 +88,8 @@ pub fn build_path_with_tools(
         rand::random::<u32>()
     ));
     std::fs::create_dir_all(&scratch)?;
-    let built = language(dir, &scratch, tools).and_then(|(name, wasm)| install(&wasm, out, &name));
+    let built =
+        language(dir, &scratch, tools).and_then(|(name, wasm)| install(dir, &wasm, out, &name));
     let _ = std::fs::remove_dir_all(&scratch);
     built
 }
@@ -150,12 +151,18 @@ pub fn build_crate(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| {
             format!("cargo built {name} but produced no .wasm (is its crate-type cdylib?)")
         })?;
-    install(&artifact, out, &name)
+    install(dir, &artifact, out, &name)
 }
 
-/// Copy `artifact` to `<out>/<name>.wasm` atomically (copy, then rename), so a host
-/// watching `out` never sees half a file.
-fn install(artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+/// Write `artifact` with the manifest of the project at `project` embedded (see
+/// [`crate::manifest`]) to `<out>/<name>.wasm` atomically (write, then rename), so a
+/// host watching `out` never sees half a file.
+fn install(project: &Path, artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let manifest = crate::manifest::from_project(project)
+        .with_context(|| format!("the plugin manifest of {}", project.display()))?;
+    let bytes =
+        std::fs::read(artifact).with_context(|| format!("cannot read {}", artifact.display()))?;
+    let bytes = crate::manifest::embed(&bytes, &manifest)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let dest = out.join(format!("{name}.wasm"));
     // A name no concurrent install can share, so two builds racing to the same
@@ -165,8 +172,7 @@ fn install(artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
         std::process::id(),
         rand::random::<u32>()
     ));
-    std::fs::copy(artifact, &tmp)
-        .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))?;
     Ok(dest)
 }
@@ -271,7 +277,17 @@ pub fn build_components(
                 .join(TARGET)
                 .join("release")
                 .join(format!("{}.wasm", p.replace('-', "_")));
-            install(&artifact, out, p)
+            install(&package_dir(workspace, p)?, &artifact, out, p)
         })
         .collect()
+}
+
+/// The folder of workspace plugin package `name`: the examples' `plugins/` or the
+/// test fixtures' `tests/plugins/`.
+fn package_dir(workspace: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    ["plugins", "tests/plugins"]
+        .iter()
+        .map(|d| workspace.join(d).join(name))
+        .find(|d| d.join("Cargo.toml").is_file())
+        .with_context(|| format!("no plugins/{name} or tests/plugins/{name} with a Cargo.toml"))
 }

@@ -74,6 +74,8 @@ pub struct Shared {
     pub watch_plugins: bool,
     /// Tools of remote MCP servers (`[mcp.<server>]`), offered to every app's agents.
     pub remote_tools: Vec<Arc<crate::mcp::client::Remote>>,
+    /// The audit log (`--audit-log`); a no-op one keeps events for `/status` only.
+    pub audit: crate::audit::Audit,
 }
 
 struct Running {
@@ -138,6 +140,10 @@ pub struct PluginStatus {
     pub frames_handled: u64,
     /// Its last failure.
     pub last_error: Option<String>,
+    /// A new version of its file that the upgrade rules hold, and why.
+    pub held: Option<crate::Held>,
+    /// Its last audit events (loads, refusals, holds, denied calls, approvals).
+    pub events: Vec<crate::audit::Event>,
 }
 
 impl Fleet {
@@ -210,6 +216,7 @@ impl Fleet {
             .http_config(shared.http.clone())
             .egress(shared.egress.clone())
             .remote_tools(shared.remote_tools.clone())
+            .audit(shared.audit.clone())
             .metrics(shared.metrics.app(&spec.name));
         if let Some(kv) = &shared.kv {
             builder = builder.kv(kv.clone());
@@ -245,7 +252,16 @@ impl Fleet {
                 self.dedup.lock().await.remove(&name);
             }
         }
+        let audit = self.shared.lock().await.audit.clone();
         for spec in specs {
+            if let Some(Slot::Up(r)) = apps.get(&spec.name) {
+                record_grant_changes(
+                    &audit,
+                    &spec.name,
+                    &r.spec.plugin_configs,
+                    &spec.plugin_configs,
+                );
+            }
             let unchanged = match apps.get(&spec.name) {
                 Some(Slot::Up(r)) => r.spec == spec && r.secrets == *egress.secrets(),
                 _ => false,
@@ -354,6 +370,8 @@ impl Fleet {
                             quarantined_for_s: r.host.quarantined(&p.name).map(|d| d.as_secs_f64()),
                             frames_handled: p.stats().handled(),
                             last_error: p.stats().last_error(),
+                            held: r.host.held(&p.name),
+                            events: r.host.recent_events(&p.name),
                         })
                         .collect(),
                 },
@@ -380,5 +398,31 @@ impl Fleet {
             Slot::Down { .. } => None,
         });
         futures_util::future::join_all(closing).await;
+    }
+}
+
+/// Record every plugin whose grants differ between `before` and `after` (a config
+/// reload), with the lines added and removed.
+fn record_grant_changes(
+    audit: &crate::audit::Audit,
+    app: &str,
+    before: &PluginConfigs,
+    after: &PluginConfigs,
+) {
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for name in names {
+        let lines = |c: &PluginConfigs| c.get(name).map(|s| s.grants.show()).unwrap_or_default();
+        let (old, new) = (lines(before), lines(after));
+        if old == new {
+            continue;
+        }
+        let added: Vec<&String> = new.iter().filter(|l| !old.contains(l)).collect();
+        let removed: Vec<&String> = old.iter().filter(|l| !new.contains(l)).collect();
+        audit.record(
+            "grants",
+            app,
+            name,
+            serde_json::json!({ "added": added, "removed": removed }),
+        );
     }
 }

@@ -16,6 +16,7 @@
 
 mod admin;
 pub mod apps;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
@@ -32,6 +33,7 @@ pub mod secrets;
 mod settings;
 pub mod stream;
 pub mod trust;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +49,7 @@ use openapi::{Http, HttpConfig};
 use runtime::{Engine, EngineError, LoadError, Plugin, Runtime, RuntimeConfig, Services};
 use stream::{StreamClient, StreamConfig, Supervisor};
 
+pub use reload::Held;
 pub use runtime::PluginConfigs;
 
 /// Why the host could not be built or started.
@@ -108,9 +111,17 @@ pub struct HostBuilder {
     dedup: Option<dispatch::DedupTable>,
     replicas: Option<Arc<dyn replicas::Replicas>>,
     remote_tools: Vec<Arc<mcp::client::Remote>>,
+    audit: audit::Audit,
 }
 
 impl HostBuilder {
+    /// Record loads, refusals, holds, denied calls and approval decisions in `audit`
+    /// (`--audit-log`); without it they are only logged and kept for `/status`.
+    pub fn audit(mut self, audit: audit::Audit) -> Self {
+        self.audit = audit;
+        self
+    }
+
     /// Offer agents these tools beside the plugins' (remote MCP servers, see
     /// [`mcp::client`]); they stay across plugin reloads.
     pub fn remote_tools(mut self, servers: Vec<Arc<mcp::client::Remote>>) -> Self {
@@ -241,7 +252,9 @@ impl HostBuilder {
         }
         let mut services = Services::new(http.clone(), &self.endpoints, api)
             .with_egress(self.egress.clone())
-            .for_app(&app, self.metrics.clone());
+            .for_app(&app, self.metrics.clone())
+            .with_audit(self.audit.clone());
+        services.tools.audit_to(self.audit.clone(), &app);
         if let Some(kv) = &self.kv {
             services = services.with_kv(kv.clone());
         }
@@ -273,14 +286,27 @@ impl HostBuilder {
         }
         let mut plugins: Vec<Plugin> = Vec::with_capacity(paths.len());
         for path in &paths {
-            let plugin = runtime.load(path, &self.plugin_configs).await?;
-            if let Some(other) = plugins.iter().find(|p| p.name == plugin.name) {
-                return Err(Error::Load(LoadError::Duplicate {
-                    path: path.clone(),
-                    name: plugin.name,
-                    other: other.path.clone(),
-                }));
-            }
+            let loaded = runtime
+                .load(path, &self.plugin_configs)
+                .await
+                .and_then(
+                    |plugin| match plugins.iter().find(|p| p.name == plugin.name) {
+                        Some(other) => Err(LoadError::Duplicate {
+                            path: path.clone(),
+                            name: plugin.name,
+                            other: other.path.clone(),
+                        }),
+                        None => Ok(plugin),
+                    },
+                );
+            let plugin = match loaded {
+                Ok(plugin) => plugin,
+                Err(e) => {
+                    reload::record_refused(&self.audit, &app, path, &e);
+                    return Err(Error::Load(e));
+                }
+            };
+            reload::record_loaded(&self.audit, &app, &plugin, None);
             tracing::info!(
                 app = %app,
                 plugin = %plugin.name,
@@ -342,6 +368,7 @@ impl HostBuilder {
             runtime,
             specs,
             plugin_configs: self.plugin_configs,
+            audit: self.audit,
         })
     }
 }
@@ -358,6 +385,7 @@ pub struct Host {
     runtime: Runtime,
     specs: Vec<reload::PathSpec>,
     plugin_configs: PluginConfigs,
+    audit: audit::Audit,
 }
 
 impl Host {
@@ -401,6 +429,7 @@ impl Host {
             self.plugin_configs.clone(),
             self.dispatcher.clone(),
             supervisor.control(),
+            (self.audit.clone(), self.app.clone()),
         );
         Ok(RunningHost {
             span,
@@ -450,6 +479,16 @@ impl RunningHost {
             .iter()
             .map(|p| p.name.clone())
             .collect()
+    }
+
+    /// The upgrade of `plugin` the upgrade rules hold, if any.
+    pub fn held(&self, plugin: &str) -> Option<Held> {
+        self.reloader.held(plugin)
+    }
+
+    /// The last audit events about `plugin`, oldest first.
+    pub fn recent_events(&self, plugin: &str) -> Vec<audit::Event> {
+        self.host.audit.recent(&self.host.app, plugin)
     }
 
     /// Reload plugins whose files changed (all of them with `force`) now.

@@ -5,8 +5,10 @@
 //! Invariants:
 //! - a manifest is a *request*, never a grant: `requests` uses the keys of a
 //!   plugin's config section (`http`, `openapi`, `proactive`, `topics`, `tools`...)
-//!   and is checked by the same parser ([`Manifest::requested`]), but only the
+//!   and is checked by the same parser (`runtime::Grants::requested`), but only the
 //!   operator's config grants anything;
+//! - it knows nothing of plugins or the runtime (the runtime reads it at load, as it
+//!   reads signatures with `trust`);
 //! - what a component really imports is read from its import section
 //!   ([`imports`]), next to what it says; the host judges by that and the grants;
 //! - reading is bounded: at most one manifest section of at most [`MAX_BYTES`], valid
@@ -19,8 +21,6 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-
-use crate::runtime::Grants;
 
 /// The custom section's name.
 pub const SECTION: &str = "dingtalk-bot-manifest";
@@ -50,14 +50,6 @@ pub struct Manifest {
     /// The config keys it reads, each with what it is for.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
-}
-
-impl Manifest {
-    /// Its requests read as grants (the operator's parser, so a malformed request
-    /// is named the way a malformed grant is).
-    pub fn requested(&self) -> Result<Grants, String> {
-        Grants::parse(&self.requests).map_err(|e| format!("requests {}: {}", e.key, e.reason))
-    }
 }
 
 /// The `dingtalk` table of a project's manifest (Cargo `[package.metadata.dingtalk]`,
@@ -157,7 +149,6 @@ pub fn from_project(dir: &Path) -> anyhow::Result<Manifest> {
             declared,
         )
     };
-    manifest.requested().map_err(anyhow::Error::msg)?;
     Ok(manifest)
 }
 
@@ -203,48 +194,73 @@ pub fn embed(component: &[u8], manifest: &Manifest) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Hand each top-level section of `component` to `visit`, stepping over nested
+/// modules and components without parsing them (a manifest and the imports that
+/// count are the outer component's; reading them costs one pass over section
+/// headers, not the code).
+fn top_level(
+    component: &[u8],
+    mut visit: impl FnMut(wasmparser::Payload<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut parser = wasmparser::Parser::new(0);
+    let mut data = component;
+    loop {
+        let (payload, consumed) = match parser
+            .parse(data, true)
+            .context("not a WebAssembly component")?
+        {
+            wasmparser::Chunk::Parsed { payload, consumed } => (payload, consumed),
+            wasmparser::Chunk::NeedMoreData(_) => anyhow::bail!("a truncated component"),
+        };
+        data = &data[consumed..];
+        let skip = match &payload {
+            wasmparser::Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | wasmparser::Payload::ComponentSection {
+                unchecked_range, ..
+            } => unchecked_range.len(),
+            wasmparser::Payload::End(_) => return Ok(()),
+            _ => 0,
+        };
+        visit(payload)?;
+        data = data.get(skip..).context("a truncated nested section")?;
+    }
+}
+
 /// The manifest `component` carries at its top level, if any.
 pub fn read(component: &[u8]) -> anyhow::Result<Option<Manifest>> {
-    let mut depth = 0usize;
     let mut found: Option<Manifest> = None;
-    for payload in wasmparser::Parser::new(0).parse_all(component) {
-        let payload = payload.context("not a WebAssembly component")?;
-        match payload {
-            wasmparser::Payload::Version { .. } => depth += 1,
-            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::CustomSection(c) if depth == 1 && c.name() == SECTION => {
-                anyhow::ensure!(found.is_none(), "the {SECTION} section appears twice");
-                anyhow::ensure!(
-                    c.data().len() <= MAX_BYTES,
-                    "the {SECTION} section is {} bytes; at most {MAX_BYTES} are read",
-                    c.data().len()
-                );
-                let m: Manifest = serde_json::from_slice(c.data())
-                    .with_context(|| format!("the {SECTION} section is malformed"))?;
-                found = Some(m);
-            }
-            _ => {}
+    top_level(component, |payload| {
+        if let wasmparser::Payload::CustomSection(c) = payload
+            && c.name() == SECTION
+        {
+            anyhow::ensure!(found.is_none(), "the {SECTION} section appears twice");
+            anyhow::ensure!(
+                c.data().len() <= MAX_BYTES,
+                "the {SECTION} section is {} bytes; at most {MAX_BYTES} are read",
+                c.data().len()
+            );
+            let m: Manifest = serde_json::from_slice(c.data())
+                .with_context(|| format!("the {SECTION} section is malformed"))?;
+            found = Some(m);
         }
-    }
+        Ok(())
+    })?;
     Ok(found)
 }
 
 /// The names a component imports at its top level (what it can call at all).
 pub fn imports(component: &[u8]) -> anyhow::Result<Vec<String>> {
-    let mut depth = 0usize;
     let mut out = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(component) {
-        match payload.context("not a WebAssembly component")? {
-            wasmparser::Payload::Version { .. } => depth += 1,
-            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::ComponentImportSection(reader) if depth == 1 => {
-                for import in reader {
-                    out.push(import.context("a malformed import")?.name.name.to_owned());
-                }
+    top_level(component, |payload| {
+        if let wasmparser::Payload::ComponentImportSection(reader) = payload {
+            for import in reader {
+                out.push(import.context("a malformed import")?.name.name.to_owned());
             }
-            _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -274,8 +290,6 @@ mod tests {
         let with = embed(&component(), &manifest()).unwrap();
         assert_eq!(read(&with).unwrap(), Some(manifest()));
         assert_eq!(read(&component()).unwrap(), None);
-        let requested = manifest().requested().unwrap();
-        assert!(requested.messages.proactive);
         assert!(
             embed(&with, &manifest()).is_err(),
             "one manifest per component"
@@ -305,8 +319,5 @@ mod tests {
         let again = embed(&component(), &manifest()).unwrap();
         twice.extend_from_slice(&again[8..]);
         assert!(format!("{:#}", read(&twice).unwrap_err()).contains("twice"));
-        let mut bad = manifest();
-        bad.requests = toml::from_str("http = [\"ftp://x\"]").unwrap();
-        assert!(bad.requested().unwrap_err().contains("http"));
     }
 }

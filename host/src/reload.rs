@@ -5,7 +5,9 @@
 //! replaces the old version, in one swap of the routing table. Frames already
 //! dispatched finish on the version they started with; frames that arrive after the
 //! swap go to the new one. A file that fails any stage leaves the old version serving
-//! and the log says why. A deleted file is unloaded (its in-flight frames finish). If
+//! and the log says why; so does one the upgrade rules hold (`upgrade.rs`: another
+//! signing key, a rollback, more requested than granted), which `/status` also shows
+//! until the file changes again. A deleted file is unloaded (its in-flight frames finish). If
 //! the set of subscriptions changes, the supervisor opens a connection with the new
 //! set before retiring the old one.
 //!
@@ -22,9 +24,11 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::Audit;
 use crate::dispatch::Dispatcher;
 use crate::runtime::{LoadError, Plugin, PluginConfigs, Runtime};
 use crate::stream::SupervisorControl;
+use crate::upgrade;
 
 /// How long to wait for a burst of file events to settle.
 const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -119,6 +123,20 @@ struct State {
     loaded: BTreeMap<PathBuf, (Option<Fingerprint>, Arc<Plugin>)>,
 }
 
+/// An upgrade the rules hold, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Held {
+    /// The held version.
+    pub version: String,
+    /// Its component's SHA-256.
+    pub sha256: String,
+    /// Why it is held.
+    pub reason: String,
+}
+
+/// Held upgrades by plugin name; read by `/status` while a rescan runs.
+type HeldTable = Arc<std::sync::Mutex<BTreeMap<String, Held>>>;
+
 /// Reloads plugins into a running host.
 #[derive(Clone)]
 pub struct Reloader {
@@ -128,6 +146,41 @@ pub struct Reloader {
     dispatcher: Arc<Dispatcher>,
     control: SupervisorControl,
     state: Arc<Mutex<State>>,
+    held: HeldTable,
+    /// Where loads, refusals, holds and unloads are recorded, and the app's name.
+    audit: (Audit, String),
+}
+
+/// Record a loaded plugin (replacing `old_version`, on a reload).
+pub(crate) fn record_loaded(audit: &Audit, app: &str, plugin: &Plugin, old_version: Option<&str>) {
+    audit.record(
+        "load",
+        app,
+        &plugin.name,
+        serde_json::json!({
+            "version": plugin.version,
+            "replaces": old_version,
+            "sha256": plugin.sha256,
+            "publisher": plugin.signed_by.as_ref().map(ToString::to_string),
+            "grants": plugin.grants_shown(),
+            "path": plugin.path.display().to_string(),
+        }),
+    );
+}
+
+/// Record a file refused at load or reload (named by its stem, or its path).
+pub(crate) fn record_refused(audit: &Audit, app: &str, path: &Path, error: &LoadError) {
+    let name =
+        crate::runtime::file_stem(path).map_or_else(|| path.display().to_string(), str::to_owned);
+    audit.record(
+        "refused",
+        app,
+        &name,
+        serde_json::json!({
+            "path": path.display().to_string(),
+            "reason": error.to_string(),
+        }),
+    );
 }
 
 impl Reloader {
@@ -137,6 +190,7 @@ impl Reloader {
         configs: PluginConfigs,
         dispatcher: Arc<Dispatcher>,
         control: SupervisorControl,
+        audit: (Audit, String),
     ) -> Self {
         let loaded = dispatcher
             .plugins()
@@ -150,7 +204,29 @@ impl Reloader {
             dispatcher,
             control,
             state: Arc::new(Mutex::new(State { loaded })),
+            held: HeldTable::default(),
+            audit,
         }
+    }
+
+    /// The upgrade of `plugin` the rules hold, if any.
+    pub fn held(&self, plugin: &str) -> Option<Held> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(plugin)
+            .cloned()
+    }
+
+    fn set_held(&self, plugin: &str, held: Option<Held>) {
+        let mut table = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match held {
+            Some(h) => table.insert(plugin.to_owned(), h),
+            None => table.remove(plugin),
+        };
     }
 
     /// Bring the served plugins in line with the files: load new and changed ones
@@ -190,6 +266,47 @@ impl Reloader {
                         None => Ok(plugin),
                     }
                 });
+            let held = match (&loaded, old) {
+                (Ok(candidate), Some((_, serving))) => {
+                    upgrade::judge(&upgrade::Facts::of(serving), &upgrade::Facts::of(candidate))
+                }
+                _ => None,
+            };
+            if let (Some(hold), Ok(candidate), Some((_, serving))) = (held, &loaded, old) {
+                tracing::error!(
+                    plugin = %serving.name,
+                    serving_version = %serving.version,
+                    held_version = %candidate.version,
+                    "upgrade held, the old version keeps serving: {hold}"
+                );
+                let (audit, app) = &self.audit;
+                audit.record(
+                    "held",
+                    app,
+                    &serving.name,
+                    serde_json::json!({
+                        "version": candidate.version,
+                        "serving_version": serving.version,
+                        "sha256": candidate.sha256,
+                        "publisher": candidate.signed_by.as_ref().map(ToString::to_string),
+                        "grants": candidate.grants_shown(),
+                        "reason": hold.to_string(),
+                    }),
+                );
+                self.set_held(
+                    &serving.name,
+                    Some(Held {
+                        version: candidate.version.clone(),
+                        sha256: candidate.sha256.clone(),
+                        reason: hold.to_string(),
+                    }),
+                );
+                next.insert(path, (fp, serving.clone()));
+                continue;
+            }
+            if let Some((_, serving)) = old {
+                self.set_held(&serving.name, None);
+            }
             match loaded {
                 Ok(plugin) => {
                     tracing::info!(
@@ -200,10 +317,17 @@ impl Reloader {
                         path = %path.display(),
                         "plugin reloaded"
                     );
+                    record_loaded(
+                        &self.audit.0,
+                        &self.audit.1,
+                        &plugin,
+                        old.map(|(_, p)| p.version.as_str()),
+                    );
                     next.insert(path, (fp, Arc::new(plugin)));
                     changed = true;
                 }
                 Err(e) => {
+                    record_refused(&self.audit.0, &self.audit.1, &path, &e);
                     // Remember the new fingerprint: the same broken file is not
                     // retried until it changes again.
                     match old {
@@ -218,6 +342,17 @@ impl Reloader {
         }
         for (path, (_, plugin)) in &state.loaded {
             if !next.contains_key(path) {
+                self.set_held(&plugin.name, None);
+                self.audit.0.record(
+                    "unloaded",
+                    &self.audit.1,
+                    &plugin.name,
+                    serde_json::json!({
+                        "version": plugin.version,
+                        "sha256": plugin.sha256,
+                        "reason": "its file is gone",
+                    }),
+                );
                 tracing::info!(plugin = %plugin.name, path = %path.display(), "plugin unloaded: its file is gone");
                 changed = true;
             }

@@ -532,6 +532,60 @@ fn inspect_shows_the_manifest_and_the_real_imports_and_check_marks_what_is_grant
 }
 
 #[test]
+fn grant_writes_what_the_manifest_requests_only_when_told_to_and_keeps_the_operators_file() {
+    let dir = scratch("grant");
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::copy(calcbot(), dir.join("plugins/calcbot.wasm")).unwrap();
+    let config = "# ours\n[limits]\nmemory_mib = 64\n";
+    std::fs::write(dir.join("host.toml"), config).unwrap();
+    // No terminal to ask on and no --yes: nothing is written.
+    let (ok, out) = host_in(&dir, &["grant", "--config", "host.toml", "calcbot"]);
+    assert!(!ok && out.contains("--yes"), "{out}");
+    assert!(
+        out.contains("+ commands = [\"/calc\"]"),
+        "shown before asking: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("host.toml")).unwrap(),
+        config
+    );
+    let (ok, out) = host_in(
+        &dir,
+        &["grant", "--yes", "--config", "host.toml", "calcbot"],
+    );
+    assert!(ok, "{out}");
+    let written = std::fs::read_to_string(dir.join("host.toml")).unwrap();
+    assert!(written.starts_with(config), "{written}");
+    assert!(
+        written.contains("[plugins.calcbot]\ncommands = [\"/calc\"]"),
+        "{written}"
+    );
+    let (ok, out) = host_in(
+        &dir,
+        &["grant", "--yes", "--config", "host.toml", "calcbot"],
+    );
+    assert!(ok && out.contains("nothing to write"), "{out}");
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "check",
+            "--no-cache",
+            "--config",
+            "host.toml",
+            "plugins/calcbot.wasm",
+        ],
+    );
+    assert!(ok && out.contains("commands /calc (granted)"), "{out}");
+    // A name that matches no component is said so, with where it was looked for.
+    let (ok, out) = host_in(&dir, &["grant", "--yes", "--config", "host.toml", "nobody"]);
+    assert!(
+        !ok && out.contains("no component named \"nobody\""),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_names_the_reason_a_plugin_would_be_refused() {
     let dir = scratch("check");
     std::fs::write(dir.join("junk.wasm"), b"not wasm").unwrap();

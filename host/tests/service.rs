@@ -762,3 +762,98 @@ async fn concurrent_downloads_of_large_files_hold_at_most_the_host_buffer_budget
     .await
     .assert(&format!("downloaded {file} bytes"));
 }
+
+#[tokio::test]
+async fn the_audit_log_records_loads_denied_calls_counted_and_grant_changes_and_status_shows_them()
+{
+    let dir = scratch("audit-log");
+    let config = dir.join("host.toml");
+    let audit = dir.join("audit.jsonl");
+    let section = "[plugins.hostile]\ntopics = [\"CALLBACK /v1.0/im/bot/messages/delegate\"]\n";
+    std::fs::write(&config, section).unwrap();
+    let sim = Sim::builder().start().await.unwrap();
+    let mut args = credentials(&sim);
+    args.extend([
+        "--config".into(),
+        path(&config),
+        "--audit-log".into(),
+        path(&audit),
+        "--admin".into(),
+        "127.0.0.1:0".into(),
+        path(&hostile()),
+    ]);
+    let secret = sim.client_secret().to_owned();
+    let host = Host::spawn(&sim, &dir, &args, &[]);
+    assert!(sim.wait_connections(1, WAIT).await, "{}", host.log());
+    // The same denied call three times: one line now, the count when the window ends.
+    for _ in 0..3 {
+        let (session, data) = sim.chatbot_data(&MessageSpec::text("api"));
+        sim.push_callback("/v1.0/im/bot/messages/delegate", data)
+            .await
+            .expect("push");
+        let replies = sim.wait_replies(&session, 1, WAIT).await;
+        let reply = replies.first().and_then(|r| r.text()).unwrap_or_default();
+        assert!(reply.contains("api refused"), "{reply}");
+    }
+    // The operator grants the route: a grant change, then the app's new load.
+    std::fs::write(
+        &config,
+        format!("{section}openapi = [\"GET /v1.0/contact/users/me\"]\n"),
+    )
+    .unwrap();
+    host.signal("-HUP");
+    host.wait_log("configuration reloaded").await;
+    let (status, body) = get(&format!("{}/status", host.admin().await), None).await;
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let events: Vec<&str> = body["apps"][0]["plugins"][0]["events"]
+        .as_array()
+        .expect("the plugin's last events")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(events, ["load", "denied", "grants", "load"], "{body}");
+    host.stop().await;
+    sim.shutdown().await;
+
+    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let load = &lines[0];
+    assert_eq!(
+        (load["event"].as_str(), load["plugin"].as_str()),
+        (Some("load"), Some("hostile"))
+    );
+    assert_eq!(load["sha256"].as_str().map(str::len), Some(64));
+    let denied: Vec<(u64, &str)> = lines
+        .iter()
+        .filter(|l| l["event"] == "denied")
+        .map(|l| {
+            (
+                l["count"].as_u64().unwrap(),
+                l["capability"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(denied, [(1, "openapi"), (2, "openapi")], "{lines:?}");
+    let grants = lines
+        .iter()
+        .find(|l| l["event"] == "grants")
+        .expect("a grant change");
+    assert!(
+        grants["added"][0]
+            .as_str()
+            .unwrap()
+            .contains("/v1.0/contact/users/me"),
+        "{grants}"
+    );
+    assert!(!std::fs::read_to_string(&audit).unwrap().contains(&secret));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&audit).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -88,6 +88,7 @@ fn shared(sim: &Sim, dir: &Path, secrets: Secrets) -> Shared {
         metrics: Metrics::enabled(),
         watch_plugins: false,
         remote_tools: Vec::new(),
+        audit: host::audit::Audit::default(),
     }
 }
 

@@ -206,3 +206,21 @@ async fn a_hostile_js_plugin_is_contained_like_a_rust_one() {
     host.shutdown().await;
     sim.shutdown().await;
 }
+
+#[test]
+fn a_built_script_plugin_carries_its_projects_manifest_in_every_language() {
+    for (name, built) in [
+        ("jscalc", js_plugin("jscalc")),
+        ("pycalc", tests::python_plugin("pycalc")),
+    ] {
+        let Some(path) = built else { continue };
+        let bytes = std::fs::read(&path).expect("the component");
+        let manifest = host::manifest::read(&bytes)
+            .expect("a readable manifest")
+            .expect("a manifest");
+        assert_eq!(manifest.name, name);
+        assert_eq!(manifest.version, "0.1.0");
+        assert_eq!(manifest.publisher.as_deref(), Some("dingtalk-wasm-host"));
+        assert!(manifest.description.is_some(), "{manifest:?}");
+    }
+}

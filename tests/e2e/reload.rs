@@ -1,5 +1,5 @@
 //! Hot reload: a plugin replaced while messages flow switches versions without a
-//! frame lost; a broken replacement keeps the old version; adding and removing a
+//! frame lost; a broken, unsigned or held replacement keeps the old version; adding and removing a
 //! plugin changes the subscriptions with a new connection before the old one closes.
 
 use std::path::{Path, PathBuf};
@@ -175,6 +175,93 @@ async fn a_replacement_not_signed_by_the_publisher_keeps_the_old_version_serving
     );
     host.reload(false).await;
     assert_eq!(answer("upgraded").await.as_deref(), Some("v2: upgraded"));
+    host.shutdown().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn an_upgrade_that_rolls_back_changes_key_or_asks_for_more_is_held_while_the_old_version_serves()
+ {
+    use host::trust::{SigningKey, keygen, sign};
+    tests::init_logging();
+    let dir = scratch("held");
+    let first = SigningKey::parse(&keygen().0).unwrap();
+    let second = SigningKey::parse(&keygen().0).unwrap();
+    let put = |fixture_name: &str, key: &SigningKey| {
+        let bytes = sign(&std::fs::read(fixture(fixture_name)).unwrap(), key).unwrap();
+        let aside = dir.join(format!("{fixture_name}.signed"));
+        std::fs::write(&aside, bytes).unwrap();
+        install(&aside, &dir.join("echo.wasm"));
+    };
+    put("echo2", &first);
+    let mut configs = host::PluginConfigs::new();
+    configs.insert(
+        "echo".into(),
+        host::runtime::PluginSettings {
+            // Both keys are the publisher's: a rotation still waits for the operator.
+            publisher: Some(host::runtime::Publisher {
+                name: "acme".into(),
+                keys: vec![first.public().clone(), second.public().clone()].into(),
+            }),
+            ..Default::default()
+        },
+    );
+    let sim = Sim::builder().start().await.unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .plugin(dir.join("echo.wasm"))
+            .plugin_configs(configs),
+        &sim,
+    )
+    .await;
+    let answer = |text: &'static str| {
+        let sim = &sim;
+        async move {
+            let pushed = sim.push_chatbot(MessageSpec::text(text)).await.unwrap();
+            sim.wait_replies(&pushed.session, 1, WAIT).await[0]
+                .text()
+                .map(str::to_owned)
+        }
+    };
+    // A valid old version replayed, the next version signed by the other key, and the
+    // next version asking for an origin nobody granted.
+    for (fixture_name, key, version, why) in [
+        (
+            "echo1",
+            &first,
+            "1.0.0",
+            "lower than the serving version 2.0.0",
+        ),
+        (
+            "echo3",
+            &second,
+            "3.0.0",
+            "and the serving version by SHA256:",
+        ),
+        (
+            "echo3",
+            &first,
+            "3.0.0",
+            "requests more than it is granted: http: https://collector.example",
+        ),
+    ] {
+        put(fixture_name, key);
+        host.reload(false).await;
+        assert_eq!(
+            answer("still").await.as_deref(),
+            Some("v2: still"),
+            "{fixture_name} {why}"
+        );
+        let held = host.held("echo").expect("the upgrade is held");
+        assert_eq!(held.version, version);
+        assert!(held.reason.contains(why), "{}", held.reason);
+    }
+    // The same version again, by the same key and within the grant: no longer held.
+    put("echo2", &first);
+    host.reload(false).await;
+    assert_eq!(host.held("echo"), None);
+    assert_eq!(answer("again").await.as_deref(), Some("v2: again"));
     host.shutdown().await;
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);

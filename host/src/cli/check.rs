@@ -176,12 +176,9 @@ fn print_remotes(remotes: &[Checked], plugins: &[Plugin]) {
 
 /// What the component's manifest requests, each line marked granted or not (the
 /// grant lines are the operator's; a request is only shown).
-fn print_requests(path: &std::path::Path, granted: &[String]) {
-    let declared = std::fs::read(path)
-        .map_err(anyhow::Error::from)
-        .and_then(|bytes| crate::manifest::read(&bytes));
-    match declared {
-        Ok(Some(m)) => match m.requested() {
+fn print_requests(p: &Plugin, granted: &[String]) {
+    match &p.declared {
+        Ok(Some(m)) => match crate::runtime::Grants::requested(&m.requests) {
             Ok(requested) => {
                 for line in requested.show() {
                     let mark = if granted.contains(&line) {
@@ -197,7 +194,7 @@ fn print_requests(path: &std::path::Path, granted: &[String]) {
         Ok(None) => {
             println!("        manifest:   none (it declares nothing; grants are as configured)")
         }
-        Err(e) => println!("        manifest:   unreadable: {e:#}"),
+        Err(e) => println!("        manifest:   unreadable: {e}"),
     }
 }
 
@@ -294,7 +291,7 @@ async fn check_app(
                 for g in &granted {
                     println!("        grant {g}");
                 }
-                print_requests(&p.path, &granted);
+                print_requests(&p, &granted);
                 ok.push(p);
             }
             Err(e) => {

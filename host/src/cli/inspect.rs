@@ -35,7 +35,8 @@ pub(super) fn inspect(args: InspectArgs) -> anyhow::Result<()> {
             if let Some(h) = &m.homepage {
                 println!("        homepage:   {}", h.escape_debug());
             }
-            let requested = m.requested().map_err(anyhow::Error::msg)?;
+            let requested =
+                crate::runtime::Grants::requested(&m.requests).map_err(anyhow::Error::msg)?;
             let lines = requested.show();
             if lines.is_empty() {
                 println!("        requests:   nothing beyond its own conversation");

@@ -9,6 +9,7 @@ mod check;
 mod demo;
 #[cfg(feature = "dev-tools")]
 mod dev;
+mod grant;
 mod inspect;
 mod mcp;
 mod new;
@@ -53,6 +54,9 @@ enum Command {
     Mcp(mcp::McpArgs),
     /// Print what a component declares (its manifest) and imports, without running it.
     Inspect(inspect::InspectArgs),
+    /// Write what a plugin's manifest requests into its config section (after
+    /// showing it; `--yes` for scripts).
+    Grant(grant::GrantArgs),
     /// Make a publisher key pair (Ed25519) for signing plugins.
     Keygen(sign::KeygenArgs),
     /// Sign a component with a publisher key (tool-conventions format).
@@ -118,6 +122,7 @@ pub fn main() -> ExitCode {
             Command::New(args) => new::new(args),
             Command::Mcp(args) => mcp::mcp(args).await,
             Command::Inspect(args) => inspect::inspect(args),
+            Command::Grant(args) => grant::grant(args),
             Command::Keygen(args) => sign::keygen(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),

@@ -39,6 +39,10 @@ pub(super) struct RunArgs {
     /// Reload the config file when it changes, as on SIGHUP.
     #[arg(long, requires = "config")]
     pub watch_config: bool,
+    /// Append every load, refusal, hold, grant change, denied host call (counted per
+    /// minute) and approval decision to this file as JSON lines (created 0600).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// The config file read and resolved: what a reload applies.
@@ -86,7 +90,12 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
     )
     .await
     .map_err(anyhow::Error::msg)?;
+    let audit = match &args.audit_log {
+        Some(path) => crate::audit::Audit::open(path)?,
+        None => crate::audit::Audit::default(),
+    };
     let shared = Shared {
+        audit: audit.clone(),
         endpoints: opts.endpoints(),
         runtime: opts.runtime_config(&loaded.file)?,
         dispatch: loaded.file.dispatch_config(),
@@ -140,6 +149,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     fleet.shutdown().await;
+    audit.close();
     tracing::info!("stopped");
     Ok(())
 }

@@ -118,9 +118,12 @@ pub struct Plugin {
     pub imports: Vec<String>,
     /// The component's SHA-256, hex.
     pub sha256: String,
-    /// Who vouched for it: `<publisher> (<key fingerprint>)`, when its section names a
-    /// publisher (it was refused otherwise, unless it verified).
-    pub signed_by: Option<String>,
+    /// Who vouched for it, when its section names a publisher (it was refused
+    /// unless one of the publisher's keys signed it).
+    pub signed_by: Option<Signer>,
+    /// The manifest it carries (`host build`), or why it is unreadable: information
+    /// for the operator and the upgrade rules, never a grant.
+    pub declared: Result<Option<Arc<crate::manifest::Manifest>>, String>,
     /// The tools it offers agents.
     pub tools: Arc<[Offered]>,
     pub(super) pre: bindings::PluginPre<State>,
@@ -129,6 +132,22 @@ pub struct Plugin {
     pub(super) concurrency: Arc<tokio::sync::Semaphore>,
     pub(super) waiting: AtomicUsize,
     pub(super) stats: PluginStats,
+}
+
+/// Who vouched for a loaded plugin: a publisher of `[trust.publishers]` and the key
+/// of theirs that signed the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The publisher's name.
+    pub publisher: String,
+    /// The signing key's fingerprint (`SHA256:...`, as `ssh-keygen -l` prints it).
+    pub key: String,
+}
+
+impl std::fmt::Display for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.publisher, self.key)
+    }
 }
 
 /// What one loaded plugin has done, for `/status`.

@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::allowance::{ByteBudget, DingtalkCall, Rate, Reservation};
-use super::bindings::{HostResult, call_result, denied, limit};
+use super::bindings::{HostError, HostResult, WitError, call_result, denied, limit};
 use super::limits::Limits;
+use crate::audit::Audit;
 use crate::metrics::AppMetrics;
 use crate::openapi::api::OpenApi;
 
@@ -37,6 +38,8 @@ pub struct Caller {
     bytes: ByteBudget,
     /// Its DingTalk API calls per second.
     rate: Mutex<Rate>,
+    /// Where its denied calls are recorded, and its app's name there.
+    audit: (Audit, String),
 }
 
 impl Caller {
@@ -46,8 +49,10 @@ impl Caller {
         limits: Limits,
         metrics: AppMetrics,
         api: Option<Arc<OpenApi>>,
+        audit: (Audit, String),
     ) -> Self {
         Self {
+            audit,
             bytes: ByteBudget::new(limits.host_buffer_bytes),
             rate: Mutex::new(Rate::new(limits.dingtalk_calls_per_second, Instant::now())),
             name,
@@ -77,6 +82,10 @@ impl Caller {
             tracing::debug!(plugin = %self.name, capability, result = ended.label(), duration_us = micros, "host call");
         }
         self.metrics.host_call(&self.name, capability, ended);
+        if let Err(HostError::Guest(WitError::Denied(reason))) = &result {
+            let (audit, app) = &self.audit;
+            audit.denied(app, &self.name, capability, reason);
+        }
         result
     }
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::bindings::{self, FrameKind, WIT_VERSION};
 use super::cache;
-use super::call::{Plugin, PluginStats, stderr_suffix};
+use super::call::{Plugin, PluginStats, Signer, stderr_suffix};
 use super::capability::Grants;
 use super::capability::args::{MAX_REPORTED, cap_text};
 use super::capability::tools::offered as offered_tools;
@@ -256,7 +256,10 @@ impl Runtime {
                         path: path.clone(),
                         reason: format!("publisher {:?}: {why}", p.name),
                     })?;
-                Some(format!("{} ({key})", p.name))
+                Some(Signer {
+                    publisher: p.name.clone(),
+                    key,
+                })
             }
             (None, true) => {
                 return Err(LoadError::Untrusted {
@@ -268,6 +271,10 @@ impl Runtime {
             }
             (None, false) => None,
         };
+        // What the file says about itself: shown and compared on upgrade, never a grant.
+        let declared = crate::manifest::read(&bytes)
+            .map(|m| m.map(Arc::new))
+            .map_err(|e| cap_text(format!("{e:#}"), MAX_REPORTED));
         let engine = self.engine.inner.engine.clone();
         let cache = self.engine.inner.cache.clone();
         let started = Instant::now();
@@ -374,6 +381,7 @@ impl Runtime {
             imports,
             sha256: cache::hex(&digest),
             signed_by,
+            declared,
             tools: tools.into(),
             pre,
             ctx,

@@ -27,6 +27,7 @@ use super::limiter::Limiter;
 use super::limits::Limits;
 use super::meter::{Meter, Metered};
 use super::scope::FrameScope;
+use crate::audit::Audit;
 use crate::config::Endpoints;
 use crate::egress::Egress;
 use crate::kv::Backend;
@@ -59,6 +60,8 @@ pub struct Services {
     pub metrics: AppMetrics,
     /// Which plugin offers which tools, approvals waiting, tokens spent.
     pub(crate) tools: Arc<Board>,
+    /// Where denied calls and approval decisions are recorded.
+    pub audit: Audit,
 }
 
 impl Services {
@@ -74,7 +77,14 @@ impl Services {
             kv: None,
             metrics: AppMetrics::default(),
             tools: Arc::default(),
+            audit: Audit::default(),
         }
+    }
+
+    /// Record denied calls and approval decisions in `audit`.
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Serve the app `name`: its key-value namespace and its metrics' `app` label.
@@ -128,7 +138,13 @@ impl PluginContext {
         ticks: Arc<AtomicU64>,
     ) -> Self {
         Self {
-            caller: Caller::new(name, limits, services.metrics.clone(), services.api.clone()),
+            caller: Caller::new(
+                name,
+                limits,
+                services.metrics.clone(),
+                services.api.clone(),
+                (services.audit.clone(), services.app.clone()),
+            ),
             grants,
             services,
             ticks,

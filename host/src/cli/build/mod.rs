@@ -160,6 +160,9 @@ pub fn build_crate(dir: &Path, out: &Path) -> anyhow::Result<PathBuf> {
 fn install(project: &Path, artifact: &Path, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let manifest = crate::manifest::from_project(project)
         .with_context(|| format!("the plugin manifest of {}", project.display()))?;
+    crate::runtime::Grants::requested(&manifest.requests)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("the plugin manifest of {}", project.display()))?;
     let bytes =
         std::fs::read(artifact).with_context(|| format!("cannot read {}", artifact.display()))?;
     let bytes = crate::manifest::embed(&bytes, &manifest)?;

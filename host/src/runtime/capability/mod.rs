@@ -88,6 +88,13 @@ registry!(
 
 /// Builders for embedders and tests; the config file goes through [`Grants::parse`].
 impl Grants {
+    /// What a plugin's manifest requests (`requests`, in a config section's keys),
+    /// read by the operator's own parser so a malformed request is named the way a
+    /// malformed grant is. Reading a request grants nothing.
+    pub fn requested(requests: &toml::Table) -> Result<Self, String> {
+        Self::parse(requests).map_err(|e| format!("requests {}: {}", e.key, e.reason))
+    }
+
     /// Also grant these `"CALLBACK <topic>"` / `"EVENT *"` topics.
     pub fn with_topics(mut self, entries: &[String]) -> Result<Self, GrantError> {
         let more = topics::Grant::from_entries(entries)?;
@@ -143,6 +150,15 @@ impl Grants {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifests_requests_read_as_grants_and_a_bad_one_is_named() {
+        let asked: toml::Table =
+            toml::from_str("http = [\"https://crm.example.com\"]\nproactive = true").unwrap();
+        assert!(Grants::requested(&asked).unwrap().messages.proactive);
+        let bad: toml::Table = toml::from_str("http = [\"ftp://x\"]").unwrap();
+        assert!(Grants::requested(&bad).unwrap_err().contains("http"));
+    }
 
     #[test]
     fn a_key_no_capability_owns_is_refused_by_name() {

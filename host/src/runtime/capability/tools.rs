@@ -548,6 +548,9 @@ pub struct Board {
     allowed: Mutex<Remembered<(String, String, String)>>,
     tokens: Mutex<BTreeMap<(String, String), (u64, u64)>>,
     admins: Mutex<Remembered<(String, String)>>,
+    /// Where approval decisions are recorded, with the app's name (set once when the
+    /// app is assembled; unset, decisions are only logged).
+    audit: std::sync::OnceLock<(crate::audit::Audit, String)>,
 }
 
 impl fmt::Debug for Board {
@@ -602,6 +605,22 @@ fn model_name(plugin: &str, tool: &str) -> String {
 }
 
 impl Board {
+    /// Record this app's approval decisions in `audit` (the first call wins).
+    pub fn audit_to(&self, audit: crate::audit::Audit, app: &str) {
+        let _ = self.audit.set((audit, app.to_owned()));
+    }
+
+    /// One approval decision about `agent`'s call of `tool`.
+    fn decided(&self, agent: &str, tool: &str, decision: &str, detail: serde_json::Value) {
+        if let Some((audit, app)) = self.audit.get() {
+            let mut fields = serde_json::json!({ "tool": tool, "decision": decision });
+            if let (Some(f), serde_json::Value::Object(more)) = (fields.as_object_mut(), detail) {
+                f.extend(more);
+            }
+            audit.record("approval", app, agent, fields);
+        }
+    }
+
     /// Serve the tools of `providers` from now on (the plugins of a new table).
     pub fn publish(&self, providers: Vec<Arc<dyn ToolProvider>>) {
         let table = providers
@@ -962,6 +981,12 @@ impl wit::Host for View<'_> {
         if self.grant.approvals.needed(&provider, &listed.tool().name) && !allowed_here {
             if self.turn.unattended {
                 tracing::info!(agent = %self.agent, tool = %qualified, "tool call refused: it needs approval and no person stands behind it");
+                self.board.decided(
+                    self.agent,
+                    &qualified,
+                    "refused",
+                    serde_json::json!({ "reason": "needs approval; no person stands behind the call" }),
+                );
                 return Err(denied(format!(
                     "{qualified} needs a person's approval, which this client cannot give; nothing ran"
                 )));
@@ -999,6 +1024,12 @@ impl wit::Host for View<'_> {
                 },
             );
             tracing::info!(agent = %self.agent, tool = %qualified, approval = %id, "tool call waits for approval");
+            self.board.decided(
+                self.agent,
+                &qualified,
+                "asked",
+                serde_json::json!({ "approval": id }),
+            );
             return Ok(Called::Pending(Approval {
                 id,
                 tool: qualified,
@@ -1075,12 +1106,24 @@ impl wit::Host for View<'_> {
         self.turn.conversation = Some(p.conversation.clone());
         let qualified = format!("{}.{}", p.provider, p.tool);
         if p.expires <= Instant::now() {
+            self.board.decided(
+                self.agent,
+                &qualified,
+                "expired",
+                serde_json::json!({ "approval": id, "by": who }),
+            );
             return Ok(Settlement::Denied(format!(
                 "the request to run {qualified} expired; nothing ran"
             )));
         }
         if decision == Decision::Deny {
             tracing::info!(agent = %self.agent, tool = %qualified, approval = %id, by = %who, "tool call denied");
+            self.board.decided(
+                self.agent,
+                &qualified,
+                "denied",
+                serde_json::json!({ "approval": id, "by": who }),
+            );
             return Ok(Settlement::Denied(format!(
                 "{who} denied running {qualified}; nothing ran"
             )));
@@ -1093,6 +1136,17 @@ impl wit::Host for View<'_> {
             ));
         }
         tracing::info!(agent = %self.agent, tool = %qualified, approval = %id, by = %who, "tool call approved");
+        let scope = if decision == Decision::AllowConversation {
+            "conversation"
+        } else {
+            "once"
+        };
+        self.board.decided(
+            self.agent,
+            &qualified,
+            "approved",
+            serde_json::json!({ "approval": id, "by": who, "for": scope }),
+        );
         let listed = self
             .board
             .granted(self.grant)

@@ -25,6 +25,7 @@ pub mod kv;
 pub mod manifest;
 pub mod mcp;
 pub mod metrics;
+pub mod oci;
 pub mod openapi;
 mod reload;
 mod replicas;

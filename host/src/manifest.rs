@@ -57,6 +57,9 @@ pub struct Manifest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Declared {
+    /// The plugin's name where it is not the package's (an npm scope, a fixture).
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     publisher: Option<String>,
     #[serde(default)]
@@ -160,7 +163,7 @@ fn assemble(
     d: Declared,
 ) -> Manifest {
     Manifest {
-        name,
+        name: d.name.unwrap_or(name),
         version,
         publisher: d.publisher,
         description,
@@ -257,6 +260,20 @@ pub fn imports(component: &[u8]) -> anyhow::Result<Vec<String>> {
         if let wasmparser::Payload::ComponentImportSection(reader) = payload {
             for import in reader {
                 out.push(import.context("a malformed import")?.name.name.to_owned());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The names a component exports at its top level (what a host can call).
+pub fn exports(component: &[u8]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    top_level(component, |payload| {
+        if let wasmparser::Payload::ComponentExportSection(reader) = payload {
+            for export in reader {
+                out.push(export.context("a malformed export")?.name.name.to_owned());
             }
         }
         Ok(())

@@ -93,6 +93,27 @@ pub struct ConfigFile {
     /// Who may publish plugins, and whether every plugin must be signed.
     #[serde(default)]
     pub trust: TrustSection,
+    /// OCI registries plugins are pushed to and pulled from, by host (and port).
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistrySection>,
+}
+
+/// `[registries."<host>"]`: how to reach one registry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySection {
+    /// Basic auth's user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic auth's password, from `[secrets]`: `"{secret.<name>}"`.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A bearer token, from `[secrets]`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Plain HTTP to a registry that is not on loopback (off by default).
+    #[serde(default)]
+    pub plain_http: bool,
 }
 
 /// `[trust]`.
@@ -247,6 +268,35 @@ pub struct PluginSection {
 }
 
 impl ConfigFile {
+    /// The registries `[registries]` names, their credentials rendered from `secrets`.
+    pub fn registries(&self, secrets: &Secrets) -> Result<crate::oci::Registries, ConfigError> {
+        let mut out = crate::oci::Registries {
+            secrets: secrets.clone(),
+            ..Default::default()
+        };
+        for (host, r) in &self.registries {
+            let at = format!("registries.{host:?}");
+            if r.password.is_some() && r.username.is_none() {
+                return Err(ConfigError::key(&at, "password", "needs a `username`"));
+            }
+            let secret = |key: &str, v: &Option<String>| {
+                v.as_deref()
+                    .map(|v| secret_ref(&at, key, v, secrets))
+                    .transpose()
+            };
+            out.by_host.insert(
+                host.clone(),
+                crate::oci::RegistrySettings {
+                    username: r.username.clone(),
+                    password: secret("password", &r.password)?,
+                    token: secret("token", &r.token)?,
+                    plain_http: r.plain_http,
+                },
+            );
+        }
+        Ok(out)
+    }
+
     /// Read and parse `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let at = path.display().to_string();

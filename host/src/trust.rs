@@ -246,11 +246,14 @@ pub struct Policy {
     pub require_signatures: bool,
     denied_digests: Vec<[u8; 32]>,
     denied_keys: Vec<TrustedKey>,
+    /// `oci://host/repo` (every tag) or `oci://host/repo:tag`.
+    denied_sources: Vec<String>,
 }
 
 impl Policy {
-    /// Read `deny` entries: `sha256:<64 hex digits>` (those bytes) or
-    /// `key:ssh-ed25519 AAAA...` (anything that key signed).
+    /// Read `deny` entries: `sha256:<64 hex digits>` (those bytes),
+    /// `key:ssh-ed25519 AAAA...` (anything that key signed) or `oci://host/repo`
+    /// (anything pulled from that repository; `oci://host/repo:tag`, that tag).
     pub fn new(require_signatures: bool, deny: &[String]) -> Result<Self, String> {
         let mut out = Self {
             require_signatures,
@@ -263,14 +266,32 @@ impl Policy {
                 out.denied_digests.push(digest);
             } else if let Some(key) = entry.strip_prefix("key:") {
                 out.denied_keys.push(TrustedKey::parse(key)?);
+            } else if let Some(source) = entry.strip_prefix("oci://") {
+                if source.is_empty() || source.contains('@') || !source.contains('/') {
+                    return Err(format!(
+                        "{entry:?}: an oci:// entry names a repository, `oci://host/repo` or `oci://host/repo:tag`"
+                    ));
+                }
+                out.denied_sources.push(source.to_owned());
             } else {
                 return Err(format!(
-                    "{:?} is not `sha256:<hex>` or `key:ssh-ed25519 ...`",
+                    "{:?} is not `sha256:<hex>`, `key:ssh-ed25519 ...` or `oci://host/repo`",
                     shorten(entry)
                 ));
             }
         }
         Ok(out)
+    }
+
+    /// Why the repository `host/repo` with `tag` is denied, if it is.
+    pub fn denied_source(&self, repository: &str, tag: Option<&str>) -> Option<String> {
+        self.denied_sources
+            .iter()
+            .find(|d| {
+                *d == repository
+                    || tag.is_some_and(|t| d.strip_prefix(repository) == Some(&format!(":{t}")))
+            })
+            .map(|d| format!("oci://{d} is on the deny list"))
     }
 
     /// Why `bytes` (of SHA-256 `digest`) are denied, if they are: their digest is
@@ -396,7 +417,26 @@ mod tests {
         );
         let other = Policy::new(false, &[format!("key:{}", key().public().openssh())]).unwrap();
         assert_eq!(other.denied(&file, &digest), None);
-        assert!(Policy::new(false, &["oci://x/y".into()]).is_err());
+        assert!(Policy::new(false, &["oci://x".into()]).is_err());
+        assert!(Policy::new(false, &["oci://x/y@sha256:ab".into()]).is_err());
+        let repo = Policy::new(false, &["oci://reg.example/acme/crm".into()]).unwrap();
+        assert!(
+            repo.denied_source("reg.example/acme/crm", Some("v1"))
+                .is_some()
+        );
+        assert!(
+            repo.denied_source("reg.example/acme/crm2", Some("v1"))
+                .is_none()
+        );
+        let tag = Policy::new(false, &["oci://reg.example/acme/crm:v1".into()]).unwrap();
+        assert!(
+            tag.denied_source("reg.example/acme/crm", Some("v1"))
+                .is_some()
+        );
+        assert!(
+            tag.denied_source("reg.example/acme/crm", Some("v2"))
+                .is_none()
+        );
         assert!(Policy::new(false, &["sha256:abc".into()]).is_err());
     }
 

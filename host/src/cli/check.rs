@@ -52,6 +52,14 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>();
+        let paths = paths.and_then(|paths| {
+            super::oci::resolve_locked(
+                &paths,
+                args.options.config.as_deref(),
+                &defaults.trust,
+                &configs,
+            )
+        });
         let checked = match paths {
             Ok(paths) => {
                 let app = App {
@@ -77,8 +85,13 @@ pub(super) async fn check(args: CheckArgs) -> anyhow::Result<()> {
             limits: spec.limits.clone(),
             ..defaults.clone()
         };
-        let paths: Vec<PathBuf> = spec
-            .plugins
+        let locked = super::oci::resolve_locked(
+            &spec.plugins,
+            args.options.config.as_deref(),
+            &defaults.trust,
+            &spec.plugin_configs,
+        )?;
+        let paths: Vec<PathBuf> = locked
             .iter()
             .flat_map(|p| crate::reload::PathSpec::parse(p).expand())
             .collect();

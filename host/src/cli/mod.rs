@@ -13,6 +13,7 @@ mod grant;
 mod inspect;
 mod mcp;
 mod new;
+mod oci;
 mod options;
 mod run;
 mod sign;
@@ -57,6 +58,11 @@ enum Command {
     /// Write what a plugin's manifest requests into its config section (after
     /// showing it; `--yes` for scripts).
     Grant(grant::GrantArgs),
+    /// Push a component to an OCI registry (`oci://host/repo:tag`).
+    Push(oci::PushArgs),
+    /// Pull plugins from OCI registries into the lock file beside the config
+    /// (`host.lock`); `--update` moves tags where the upgrade rules allow.
+    Pull(oci::PullArgs),
     /// Make a publisher key pair (Ed25519) for signing plugins.
     Keygen(sign::KeygenArgs),
     /// Sign a component with a publisher key (tool-conventions format).
@@ -121,8 +127,10 @@ pub fn main() -> ExitCode {
             Command::Build(args) => build::build(args),
             Command::New(args) => new::new(args),
             Command::Mcp(args) => mcp::mcp(args).await,
-            Command::Inspect(args) => inspect::inspect(args),
+            Command::Inspect(args) => inspect::inspect(args).await,
             Command::Grant(args) => grant::grant(args),
+            Command::Push(args) => oci::push(args).await,
+            Command::Pull(args) => oci::pull(args).await,
             Command::Keygen(args) => sign::keygen(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),

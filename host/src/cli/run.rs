@@ -57,13 +57,24 @@ fn load(args: &RunArgs) -> anyhow::Result<Loaded> {
     for path in &args.plugins {
         if let PathSpec::File(f) = PathSpec::parse(path)
             && !f.is_file()
+            && !f.to_str().is_some_and(crate::oci::OciRef::is)
         {
             anyhow::bail!("cannot load the plugin {}: no such file", f.display());
         }
     }
     let file = opts.file()?;
     let egress = opts.egress(&file)?;
-    let specs = file.apps(opts.credentials()?, &args.plugins, egress.secrets())?;
+    let policy = file.runtime_config()?.trust;
+    let mut specs = file.apps(opts.credentials()?, &args.plugins, egress.secrets())?;
+    for spec in &mut specs {
+        spec.plugins = super::oci::resolve_locked(
+            &spec.plugins,
+            opts.config.as_deref(),
+            &policy,
+            &spec.plugin_configs,
+        )
+        .with_context(|| format!("app {}", spec.name))?;
+    }
     Ok(Loaded {
         specs,
         egress,

@@ -1,5 +1,8 @@
 //! Helpers the `host` binary's tests share.
 
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

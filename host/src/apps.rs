@@ -236,6 +236,12 @@ impl Fleet {
         })
     }
 
+    /// Judge plugin loads by `policy` from now on (a reloaded `[trust]`); each app's
+    /// rescan in [`Fleet::apply`] unloads what it denies.
+    pub fn set_trust(&self, policy: crate::trust::Policy) {
+        self.engine.set_trust(policy);
+    }
+
     /// Move to `specs` with `egress` (the new secrets). Apps whose settings and
     /// secrets are unchanged keep running and rescan their plugin files.
     pub async fn apply(&self, specs: Vec<AppSpec>, egress: Egress) {
@@ -283,6 +289,10 @@ impl Fleet {
                 }
                 Err(e) => {
                     tracing::error!(app = %spec.name, "cannot start the app: {e}; its previous version (if any) keeps serving");
+                    // ... minus what the trust policy denies now.
+                    if let Some(Slot::Up(r)) = apps.get(&spec.name) {
+                        r.host.reload(false).await;
+                    }
                     if !matches!(apps.get(&spec.name), Some(Slot::Up(_))) {
                         apps.insert(
                             spec.name.clone(),

@@ -340,8 +340,21 @@ impl Reloader {
                 }
             }
         }
+        // A plugin the trust policy denies now (a reloaded deny list) stops serving,
+        // whether its file changed or not: its frames go as if it were absent.
+        let denied: Vec<(PathBuf, String)> = next
+            .iter()
+            .filter_map(|(p, (_, plugin))| self.runtime.denied(plugin).map(|why| (p.clone(), why)))
+            .collect();
+        for (path, _) in &denied {
+            next.remove(path);
+        }
         for (path, (_, plugin)) in &state.loaded {
             if !next.contains_key(path) {
+                let reason = denied
+                    .iter()
+                    .find(|(p, _)| p == path)
+                    .map_or_else(|| "its file is gone".to_owned(), |(_, why)| why.clone());
                 self.set_held(&plugin.name, None);
                 self.audit.0.record(
                     "unloaded",
@@ -350,10 +363,10 @@ impl Reloader {
                     serde_json::json!({
                         "version": plugin.version,
                         "sha256": plugin.sha256,
-                        "reason": "its file is gone",
+                        "reason": reason,
                     }),
                 );
-                tracing::info!(plugin = %plugin.name, path = %path.display(), "plugin unloaded: its file is gone");
+                tracing::info!(plugin = %plugin.name, path = %path.display(), "plugin unloaded: {reason}");
                 changed = true;
             }
         }

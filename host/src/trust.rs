@@ -283,6 +283,25 @@ impl Policy {
         Ok(out)
     }
 
+    /// Why a plugin already loaded is denied now, if it is: by its SHA-256 (hex) or
+    /// the fingerprint of the key that signed it.
+    pub fn denied_loaded(&self, sha256_hex: &str, key: Option<&str>) -> Option<String> {
+        if let Some(d) = decode_hex(sha256_hex)
+            && self.denied_digests.contains(&d)
+        {
+            return Some(format!(
+                "its digest sha256:{sha256_hex} is on the deny list"
+            ));
+        }
+        key.and_then(|k| self.denied_keys.iter().find(|d| d.fingerprint() == k))
+            .map(|d| {
+                format!(
+                    "it is signed by {}, a key on the deny list",
+                    d.fingerprint()
+                )
+            })
+    }
+
     /// Why the repository `host/repo` with `tag` is denied, if it is.
     pub fn denied_source(&self, repository: &str, tag: Option<&str>) -> Option<String> {
         self.denied_sources

@@ -268,6 +268,45 @@ async fn an_upgrade_that_rolls_back_changes_key_or_asks_for_more_is_held_while_t
 }
 
 #[tokio::test]
+async fn a_plugin_the_reloaded_deny_list_names_is_unloaded_and_its_frames_go_as_if_it_were_absent()
+{
+    use sha2::Digest as _;
+    tests::init_logging();
+    let dir = scratch("denied");
+    install(&fixture("echo1"), &dir.join("echo.wasm"));
+    let engine = host::runtime::Engine::new(&host::runtime::RuntimeConfig::default()).unwrap();
+    let sim = Sim::builder().start().await.unwrap();
+    let host = tests::connect(
+        host_for(&sim)
+            .engine(engine.clone())
+            .plugin(dir.join("echo.wasm")),
+        &sim,
+    )
+    .await;
+    let pushed = sim.push_chatbot(MessageSpec::text("before")).await.unwrap();
+    assert_eq!(sim.wait_replies(&pushed.session, 1, WAIT).await.len(), 1);
+    // The operator denies its digest; the file itself never changes.
+    let digest: String = sha2::Sha256::digest(std::fs::read(dir.join("echo.wasm")).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    engine.set_trust(host::trust::Policy::new(false, &[format!("sha256:{digest}")]).unwrap());
+    host.reload(false).await;
+    assert!(host.plugin_names().is_empty(), "{:?}", host.plugin_names());
+    let pushed = sim.push_chatbot(MessageSpec::text("after")).await.unwrap();
+    let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACKed");
+    assert_eq!(ack.code, 404, "{ack:?}");
+    assert!(
+        sim.wait_replies(&pushed.session, 1, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn adding_and_removing_a_plugin_resubscribes_make_before_break() {
     tests::init_logging();
     let dir = scratch("set");

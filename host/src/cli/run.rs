@@ -48,6 +48,7 @@ pub(super) struct RunArgs {
 /// The config file read and resolved: what a reload applies.
 struct Loaded {
     specs: Vec<AppSpec>,
+    trust: crate::trust::Policy,
     egress: Egress,
     file: ConfigFile,
 }
@@ -77,6 +78,7 @@ fn load(args: &RunArgs) -> anyhow::Result<Loaded> {
     }
     Ok(Loaded {
         specs,
+        trust: policy,
         egress,
         file,
     })
@@ -151,6 +153,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
                 tracing::info!("{why}: reloading the configuration");
                 match load(&args) {
                     Ok(next) => {
+                        fleet.set_trust(next.trust);
                         fleet.apply(next.specs, next.egress).await;
                         tracing::info!(apps = ?fleet.serving().await, "configuration reloaded");
                     }

@@ -74,8 +74,8 @@ pub(super) struct EngineInner {
     pub(super) ticks: Arc<AtomicU64>,
     pub(super) linker: Linker<State>,
     pub(super) cache: cache::CacheConfig,
-    /// `[trust]`'s file-wide rules.
-    pub(super) trust: crate::trust::Policy,
+    /// `[trust]`'s file-wide rules; replaced when the config is reloaded.
+    pub(super) trust: std::sync::RwLock<Arc<crate::trust::Policy>>,
     /// The largest linear memory a pool slot holds: no plugin may be given more.
     memory_cap: usize,
 }
@@ -134,10 +134,28 @@ impl Engine {
                 ticks,
                 linker,
                 cache: config.cache.clone(),
-                trust: config.trust.clone(),
+                trust: std::sync::RwLock::new(Arc::new(config.trust.clone())),
                 memory_cap,
             }),
         })
+    }
+
+    /// Judge loads from now on by `policy` (a reloaded `[trust]`); plugins already
+    /// serving are checked against it at their app's next rescan.
+    pub fn set_trust(&self, policy: crate::trust::Policy) {
+        *self
+            .inner
+            .trust
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    pub(super) fn trust(&self) -> Arc<crate::trust::Policy> {
+        self.inner
+            .trust
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The largest memory limit a plugin on this engine may have.
@@ -195,6 +213,15 @@ impl Runtime {
     /// The engine it runs on.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Why the loaded `plugin` is denied by the trust policy now, if it is: its
+    /// digest is listed, or the key that signed it (when a publisher was checked).
+    pub fn denied(&self, plugin: &super::Plugin) -> Option<String> {
+        self.engine.trust().denied_loaded(
+            &plugin.sha256,
+            plugin.signed_by.as_ref().map(|s| s.key.as_str()),
+        )
     }
 
     /// Which plugin of this app created which card.

@@ -245,7 +245,7 @@ impl Runtime {
         }
         // Before compiling: a denied file, or one nobody vouches for, gets no further
         // than its bytes.
-        let policy = &self.engine.inner.trust;
+        let policy = self.engine.trust();
         if let Some(why) = policy.denied(&bytes, &digest) {
             return Err(LoadError::Untrusted { path, reason: why });
         }

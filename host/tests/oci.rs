@@ -200,6 +200,9 @@ async fn a_pulled_plugin_runs_from_the_lock_until_an_update_the_rules_allow() {
         lock.contains("version = \"1.0.0\"") && lock.contains("sha256:"),
         "{lock}"
     );
+    // `host grant` finds a pulled plugin by its name through the lock.
+    let (ok, out) = host_in(&dir, &["grant", "--config", "host.toml", "--yes", "echo"]);
+    assert!(ok && out.contains("nothing to write"), "{out}");
 
     // The tag moves; the host keeps running what the lock names.
     push("v2-acme.wasm");

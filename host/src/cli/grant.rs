@@ -30,9 +30,9 @@ pub(super) struct GrantArgs {
     /// Grant without asking (for scripts).
     #[arg(long)]
     pub yes: bool,
-    /// The plugin: a component file, or a name found in the app's `load` paths or as
-    /// `plugins/<NAME>.wasm`.
-    #[arg(value_name = "NAME|PLUGIN.wasm")]
+    /// The plugin: a component file, an `oci://` reference the lock names, or a name
+    /// found in the lock, the app's `load` paths or as `plugins/<NAME>.wasm`.
+    #[arg(value_name = "NAME|PLUGIN.wasm|oci://...")]
     pub plugin: String,
 }
 
@@ -115,9 +115,17 @@ pub(super) fn grant(args: GrantArgs) -> anyhow::Result<()> {
 
 /// The component `args.plugin` names.
 fn find(args: &GrantArgs, config: &ConfigFile) -> anyhow::Result<PathBuf> {
+    let lock = crate::oci::Lock::read(&crate::oci::Lock::beside(Some(&args.config)))?;
+    if crate::oci::OciRef::is(&args.plugin) {
+        return lock.resolve(&args.plugin);
+    }
     let given = Path::new(&args.plugin);
     if given.extension().is_some_and(|e| e == "wasm") || given.is_file() {
         return Ok(given.to_path_buf());
+    }
+    // A plugin pulled from a registry, by its name.
+    if let Some(entry) = lock.entries().find(|e| e.name == args.plugin) {
+        return lock.resolve(&entry.reference);
     }
     let patterns: Vec<PathBuf> = match &args.app {
         Some(app) => config

@@ -77,6 +77,11 @@ impl Lock {
         })
     }
 
+    /// Every entry.
+    pub fn entries(&self) -> impl Iterator<Item = &Locked> {
+        self.entries.iter()
+    }
+
     /// The entry for `reference`.
     pub fn get(&self, reference: &str) -> Option<&Locked> {
         self.entries.iter().find(|e| e.reference == reference)

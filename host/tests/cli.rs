@@ -130,6 +130,12 @@ fn new_then_build_then_check_works_end_to_end() {
         String::from_utf8_lossy(&built.stderr)
     );
     assert!(dir.join("out/echo-bot.wasm").is_file());
+    // The conversation test it was created with passes against the simulator.
+    let (ok, out) = host_in(&dir, &["test", "echo-bot"]);
+    assert!(
+        ok && out.contains("ok   ") && out.contains("text is echoed"),
+        "{out}"
+    );
     let checked = host_cmd(&dir)
         .args(["check", "--no-cache", "out/echo-bot.wasm"])
         .output()
@@ -1011,6 +1017,16 @@ async fn a_new_python_plugin_tests_builds_checks_and_answers_a_message() {
     let checked = run_ok(host_shared_tools(&dir).args(["check", "out/echo-py.wasm"]));
     assert!(checked.contains("ok      echo-py 0.1.0"), "{checked}");
     answers_hi(&dir, "out/echo-py.wasm").await;
+    // Its conversation test, as created, passes with `host test`.
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "test",
+            "out/echo-py.wasm",
+            "echo-py/tests/conversation.toml",
+        ],
+    );
+    assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1040,6 +1056,16 @@ async fn a_new_typescript_plugin_tests_builds_checks_and_answers_a_message() {
     let checked = run_ok(host_shared_tools(&dir).args(["check", "out/echo-ts.wasm"]));
     assert!(checked.contains("ok      echo-ts 0.1.0"), "{checked}");
     answers_hi(&dir, "out/echo-ts.wasm").await;
+    // Its conversation test, as created, passes with `host test`.
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "test",
+            "out/echo-ts.wasm",
+            "echo-ts/tests/conversation.toml",
+        ],
+    );
+    assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1129,4 +1155,76 @@ fn installed(program: &str) -> bool {
             false
         }
     }
+}
+
+#[test]
+fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with_a_diff() {
+    let dir = scratch("host-test");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let component = calcbot();
+    let tests = workspace.join("plugins/calcbot/tests/calc.toml");
+    let junit = dir.join("junit.xml");
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "test",
+            component.to_str().unwrap(),
+            tests.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"3\" failures=\"0\""), "{xml}");
+
+    // A wrong expectation: exit status 1, the expected and actual reply side by side.
+    std::fs::write(
+        dir.join("wrong.toml"),
+        "[[test]]\nname = \"wrong sum\"\nsteps = [\n  { say = \"1+1\" },\n  { reply = \"Q: 1+1\\nA: 3\" },\n]\n\n[[test]]\nname = \"hangs\"\ntimeout_ms = 1\nsteps = [{ say = \"1+1\" }, { reply = \"never\" }]\n",
+    )
+    .unwrap();
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "test",
+            component.to_str().unwrap(),
+            "wrong.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("FAIL wrong.toml::wrong sum"), "{out}");
+    assert!(
+        out.contains("wrong.toml:5: expected a reply \"Q: 1+1\\nA: 3\""),
+        "{out}"
+    );
+    assert!(out.contains("actual: \"Q: 1+1\\nA: 2\""), "{out}");
+    assert!(
+        out.contains("FAIL wrong.toml::hangs") && out.contains("stopped"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("failures=\"2\"")
+    );
+
+    // A malformed file is named with its line before any test runs.
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[[test]]\nname = \"typo\"\nsteps = [\n  { say = \"1\" },\n  { replay = \"1\" },\n]\n",
+    )
+    .unwrap();
+    let (ok, out) = host_in(&dir, &["test", component.to_str().unwrap(), "bad.toml"]);
+    assert!(
+        !ok && out.contains("bad.toml:5") && out.contains("replay"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,8 +23,9 @@ struct Registry {
 }
 
 impl Registry {
-    /// Start one, or `None` (printed) where it is not installed outside CI.
-    fn start(dir: &Path) -> Option<Self> {
+    /// Start one, or `None` (printed) where it is not installed outside CI; with
+    /// `htpasswd` lines, it requires basic auth.
+    fn start(dir: &Path, htpasswd: Option<&str>) -> Option<Self> {
         if Command::new("docker-registry")
             .arg("--version")
             .stdout(Stdio::null())
@@ -43,10 +44,21 @@ impl Registry {
             .expect("a free port")
             .port();
         let config = dir.join("registry.yml");
+        let auth = match htpasswd {
+            Some(lines) => {
+                let file = dir.join("htpasswd");
+                std::fs::write(&file, lines).expect("write htpasswd");
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                    file.display()
+                )
+            }
+            None => String::new(),
+        };
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{auth}http:\n  addr: 127.0.0.1:{port}\n",
                 dir.join("registry-data").display()
             ),
         )
@@ -76,8 +88,13 @@ impl Drop for Registry {
 }
 
 fn host_in(dir: &Path, args: &[&str]) -> (bool, String) {
+    host_with(dir, args, &[])
+}
+
+fn host_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_host"))
         .current_dir(dir)
+        .envs(envs.iter().copied())
         .env("DINGTALK_HOST_CACHE_DIR", dir.join("cache"))
         .args(args)
         .output()
@@ -148,7 +165,7 @@ async fn served(dir: &Path, reference: &str) -> Option<String> {
 #[tokio::test]
 async fn a_pulled_plugin_runs_from_the_lock_until_an_update_the_rules_allow() {
     let dir = scratch("oci");
-    let Some(registry) = Registry::start(&dir) else {
+    let Some(registry) = Registry::start(&dir, None) else {
         return;
     };
     let (v1, v2) = echoes();
@@ -255,6 +272,59 @@ async fn a_pulled_plugin_runs_from_the_lock_until_an_update_the_rules_allow() {
     .unwrap();
     let (ok, out) = pull(&["--update"]);
     assert!(!ok && out.contains("deny list"), "{out}");
+    drop(registry);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `robot`'s bcrypt entry for the password [`PASSWORD`] (made once with libxcrypt).
+const HTPASSWD: &str = "robot:$2b$12$36ozlTIs5IuQtJVetDfImOdNwP/xOO1IpBWV8d7IMn.aKzcqvNSwK\n";
+const PASSWORD: &str = "s3cret";
+
+#[tokio::test]
+async fn a_registry_with_basic_auth_gets_the_credentials_from_secrets_and_never_shows_them() {
+    let dir = scratch("oci-auth");
+    let Some(registry) = Registry::start(&dir, Some(HTPASSWD)) else {
+        return;
+    };
+    let (v1, _) = echoes();
+    let acme = SigningKey::parse(&keygen().0).unwrap();
+    std::fs::write(
+        dir.join("echo.wasm"),
+        sign(&std::fs::read(v1).unwrap(), &acme).unwrap(),
+    )
+    .unwrap();
+    let tag = format!("oci://{}/acme/echo:1", registry.host);
+    let (ok, out) = host_in(&dir, &["push", "echo.wasm", &tag]);
+    assert!(!ok && out.contains("cannot push"), "anonymous: {out}");
+    let config = |password_env: &str| {
+        format!(
+            "[secrets]\nregistry = {{ env = \"{password_env}\" }}\n[registries.\"{}\"]\nusername = \"robot\"\npassword = \"{{secret.registry}}\"\n[trust.publishers.acme]\nkeys = [\"{}\"]\n[plugins.echo]\npublisher = \"acme\"\n",
+            registry.host,
+            acme.public().openssh()
+        )
+    };
+    std::fs::write(dir.join("host.toml"), config("REGISTRY_PASSWORD")).unwrap();
+    let envs = [
+        ("REGISTRY_PASSWORD", PASSWORD),
+        ("WRONG_PASSWORD", "n0t-1t"),
+    ];
+    let (ok, out) = host_with(
+        &dir,
+        &["push", "--config", "host.toml", "echo.wasm", &tag],
+        &envs,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = host_with(&dir, &["pull", "--config", "host.toml", &tag], &envs);
+    assert!(ok && out.contains("pulled"), "{out}");
+    assert!(!out.contains(PASSWORD), "{out}");
+    // A wrong password is refused by the registry, and not echoed either.
+    std::fs::write(dir.join("host.toml"), config("WRONG_PASSWORD")).unwrap();
+    let (ok, out) = host_with(
+        &dir,
+        &["pull", "--config", "host.toml", "--update", &tag],
+        &envs,
+    );
+    assert!(!ok && !out.contains("n0t-1t"), "{out}");
     drop(registry);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -764,8 +764,8 @@ async fn concurrent_downloads_of_large_files_hold_at_most_the_host_buffer_budget
 }
 
 #[tokio::test]
-async fn the_audit_log_records_loads_denied_calls_counted_and_grant_changes_and_status_shows_them()
-{
+async fn a_call_its_manifest_understated_is_denied_and_the_audit_log_records_it_with_loads_and_grant_changes()
+ {
     let dir = scratch("audit-log");
     let config = dir.join("host.toml");
     let audit = dir.join("audit.jsonl");
@@ -782,6 +782,18 @@ async fn the_audit_log_records_loads_denied_calls_counted_and_grant_changes_and_
         "127.0.0.1:0".into(),
         path(&hostile()),
     ]);
+    // Its manifest requests nothing, and it imports the openapi interface anyway: the
+    // host judges by the grant, so its call is denied (and audited), whatever it said.
+    let bytes = std::fs::read(hostile()).unwrap();
+    let declared = host::manifest::read(&bytes).unwrap().expect("a manifest");
+    assert!(declared.requests.is_empty(), "{declared:?}");
+    assert!(
+        host::manifest::imports(&bytes)
+            .unwrap()
+            .iter()
+            .any(|i| i.starts_with("dingtalk:bot/openapi@")),
+        "the hostile fixture imports openapi"
+    );
     let secret = sim.client_secret().to_owned();
     let host = Host::spawn(&sim, &dir, &args, &[]);
     assert!(sim.wait_connections(1, WAIT).await, "{}", host.log());

@@ -20,6 +20,8 @@ mod sign;
 #[cfg(feature = "dev-tools")]
 mod simulated;
 #[cfg(feature = "dev-tools")]
+mod test;
+#[cfg(feature = "dev-tools")]
 mod web;
 
 use std::process::ExitCode;
@@ -63,6 +65,10 @@ enum Command {
     /// Pull plugins from OCI registries into the lock file beside the config
     /// (`host.lock`); `--update` moves tags where the upgrade rules allow.
     Pull(oci::PullArgs),
+    /// Run conversation tests (TOML) against the embedded simulator with the real
+    /// host: a project's `tests/*.toml`, or the files given after a component.
+    #[cfg(feature = "dev-tools")]
+    Test(test::TestArgs),
     /// Make a publisher key pair (Ed25519) for signing plugins.
     Keygen(sign::KeygenArgs),
     /// Sign a component with a publisher key (tool-conventions format).
@@ -131,6 +137,8 @@ pub fn main() -> ExitCode {
             Command::Grant(args) => grant::grant(args),
             Command::Push(args) => oci::push(args).await,
             Command::Pull(args) => oci::pull(args).await,
+            #[cfg(feature = "dev-tools")]
+            Command::Test(args) => test::test(args).await,
             Command::Keygen(args) => sign::keygen(args),
             Command::Sign(args) => sign::sign(args),
             Command::Verify(args) => sign::verify(args),

@@ -80,11 +80,31 @@ pub(super) fn new(args: NewArgs) -> anyhow::Result<()> {
     std::fs::write(dir.join("src/lib.rs"), LIB.replace("{{name}}", name))?;
     std::fs::write(dir.join(".gitignore"), "/target\n")?;
     std::fs::write(dir.join("README.md"), readme(name, Lang::Rust))?;
+    write_conversation(&dir)?;
     println!(
         "created {}: build it with `host build {}`",
         dir.display(),
         dir.display()
     );
+    Ok(())
+}
+
+/// A conversation test every language's template passes as created (`host test
+/// <project>` runs it against the embedded simulator).
+const CONVERSATION: &str = r#"# `host test .` runs these against the embedded simulator with the real host.
+
+[[test]]
+name = "text is echoed"
+steps = [
+  { say = "hi" },
+  { reply = "you said: hi" },
+  { ack = 200 },
+]
+"#;
+
+fn write_conversation(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("tests"))?;
+    std::fs::write(dir.join("tests/conversation.toml"), CONVERSATION)?;
     Ok(())
 }
 
@@ -100,6 +120,7 @@ fn new_python(name: &str, dir: &Path) -> anyhow::Result<()> {
     std::fs::write(dir.join("tests/test_app.py"), TEST_APP_PY)?;
     std::fs::write(dir.join(".gitignore"), "/target\n__pycache__/\n")?;
     std::fs::write(dir.join("README.md"), readme(name, Lang::Python))?;
+    write_conversation(dir)?;
     super::build::python::write_sdk(dir)?;
     println!(
         "created {}: test it with `python3 -m unittest discover -s {}/tests`, build it with `host build {}`",
@@ -127,6 +148,7 @@ fn new_js(name: &str, dir: &Path, typescript: bool) -> anyhow::Result<()> {
     super::build::write_files(dir, &files)?;
     let lang = if typescript { Lang::Ts } else { Lang::Js };
     std::fs::write(dir.join("README.md"), readme(name, lang))?;
+    write_conversation(dir)?;
     if typescript {
         let sdk: Vec<(&str, &str)> = super::build::js::SDK
             .iter()

@@ -202,6 +202,11 @@ impl Registries {
             "the {what} of {r} is {} bytes; at most {max} are fetched",
             descriptor.size
         );
+        // A blob pull does not authenticate by itself: a fresh client (the layer's)
+        // would go anonymous.
+        client
+            .store_auth_if_needed(r.reference().resolve_registry(), &self.auth(r))
+            .await;
         let mut stream = client
             .pull_blob_stream(r.reference(), descriptor)
             .await

@@ -217,7 +217,7 @@ impl Runtime {
 
     /// Why the loaded `plugin` is denied by the trust policy now, if it is: its
     /// digest is listed, or the key that signed it (when a publisher was checked).
-    pub fn denied(&self, plugin: &super::Plugin) -> Option<String> {
+    pub fn denied(&self, plugin: &super::call::Plugin) -> Option<String> {
         self.engine.trust().denied_loaded(
             &plugin.sha256,
             plugin.signed_by.as_ref().map(|s| s.key.as_str()),

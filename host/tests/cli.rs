@@ -1182,6 +1182,30 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("tests=\"3\" failures=\"0\""), "{xml}");
 
+    // The other Rust examples' conversations: an AI card from the simulator's model
+    // (plain and scripted), a card and its update.
+    let built = host::cli::build::build_components(
+        &workspace,
+        &["aibot".into(), "cardbot".into()],
+        &dir.join("built"),
+    )
+    .unwrap();
+    for (name, tests, passed) in [
+        ("aibot", "plugins/aibot/tests/ai.toml", "2 passed"),
+        ("cardbot", "plugins/cardbot/tests/card.toml", "1 passed"),
+    ] {
+        let component = built
+            .iter()
+            .find(|p| p.file_stem().is_some_and(|s| s == name))
+            .unwrap();
+        let tests = workspace.join(tests);
+        let (ok, out) = host_in(
+            &dir,
+            &["test", component.to_str().unwrap(), tests.to_str().unwrap()],
+        );
+        assert!(ok && out.contains(&format!("{passed}, 0 failed")), "{out}");
+    }
+
     // A wrong expectation: exit status 1, the expected and actual reply side by side.
     std::fs::write(
         dir.join("wrong.toml"),

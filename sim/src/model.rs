@@ -10,7 +10,8 @@
 //! Fault knobs: 429 with `Retry-After`, 500, a stream that breaks halfway, a slow
 //! first byte.
 //!
-//! A request that offers `tools` is answered by the test's script
+//! A request without tools takes the script's next turn when it is text (and is
+//! answered `You said: ...` otherwise). A request that offers `tools` is answered by the test's script
 //! ([`ModelTurn`]) or, without one, by a rule: a last user message naming an offered
 //! function followed by a JSON object calls it (several such, in parallel); after
 //! tool results the answer is `Tool said: <results>`. Tool calls are streamed in the
@@ -77,7 +78,11 @@ async fn completions(
             body: body.clone(),
             authorized,
         });
-        let scripted = if offers_tools && authorized {
+        // A request without tools can only take a scripted text turn; a call waits
+        // for a request that offers tools.
+        let takes_front = authorized
+            && (offers_tools || matches!(s.model.script.front(), Some(ModelTurn::Text(_))));
+        let scripted = if takes_front {
             s.model.script.pop_front()
         } else {
             None
@@ -135,7 +140,10 @@ async fn completions(
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default()
         .to_owned();
-    let text = answer_to(&last);
+    let text = match scripted {
+        Some(ModelTurn::Text(t)) => t,
+        _ => answer_to(&last),
+    };
     if body["stream"] != json!(true) {
         return Json(json!({
             "id": "chatcmpl-sim",

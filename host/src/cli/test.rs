@@ -16,7 +16,16 @@
 //!   { ack = 200 },
 //!   { no_reply = true },
 //! ]
+//!
+//! [[test]]
+//! name = "an AI answer"
+//! model = [{ text = "Hello!" }]            # the simulator's model, scripted turn by turn
+//! steps = [{ say = "hi" }, { ai_card = "Hello!" }, { card_contains = "Hello" }]
 //! ```
+//!
+//! Every plugin may reach the simulator's OpenAI-compatible model (as in `host dev`),
+//! which answers `You said: <message>` unless a `model` script says otherwise; a
+//! scripted turn is `{ text = "..." }` or `{ call = "<tool>", arguments = {...} }`.
 //!
 //! Invariants:
 //! - every test runs on its own simulator, host and key-value store, so tests run in
@@ -75,8 +84,36 @@ struct File {
     plugins: Vec<PathBuf>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    #[serde(default)]
+    model: Vec<Turn>,
     #[serde(default, rename = "test")]
     tests: Vec<TestSpec>,
+}
+
+/// One scripted model turn.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Turn {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    call: Option<String>,
+    #[serde(default)]
+    arguments: Option<toml::Table>,
+}
+
+impl Turn {
+    fn to_sim(&self) -> Result<sim::ModelTurn, String> {
+        match (&self.text, &self.call) {
+            (Some(t), None) if self.arguments.is_none() => Ok(sim::ModelTurn::Text(t.clone())),
+            (None, Some(tool)) => {
+                let args = serde_json::to_value(self.arguments.clone().unwrap_or_default())
+                    .map_err(|e| e.to_string())?;
+                Ok(sim::ModelTurn::Call(vec![(tool.clone(), args)]))
+            }
+            _ => Err("a model turn is `{ text = \"...\" }` or `{ call = \"<tool>\", arguments = { ... } }`".into()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +122,8 @@ struct TestSpec {
     name: String,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    #[serde(default)]
+    model: Option<Vec<Turn>>,
     steps: Vec<toml::Spanned<toml::Table>>,
 }
 
@@ -95,6 +134,10 @@ enum Step {
     Reply(Expect),
     NoReply,
     Ack(i64),
+    /// The AI card's final text.
+    AiCard(Expect),
+    /// A card sent or updated since the last message whose JSON holds this text.
+    CardContains(String),
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +173,7 @@ struct Test {
     steps: Vec<(usize, Step)>,
     plugins: Vec<PathBuf>,
     config: Option<PathBuf>,
+    model: Vec<sim::ModelTurn>,
 }
 
 /// How one test went.
@@ -180,7 +224,13 @@ async fn run(args: &TestArgs, scratch: &Path) -> anyhow::Result<()> {
     for file in &files {
         tests.extend(read(file, &component, default_config.as_deref())?);
     }
-    let engine = Engine::new(&RuntimeConfig::default())?;
+    // One engine for every test: its trust policy and pool come from the project's
+    // config (a test's own config still sets its grants and limits).
+    let engine_config = match &default_config {
+        Some(p) => ConfigFile::load(p)?.runtime_config()?,
+        None => RuntimeConfig::default(),
+    };
+    let engine = Engine::new(&engine_config)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -264,7 +314,19 @@ fn read(path: &Path, component: &Path, default_config: Option<&Path>) -> anyhow:
         .or_else(|| default_config.map(Path::to_path_buf));
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     let mut out = Vec::new();
+    let script = |turns: &[Turn], name: &str| {
+        turns
+            .iter()
+            .map(Turn::to_sim)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{}: test {name:?}: {e}", path.display()))
+    };
+    let file_model = script(&file.model, "(the file's model)")?;
     for t in file.tests {
+        let model = match &t.model {
+            Some(turns) => script(turns, &t.name)?,
+            None => file_model.clone(),
+        };
         let mut steps = Vec::new();
         for spanned in &t.steps {
             let line = line_of(spanned.span().start);
@@ -283,6 +345,7 @@ fn read(path: &Path, component: &Path, default_config: Option<&Path>) -> anyhow:
             steps,
             plugins: plugins.clone(),
             config: config.clone(),
+            model,
         });
     }
     Ok(out)
@@ -343,6 +406,18 @@ fn step(table: &toml::Table) -> Result<Step, String> {
         let r = regex::Regex::new(&pattern).map_err(|e| format!("`reply_matches`: {e}"))?;
         return Ok(Step::Reply(Expect::Matches(r)));
     }
+    if let Some(e) = text("ai_card")? {
+        allowed(&["ai_card"])?;
+        return Ok(Step::AiCard(Expect::Exact(e)));
+    }
+    if let Some(e) = text("ai_card_contains")? {
+        allowed(&["ai_card_contains"])?;
+        return Ok(Step::AiCard(Expect::Contains(e)));
+    }
+    if let Some(e) = text("card_contains")? {
+        allowed(&["card_contains"])?;
+        return Ok(Step::CardContains(e));
+    }
     if switch("no_reply")? == Some(true) {
         allowed(&["no_reply"])?;
         return Ok(Step::NoReply);
@@ -355,7 +430,7 @@ fn step(table: &toml::Table) -> Result<Step, String> {
             .ok_or_else(|| "`ack` must be a status code, e.g. 200".into());
     }
     Err(format!(
-        "a step is one of say, reply, reply_contains, reply_matches, no_reply, ack; this one has {}",
+        "a step is one of say, reply, reply_contains, reply_matches, no_reply, ack, ai_card, ai_card_contains, card_contains; this one has {}",
         table.keys().cloned().collect::<Vec<_>>().join(", ")
     ))
 }
@@ -366,11 +441,20 @@ async fn one(test: &Test, engine: &Engine, dir: &Path) -> anyhow::Result<()> {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),
     };
-    let configs: PluginConfigs = file.plugin_configs()?;
     let sim = Sim::builder()
         .start()
         .await
         .context("cannot start the simulator")?;
+    // As in `host dev`: the simulator's model is every plugin's to reach.
+    let (configs, secrets): (PluginConfigs, Secrets) = super::simulated::settings(
+        &sim,
+        &test.plugins,
+        file.plugin_configs()?,
+        Secrets::load(&file.secrets)?,
+    )?;
+    if !test.model.is_empty() {
+        sim.script_model(test.model.clone());
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let kv =
         crate::kv::embedded::Embedded::open(&dir.join("kv.redb")).map_err(anyhow::Error::msg)?;
@@ -383,7 +467,8 @@ async fn one(test: &Test, engine: &Engine, dir: &Path) -> anyhow::Result<()> {
         .engine(engine.clone())
         .plugins(&test.plugins)
         .plugin_configs(configs)
-        .egress(Egress::new(Secrets::load(&file.secrets)?))
+        .runtime_config(file.runtime_config()?)
+        .egress(Egress::new(secrets))
         .kv(Arc::new(kv))
         .build()
         .await?
@@ -399,10 +484,13 @@ async fn steps(test: &Test, sim: &Sim) -> anyhow::Result<()> {
     // The last message said, and how many of its session's replies were checked.
     let mut last: Option<(String, String)> = None;
     let mut seen = 0;
+    // Cards recorded before the last message (the sim keeps them all).
+    let mut cards_before = 0;
     for (line, step) in &test.steps {
         let at = |e: String| anyhow::anyhow!("{}:{line}: {e}", test.file.display());
         match step {
             Step::Say(spec) => {
+                cards_before = sim.cards().len();
                 let pushed = sim
                     .push_chatbot((**spec).clone())
                     .await
@@ -446,6 +534,52 @@ async fn steps(test: &Test, sim: &Sim) -> anyhow::Result<()> {
                             .text()
                             .map_or_else(|| extra.body.to_string(), |t| format!("{t:?}"))
                     )));
+                }
+            }
+            Step::AiCard(expect) => {
+                let deadline = Instant::now() + test.timeout;
+                let finished = loop {
+                    let done =
+                        sim.cards().into_iter().skip(cards_before).find(|c| {
+                            c.action == "instance.stream" && c.card["isFinalize"] == true
+                        });
+                    if done.is_some() || Instant::now() >= deadline {
+                        break done;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                };
+                let Some(card) = finished else {
+                    return Err(at(format!(
+                        "expected an AI card finished with {}\n  actual: none finished",
+                        expect.describe().replacen("a reply", "text", 1)
+                    )));
+                };
+                let actual = card.card["content"].as_str().unwrap_or_default().to_owned();
+                if !expect.holds(&actual) {
+                    return Err(at(format!(
+                        "expected an AI card finished with {}\n  actual: {actual:?}",
+                        expect.describe().replacen("a reply", "text", 1)
+                    )));
+                }
+            }
+            Step::CardContains(needle) => {
+                let deadline = Instant::now() + test.timeout;
+                loop {
+                    let cards: Vec<sim::CardRecord> =
+                        sim.cards().into_iter().skip(cards_before).collect();
+                    if cards
+                        .iter()
+                        .any(|c| c.card.to_string().contains(needle.as_str()))
+                    {
+                        break;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(at(format!(
+                            "expected a card holding {needle:?}\n  actual: {} card calls, none holding it",
+                            cards.len()
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
             Step::Ack(code) => {

@@ -224,3 +224,25 @@ fn a_built_script_plugin_carries_its_projects_manifest_in_every_language() {
         assert!(manifest.description.is_some(), "{manifest:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jscalc_and_todobot_pass_their_conversation_tests() {
+    init_logging();
+    for (name, file) in [("jscalc", "calc.toml"), ("todobot", "todo.toml")] {
+        let Some(component) = js_plugin(name) else {
+            return;
+        };
+        let tests = workspace()
+            .join("plugins")
+            .join(name)
+            .join("tests")
+            .join(file);
+        let scratch = workspace()
+            .join("target")
+            .join(format!("conversations-{name}-{}", std::process::id()));
+        host::cli::test::conversations(&component, &[tests], None, None, None, &scratch)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+}

@@ -122,3 +122,19 @@ async fn a_hostile_python_plugin_is_contained_like_a_rust_one() {
     host.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pycalc_passes_its_conversation_tests() {
+    init_logging();
+    let Some(pycalc) = python_plugin("pycalc") else {
+        return;
+    };
+    let tests = workspace().join("plugins/pycalc/tests/calc.toml");
+    let scratch = workspace()
+        .join("target")
+        .join(format!("conversations-pycalc-{}", std::process::id()));
+    host::cli::test::conversations(&pycalc, &[tests], None, None, None, &scratch)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(scratch);
+}

@@ -20,7 +20,7 @@ mod sign;
 #[cfg(feature = "dev-tools")]
 mod simulated;
 #[cfg(feature = "dev-tools")]
-mod test;
+pub mod test;
 #[cfg(feature = "dev-tools")]
 mod web;
 

@@ -12,7 +12,7 @@
 //! name = "adds"
 //! steps = [
 //!   { say = "1+2*3" },                     # group, sender, nick, admin, at_bot too
-//!   { reply = "Q: 1+2*3\nA: 7" },          # or reply_contains, reply_matches
+//!   { reply = "Q: 1+2*3\nA: 7" },          # or reply_contains, reply_matches, markdown
 //!   { ack = 200 },
 //!   { no_reply = true },
 //! ]
@@ -31,7 +31,8 @@
 //! - every test runs on its own simulator, host and key-value store, so tests run in
 //!   parallel and share nothing but the engine (and its compiled artifacts);
 //! - a malformed file is an error naming the file, the line and what is wrong, before
-//!   any test runs; a test that hangs is stopped at its timeout and fails;
+//!   any test runs; a conversation that hangs is stopped at its timeout and fails
+//!   (loading the plugins is bounded apart, so a first compile is not counted);
 //! - the exit status is failure when any test fails; `--junit FILE` writes the
 //!   results for CI systems.
 
@@ -54,6 +55,8 @@ use crate::settings::ConfigFile;
 
 /// The default time one test may take.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long loading the plugins and connecting may take, beside the test's timeout.
+const STARTUP: Duration = Duration::from_secs(300);
 /// How long `no_reply` waits for a reply that must not come.
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -131,7 +134,9 @@ struct TestSpec {
 #[derive(Debug, Clone)]
 enum Step {
     Say(Box<MessageSpec>),
-    Reply(Expect),
+    /// A reply's text (a text reply's content, a markdown reply's text); with
+    /// `true`, it must be a markdown reply.
+    Reply(Expect, bool),
     NoReply,
     Ack(i64),
     /// The AI card's final text.
@@ -220,19 +225,40 @@ async fn run(args: &TestArgs, scratch: &Path) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| p.join("host.toml"))
         .filter(|p| p.is_file());
+    conversations(
+        &component,
+        &files,
+        default_config.as_deref(),
+        args.junit.as_deref(),
+        args.jobs,
+        scratch,
+    )
+    .await
+}
+
+/// Run the conversation `files` against `component` (with `default_config`'s grants
+/// where a file names none): what `host test` does once the component is built, for
+/// embedders and the repository's own tests. Fails when any test fails.
+pub async fn conversations(
+    component: &Path,
+    files: &[PathBuf],
+    default_config: Option<&Path>,
+    junit: Option<&Path>,
+    jobs: Option<usize>,
+    scratch: &Path,
+) -> anyhow::Result<()> {
     let mut tests = Vec::new();
-    for file in &files {
-        tests.extend(read(file, &component, default_config.as_deref())?);
+    for file in files {
+        tests.extend(read(file, component, default_config)?);
     }
     // One engine for every test: its trust policy and pool come from the project's
     // config (a test's own config still sets its grants and limits).
-    let engine_config = match &default_config {
+    let engine_config = match default_config {
         Some(p) => ConfigFile::load(p)?.runtime_config()?,
         None => RuntimeConfig::default(),
     };
     let engine = Engine::new(&engine_config)?;
-    let jobs = args
-        .jobs
+    let jobs = jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
@@ -244,11 +270,12 @@ async fn run(args: &TestArgs, scratch: &Path) -> anyhow::Result<()> {
         async move {
             let _slot = slots.acquire().await;
             let began = Instant::now();
-            let failure = match tokio::time::timeout(test.timeout, one(&test, &engine, &dir)).await
-            {
+            let failure = match tokio::time::timeout(STARTUP, one(&test, &engine, &dir)).await {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(format!("{e:#}")),
-                Err(_) => Some(format!("stopped: it took longer than {:?}", test.timeout)),
+                Err(_) => Some(format!(
+                    "stopped: the host did not start within {STARTUP:?}"
+                )),
             };
             let outcome = Outcome {
                 file: test.file.clone(),
@@ -267,8 +294,8 @@ async fn run(args: &TestArgs, scratch: &Path) -> anyhow::Result<()> {
         outcomes.len() - failed,
         started.elapsed()
     );
-    if let Some(path) = &args.junit {
-        std::fs::write(path, junit(&outcomes))
+    if let Some(path) = junit {
+        std::fs::write(path, junit_xml(&outcomes))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     anyhow::ensure!(failed == 0, "{failed} of {} tests failed", outcomes.len());
@@ -398,13 +425,17 @@ fn step(table: &toml::Table) -> Result<Step, String> {
     ] {
         if let Some(e) = text(key)? {
             allowed(&[key])?;
-            return Ok(Step::Reply(make(e)));
+            return Ok(Step::Reply(make(e), false));
         }
     }
     if let Some(pattern) = text("reply_matches")? {
         allowed(&["reply_matches"])?;
         let r = regex::Regex::new(&pattern).map_err(|e| format!("`reply_matches`: {e}"))?;
-        return Ok(Step::Reply(Expect::Matches(r)));
+        return Ok(Step::Reply(Expect::Matches(r), false));
+    }
+    if let Some(e) = text("markdown")? {
+        allowed(&["markdown"])?;
+        return Ok(Step::Reply(Expect::Exact(e), true));
     }
     if let Some(e) = text("ai_card")? {
         allowed(&["ai_card"])?;
@@ -430,7 +461,7 @@ fn step(table: &toml::Table) -> Result<Step, String> {
             .ok_or_else(|| "`ack` must be a status code, e.g. 200".into());
     }
     Err(format!(
-        "a step is one of say, reply, reply_contains, reply_matches, no_reply, ack, ai_card, ai_card_contains, card_contains; this one has {}",
+        "a step is one of say, reply, reply_contains, reply_matches, markdown, no_reply, ack, ai_card, ai_card_contains, card_contains; this one has {}",
         table.keys().cloned().collect::<Vec<_>>().join(", ")
     ))
 }
@@ -474,7 +505,15 @@ async fn one(test: &Test, engine: &Engine, dir: &Path) -> anyhow::Result<()> {
         .await?
         .start()
         .await?;
-    let result = steps(test, &sim).await;
+    // The timeout is the conversation's: compiling a large component the first time
+    // (later runs take it from the artifact cache) is not the test's fault.
+    let result = match tokio::time::timeout(test.timeout, steps(test, &sim)).await {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!(
+            "stopped: the conversation took longer than {:?}",
+            test.timeout
+        )),
+    };
     host.shutdown().await;
     sim.shutdown().await;
     result
@@ -498,7 +537,7 @@ async fn steps(test: &Test, sim: &Sim) -> anyhow::Result<()> {
                 last = Some((pushed.message_id, pushed.session));
                 seen = 0;
             }
-            Step::Reply(expect) => {
+            Step::Reply(expect, markdown) => {
                 let (_, session) = last
                     .as_ref()
                     .ok_or_else(|| at("a reply before anything was said".into()))?;
@@ -511,10 +550,17 @@ async fn steps(test: &Test, sim: &Sim) -> anyhow::Result<()> {
                     )));
                 };
                 seen += 1;
-                let actual = reply
+                let shown = reply
                     .text()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| reply.body.to_string());
+                    .or_else(|| reply.body["markdown"]["text"].as_str())
+                    .map(str::to_owned);
+                if *markdown && reply.body["msgtype"] != "markdown" {
+                    return Err(at(format!(
+                        "expected a markdown reply\n  actual: {}",
+                        reply.body
+                    )));
+                }
+                let actual = shown.unwrap_or_else(|| reply.body.to_string());
                 if !expect.holds(&actual) {
                     return Err(at(format!(
                         "expected {}\n  actual: {actual:?}",
@@ -603,7 +649,7 @@ async fn steps(test: &Test, sim: &Sim) -> anyhow::Result<()> {
 }
 
 /// The outcomes as JUnit XML.
-fn junit(outcomes: &[Outcome]) -> String {
+fn junit_xml(outcomes: &[Outcome]) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -688,7 +734,7 @@ mod tests {
 
     #[test]
     fn junit_escapes_what_a_plugin_answered() {
-        let xml = junit(&[Outcome {
+        let xml = junit_xml(&[Outcome {
             file: "t.toml".into(),
             name: "a<b".into(),
             took: Duration::from_millis(5),

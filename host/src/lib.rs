@@ -18,6 +18,7 @@ mod admin;
 pub mod apps;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod egress;
@@ -113,9 +114,17 @@ pub struct HostBuilder {
     replicas: Option<Arc<dyn replicas::Replicas>>,
     remote_tools: Vec<Arc<mcp::client::Remote>>,
     audit: audit::Audit,
+    clock: clock::Clock,
 }
 
 impl HostBuilder {
+    /// Tell plugins the time by `clock` (give the key-value store the same one).
+    /// Default: the system clock.
+    pub fn clock(mut self, clock: clock::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Record loads, refusals, holds, denied calls and approval decisions in `audit`
     /// (`--audit-log`); without it they are only logged and kept for `/status`.
     pub fn audit(mut self, audit: audit::Audit) -> Self {
@@ -253,6 +262,7 @@ impl HostBuilder {
         }
         let mut services = Services::new(http.clone(), &self.endpoints, api)
             .with_egress(self.egress.clone())
+            .with_clock(self.clock.clone())
             .for_app(&app, self.metrics.clone())
             .with_audit(self.audit.clone());
         services.tools.audit_to(self.audit.clone(), &app);

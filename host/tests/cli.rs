@@ -1183,33 +1183,64 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     assert!(xml.contains("tests=\"3\" failures=\"0\""), "{xml}");
 
     // The other Rust examples' conversations: an AI card from the simulator's model
-    // (plain and scripted), a card and its update.
+    // (plain and scripted), memory forgotten once the clock moves past its TTL, a
+    // stand-in provider streaming the answer and failing; a card, its update and a
+    // button press.
     let built = host::cli::build::build_components(
         &workspace,
         &["aibot".into(), "cardbot".into()],
         &dir.join("built"),
     )
     .unwrap();
-    for (name, tests, passed) in [
-        ("aibot", "plugins/aibot/tests/ai.toml", "2 passed"),
-        ("cardbot", "plugins/cardbot/tests/card.toml", "1 passed"),
+    for (name, files, passed) in [
+        ("aibot", &["ai.toml", "provider.toml"][..], "5 passed"),
+        ("cardbot", &["card.toml"][..], "2 passed"),
     ] {
         let component = built
             .iter()
             .find(|p| p.file_stem().is_some_and(|s| s == name))
             .unwrap();
-        let tests = workspace.join(tests);
-        let (ok, out) = host_in(
-            &dir,
-            &["test", component.to_str().unwrap(), tests.to_str().unwrap()],
-        );
+        let mut args = vec![component.to_str().unwrap().to_owned()];
+        args.extend(files.iter().map(|f| {
+            let path = workspace.join("plugins").join(name).join("tests").join(f);
+            path.to_str().unwrap().to_owned()
+        }));
+        let mut argv = vec!["test"];
+        argv.extend(args.iter().map(String::as_str));
+        let (ok, out) = host_in(&dir, &argv);
         assert!(ok && out.contains(&format!("{passed}, 0 failed")), "{out}");
     }
+
+    // A request no stand-in route answers fails the test naming it, though every
+    // step held; a stored value other than expected is shown beside the expectation.
+    let provider = workspace.join("plugins/aibot/tests/provider/host.toml");
+    std::fs::write(
+        dir.join("unexpected.toml"),
+        format!(
+            "config = {provider:?}\n[[origin]]\nurl = \"https://models.example.com\"\nroutes = [{{ path = \"/v1/models\", json = {{}} }}]\n\n[[test]]\nname = \"asks an unexpected path\"\nsteps = [{{ say = \"hello\" }}, {{ ack = 200 }}]\n\n[[test]]\nname = \"stores something else\"\ntimeout_ms = 2000\nmodel = []\nsteps = [{{ say = \"hi\" }}, {{ ack = 200 }}, {{ kv = \"memory:cidSingle1=\", equals = \"nope\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let aibot = built
+        .iter()
+        .find(|p| p.file_stem().is_some_and(|s| s == "aibot"))
+        .unwrap();
+    let (ok, out) = host_in(&dir, &["test", aibot.to_str().unwrap(), "unexpected.toml"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("unexpected outbound requests")
+            && out.contains("POST https://models.example.com/v1/chat/completions"),
+        "{out}"
+    );
+    assert!(
+        out.contains("expected aibot's key \"memory:cidSingle1=\" to be \"nope\""),
+        "{out}"
+    );
 
     // A wrong expectation: exit status 1, the expected and actual reply side by side.
     std::fs::write(
         dir.join("wrong.toml"),
-        "[[test]]\nname = \"wrong sum\"\nsteps = [\n  { say = \"1+1\" },\n  { reply = \"Q: 1+1\\nA: 3\" },\n]\n\n[[test]]\nname = \"hangs\"\ntimeout_ms = 1\nsteps = [{ say = \"1+1\" }, { reply = \"never\" }]\n",
+        "[[test]]\nname = \"wrong sum\"\nsteps = [\n  { say = \"1+1\" },\n  { reply = \"Q: 1+1\\nA: 3\" },\n]\n\n[[test]]\nname = \"hangs\"\ntimeout_ms = 500\nsteps = [{ say = \"1+1\" }, { reply = \"Q: 1+1\\nA: 2\" }, { reply = \"never\" }]\n",
     )
     .unwrap();
     let (ok, out) = host_in(
@@ -1229,7 +1260,8 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
         "{out}"
     );
     assert!(out.contains("actual: \"Q: 1+1\\nA: 2\""), "{out}");
-    // Stopped at its timeout: by the outer bound, or by the reply wait it bounds.
+    // A second reply that never comes: stopped at the test's timeout, by the outer
+    // bound or by the reply wait it bounds (whichever fires first).
     assert!(out.contains("FAIL wrong.toml::hangs"), "{out}");
     assert!(
         out.contains("stopped") || out.contains("actual: no reply"),

@@ -19,6 +19,11 @@
 //! same resolver and address vetting (in reqwest's resolver hook, so again on the
 //! addresses connected to), the same TLS roots, no proxy, no redirects, and the
 //! connect and first-byte timeouts.
+//!
+//! `host test` puts a stand-in server in place of the network
+//! ([`Egress::with_stand_in`]): every origin not on a loopback address is then
+//! served by that loopback server over plain HTTP, so a test's outbound requests
+//! never leave the machine, whatever the plugin asks for.
 
 pub mod addr;
 pub mod origin;
@@ -114,6 +119,7 @@ pub struct Egress {
     resolver: Arc<dyn Resolve>,
     tls: Arc<rustls::ClientConfig>,
     secrets: Arc<Secrets>,
+    stand_in: Option<SocketAddr>,
 }
 
 impl Default for Egress {
@@ -137,12 +143,21 @@ impl Egress {
             resolver: Arc::new(SystemResolver),
             tls: Arc::new(tls),
             secrets: Arc::new(secrets),
+            stand_in: None,
         }
     }
 
     /// Resolve names with `resolver` instead of the system's.
     pub fn with_resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
         self.resolver = resolver;
+        self
+    }
+
+    /// Serve every origin whose host is not a loopback address from the loopback
+    /// server at `addr`, over plain HTTP (the `Host` header still names the origin):
+    /// the stand-in origins of `host test`.
+    pub fn with_stand_in(mut self, addr: SocketAddr) -> Self {
+        self.stand_in = Some(addr);
         self
     }
 
@@ -202,6 +217,14 @@ impl Egress {
     }
 
     async fn connect(&self, dest: &Destination) -> Result<Box<dyn Stream>, Error> {
+        let loopback = matches!(&dest.origin.host, Host::Ip(ip) if ip.is_loopback());
+        if let Some(addr) = self.stand_in.filter(|_| !loopback) {
+            let tcp = TcpStream::connect(addr)
+                .await
+                .map_err(|_| Error::ConnectionRefused)?;
+            let _ = tcp.set_nodelay(true);
+            return Ok(Box::new(tcp));
+        }
         let port = dest.origin.port;
         let addrs = match &dest.origin.host {
             Host::Ip(ip) => vec![SocketAddr::new(*ip, port)],

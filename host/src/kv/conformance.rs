@@ -22,7 +22,11 @@ fn one(key: &str, value: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// Run every check on `b`. Namespaces are unique per run, so a shared server works.
 pub async fn run(b: &dyn Backend) {
-    let run = format!("{}-{}", std::process::id(), super::now_ms());
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::clock::Clock::default().now_ms()
+    );
     let ns = Namespace::new(&run, "p");
     let other = Namespace::new(&run, "q");
 

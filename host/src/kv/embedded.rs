@@ -21,9 +21,9 @@ use futures_util::future::BoxFuture;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use super::{
-    Backend, KeyPage, KvError, KvResult, Namespace, Quota, add, expiry, now_ms, over_quota,
-    too_many_bytes,
+    Backend, KeyPage, KvError, KvResult, Namespace, Quota, add, expiry, over_quota, too_many_bytes,
 };
+use crate::clock::Clock;
 
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("data");
 const EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("expiry");
@@ -40,6 +40,7 @@ const SWEEP_BATCH: usize = 10_000;
 pub struct Embedded {
     db: Arc<Database>,
     path: PathBuf,
+    clock: Clock,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> KvError {
@@ -50,6 +51,11 @@ impl Embedded {
     /// Open (or create) the store at `path`, creating its folder (mode 0700), and
     /// start its sweeper on the current tokio runtime.
     pub fn open(path: &Path) -> Result<Self, String> {
+        Self::open_with_clock(path, Clock::default())
+    }
+
+    /// [`Embedded::open`], with TTLs judged by `clock`.
+    pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
             create_private_dir(dir)
                 .map_err(|e| format!("cannot create the state folder {}: {e}", dir.display()))?;
@@ -64,6 +70,7 @@ impl Embedded {
         let store = Self {
             db: Arc::new(db),
             path: path.to_owned(),
+            clock,
         };
         store
             .write(|txn| {
@@ -74,7 +81,7 @@ impl Embedded {
             })
             .map_err(|e| format!("cannot open the key-value store {}: {e}", path.display()))?;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(sweeper(Arc::downgrade(&store.db)));
+            rt.spawn(sweeper(Arc::downgrade(&store.db), store.clock.clone()));
         }
         Ok(store)
     }
@@ -90,16 +97,17 @@ impl Embedded {
 
     /// Delete expired entries now; how many were deleted.
     pub fn sweep(&self) -> KvResult<u64> {
-        sweep(&self.db)
+        sweep(&self.db, self.clock.now_ms())
     }
 
     fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Database) -> KvResult<T> + Send + 'static,
+        f: impl FnOnce(&Database, u64) -> KvResult<T> + Send + 'static,
     ) -> BoxFuture<'static, KvResult<T>> {
         let db = self.db.clone();
+        let now = self.clock.now_ms();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&db))
+            tokio::task::spawn_blocking(move || f(&db, now))
                 .await
                 .map_err(unavailable)?
         })
@@ -207,10 +215,9 @@ impl<'t> Tables<'t> {
 
 impl Backend for Embedded {
     fn get(&self, ns: Namespace, key: String) -> BoxFuture<'static, KvResult<Option<Vec<u8>>>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(DATA)?;
-            let now = now_ms();
             Ok(table
                 .get(full_key(&ns, &key).as_slice())?
                 .and_then(|g| live(g.value(), now).map(|(_, v)| v.to_vec())))
@@ -224,12 +231,11 @@ impl Backend for Embedded {
         ttl: Option<Duration>,
         quota: Quota,
     ) -> BoxFuture<'static, KvResult<()>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             write(db, |txn| {
                 let mut t = Tables::open(txn)?;
                 let prefix = ns.prefix();
-                let now = now_ms();
-                let exp = expiry(ttl);
+                let exp = expiry(now, ttl);
                 for (key, value) in &entries {
                     let k = full_key(&ns, key);
                     t.remove(prefix.as_bytes(), &k, now)?;
@@ -241,10 +247,10 @@ impl Backend for Embedded {
     }
 
     fn delete(&self, ns: Namespace, key: String) -> BoxFuture<'static, KvResult<bool>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             write(db, |txn| {
                 let mut t = Tables::open(txn)?;
-                let removed = t.remove(ns.prefix().as_bytes(), &full_key(&ns, &key), now_ms())?;
+                let removed = t.remove(ns.prefix().as_bytes(), &full_key(&ns, &key), now)?;
                 Ok(removed.is_some())
             })
         })
@@ -257,13 +263,12 @@ impl Backend for Embedded {
         after: Option<String>,
         limit: usize,
     ) -> BoxFuture<'static, KvResult<KeyPage>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(DATA)?;
             let ns_prefix = ns.prefix();
             let start = full_key(&ns, &prefix);
             let mut keys = Vec::new();
-            let now = now_ms();
             let after = after.map(|a| full_key(&ns, &a));
             for entry in table.range(start.as_slice()..)? {
                 let (k, v) = entry?;
@@ -292,12 +297,11 @@ impl Backend for Embedded {
         delta: i64,
         quota: Quota,
     ) -> BoxFuture<'static, KvResult<i64>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             write(db, |txn| {
                 let mut t = Tables::open(txn)?;
                 let prefix = ns.prefix();
                 let k = full_key(&ns, &key);
-                let now = now_ms();
                 let exp = t.expiry_of(&k, now)?.unwrap_or(0);
                 let old = t.remove(prefix.as_bytes(), &k, now)?;
                 let new = add(old.as_deref(), delta)?;
@@ -322,13 +326,12 @@ impl Backend for Embedded {
         ttl: Option<Duration>,
         quota: Quota,
     ) -> BoxFuture<'static, KvResult<bool>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             let txn = db.begin_write().map_err(unavailable)?;
             let swapped = {
                 let mut t = Tables::open(&txn)?;
                 let prefix = ns.prefix();
                 let k = full_key(&ns, &key);
-                let now = now_ms();
                 let current = t
                     .data
                     .get(k.as_slice())?
@@ -337,7 +340,7 @@ impl Backend for Embedded {
                     false
                 } else {
                     t.remove(prefix.as_bytes(), &k, now)?;
-                    t.put(prefix.as_bytes(), &k, &value, expiry(ttl), quota)?;
+                    t.put(prefix.as_bytes(), &k, &value, expiry(now, ttl), quota)?;
                     true
                 }
             };
@@ -354,10 +357,9 @@ impl Backend for Embedded {
         keys: Vec<String>,
         max_bytes: u64,
     ) -> BoxFuture<'static, KvResult<Vec<Option<Vec<u8>>>>> {
-        self.blocking(move |db| {
+        self.blocking(move |db, now| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(DATA)?;
-            let now = now_ms();
             // Each key looked up once; the guards borrow the stored pages, so the sizes
             // are summed before any value is copied.
             let guards = keys
@@ -381,8 +383,7 @@ impl Backend for Embedded {
     }
 }
 
-fn sweep(db: &Database) -> KvResult<u64> {
-    let now = now_ms();
+fn sweep(db: &Database, now: u64) -> KvResult<u64> {
     let mut total = 0;
     loop {
         let n = write(db, |txn| {
@@ -422,13 +423,14 @@ fn namespace_len(key: &[u8]) -> usize {
     at.min(key.len())
 }
 
-async fn sweeper(db: Weak<Database>) {
+async fn sweeper(db: Weak<Database>, clock: Clock) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     every.tick().await;
     loop {
         every.tick().await;
         let Some(db) = db.upgrade() else { return };
-        match tokio::task::spawn_blocking(move || sweep(&db)).await {
+        let now = clock.now_ms();
+        match tokio::task::spawn_blocking(move || sweep(&db, now)).await {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::debug!(deleted = n, "expired keys swept"),
             Ok(Err(e)) => tracing::warn!(error = %e, "key-value sweep failed"),

@@ -24,7 +24,7 @@ pub mod embedded;
 pub mod redis;
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
@@ -157,16 +157,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'static, KvResult<Vec<Option<Vec<u8>>>>>;
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// When a value set now with `ttl` expires, in ms since the epoch (0: never).
-pub(crate) fn expiry(ttl: Option<Duration>) -> u64 {
-    ttl.map_or(0, |t| now_ms().saturating_add(t.as_millis().max(1) as u64))
+/// When a value set at `now` with `ttl` expires, in ms since the epoch (0: never).
+pub(crate) fn expiry(now: u64, ttl: Option<Duration>) -> u64 {
+    ttl.map_or(0, |t| now.saturating_add(t.as_millis().max(1) as u64))
 }
 
 /// `current + delta` for an increment, as the stored text's new value.

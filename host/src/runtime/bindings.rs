@@ -86,7 +86,7 @@ pub(crate) use converts_errors;
 
 /// Declare `HasView`, the linker's marker for a capability's view `$view` (what
 /// `add_to_linker` projects the store's state to, as wasmtime-wasi's `HasWasi`), and
-/// the view's WIT error conversion. `static` for a view that borrows nothing.
+/// the view's WIT error conversion.
 macro_rules! linked_view {
     ($view:ident) => {
         /// The view's `HasData` marker for the linker.
@@ -97,16 +97,6 @@ macro_rules! linked_view {
         }
 
         $crate::runtime::bindings::converts_errors!($view<'_>);
-    };
-    (static $view:ident) => {
-        /// The view's `HasData` marker for the linker.
-        pub struct HasView;
-
-        impl wasmtime::component::HasData for HasView {
-            type Data<'a> = $view;
-        }
-
-        $crate::runtime::bindings::converts_errors!($view);
     };
 }
 pub(crate) use linked_view;

@@ -28,6 +28,7 @@ use super::limits::Limits;
 use super::meter::{Meter, Metered};
 use super::scope::FrameScope;
 use crate::audit::Audit;
+use crate::clock::Clock;
 use crate::config::Endpoints;
 use crate::egress::Egress;
 use crate::kv::Backend;
@@ -62,6 +63,8 @@ pub struct Services {
     pub(crate) tools: Arc<Board>,
     /// Where denied calls and approval decisions are recorded.
     pub audit: Audit,
+    /// What plugins read as now (the key-value store keeps its own copy).
+    pub clock: Clock,
 }
 
 impl Services {
@@ -78,6 +81,7 @@ impl Services {
             metrics: AppMetrics::default(),
             tools: Arc::default(),
             audit: Audit::default(),
+            clock: Clock::default(),
         }
     }
 
@@ -97,6 +101,12 @@ impl Services {
     /// Send plugins' outbound HTTP through `egress` (its secrets and resolver).
     pub fn with_egress(mut self, egress: Egress) -> Self {
         self.egress = egress;
+        self
+    }
+
+    /// Tell plugins the time by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -250,8 +260,10 @@ impl State {
         }
     }
 
-    fn clock(&mut self) -> clock::View {
-        clock::View
+    fn clock(&mut self) -> clock::View<'_> {
+        clock::View {
+            clock: &self.plugin.services.clock,
+        }
     }
 
     fn reply(&mut self) -> reply::View<'_> {

@@ -1,25 +1,27 @@
-//! Time that never blocks the host: the wall clock, and a sleep that yields the
-//! worker (counted against the frame's wall-clock timeout, not its CPU budget).
+//! Time that never blocks the host: the app's clock (the system's, or the one a
+//! `host test` moves forward), and a sleep that yields the worker (counted against
+//! the frame's wall-clock timeout, not its CPU budget, and never skewed).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::runtime::bindings::dingtalk::bot::clock;
 use crate::runtime::bindings::linked_view;
 
 /// Longest single sleep a plugin may ask for; the wall-clock limit bounds the total.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 
-/// The clock reads no state.
-pub struct View;
+/// What the clock interface reads.
+pub struct View<'a> {
+    /// The app's clock.
+    pub clock: &'a Clock,
+}
 
-linked_view!(static View);
+linked_view!(View);
 
-impl clock::Host for View {
+impl clock::Host for View<'_> {
     async fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        Ok(SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0))
+        Ok(self.clock.now_ms())
     }
 
     async fn sleep_ms(&mut self, ms: u32) -> wasmtime::Result<()> {

@@ -1,0 +1,388 @@
+//! One conversation test, run on its own simulator, stand-in origins, host,
+//! key-value store and clock.
+//!
+//! Invariants: the test's timeout bounds its steps (loading the plugins is bounded
+//! apart by the caller, so a first compile is not counted); every wait of a step
+//! ends by that timeout; a request no stand-in route answered fails the test even
+//! when every step held.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use sim::Sim;
+
+use super::file::{Expect, Step, Test};
+use super::origins::{Recorded, Server};
+use crate::Host;
+use crate::clock::Clock;
+use crate::config::{Credentials, Endpoints};
+use crate::egress::Egress;
+use crate::kv::{Backend, Namespace};
+use crate::runtime::{Engine, PluginConfigs, file_stem};
+use crate::secrets::Secrets;
+use crate::settings::ConfigFile;
+use crate::stream::topic::CARD_CALLBACK;
+
+/// How long `no_reply` waits for a reply that must not come.
+const QUIET: Duration = Duration::from_millis(300);
+/// How often a step that waits looks again.
+const POLL: Duration = Duration::from_millis(20);
+/// How long past its timeout a test is stopped outright: the steps' own waits end
+/// at the timeout, and say what they were waiting for.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// Run `test` on its own simulator, host and store (under `dir`).
+pub(super) async fn one(test: &Test, engine: &Engine, dir: &Path) -> anyhow::Result<()> {
+    let file = match &test.config {
+        Some(p) => ConfigFile::load(p)?,
+        None => ConfigFile::default(),
+    };
+    let sim = Sim::builder()
+        .start()
+        .await
+        .context("cannot start the simulator")?;
+    let origins = Server::start(test.origins.clone())
+        .await
+        .context("cannot start the stand-in origins")?;
+    // As in `host dev`: the simulator's model is every plugin's to reach.
+    let (configs, secrets): (PluginConfigs, Secrets) = crate::cli::simulated::settings(
+        &sim,
+        &test.plugins,
+        file.plugin_configs()?,
+        Secrets::load(&file.secrets)?,
+    )?;
+    if !test.model.is_empty() {
+        sim.script_model(test.model.clone());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let clock = Clock::adjustable();
+    let kv = Arc::new(
+        crate::kv::embedded::Embedded::open_with_clock(&dir.join("kv.redb"), clock.clone())
+            .map_err(anyhow::Error::msg)?,
+    );
+    let host = Host::builder()
+        .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
+        .endpoints(Endpoints {
+            openapi: sim.url(),
+            oapi: sim.url(),
+        })
+        .engine(engine.clone())
+        .plugins(&test.plugins)
+        .plugin_configs(configs)
+        .runtime_config(file.runtime_config()?)
+        .egress(Egress::new(secrets).with_stand_in(origins.addr()))
+        .kv(kv.clone())
+        .clock(clock.clone())
+        .build()
+        .await?
+        .start()
+        .await?;
+    let talk = Talk {
+        test,
+        sim: &sim,
+        origins: &origins,
+        kv: kv.as_ref(),
+        clock: &clock,
+        app: host.app().to_owned(),
+    };
+    // The timeout is the conversation's: compiling a large component the first time
+    // (later runs take it from the artifact cache) is not the test's fault.
+    let result = match tokio::time::timeout(test.timeout + GRACE, talk.steps()).await {
+        Ok(r) => r.and_then(|()| talk.nothing_unexpected()),
+        Err(_) => Err(anyhow::anyhow!(
+            "stopped: the conversation took longer than {:?}",
+            test.timeout
+        )),
+    };
+    host.shutdown().await;
+    sim.shutdown().await;
+    result
+}
+
+/// What one running test talks to.
+struct Talk<'a> {
+    test: &'a Test,
+    sim: &'a Sim,
+    origins: &'a Server,
+    kv: &'a dyn Backend,
+    clock: &'a Clock,
+    app: String,
+}
+
+impl Talk<'_> {
+    async fn steps(&self) -> anyhow::Result<()> {
+        let (test, sim) = (self.test, self.sim);
+        // The session of the last message said, and how many of its replies were
+        // checked; the last frame pushed (a message or a press), for `ack`.
+        let mut session: Option<String> = None;
+        let mut frame: Option<String> = None;
+        let mut seen = 0;
+        // Cards recorded before the last message (the sim keeps them all).
+        let mut cards_before = 0;
+        // Every wait ends at the test's timeout.
+        let deadline = Instant::now() + test.timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        for (line, step) in &test.steps {
+            let at = |e: String| anyhow::anyhow!("{}:{line}: {e}", test.file.display());
+            match step {
+                Step::Say(spec) => {
+                    cards_before = sim.cards().len();
+                    let pushed = sim
+                        .push_chatbot((**spec).clone())
+                        .await
+                        .map_err(|e| at(format!("the message could not be pushed: {e:?}")))?;
+                    frame = Some(pushed.message_id);
+                    session = Some(pushed.session);
+                    seen = 0;
+                }
+                Step::Press { button, by } => {
+                    cards_before = sim.cards().len();
+                    let by = by
+                        .clone()
+                        .unwrap_or_else(|| sim::MessageSpec::text("").sender_staff_id.clone());
+                    let (card, action) = pressable(sim, button).ok_or_else(|| {
+                        at(format!("no card sent so far has a button {button:?}"))
+                    })?;
+                    let private = json!({"cardPrivateData": {
+                        "actionIds": [action["id"]],
+                        "params": if action["params"].is_object() { action["params"].clone() } else { json!({}) },
+                    }})
+                    .to_string();
+                    let data = json!({
+                        "extension": "{}", "corpId": "dingsimcorp", "spaceType": "im",
+                        "userIdType": 1, "type": "actionCallback", "userId": by,
+                        "content": private, "spaceId": "cidsimspace", "outTrackId": card,
+                        "value": private,
+                    });
+                    let id = sim
+                        .push_callback(CARD_CALLBACK, data)
+                        .await
+                        .map_err(|e| at(format!("the press could not be pushed: {e:?}")))?;
+                    frame = Some(id);
+                }
+                Step::Reply(expect, markdown) => {
+                    let session = session
+                        .as_ref()
+                        .ok_or_else(|| at("a reply before anything was said".into()))?;
+                    let replies = sim.wait_replies(session, seen + 1, left()).await;
+                    let Some(reply) = replies.get(seen) else {
+                        return Err(at(format!(
+                            "expected a reply {}\n  actual: no reply ({seen} before it)",
+                            expect.describe()
+                        )));
+                    };
+                    seen += 1;
+                    if *markdown && reply.body["msgtype"] != "markdown" {
+                        return Err(at(format!(
+                            "expected a markdown reply\n  actual: {}",
+                            reply.body
+                        )));
+                    }
+                    let actual = reply
+                        .text()
+                        .or_else(|| reply.body["markdown"]["text"].as_str())
+                        .map_or_else(|| reply.body.to_string(), str::to_owned);
+                    if !expect.holds(&actual) {
+                        return Err(at(format!(
+                            "expected a reply {}\n  actual: {actual:?}",
+                            expect.describe()
+                        )));
+                    }
+                }
+                Step::NoReply => {
+                    let session = session
+                        .as_ref()
+                        .ok_or_else(|| at("no_reply before anything was said".into()))?;
+                    let replies = sim.wait_replies(session, seen + 1, QUIET.min(left())).await;
+                    if let Some(extra) = replies.get(seen) {
+                        return Err(at(format!(
+                            "expected no further reply\n  actual: {}",
+                            extra
+                                .text()
+                                .map_or_else(|| extra.body.to_string(), |t| format!("{t:?}"))
+                        )));
+                    }
+                }
+                Step::AiCard(expect) => {
+                    let finished = until(deadline, || {
+                        sim.cards()
+                            .into_iter()
+                            .skip(cards_before)
+                            .find(|c| c.action == "instance.stream" && c.card["isFinalize"] == true)
+                    })
+                    .await;
+                    let actual = finished
+                        .as_ref()
+                        .map(|c| c.card["content"].as_str().unwrap_or_default().to_owned());
+                    if !actual.as_ref().is_some_and(|a| expect.holds(a)) {
+                        return Err(at(format!(
+                            "expected an AI card finished with text {}\n  actual: {}",
+                            expect.describe(),
+                            actual.map_or("none finished".into(), |a| format!("{a:?}"))
+                        )));
+                    }
+                }
+                Step::CardContains(needle) => {
+                    let found = until(deadline, || {
+                        sim.cards()
+                            .into_iter()
+                            .skip(cards_before)
+                            .find(|c| c.card.to_string().contains(needle.as_str()))
+                    })
+                    .await;
+                    if found.is_none() {
+                        return Err(at(format!(
+                            "expected a card holding {needle:?}\n  actual: {} card calls, none holding it",
+                            sim.cards().len() - cards_before
+                        )));
+                    }
+                }
+                Step::Ack(code) => {
+                    let id = frame
+                        .as_ref()
+                        .ok_or_else(|| at("an ack before anything was said".into()))?;
+                    let ack = sim
+                        .wait_ack(id, left())
+                        .await
+                        .ok_or_else(|| at("expected an ACK\n  actual: none".into()))?;
+                    if ack.code != *code {
+                        return Err(at(format!(
+                            "expected ACK {code}\n  actual: ACK {} {:?}",
+                            ack.code, ack.message
+                        )));
+                    }
+                }
+                Step::Request {
+                    line: expected,
+                    body,
+                } => {
+                    let matches = |r: &Recorded| {
+                        r.is(expected) && body.as_ref().is_none_or(|b| r.body.contains(b.as_str()))
+                    };
+                    let found = until(deadline, || {
+                        self.origins.recorded().into_iter().find(|r| matches(r))
+                    })
+                    .await;
+                    if found.is_none() {
+                        let made: Vec<String> = self
+                            .origins
+                            .recorded()
+                            .into_iter()
+                            .map(|r| r.line)
+                            .collect();
+                        return Err(at(format!(
+                            "expected a request {expected}{}\n  actual: {}",
+                            body.as_ref()
+                                .map_or(String::new(), |b| format!(" whose body holds {b:?}")),
+                            if made.is_empty() {
+                                "none made".into()
+                            } else {
+                                made.join(", ")
+                            }
+                        )));
+                    }
+                }
+                Step::Wait(by) => {
+                    self.clock.advance(*by);
+                }
+                Step::Kv { plugin, key, value } => self
+                    .kv_holds(plugin.as_deref(), key, value.as_ref(), deadline)
+                    .await
+                    .map_err(at)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `key` of `plugin`'s store holds `value` (`None`: is absent), waiting until
+    /// `deadline` for a value still to be written.
+    async fn kv_holds(
+        &self,
+        plugin: Option<&str>,
+        key: &str,
+        value: Option<&Expect>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let plugin = match plugin {
+            Some(p) => p.to_owned(),
+            None => file_stem(&self.test.plugins[0])
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let ns = Namespace::new(&self.app, &plugin);
+        loop {
+            let stored = self
+                .kv
+                .get(ns.clone(), key.to_owned())
+                .await
+                .map_err(|e| format!("the store could not be read: {e}"))?;
+            let shown = stored
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            let held = match (value, &shown) {
+                (None, None) => true,
+                (Some(e), Some(v)) => e.holds(v),
+                _ => false,
+            };
+            // An absent key is read once: waiting cannot make it more absent.
+            if held || value.is_none() || Instant::now() >= deadline {
+                return match held {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "expected {plugin}'s key {key:?} {}\n  actual: {}",
+                        value.map_or("absent".into(), |e| format!("to be {}", e.describe())),
+                        shown.map_or("absent".into(), |v| format!("{v:?}"))
+                    )),
+                };
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Requests no stand-in route answered fail the test, each named.
+    fn nothing_unexpected(&self) -> anyhow::Result<()> {
+        let unexpected: Vec<String> = self
+            .origins
+            .recorded()
+            .into_iter()
+            .filter(|r| !r.answered)
+            .map(|r| r.line)
+            .collect();
+        anyhow::ensure!(
+            unexpected.is_empty(),
+            "unexpected outbound requests (no [[origin]] route answers them):\n  {}",
+            unexpected.join("\n  ")
+        );
+        Ok(())
+    }
+}
+
+/// What `probe` finds, looking again until `deadline`.
+async fn until<T>(deadline: Instant, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    loop {
+        let found = probe();
+        if found.is_some() || Instant::now() >= deadline {
+            return found;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The card (its id) and the button whose label or action id is `button`, among
+/// the cards sent or updated so far, the newest first; links are not pressable.
+fn pressable(sim: &Sim, button: &str) -> Option<(String, Value)> {
+    sim.cards().into_iter().rev().find_map(|c| {
+        let contents = c.card["contents"].as_array()?;
+        contents
+            .iter()
+            .filter(|part| part["type"] == "action")
+            .flat_map(|part| part["actions"].as_array().cloned().unwrap_or_default())
+            .find(|a| {
+                a["actionType"] != "openLink" && (a["label"]["text"] == button || a["id"] == button)
+            })
+            .map(|a| (c.biz_id.clone(), a))
+    })
+}

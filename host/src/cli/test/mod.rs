@@ -1,0 +1,13 @@
+//! `host test`: conversation tests for plugin authors, in TOML (the format the
+//! config already uses), run against the embedded simulator with the real host and
+//! the plugin under its real grants. `file.rs` reads and checks a test file,
+//! `origins.rs` serves its stand-in origins, `conversation.rs` runs one test,
+//! `run.rs` is the command.
+
+mod conversation;
+mod file;
+mod origins;
+mod run;
+
+pub use run::conversations;
+pub(super) use run::{TestArgs, test};

@@ -76,6 +76,8 @@ pub struct Shared {
     pub remote_tools: Vec<Arc<crate::mcp::client::Remote>>,
     /// The audit log (`--audit-log`); a no-op one keeps events for `/status` only.
     pub audit: crate::audit::Audit,
+    /// Where every app's frames, ACKs and host calls are recorded (`host record`).
+    pub recorder: Option<crate::record::Recorder>,
 }
 
 struct Running {
@@ -220,6 +222,9 @@ impl Fleet {
             .metrics(shared.metrics.app(&spec.name));
         if let Some(kv) = &shared.kv {
             builder = builder.kv(kv.clone());
+        }
+        if let Some(recorder) = &shared.recorder {
+            builder = builder.recorder(recorder.clone());
         }
         if let Some(replicas) = &shared.replicas {
             builder = builder.replicas(replicas.clone());

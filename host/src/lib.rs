@@ -28,6 +28,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod oci;
 pub mod openapi;
+pub mod record;
 mod reload;
 mod replicas;
 pub mod runtime;
@@ -115,9 +116,24 @@ pub struct HostBuilder {
     remote_tools: Vec<Arc<mcp::client::Remote>>,
     audit: audit::Audit,
     clock: clock::Clock,
+    log_tap: Option<Arc<runtime::capability::log::Tap>>,
+    recorder: Option<record::Recorder>,
 }
 
 impl HostBuilder {
+    /// Record every frame in, ACK out and host call's end in `recorder` (`host
+    /// record`).
+    pub fn recorder(mut self, recorder: record::Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// Keep the lines plugins log in `tap` as well as in the host's log.
+    pub fn log_tap(mut self, tap: Arc<runtime::capability::log::Tap>) -> Self {
+        self.log_tap = Some(tap);
+        self
+    }
+
     /// Tell plugins the time by `clock` (give the key-value store the same one).
     /// Default: the system clock.
     pub fn clock(mut self, clock: clock::Clock) -> Self {
@@ -269,6 +285,13 @@ impl HostBuilder {
         if let Some(kv) = &self.kv {
             services = services.with_kv(kv.clone());
         }
+        if let Some(tap) = &self.log_tap {
+            services = services.with_log_tap(tap.clone());
+        }
+        let recorder = self.recorder.as_ref().map(|r| r.for_app(&app));
+        if let Some(tap) = &recorder {
+            services = services.with_call_tap(tap.clone());
+        }
         let limits = self.runtime.limits.clone();
         let engine = match &self.engine {
             Some(shared) => shared.clone(),
@@ -380,6 +403,7 @@ impl HostBuilder {
             specs,
             plugin_configs: self.plugin_configs,
             audit: self.audit,
+            recorder,
         })
     }
 }
@@ -397,6 +421,7 @@ pub struct Host {
     specs: Vec<reload::PathSpec>,
     plugin_configs: PluginConfigs,
     audit: audit::Audit,
+    recorder: Option<Arc<record::AppRecorder>>,
 }
 
 impl Host {
@@ -430,8 +455,15 @@ impl Host {
         let shutdown = CancellationToken::new();
         // Every task of this app (connections, handlers, reloads) logs inside it.
         let span = tracing::info_span!("app", app = %self.app);
+        let sink: Arc<dyn stream::FrameSink> = match &self.recorder {
+            Some(recorder) => Arc::new(record::Recording {
+                inner: self.dispatcher.clone(),
+                recorder: recorder.clone(),
+            }),
+            None => self.dispatcher.clone(),
+        };
         let supervisor = client
-            .connect(self.dispatcher.clone(), shutdown.clone())
+            .connect(sink, shutdown.clone())
             .instrument(span.clone())
             .await?;
         let reloader = reload::Reloader::new(

@@ -93,6 +93,157 @@ async fn sigterm_lets_in_flight_frames_finish_acks_them_and_exits_zero() {
     sim.shutdown().await;
 }
 
+/// `host record` against a fresh simulator: a group message and a 1:1 one, each
+/// answered and ACKed, then SIGTERM; the recording's text.
+async fn record(dir: &Path, name: &str, keep_text: bool) -> String {
+    let sim = Sim::builder().start().await.expect("start the simulator");
+    let out = dir.join(name);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.arg("record").arg("--out").arg(&out);
+    if keep_text {
+        cmd.arg("--keep-text");
+    }
+    let mut child = cmd
+        .arg(calcbot())
+        .env("DINGTALK_HOST_STATE_DIR", dir.join(format!("state-{name}")))
+        .env("DINGTALK_OPENAPI_ENDPOINT", sim.url())
+        .env("DINGTALK_OAPI_ENDPOINT", sim.url())
+        .env("DINGTALK_CLIENT_ID", sim.client_id())
+        .env("DINGTALK_CLIENT_SECRET", sim.client_secret())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start host record");
+    assert!(
+        sim.wait_connections(1, WAIT).await,
+        "host record never connected"
+    );
+    for spec in [
+        MessageSpec::text("6*7")
+            .in_group("Sales")
+            .from("0001", "张三"),
+        MessageSpec::text("1+1").from("0002", "李四"),
+    ] {
+        let pushed = sim.push_chatbot(spec).await.expect("push");
+        assert_eq!(
+            sim.wait_ack(&pushed.message_id, WAIT)
+                .await
+                .expect("ACK")
+                .code,
+            200
+        );
+    }
+    let pid = child.id().expect("running").to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .is_ok_and(|s| s.success())
+    );
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("host record exits")
+        .expect("its status");
+    assert!(status.success(), "exit status {status}");
+    sim.shutdown().await;
+    std::fs::read_to_string(out).expect("the recording")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_masks_what_people_wrote_and_replay_turns_it_into_a_passing_test() {
+    let dir = scratch("record");
+    let masked = record(&dir, "masked.jsonl", false).await;
+    for private in ["6*7", "1+1", "张三", "李四", "Sales", "0001", "session="] {
+        assert!(!masked.contains(private), "{private} recorded: {masked}");
+    }
+    let lines: Vec<serde_json::Value> = masked
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0]["masked"],
+        serde_json::json!(["access", "ids", "texts", "names"])
+    );
+    assert_eq!(lines.iter().filter(|l| l.get("frame").is_some()).count(), 2);
+    assert_eq!(lines.iter().filter(|l| l["ack"]["code"] == 200).count(), 2);
+    assert!(lines.iter().any(|l| l["call"]["capability"] == "reply"));
+    // A recording is never written over an existing file.
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "record",
+            "--out",
+            "masked.jsonl",
+            calcbot().to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && out.contains("must not exist yet"), "{out}");
+
+    // Replayed through the same plugin: every ACK as recorded; as a test, the
+    // masked texts are said again and the test passes.
+    let calc = calcbot();
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "replay",
+            "masked.jsonl",
+            calc.to_str().unwrap(),
+            "--to-test",
+            "masked.toml",
+        ],
+    );
+    assert!(
+        ok && out.contains("2 frames replayed, 2 as recorded, 0 differ"),
+        "{out}"
+    );
+    let (ok, out) = host_in(&dir, &["test", calc.to_str().unwrap(), "masked.toml"]);
+    assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
+
+    // With --keep-text the conversation comes home as it was.
+    record(&dir, "kept.jsonl", true).await;
+    let (ok, out) = host_in(
+        &dir,
+        &[
+            "replay",
+            "kept.jsonl",
+            calc.to_str().unwrap(),
+            "--to-test",
+            "kept.toml",
+        ],
+    );
+    assert!(ok && out.contains("reply: \"Q: 6*7\\nA: 42\""), "{out}");
+    let test = std::fs::read_to_string(dir.join("kept.toml")).unwrap();
+    assert!(
+        test.contains("{ say = \"6*7\", sender = \"user-")
+            && test.contains("nick = \"张三\", group = \"Sales\" }")
+            && test.contains("{ reply = \"Q: 1+1\\nA: 2\" }"),
+        "{test}"
+    );
+    let (ok, out) = host_in(&dir, &["test", calc.to_str().unwrap(), "kept.toml"]);
+    assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
+
+    // Through another plugin that answers otherwise, the difference is named and
+    // the exit status says so.
+    std::fs::write(
+        dir.join("kept-other.jsonl"),
+        std::fs::read_to_string(dir.join("kept.jsonl"))
+            .unwrap()
+            .replace("\"code\":200", "\"code\":404"),
+    )
+    .unwrap();
+    let (ok, out) = host_in(
+        &dir,
+        &["replay", "kept-other.jsonl", calc.to_str().unwrap()],
+    );
+    assert!(
+        !ok && out.contains("(recorded: ACK 404") && out.contains("2 differ"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn host_cmd(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
     cmd.current_dir(dir)
@@ -1272,6 +1423,27 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
             .unwrap()
             .contains("failures=\"2\"")
     );
+
+    // --update rewrites a snapshot that did not hold from what happened, keeping the
+    // file's comments; the file then passes as it is.
+    let snap = dir.join("snap.toml");
+    std::fs::write(
+        &snap,
+        "[[test]]\nname = \"snapshot\"\nsteps = [\n  { say = \"6*7\" },  # asked\n  { reply = \"\" },\n  { ack = 200 },\n]\n",
+    )
+    .unwrap();
+    let (ok, out) = host_in(
+        &dir,
+        &["test", component.to_str().unwrap(), "snap.toml", "--update"],
+    );
+    assert!(ok && out.contains("updated 1 expectation(s)"), "{out}");
+    let updated = std::fs::read_to_string(&snap).unwrap();
+    assert!(
+        updated.contains("{ reply = \"Q: 6*7\\nA: 42\" }") && updated.contains("# asked"),
+        "{updated}"
+    );
+    let (ok, out) = host_in(&dir, &["test", component.to_str().unwrap(), "snap.toml"]);
+    assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
 
     // A malformed file is named with its line before any test runs.
     std::fs::write(

@@ -160,6 +160,12 @@ impl Sim {
         self.inner.push_chatbot(spec).await
     }
 
+    /// Push a chatbot message whose `data` came from elsewhere (a recording), with a
+    /// session webhook of this simulator's in place of the one it had.
+    pub async fn push_chatbot_data(&self, data: Value) -> Result<Pushed, PushError> {
+        self.inner.push_chatbot_data(data).await
+    }
+
     /// The `data` of a chatbot message with a registered session webhook, without
     /// pushing it (for driving a plugin directly). Returns (session, data).
     pub fn chatbot_data(&self, spec: &MessageSpec) -> (String, Value) {

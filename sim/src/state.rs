@@ -494,6 +494,40 @@ impl Inner {
         (session, data)
     }
 
+    /// Push a chatbot message whose `data` came from elsewhere (a recording): its
+    /// session webhook and expiry become a session of this simulator's, its
+    /// `robotCode` the first app's; every other field is pushed as it is.
+    pub async fn push_chatbot_data(&self, mut data: Value) -> Result<Pushed, PushError> {
+        let now = now_ms();
+        let app = self.config.client_id.clone();
+        let session = format!("{:032x}", rand::rng().random::<u128>());
+        let expires_ms = now + self.config.webhook_ttl.as_millis() as i64;
+        self.lock().sessions.insert(
+            session.clone(),
+            Session {
+                expires_ms,
+                app: app.clone(),
+            },
+        );
+        if let Some(fields) = data.as_object_mut() {
+            fields.insert(
+                "sessionWebhook".into(),
+                format!("http://{}/robot/sendBySession?session={session}", self.addr).into(),
+            );
+            fields.insert("sessionWebhookExpiredTime".into(), expires_ms.into());
+            fields.insert("robotCode".into(), app.clone().into());
+        }
+        let (message_id, connection) = self
+            .push_data(&app, "CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
+            .await?;
+        Ok(Pushed {
+            message_id,
+            session,
+            data,
+            connection,
+        })
+    }
+
     pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
         let (session, data) = self.chatbot_data(&spec);
         let app = spec.app.as_deref().unwrap_or(&self.config.client_id);

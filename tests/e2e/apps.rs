@@ -89,6 +89,7 @@ fn shared(sim: &Sim, dir: &Path, secrets: Secrets) -> Shared {
         watch_plugins: false,
         remote_tools: Vec::new(),
         audit: host::audit::Audit::default(),
+        recorder: None,
     }
 }
 

@@ -240,7 +240,7 @@ async fn jscalc_and_todobot_pass_their_conversation_tests() {
         let scratch = workspace()
             .join("target")
             .join(format!("conversations-{name}-{}", std::process::id()));
-        host::cli::test::conversations(&component, &[tests], None, None, None, &scratch)
+        host::cli::test::conversations(&component, &[tests], &Default::default(), &scratch)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let _ = std::fs::remove_dir_all(scratch);

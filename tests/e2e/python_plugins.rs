@@ -133,7 +133,7 @@ async fn pycalc_passes_its_conversation_tests() {
     let scratch = workspace()
         .join("target")
         .join(format!("conversations-pycalc-{}", std::process::id()));
-    host::cli::test::conversations(&pycalc, &[tests], None, None, None, &scratch)
+    host::cli::test::conversations(&pycalc, &[tests], &Default::default(), &scratch)
         .await
         .unwrap();
     let _ = std::fs::remove_dir_all(scratch);

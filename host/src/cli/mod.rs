@@ -15,6 +15,8 @@ mod mcp;
 mod new;
 mod oci;
 mod options;
+#[cfg(feature = "dev-tools")]
+mod replay;
 mod run;
 mod sign;
 #[cfg(feature = "dev-tools")]
@@ -42,6 +44,13 @@ pub struct Cli {
 enum Command {
     /// Connect to DingTalk and serve frames with the given plugins.
     Run(run::RunArgs),
+    /// Serve as `run` does, recording every frame in, ACK out and host call's end
+    /// (access tokens and ids masked; texts and names too unless `--keep-text`).
+    Record(run::RecordArgs),
+    /// Run a recording's frames again through the given plugins against the
+    /// embedded simulator; `--to-test FILE` writes them as a conversation test.
+    #[cfg(feature = "dev-tools")]
+    Replay(replay::ReplayArgs),
     /// Build the example plugins, run them against the embedded simulator and print
     /// a scripted conversation.
     #[cfg(feature = "dev-tools")]
@@ -127,6 +136,9 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run::run(args).await,
+            Command::Record(args) => run::record(args).await,
+            #[cfg(feature = "dev-tools")]
+            Command::Replay(args) => replay::replay(args).await,
             #[cfg(feature = "dev-tools")]
             Command::Demo(args) => demo::demo(args, web_log).await,
             Command::Check(args) => check::check(args).await,

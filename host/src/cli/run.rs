@@ -1,5 +1,7 @@
 //! `host run`: connect every app and serve until Ctrl-C or SIGTERM; SIGHUP (and,
 //! with `--watch-config`, a change of the config file) reloads the configuration.
+//! `host record --out FILE` is `host run` that also records what it receives and
+//! does ([`crate::record`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,29 @@ pub(super) struct RunArgs {
     pub audit_log: Option<PathBuf>,
 }
 
+/// `host record`: `host run`'s arguments, and where the recording goes.
+#[derive(Debug, Args)]
+pub(super) struct RecordArgs {
+    /// The recording (JSON lines; must not exist yet, created 0600).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Keep message texts, rich-text parts, file names, nicknames and group titles
+    /// (masked by default; access tokens and ids are masked always).
+    #[arg(long)]
+    pub keep_text: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Serve as `host run` does, recording into `args.out`.
+pub(super) async fn record(args: RecordArgs) -> anyhow::Result<()> {
+    let recorder = crate::record::Recorder::create(&args.out, args.keep_text)?;
+    tracing::info!(path = %args.out.display(), keep_text = args.keep_text, "recording frames, ACKs and host calls");
+    let result = serve(args.run, Some(recorder.clone())).await;
+    recorder.close();
+    result
+}
+
 /// The config file read and resolved: what a reload applies.
 struct Loaded {
     specs: Vec<AppSpec>,
@@ -85,6 +110,10 @@ fn load(args: &RunArgs) -> anyhow::Result<Loaded> {
 }
 
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
+    serve(args, None).await
+}
+
+async fn serve(args: RunArgs, recorder: Option<crate::record::Recorder>) -> anyhow::Result<()> {
     let opts = &args.options;
     let loaded = load(&args)?;
     let metrics = if args.admin.is_some() {
@@ -120,6 +149,7 @@ pub(super) async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         watch_plugins: !args.no_watch,
         remote_tools,
+        recorder,
     };
     let fleet = Arc::new(
         Fleet::start(shared, loaded.specs)

@@ -20,8 +20,14 @@ use super::allowance::{ByteBudget, DingtalkCall, Rate, Reservation};
 use super::bindings::{HostError, HostResult, WitError, call_result, denied, limit};
 use super::limits::Limits;
 use crate::audit::Audit;
-use crate::metrics::AppMetrics;
+use crate::metrics::{AppMetrics, CallResult};
 use crate::openapi::api::OpenApi;
+
+/// Sees how every host call ended (`host record`).
+pub trait CallTap: std::fmt::Debug + Send + Sync + 'static {
+    /// `plugin`'s call of `capability` ended as `result`.
+    fn called(&self, plugin: &str, capability: &'static str, result: CallResult);
+}
 
 /// One loaded plugin, as its host calls see it.
 #[derive(Debug)]
@@ -40,6 +46,8 @@ pub struct Caller {
     rate: Mutex<Rate>,
     /// Where its denied calls are recorded, and its app's name there.
     audit: (Audit, String),
+    /// What sees every call's end, if anything does.
+    tap: Option<Arc<dyn CallTap>>,
 }
 
 impl Caller {
@@ -59,7 +67,14 @@ impl Caller {
             limits,
             metrics,
             api,
+            tap: None,
         }
+    }
+
+    /// The same caller, with `tap` shown how each call ended.
+    pub fn tapped(mut self, tap: Option<Arc<dyn CallTap>>) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// The whole host-buffer budget, in bytes.
@@ -82,6 +97,9 @@ impl Caller {
             tracing::debug!(plugin = %self.name, capability, result = ended.label(), duration_us = micros, "host call");
         }
         self.metrics.host_call(&self.name, capability, ended);
+        if let Some(tap) = &self.tap {
+            tap.called(&self.name, capability, ended);
+        }
         if let Err(HostError::Guest(WitError::Denied(reason))) = &result {
             let (audit, app) = &self.audit;
             audit.denied(app, &self.name, capability, reason);

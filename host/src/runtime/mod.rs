@@ -46,6 +46,7 @@ mod state;
 
 pub use crate::stream::{Subscription, SubscriptionKind};
 pub use call::{HandleError, Plugin, PluginOutcome, PluginStats, Signer};
+pub use caller::CallTap;
 pub use capability::Grants;
 pub use engine::{Engine, EngineError, Runtime, RuntimeConfig};
 pub use limits::{LimitOverrides, Limits};

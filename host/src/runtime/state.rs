@@ -18,7 +18,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::converts_errors;
 use super::bindings::dingtalk::bot as wit;
-use super::caller::{Caller, Calls, FrameCalls};
+use super::caller::{CallTap, Caller, Calls, FrameCalls};
 use super::capability::Grants;
 use super::capability::cards::{self, CardOwners};
 use super::capability::tools::{self, Board};
@@ -65,6 +65,10 @@ pub struct Services {
     pub audit: Audit,
     /// What plugins read as now (the key-value store keeps its own copy).
     pub clock: Clock,
+    /// Where the app keeps the lines its plugins log, beside the host's log.
+    pub log_tap: Option<Arc<log::Tap>>,
+    /// What sees how every host call ended (`host record`).
+    pub call_tap: Option<Arc<dyn CallTap>>,
 }
 
 impl Services {
@@ -82,6 +86,8 @@ impl Services {
             tools: Arc::default(),
             audit: Audit::default(),
             clock: Clock::default(),
+            log_tap: None,
+            call_tap: None,
         }
     }
 
@@ -107,6 +113,18 @@ impl Services {
     /// Tell plugins the time by `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Keep the lines plugins log in `tap` too.
+    pub fn with_log_tap(mut self, tap: Arc<log::Tap>) -> Self {
+        self.log_tap = Some(tap);
+        self
+    }
+
+    /// Show `tap` how every host call ends.
+    pub fn with_call_tap(mut self, tap: Arc<dyn CallTap>) -> Self {
+        self.call_tap = Some(tap);
         self
     }
 
@@ -154,7 +172,8 @@ impl PluginContext {
                 services.metrics.clone(),
                 services.api.clone(),
                 (services.audit.clone(), services.app.clone()),
-            ),
+            )
+            .tapped(services.call_tap.clone()),
             grants,
             services,
             ticks,
@@ -251,6 +270,7 @@ impl State {
         log::View {
             plugin: &self.plugin.caller.name,
             lines: &mut self.log_lines,
+            tap: self.plugin.services.log_tap.as_deref(),
         }
     }
 

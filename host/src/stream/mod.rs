@@ -25,6 +25,6 @@ pub mod topic;
 pub use ack::Ack;
 pub use client::{Error, StreamClient, StreamConfig, Supervisor, SupervisorControl};
 pub use frame::{Frame, FrameType};
-pub use sink::{AckSlot, FrameSink};
+pub use sink::{AckSlot, AckTap, FrameSink};
 pub use status::{ConnectionStatus, LinkStatus};
 pub use subscription::{Subscription, SubscriptionKind};

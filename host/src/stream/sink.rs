@@ -1,7 +1,10 @@
 //! Where a connection hands its data frames, and the one ACK each frame is owed.
 //!
 //! Invariant: every data frame gets exactly one ACK on the connection it came on:
-//! [`AckSlot::send`] consumes the slot, and a slot dropped unsent answers 500.
+//! [`AckSlot::send`] consumes the slot, and a slot dropped unsent answers 500. A
+//! slot may be [`AckSlot::tapped`]: the tap sees that one ACK as it is sent.
+
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -16,6 +19,12 @@ use super::frame::Frame;
 pub trait FrameSink: Send + Sync + 'static {
     /// Take one CALLBACK or EVENT (or unknown-type) frame.
     fn deliver(&self, frame: Frame, ack: AckSlot, tasks: &TaskTracker);
+}
+
+/// Sees the ACKs of the slots it taps (`host record`).
+pub trait AckTap: std::fmt::Debug + Send + Sync + 'static {
+    /// `ack` is being sent.
+    fn acked(&self, ack: &Ack);
 }
 
 /// Writes ACKs on one connection.
@@ -47,6 +56,7 @@ impl AckWriter {
         AckSlot {
             message_id: message_id.to_owned(),
             writer: Some(self.clone()),
+            tap: None,
         }
     }
 }
@@ -58,6 +68,7 @@ impl AckWriter {
 pub struct AckSlot {
     message_id: String,
     writer: Option<AckWriter>,
+    tap: Option<Arc<dyn AckTap>>,
 }
 
 impl AckSlot {
@@ -66,9 +77,18 @@ impl AckSlot {
         &self.message_id
     }
 
+    /// The same slot, whose ACK `tap` sees when it is sent.
+    pub fn tapped(mut self, tap: Arc<dyn AckTap>) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
     /// Send the frame's ACK.
     pub fn send(mut self, ack: Ack) {
         if let Some(writer) = self.writer.take() {
+            if let Some(tap) = &self.tap {
+                tap.acked(&ack);
+            }
             writer.send(&ack);
         }
     }
@@ -78,11 +98,15 @@ impl Drop for AckSlot {
     fn drop(&mut self) {
         if let Some(writer) = self.writer.take() {
             tracing::error!(message_id = %self.message_id, "a frame's handling ended without an ACK; answering 500");
-            writer.send(&Ack::error(
+            let ack = Ack::error(
                 std::mem::take(&mut self.message_id),
                 500,
                 "the host dropped the frame's handling without an answer",
-            ));
+            );
+            if let Some(tap) = &self.tap {
+                tap.acked(&ack);
+            }
+            writer.send(&ack);
         }
     }
 }
@@ -103,5 +127,32 @@ mod tests {
         assert_eq!(texts.len(), 2);
         assert!(texts[0].contains("\"code\":200") && texts[0].contains("m1"));
         assert!(texts[1].contains("\"code\":500") && texts[1].contains("m2"));
+    }
+
+    #[test]
+    fn a_tapped_slot_shows_its_one_ack_sent_or_dropped() {
+        #[derive(Debug, Default)]
+        struct Seen(std::sync::Mutex<Vec<(String, u16)>>);
+        impl AckTap for Seen {
+            fn acked(&self, ack: &Ack) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((ack.message_id.clone(), ack.code));
+            }
+        }
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let writer = AckWriter::new(1, tx);
+        let seen = Arc::new(Seen::default());
+        writer
+            .slot("m1")
+            .tapped(seen.clone())
+            .send(Ack::ok("m1", "{}"));
+        drop(writer.slot("m2").tapped(seen.clone()));
+        writer.slot("m3").send(Ack::ok("m3", "{}"));
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [("m1".to_owned(), 200), ("m2".to_owned(), 500)]
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! One conversation test, run on its own simulator, stand-in origins, host,
-//! key-value store and clock.
+//! One conversation test, run on its own [`Rig`]: simulator, stand-in origins,
+//! host, key-value store and clock.
 //!
 //! Invariants: the test's timeout bounds its steps (loading the plugins is bounded
 //! apart by the caller, so a first compile is not counted); every wait of a step
@@ -7,23 +7,19 @@
 //! when every step held.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use serde_json::{Value, json};
 use sim::Sim;
 
-use super::file::{Expect, Step, Test};
+use super::file::{Expect, Step, Test, Update};
 use super::origins::{Recorded, Server};
-use crate::Host;
+use super::rig::{Rig, Setup};
 use crate::clock::Clock;
-use crate::config::{Credentials, Endpoints};
-use crate::egress::Egress;
 use crate::kv::{Backend, Namespace};
-use crate::runtime::{Engine, PluginConfigs, file_stem};
-use crate::secrets::Secrets;
-use crate::settings::ConfigFile;
+use crate::runtime::capability::log::{Line, Tap};
+use crate::runtime::{Engine, file_stem};
 use crate::stream::topic::CARD_CALLBACK;
 
 /// How long `no_reply` waits for a reply that must not come.
@@ -34,71 +30,45 @@ const POLL: Duration = Duration::from_millis(20);
 /// at the timeout, and say what they were waiting for.
 const GRACE: Duration = Duration::from_millis(500);
 
-/// Run `test` on its own simulator, host and store (under `dir`).
-pub(super) async fn one(test: &Test, engine: &Engine, dir: &Path) -> anyhow::Result<()> {
-    let file = match &test.config {
-        Some(p) => ConfigFile::load(p)?,
-        None => ConfigFile::default(),
+/// Run `test` on its own simulator, host and store (under `dir`). With `update`, a
+/// snapshot step that does not hold is not a failure: what happened instead is
+/// answered, to be written into the file.
+pub(super) async fn one(
+    test: &Test,
+    engine: &Engine,
+    dir: &Path,
+    update: bool,
+) -> anyhow::Result<Vec<Update>> {
+    let setup = Setup {
+        plugins: &test.plugins,
+        config: test.config.as_deref(),
+        origins: test.origins.clone(),
+        model: test.model.clone(),
     };
-    let sim = Sim::builder()
-        .start()
-        .await
-        .context("cannot start the simulator")?;
-    let origins = Server::start(test.origins.clone())
-        .await
-        .context("cannot start the stand-in origins")?;
-    // As in `host dev`: the simulator's model is every plugin's to reach.
-    let (configs, secrets): (PluginConfigs, Secrets) = crate::cli::simulated::settings(
-        &sim,
-        &test.plugins,
-        file.plugin_configs()?,
-        Secrets::load(&file.secrets)?,
-    )?;
-    if !test.model.is_empty() {
-        sim.script_model(test.model.clone());
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let clock = Clock::adjustable();
-    let kv = Arc::new(
-        crate::kv::embedded::Embedded::open_with_clock(&dir.join("kv.redb"), clock.clone())
-            .map_err(anyhow::Error::msg)?,
-    );
-    let host = Host::builder()
-        .credentials(Credentials::new(sim.client_id(), sim.client_secret()))
-        .endpoints(Endpoints {
-            openapi: sim.url(),
-            oapi: sim.url(),
-        })
-        .engine(engine.clone())
-        .plugins(&test.plugins)
-        .plugin_configs(configs)
-        .runtime_config(file.runtime_config()?)
-        .egress(Egress::new(secrets).with_stand_in(origins.addr()))
-        .kv(kv.clone())
-        .clock(clock.clone())
-        .build()
-        .await?
-        .start()
-        .await?;
+    let rig = Rig::start(setup, engine, dir).await?;
     let talk = Talk {
         test,
-        sim: &sim,
-        origins: &origins,
-        kv: kv.as_ref(),
-        clock: &clock,
-        app: host.app().to_owned(),
+        sim: &rig.sim,
+        origins: &rig.origins,
+        kv: rig.kv.as_ref(),
+        clock: &rig.clock,
+        logged: &rig.logged,
+        app: rig.app().to_owned(),
+        update,
+        updates: Mutex::default(),
     };
     // The timeout is the conversation's: compiling a large component the first time
     // (later runs take it from the artifact cache) is not the test's fault.
     let result = match tokio::time::timeout(test.timeout + GRACE, talk.steps()).await {
-        Ok(r) => r.and_then(|()| talk.nothing_unexpected()),
+        Ok(r) => r
+            .and_then(|()| talk.nothing_unexpected())
+            .map(|()| talk.updates.into_inner().unwrap_or_default()),
         Err(_) => Err(anyhow::anyhow!(
             "stopped: the conversation took longer than {:?}",
             test.timeout
         )),
     };
-    host.shutdown().await;
-    sim.shutdown().await;
+    rig.stop().await;
     result
 }
 
@@ -109,10 +79,31 @@ struct Talk<'a> {
     origins: &'a Server,
     kv: &'a dyn Backend,
     clock: &'a Clock,
+    logged: &'a Tap,
     app: String,
+    /// `--update`: snapshot steps that do not hold are recorded, not failed.
+    update: bool,
+    updates: Mutex<Vec<Update>>,
 }
 
 impl Talk<'_> {
+    /// Under `--update`, record `actual` as step `step`'s new `key`; whether it was.
+    fn snapshot(&self, step: usize, key: &'static str, actual: &str) -> bool {
+        if !self.update {
+            return false;
+        }
+        if let Ok(mut updates) = self.updates.lock() {
+            updates.push(Update {
+                file: self.test.file.clone(),
+                test: self.test.index,
+                step,
+                key,
+                value: actual.to_owned(),
+            });
+        }
+        true
+    }
+
     async fn steps(&self) -> anyhow::Result<()> {
         let (test, sim) = (self.test, self.sim);
         // The session of the last message said, and how many of its replies were
@@ -125,7 +116,7 @@ impl Talk<'_> {
         // Every wait ends at the test's timeout.
         let deadline = Instant::now() + test.timeout;
         let left = || deadline.saturating_duration_since(Instant::now());
-        for (line, step) in &test.steps {
+        for (index, (line, step)) in test.steps.iter().enumerate() {
             let at = |e: String| anyhow::anyhow!("{}:{line}: {e}", test.file.display());
             match step {
                 Step::Say(spec) => {
@@ -185,7 +176,9 @@ impl Talk<'_> {
                         .text()
                         .or_else(|| reply.body["markdown"]["text"].as_str())
                         .map_or_else(|| reply.body.to_string(), str::to_owned);
-                    if !expect.holds(&actual) {
+                    let key = if *markdown { "markdown" } else { "reply" };
+                    let updated = || expect.is_exact() && self.snapshot(index, key, &actual);
+                    if !(expect.holds(&actual) || updated()) {
                         return Err(at(format!(
                             "expected a reply {}\n  actual: {actual:?}",
                             expect.describe()
@@ -217,7 +210,12 @@ impl Talk<'_> {
                     let actual = finished
                         .as_ref()
                         .map(|c| c.card["content"].as_str().unwrap_or_default().to_owned());
-                    if !actual.as_ref().is_some_and(|a| expect.holds(a)) {
+                    let updated =
+                        |a: &String| expect.is_exact() && self.snapshot(index, "ai_card", a);
+                    if !actual
+                        .as_ref()
+                        .is_some_and(|a| expect.holds(a) || updated(a))
+                    {
                         return Err(at(format!(
                             "expected an AI card finished with text {}\n  actual: {}",
                             expect.describe(),
@@ -285,27 +283,78 @@ impl Talk<'_> {
                         )));
                     }
                 }
+                Step::Log { text, level } => {
+                    let holds = |l: &Line| {
+                        l.text.contains(text.as_str())
+                            && level.as_ref().is_none_or(|want| want == l.level)
+                    };
+                    let found =
+                        until(deadline, || self.logged.lines().into_iter().find(holds)).await;
+                    if found.is_none() {
+                        let lines = self.logged.lines();
+                        let shown: Vec<String> = lines
+                            .iter()
+                            .rev()
+                            .take(5)
+                            .rev()
+                            .map(|l| format!("{} {}: {:?}", l.level, l.plugin, l.text))
+                            .collect();
+                        return Err(at(format!(
+                            "expected a {}log line containing {text:?}\n  actual: {}",
+                            level.as_ref().map_or(String::new(), |l| format!("{l} ")),
+                            if shown.is_empty() {
+                                "nothing logged".into()
+                            } else {
+                                shown.join("\n          ")
+                            }
+                        )));
+                    }
+                }
                 Step::Wait(by) => {
                     self.clock.advance(*by);
                 }
-                Step::Kv { plugin, key, value } => self
-                    .kv_holds(plugin.as_deref(), key, value.as_ref(), deadline)
-                    .await
-                    .map_err(at)?,
+                Step::Kv { plugin, key, value } => {
+                    // Under --update a value settles briefly, then is what it is.
+                    let deadline = match self.update {
+                        true => deadline.min(Instant::now() + QUIET),
+                        false => deadline,
+                    };
+                    let (plugin, shown) = self
+                        .kv_read(plugin.as_deref(), key, value.as_ref(), deadline)
+                        .await
+                        .map_err(at)?;
+                    let held = match (value, &shown) {
+                        (None, None) => true,
+                        (Some(e), Some(v)) => {
+                            e.holds(v) || (e.is_exact() && self.snapshot(index, "equals", v))
+                        }
+                        _ => false,
+                    };
+                    if !held {
+                        return Err(at(format!(
+                            "expected {plugin}'s key {key:?} {}\n  actual: {}",
+                            value
+                                .as_ref()
+                                .map_or("absent".into(), |e| format!("to be {}", e.describe())),
+                            shown.map_or("absent".into(), |v| format!("{v:?}"))
+                        )));
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// `key` of `plugin`'s store holds `value` (`None`: is absent), waiting until
-    /// `deadline` for a value still to be written.
-    async fn kv_holds(
+    /// The plugin whose store is read (`plugin`, else the tested one) and the value
+    /// of `key` there, read again until it holds `value` or `deadline` passes (an
+    /// absent key is read once: waiting cannot make it more absent).
+    async fn kv_read(
         &self,
         plugin: Option<&str>,
         key: &str,
         value: Option<&Expect>,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(String, Option<String>), String> {
         let plugin = match plugin {
             Some(p) => p.to_owned(),
             None => file_stem(&self.test.plugins[0])
@@ -319,24 +368,14 @@ impl Talk<'_> {
                 .get(ns.clone(), key.to_owned())
                 .await
                 .map_err(|e| format!("the store could not be read: {e}"))?;
-            let shown = stored
-                .as_ref()
-                .map(|v| String::from_utf8_lossy(v).into_owned());
-            let held = match (value, &shown) {
-                (None, None) => true,
+            let shown = stored.map(|v| String::from_utf8_lossy(&v).into_owned());
+            let done = match (value, &shown) {
                 (Some(e), Some(v)) => e.holds(v),
-                _ => false,
+                (Some(_), None) => false,
+                (None, _) => true,
             };
-            // An absent key is read once: waiting cannot make it more absent.
-            if held || value.is_none() || Instant::now() >= deadline {
-                return match held {
-                    true => Ok(()),
-                    false => Err(format!(
-                        "expected {plugin}'s key {key:?} {}\n  actual: {}",
-                        value.map_or("absent".into(), |e| format!("to be {}", e.describe())),
-                        shown.map_or("absent".into(), |v| format!("{v:?}"))
-                    )),
-                };
+            if done || Instant::now() >= deadline {
+                return Ok((plugin, shown));
             }
             tokio::time::sleep(POLL).await;
         }

@@ -27,7 +27,8 @@
 //! (`by` a staff id); expectations: `reply`, `reply_contains`, `reply_matches`,
 //! `markdown`, `no_reply`, `ack`, `ai_card`, `ai_card_contains`, `card_contains`,
 //! `request` (`"METHOD URL"` of an outbound request, `body_contains`), `kv` (a key of
-//! the tested plugin's store, or `plugin`'s: `equals`, `contains` or `absent`);
+//! the tested plugin's store, or `plugin`'s: `equals`, `contains` or `absent`),
+//! `log_contains` (a line any plugin logged, at `level` when given);
 //! time: `wait_ms` moves the test's clock forward (TTLs, what plugins read as now)
 //! without waiting.
 //!
@@ -129,6 +130,11 @@ pub(super) enum Step {
         line: String,
         body: Option<String>,
     },
+    /// A line a plugin logged holds this text (at this level, when given).
+    Log {
+        text: String,
+        level: Option<String>,
+    },
     /// The test's clock moved forward (key-value TTLs, what plugins read as now);
     /// no real time passes.
     Wait(Duration),
@@ -157,6 +163,11 @@ impl Expect {
         }
     }
 
+    /// Whether it is a snapshot `--update` may rewrite (an exact text).
+    pub(super) fn is_exact(&self) -> bool {
+        matches!(self, Expect::Exact(_))
+    }
+
     /// What was expected, after "expected a reply", "a value" and the like.
     pub(super) fn describe(&self) -> String {
         match self {
@@ -170,6 +181,8 @@ impl Expect {
 /// A test ready to run.
 pub(super) struct Test {
     pub file: PathBuf,
+    /// Its place among the file's `[[test]]` tables.
+    pub index: usize,
     pub name: String,
     pub timeout: Duration,
     pub steps: Vec<(usize, Step)>,
@@ -219,7 +232,7 @@ pub(super) fn read(
     checked(&file.origins, "[[origin]]")?;
     let file_model = script(&file.model, "(the file's model)")?;
     let mut out = Vec::new();
-    for t in file.tests {
+    for (index, t) in file.tests.into_iter().enumerate() {
         let model = match &t.model {
             Some(turns) => script(turns, &t.name)?,
             None => file_model.clone(),
@@ -238,6 +251,7 @@ pub(super) fn read(
         origins.extend(file.origins.iter().cloned());
         out.push(Test {
             file: path.to_path_buf(),
+            index,
             name: t.name,
             timeout: t
                 .timeout_ms
@@ -251,6 +265,68 @@ pub(super) fn read(
         });
     }
     Ok(out)
+}
+
+/// A snapshot step's expectation to rewrite (`--update`): the `key` of step
+/// `step` of the file's `test`-th `[[test]]` becomes `value`.
+#[derive(Debug, Clone)]
+pub(super) struct Update {
+    pub file: PathBuf,
+    pub test: usize,
+    pub step: usize,
+    pub key: &'static str,
+    pub value: String,
+}
+
+/// Write `updates` into their files, keeping everything else as written (comments,
+/// layout, the other steps); how many each file got.
+pub(super) fn apply(updates: &[Update]) -> anyhow::Result<Vec<(PathBuf, usize)>> {
+    let mut files: Vec<PathBuf> = updates.iter().map(|u| u.file.clone()).collect();
+    files.sort();
+    files.dedup();
+    let mut written = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut n = 0;
+        for u in updates.iter().filter(|u| u.file == path) {
+            let slot = doc
+                .get_mut("test")
+                .and_then(|t| t.as_array_of_tables_mut())
+                .and_then(|t| t.get_mut(u.test))
+                .and_then(|t| t.get_mut("steps"))
+                .and_then(|s| s.as_array_mut())
+                .and_then(|s| s.get_mut(u.step))
+                .and_then(|s| s.as_inline_table_mut())
+                .and_then(|s| s.get_mut(u.key))
+                .with_context(|| {
+                    format!(
+                        "{}: test {} step {} changed while it ran",
+                        path.display(),
+                        u.test + 1,
+                        u.step + 1
+                    )
+                })?;
+            // A one-line basic string whatever the text holds (JSON's escapes are
+            // TOML's), so the step stays one inline table.
+            let decor = slot.decor().clone();
+            *slot = serde_json::to_string(&u.value)?
+                .parse::<toml_edit::Value>()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            *slot.decor_mut() = decor;
+            n += 1;
+        }
+        // Written aside, then renamed: an interrupted update leaves the file whole.
+        let aside = path.with_extension("toml.updating");
+        std::fs::write(&aside, doc.to_string())
+            .and_then(|()| std::fs::rename(&aside, &path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        written.push((path, n));
+    }
+    Ok(written)
 }
 
 /// The keys of one step as written, read with a check of each value's type.
@@ -305,6 +381,9 @@ impl Keys<'_> {
 /// The message kinds a step may send, and the keys each message takes beside.
 const MESSAGES: [&str; 5] = ["say", "picture", "file", "rich_text", "audio"];
 const SENDER: [&str; 5] = ["group", "sender", "nick", "admin", "at_bot"];
+
+/// The levels a plugin logs at.
+const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 
 /// One step of a test file.
 fn step(table: &toml::Table) -> Result<Step, String> {
@@ -384,6 +463,16 @@ fn step(table: &toml::Table) -> Result<Step, String> {
             value,
         });
     }
+    if let Some(text) = keys.text("log_contains")? {
+        keys.only(&["log_contains", "level"])?;
+        let level = keys.text("level")?;
+        if let Some(l) = &level
+            && !LEVELS.contains(&l.as_str())
+        {
+            return Err(format!("`level` is one of {}", LEVELS.join(", ")));
+        }
+        return Ok(Step::Log { text, level });
+    }
     if let Some(ms) = table.get("wait_ms") {
         keys.only(&["wait_ms"])?;
         return match ms.as_integer() {
@@ -403,7 +492,7 @@ fn step(table: &toml::Table) -> Result<Step, String> {
             .ok_or_else(|| "`ack` must be a status code, e.g. 200".into());
     }
     Err(format!(
-        "a step is one of {}, press, reply, reply_contains, reply_matches, markdown, no_reply, ack, ai_card, ai_card_contains, card_contains, request, kv, wait_ms; this one has {}",
+        "a step is one of {}, press, reply, reply_contains, reply_matches, markdown, no_reply, ack, ai_card, ai_card_contains, card_contains, request, kv, log_contains, wait_ms; this one has {}",
         MESSAGES.join(", "),
         table.keys().cloned().collect::<Vec<_>>().join(", ")
     ))
@@ -523,6 +612,50 @@ mod tests {
         ));
         assert!(matches!(parse("wait_ms = 3600000"), Ok(Step::Wait(d)) if d.as_secs() == 3600));
         assert!(parse("wait_ms = -1").unwrap_err().contains("positive"));
+        assert!(matches!(
+            parse("log_contains = \"x\"\nlevel = \"warn\""),
+            Ok(Step::Log { .. })
+        ));
+        assert!(
+            parse("log_contains = \"x\"\nlevel = \"loud\"")
+                .unwrap_err()
+                .contains("one of")
+        );
+    }
+
+    #[test]
+    fn an_update_rewrites_only_the_snapshot_it_names_and_keeps_the_rest_as_written() {
+        let dir = std::env::temp_dir().join(format!("host-test-update-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("snap.toml");
+        let text = "# calcbot\n[[test]]\nname = \"a\"\nsteps = [\n  { say = \"1+1\" },   # ask\n  { reply = \"old\" },\n  { reply = \"keep\" },\n]\n\n[[test]]\nname = \"b\"\nsteps = [{ say = \"x\" }, { kv = \"k\", equals = \"v\" }]\n";
+        std::fs::write(&path, text).unwrap();
+        let update = |test, step, key, value: &str| Update {
+            file: path.clone(),
+            test,
+            step,
+            key,
+            value: value.into(),
+        };
+        let written = apply(&[
+            update(0, 1, "reply", "Q: 1+1\nA: 2"),
+            update(1, 1, "equals", "[\"w\"]"),
+        ])
+        .unwrap();
+        assert_eq!(written, [(path.clone(), 2)]);
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            after,
+            text.replace("\"old\"", "\"Q: 1+1\\nA: 2\"")
+                .replace("equals = \"v\"", "equals = \"[\\\"w\\\"]\"")
+        );
+        assert!(
+            apply(&[update(5, 0, "reply", "x")])
+                .unwrap_err()
+                .to_string()
+                .contains("changed while it ran")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -33,7 +33,7 @@ const READ_LIMIT: usize = 16 << 20;
 /// One origin as a test file declares it (`[[origin]]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct StandIn {
+pub(crate) struct StandIn {
     /// `scheme://host[:port]`, as the plugin's grant names it.
     url: String,
     #[serde(default)]
@@ -142,10 +142,10 @@ impl StandIn {
 
 /// One request a plugin made.
 #[derive(Debug, Clone)]
-pub(super) struct Recorded {
+pub(crate) struct Recorded {
     /// `METHOD URL`, the URL under the stand-in's origin as the test wrote it
     /// (`//host/path` when no stand-in is declared for its host).
-    pub line: String,
+    pub(crate) line: String,
     /// The body, cut at [`MAX_BODY`] (lossy UTF-8).
     pub body: String,
     /// Whether a route answered it.
@@ -164,7 +164,7 @@ impl Recorded {
 }
 
 /// A running stand-in server.
-pub(super) struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     recorded: Arc<Mutex<Vec<Recorded>>>,
     stop: CancellationToken,
@@ -201,7 +201,7 @@ impl Server {
     }
 
     /// Every request so far, in arrival order.
-    pub(super) fn recorded(&self) -> Vec<Recorded> {
+    pub(crate) fn recorded(&self) -> Vec<Recorded> {
         self.recorded.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }

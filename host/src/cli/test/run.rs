@@ -23,7 +23,7 @@ use crate::settings::ConfigFile;
 const STARTUP: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Args)]
-pub(in crate::cli) struct TestArgs {
+pub struct TestArgs {
     /// A plugin project (built first; its tests are `tests/*.toml`) or a component,
     /// then test files (all of them, without any).
     #[arg(value_name = "PROJECT|PLUGIN.wasm", required = true)]
@@ -37,6 +37,24 @@ pub(in crate::cli) struct TestArgs {
     /// How many tests run at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Rewrite the exact expectations that did not hold (`reply`, `markdown`,
+    /// `ai_card`, a `kv` step's `equals`) with what happened, keeping the rest of
+    /// each file as written.
+    #[arg(long)]
+    pub update: bool,
+}
+
+/// How conversation files are run, beside the component and the files.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The grants of a file that names no `config` (a project's `host.toml`).
+    pub default_config: Option<PathBuf>,
+    /// Write the results as JUnit XML here.
+    pub junit: Option<PathBuf>,
+    /// How many tests run at once (default: the number of cores).
+    pub jobs: Option<usize>,
+    /// Rewrite snapshot expectations that did not hold (`--update`).
+    pub update: bool,
 }
 
 /// How one test went.
@@ -45,9 +63,11 @@ struct Outcome {
     name: String,
     took: Duration,
     failure: Option<String>,
+    /// Expectations `--update` rewrites from what happened.
+    updates: Vec<file::Update>,
 }
 
-pub(in crate::cli) async fn test(args: TestArgs) -> anyhow::Result<()> {
+pub async fn test(args: TestArgs) -> anyhow::Result<()> {
     let scratch = std::env::temp_dir().join(format!("host-test-{}", std::process::id()));
     let result = run(&args, &scratch).await;
     let _ = std::fs::remove_dir_all(&scratch);
@@ -83,28 +103,25 @@ async fn run(args: &TestArgs, scratch: &Path) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| p.join("host.toml"))
         .filter(|p| p.is_file());
-    conversations(
-        &component,
-        &files,
-        default_config.as_deref(),
-        args.junit.as_deref(),
-        args.jobs,
-        scratch,
-    )
-    .await
+    let options = Options {
+        default_config,
+        junit: args.junit.clone(),
+        jobs: args.jobs,
+        update: args.update,
+    };
+    conversations(&component, &files, &options, scratch).await
 }
 
-/// Run the conversation `files` against `component` (with `default_config`'s grants
-/// where a file names none): what `host test` does once the component is built, for
-/// embedders and the repository's own tests. Fails when any test fails.
+/// Run the conversation `files` against `component`: what `host test` does once the
+/// component is built, for embedders and the repository's own tests. Fails when any
+/// test fails.
 pub async fn conversations(
     component: &Path,
     files: &[PathBuf],
-    default_config: Option<&Path>,
-    junit: Option<&Path>,
-    jobs: Option<usize>,
+    options: &Options,
     scratch: &Path,
 ) -> anyhow::Result<()> {
+    let default_config = options.default_config.as_deref();
     let mut tests = Vec::new();
     for file in files {
         tests.extend(file::read(file, component, default_config)?);
@@ -116,39 +133,42 @@ pub async fn conversations(
         None => RuntimeConfig::default(),
     };
     let engine = Engine::new(&engine_config)?;
-    let jobs = jobs
+    let jobs = options
+        .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
     let colour = std::io::stdout().is_terminal();
     let started = Instant::now();
-    let runs =
-        tests.into_iter().enumerate().map(|(i, test)| {
-            let (engine, slots) = (engine.clone(), slots.clone());
-            let dir = scratch.join(format!("test-{i}"));
-            async move {
-                let _slot = slots.acquire().await;
-                let began = Instant::now();
-                let failure =
-                    match tokio::time::timeout(STARTUP, conversation::one(&test, &engine, &dir))
-                        .await
-                    {
-                        Ok(Ok(())) => None,
-                        Ok(Err(e)) => Some(format!("{e:#}")),
-                        Err(_) => Some(format!(
-                            "stopped: the host did not start within {STARTUP:?}"
-                        )),
-                    };
-                let outcome = Outcome {
-                    file: test.file.clone(),
-                    name: test.name.clone(),
-                    took: began.elapsed(),
-                    failure,
-                };
-                print_outcome(&outcome, colour);
-                outcome
-            }
-        });
+    let update = options.update;
+    let runs = tests.into_iter().enumerate().map(|(i, test)| {
+        let (engine, slots) = (engine.clone(), slots.clone());
+        let dir = scratch.join(format!("test-{i}"));
+        async move {
+            let _slot = slots.acquire().await;
+            let began = Instant::now();
+            let run = conversation::one(&test, &engine, &dir, update);
+            let (failure, updates) = match tokio::time::timeout(STARTUP, run).await {
+                Ok(Ok(updates)) => (None, updates),
+                Ok(Err(e)) => (Some(format!("{e:#}")), Vec::new()),
+                Err(_) => (
+                    Some(format!(
+                        "stopped: the host did not start within {STARTUP:?}"
+                    )),
+                    Vec::new(),
+                ),
+            };
+            let outcome = Outcome {
+                file: test.file.clone(),
+                name: test.name.clone(),
+                took: began.elapsed(),
+                failure,
+                updates,
+            };
+            print_outcome(&outcome, colour);
+            outcome
+        }
+    });
     let outcomes = futures_util::future::join_all(runs).await;
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
     println!(
@@ -156,9 +176,13 @@ pub async fn conversations(
         outcomes.len() - failed,
         started.elapsed()
     );
-    if let Some(path) = junit {
+    if let Some(path) = &options.junit {
         std::fs::write(path, junit_xml(&outcomes))
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let updates: Vec<file::Update> = outcomes.iter().flat_map(|o| o.updates.clone()).collect();
+    for (path, n) in file::apply(&updates)? {
+        println!("updated {n} expectation(s) in {}", path.display());
     }
     anyhow::ensure!(failed == 0, "{failed} of {} tests failed", outcomes.len());
     Ok(())
@@ -172,6 +196,9 @@ fn print_outcome(o: &Outcome, colour: bool) {
     };
     let what = format!("{}::{}", o.file.display(), o.name);
     match &o.failure {
+        None if !o.updates.is_empty() => {
+            println!("{ok} {what} ({:.0?}, {} updated)", o.took, o.updates.len())
+        }
         None => println!("{ok} {what} ({:.0?})", o.took),
         Some(why) => {
             println!("{fail} {what} ({:.0?})", o.took);
@@ -230,6 +257,7 @@ mod tests {
             name: "a<b".into(),
             took: Duration::from_millis(5),
             failure: Some("expected \"x\"\n  actual: \"<script>\"".into()),
+            updates: Vec::new(),
         }]);
         assert!(xml.contains("name=\"a&lt;b\""), "{xml}");
         assert!(

@@ -22,7 +22,7 @@ use crate::apps::AppSpec;
 use crate::config::{Credentials, Secret};
 use crate::dispatch::DispatchConfig;
 use crate::runtime::{
-    DEFAULT_APP, Grants, LimitOverrides, Limits, PluginSettings, Publisher, RuntimeConfig,
+    AckMode, DEFAULT_APP, Grants, LimitOverrides, Limits, PluginSettings, Publisher, RuntimeConfig,
     Sha256Pin,
 };
 use crate::secrets::{SecretSource, Secrets, Template};
@@ -262,6 +262,9 @@ pub struct PluginSection {
     /// The publisher (of `[trust.publishers]`) whose key must have signed it.
     #[serde(default)]
     pub publisher: Option<String>,
+    /// When its frames are ACKed: `"outcome"` (default) or `"on-receipt"`.
+    #[serde(default)]
+    pub ack: AckMode,
     /// The capabilities' keys (`topics`, `openapi`, `proactive`, `config`, ...).
     #[serde(flatten)]
     pub grants: toml::Table,
@@ -449,6 +452,7 @@ fn plugin_configs(
                 limits: section.limits.clone(),
                 sha256,
                 publisher,
+                ack: section.ack,
             };
             Ok((name.clone(), settings))
         })

@@ -1362,6 +1362,23 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
         assert!(ok && out.contains(&format!("{passed}, 0 failed")), "{out}");
     }
 
+    // Several plugins in one test: aibot as an agent calls calcbot's tool, which
+    // runs (its step ends "ok" on the card) before the scripted answer.
+    std::fs::write(
+        dir.join("agent.toml"),
+        format!(
+            "plugins = [{:?}]\n\n[[test]]\nname = \"aibot asks calcbot\"\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"It is 391.\" }}]\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n  {{ ai_card_contains = \"It is 391.\" }},\n]\n",
+            component.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let aibot_wasm = built
+        .iter()
+        .find(|p| p.file_stem().is_some_and(|s| s == "aibot"))
+        .unwrap();
+    let (ok, out) = host_in(&dir, &["test", aibot_wasm.to_str().unwrap(), "agent.toml"]);
+    assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
+
     // A request no stand-in route answers fails the test naming it, though every
     // step held; a stored value other than expected is shown beside the expectation.
     let provider = workspace.join("plugins/aibot/tests/provider/host.toml");

@@ -456,6 +456,21 @@ impl Inner {
         Some(conn)
     }
 
+    /// Register a session of `app`'s: its id, its webhook URL and when it expires.
+    fn open_session(&self, app: &str, now: i64) -> (String, String, i64) {
+        let session = format!("{:032x}", rand::rng().random::<u128>());
+        let expires_ms = now + self.config.webhook_ttl.as_millis() as i64;
+        self.lock().sessions.insert(
+            session.clone(),
+            Session {
+                expires_ms,
+                app: app.to_owned(),
+            },
+        );
+        let webhook = format!("http://{}/robot/sendBySession?session={session}", self.addr);
+        (session, webhook, expires_ms)
+    }
+
     /// Register a session webhook and build the `data` of a chatbot message.
     pub fn chatbot_data(&self, spec: &MessageSpec) -> (String, Value) {
         let now = now_ms();
@@ -463,28 +478,16 @@ impl Inner {
             .app
             .clone()
             .unwrap_or_else(|| self.config.client_id.clone());
-        let (session, ids) = {
+        let (session, webhook, _) = self.open_session(&app, now);
+        let ids = {
             let mut s = self.lock();
             s.counter += 1;
-            let n = s.counter;
-            let session = format!("{:032x}", rand::rng().random::<u128>());
-            s.sessions.insert(
-                session.clone(),
-                Session {
-                    expires_ms: now + self.config.webhook_ttl.as_millis() as i64,
-                    app: app.clone(),
-                },
-            );
-            (
-                session,
-                Ids {
-                    msg: n,
-                    conversation: if spec.group.is_some() { 2 } else { 1 },
-                    robot_code: app,
-                },
-            )
+            Ids {
+                msg: s.counter,
+                conversation: if spec.group.is_some() { 2 } else { 1 },
+                robot_code: app,
+            }
         };
-        let webhook = format!("http://{}/robot/sendBySession?session={session}", self.addr);
         let data = spec.to_data(
             &ids,
             &webhook,
@@ -498,39 +501,28 @@ impl Inner {
     /// session webhook and expiry become a session of this simulator's, its
     /// `robotCode` the first app's; every other field is pushed as it is.
     pub async fn push_chatbot_data(&self, mut data: Value) -> Result<Pushed, PushError> {
-        let now = now_ms();
         let app = self.config.client_id.clone();
-        let session = format!("{:032x}", rand::rng().random::<u128>());
-        let expires_ms = now + self.config.webhook_ttl.as_millis() as i64;
-        self.lock().sessions.insert(
-            session.clone(),
-            Session {
-                expires_ms,
-                app: app.clone(),
-            },
-        );
+        let (session, webhook, expires_ms) = self.open_session(&app, now_ms());
         if let Some(fields) = data.as_object_mut() {
-            fields.insert(
-                "sessionWebhook".into(),
-                format!("http://{}/robot/sendBySession?session={session}", self.addr).into(),
-            );
+            fields.insert("sessionWebhook".into(), webhook.into());
             fields.insert("sessionWebhookExpiredTime".into(), expires_ms.into());
             fields.insert("robotCode".into(), app.clone().into());
         }
-        let (message_id, connection) = self
-            .push_data(&app, "CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
-            .await?;
-        Ok(Pushed {
-            message_id,
-            session,
-            data,
-            connection,
-        })
+        self.push_message(&app, session, data).await
     }
 
     pub async fn push_chatbot(&self, spec: MessageSpec) -> Result<Pushed, PushError> {
         let (session, data) = self.chatbot_data(&spec);
         let app = spec.app.as_deref().unwrap_or(&self.config.client_id);
+        self.push_message(app, session, data).await
+    }
+
+    async fn push_message(
+        &self,
+        app: &str,
+        session: String,
+        data: Value,
+    ) -> Result<Pushed, PushError> {
         let (message_id, connection) = self
             .push_data(app, "CALLBACK", CHATBOT_TOPIC, data.clone(), Vec::new())
             .await?;

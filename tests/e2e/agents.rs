@@ -103,6 +103,7 @@ fn agent_settings(sim: &Sim, extra: &str, limits: &str) -> PluginSettings {
         limits: toml::from_str(limits).expect("limits"),
         sha256: None,
         publisher: None,
+        ack: Default::default(),
     }
 }
 

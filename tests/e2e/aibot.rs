@@ -76,6 +76,7 @@ pub(crate) fn aibot_settings(
         limits,
         sha256: None,
         publisher: None,
+        ack: Default::default(),
     }
 }
 

@@ -155,3 +155,35 @@ async fn a_webhook_refused_by_dingtalk_fails_the_frame_with_its_code_and_message
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_plugin_taking_frames_on_receipt_is_acked_before_its_handler_has_answered() {
+    tests::init_logging();
+    let sim = sim::Sim::builder().start().await.expect("sim");
+    let file: host::cli::ConfigFile =
+        toml::from_str("[plugins.calcbot]\nack = \"on-receipt\"\n").expect("config");
+    let builder = tests::host_for(&sim)
+        .plugin(tests::plugin("calcbot"))
+        .plugin_configs(file.plugin_configs().expect("settings"));
+    let host = tests::connect(builder, &sim).await;
+    // The reply is held for two seconds: the ACK cannot be waiting for the handler.
+    sim.set_webhook_delay(std::time::Duration::from_secs(2));
+    let pushed = sim
+        .push_chatbot(MessageSpec::text("6*7"))
+        .await
+        .expect("push");
+    let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACK");
+    assert_eq!(ack.code, 200);
+    assert_eq!(ack.data_json(), json!({"response": null}));
+    assert!(sim.replies().is_empty(), "the ACK waited for the reply");
+    // The handler still runs to the end.
+    let replies = sim.wait_replies(&pushed.session, 1, WAIT).await;
+    assert_eq!(replies[0].text(), Some("Q: 6*7\nA: 42"));
+    // A value other than the two is refused, naming them.
+    let wrong = toml::from_str::<host::cli::ConfigFile>("[plugins.calcbot]\nack = \"never\"\n")
+        .expect_err("refused")
+        .to_string();
+    assert!(wrong.contains("on-receipt"), "{wrong}");
+    host.shutdown().await;
+    sim.shutdown().await;
+}

@@ -49,6 +49,7 @@ fn netprobe(sim: &Sim, grants: Grants, limits: LimitOverrides) -> HostBuilder {
             limits,
             sha256: None,
             publisher: None,
+            ack: Default::default(),
         },
     );
     host_for(sim)

@@ -268,6 +268,11 @@ async fn check_app(
                 for s in &p.subscriptions {
                     println!("        subscribes: {s}");
                 }
+                if p.ack() == crate::runtime::AckMode::OnReceipt {
+                    println!(
+                        "        ack:        on receipt, before the handler runs (its outcome is only logged)"
+                    );
+                }
                 for t in p.tools.iter() {
                     println!(
                         "        offers:     {}.{}: {}",

@@ -9,7 +9,9 @@
 //! - A slow plugin never holds a callback's ACK past [`DispatchConfig::ack_deadline`]:
 //!   DingTalk re-pushes callbacks that stay un-ACKed (protocol.md B.8), so past the
 //!   deadline the frame is ACKed as accepted and the handler's result is only logged.
-//!   Events wait for their handler, since `LATER` is part of their answer.
+//!   Events wait for their handler, since `LATER` is part of their answer. A frame
+//!   whose every plugin takes frames on receipt (`ack = "on-receipt"`) is ACKed as
+//!   accepted before its handlers run.
 //! - At most [`DispatchConfig::max_in_flight`] handlers run at once; later frames wait
 //!   for a slot in arrival order without blocking the socket reader.
 //! - A frame DingTalk pushes again (same `messageId`, or same `msgId`/`eventId`) is
@@ -48,7 +50,7 @@ use crate::metrics::{AppMetrics, Outcome as Counted};
 use crate::runtime::capability::cards::CardOwners;
 use crate::runtime::capability::tools::{Board, ToolProvider};
 use crate::runtime::scope::FrameScope;
-use crate::runtime::{Plugin, Subscription, SubscriptionKind};
+use crate::runtime::{AckMode, Plugin, Subscription, SubscriptionKind};
 use crate::stream::{Ack, AckSlot, Frame, FrameSink};
 
 /// Dispatch settings.
@@ -470,6 +472,8 @@ impl Dispatcher {
         };
         let metrics = self.metrics.clone();
         let deadline = self.config.ack_deadline;
+        // Every plugin it goes to takes its frames on receipt: ACKed before they run.
+        let on_receipt = plugins.iter().all(|p| p.ack() == AckMode::OnReceipt);
         // Places are taken now, in the order frames arrive, not when tasks run.
         let places: Vec<Place> = plugins
             .iter()
@@ -529,6 +533,13 @@ impl Dispatcher {
                 Err(ack) => ack,
             };
             tokio::pin!(work);
+            if on_receipt {
+                acks.send(accepted(kind, message_id.clone()));
+                if let Err(ack) = work.await {
+                    tracing::debug!(%message_id, code = ack.code, "taken on receipt; not run here");
+                }
+                return;
+            }
             if kind == SubscriptionKind::Event {
                 acks.send(answer(work.await));
                 return;

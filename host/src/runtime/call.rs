@@ -132,6 +132,21 @@ pub struct Plugin {
     pub(super) concurrency: Arc<tokio::sync::Semaphore>,
     pub(super) waiting: AtomicUsize,
     pub(super) stats: PluginStats,
+    pub(super) ack: AckMode,
+}
+
+/// When a plugin's frames are ACKed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AckMode {
+    /// When the handler is done, reporting its outcome (or as accepted once the ACK
+    /// deadline passes): the default.
+    #[default]
+    Outcome,
+    /// As soon as the host has the frame for the plugin, before the handler runs
+    /// (the official Python SDK's async handler): for handlers that take minutes.
+    /// Their outcome is only logged, and DingTalk never pushes such a frame again.
+    OnReceipt,
 }
 
 /// Who vouched for a loaded plugin: a publisher of `[trust.publishers]` and the key
@@ -209,6 +224,11 @@ impl Plugin {
     /// The limits this plugin runs under.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// When its frames are ACKed.
+    pub fn ack(&self) -> AckMode {
+        self.ack
     }
 
     /// What the operator granted it.

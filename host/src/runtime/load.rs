@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::bindings::{self, FrameKind, WIT_VERSION};
 use super::cache;
-use super::call::{Plugin, PluginStats, Signer, stderr_suffix};
+use super::call::{AckMode, Plugin, PluginStats, Signer, stderr_suffix};
 use super::capability::Grants;
 use super::capability::args::{MAX_REPORTED, cap_text};
 use super::capability::tools::offered as offered_tools;
@@ -172,6 +172,8 @@ pub struct PluginSettings {
     pub sha256: Option<Sha256Pin>,
     /// The publisher whose key must have signed it (`publisher = "acme"`).
     pub publisher: Option<Publisher>,
+    /// When its frames are ACKed (`ack = "on-receipt"`).
+    pub ack: AckMode,
 }
 
 /// A publisher of `[trust.publishers.<name>]`: its name and the keys it signs with
@@ -389,6 +391,7 @@ impl Runtime {
             waiting: AtomicUsize::new(0),
             stats: PluginStats::default(),
             limits,
+            ack: settings.ack,
         })
     }
 }

@@ -45,7 +45,7 @@ pub mod scope;
 mod state;
 
 pub use crate::stream::{Subscription, SubscriptionKind};
-pub use call::{HandleError, Plugin, PluginOutcome, PluginStats, Signer};
+pub use call::{AckMode, HandleError, Plugin, PluginOutcome, PluginStats, Signer};
 pub use caller::CallTap;
 pub use capability::Grants;
 pub use engine::{Engine, EngineError, Runtime, RuntimeConfig};

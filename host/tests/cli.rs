@@ -1379,6 +1379,27 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     let (ok, out) = host_in(&dir, &["test", aibot_wasm.to_str().unwrap(), "agent.toml"]);
     assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
 
+    // An approval pressed after the test's clock passed its expiry runs nothing;
+    // pressed in time, the call runs.
+    std::fs::write(
+        dir.join("approval-host.toml"),
+        "[plugins.aibot]\ntools = [\"calcbot.*\"]\n[plugins.aibot.approvals]\n\"calcbot.calc\" = \"always\"\nexpire_ms = 60000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("approval.toml"),
+        format!(
+            "config = \"approval-host.toml\"\nplugins = [{:?}]\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"Done.\" }}]\n\n[[test]]\nname = \"too late\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ wait_ms = 90000 }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ card_contains = \"expired; nothing ran\" }},\n]\n\n[[test]]\nname = \"in time\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n]\n",
+            component.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = host_in(
+        &dir,
+        &["test", aibot_wasm.to_str().unwrap(), "approval.toml"],
+    );
+    assert!(ok && out.contains("2 passed, 0 failed"), "{out}");
+
     // A request no stand-in route answers fails the test naming it, though every
     // step held; a stored value other than expected is shown beside the expectation.
     let provider = workspace.join("plugins/aibot/tests/provider/host.toml");

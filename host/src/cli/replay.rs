@@ -22,7 +22,7 @@ use super::test::rig::{Rig, Setup};
 use crate::record::FORMAT;
 use crate::runtime::{Engine, RuntimeConfig};
 use crate::settings::ConfigFile;
-use crate::stream::topic::CHATBOT;
+use crate::stream::topic::{CARD_CALLBACK, CHATBOT};
 
 /// The longest line a recording may have.
 const MAX_LINE: usize = 8 << 20;
@@ -299,7 +299,12 @@ fn test_file(name: &str, frames: &[Frame], results: &[Option<Replayed>]) -> Stri
         quoted(&format!("replay of {name}"))
     );
     for (n, (frame, result)) in frames.iter().zip(results).enumerate() {
-        let Some(said) = (frame.topic == CHATBOT).then(|| say(&frame.data)).flatten() else {
+        let step = match frame.topic.as_str() {
+            CHATBOT => say(&frame.data),
+            CARD_CALLBACK => press(&frame.data),
+            _ => None,
+        };
+        let Some(said) = step else {
             out += &format!(
                 "  # frame {} ({} {}) is not a step of a conversation test\n",
                 n + 1,
@@ -323,7 +328,7 @@ fn test_file(name: &str, frames: &[Frame], results: &[Option<Replayed>]) -> Stri
                 _ => out += &format!("  # a {} reply\n", reply["msgtype"]),
             }
         }
-        if result.replies.is_empty() {
+        if frame.topic == CHATBOT && result.replies.is_empty() {
             out += "  { no_reply = true },\n";
         }
         if let Some((code, _)) = &result.ack {
@@ -332,6 +337,18 @@ fn test_file(name: &str, frames: &[Frame], results: &[Option<Replayed>]) -> Stri
     }
     out += "]\n";
     out
+}
+
+/// A card callback's `data` as a step that presses the same button (by its action
+/// id) as the same person.
+fn press(data: &Value) -> Option<String> {
+    let content: Value = serde_json::from_str(data["content"].as_str()?).ok()?;
+    let action = content["cardPrivateData"]["actionIds"][0].as_str()?;
+    let mut step = format!("{{ press = {}", quoted(action));
+    if let Some(by) = data["userId"].as_str() {
+        step += &format!(", by = {}", quoted(by));
+    }
+    Some(step + " }")
 }
 
 /// A chatbot message's `data` as a step that says it again, if the test format has
@@ -422,5 +439,12 @@ mod tests {
         let parsed: toml::Table = toml::from_str(&format!("s = [{step}]")).unwrap();
         assert_eq!(parsed["s"].as_array().unwrap().len(), 1);
         assert!(say(&serde_json::json!({"msgtype": "interactiveCard"})).is_none());
+        let private =
+            serde_json::json!({"cardPrivateData": {"actionIds": ["button_1"], "params": {}}});
+        let callback = serde_json::json!({"userId": "user-2", "content": private.to_string()});
+        assert_eq!(
+            press(&callback).as_deref(),
+            Some("{ press = \"button_1\", by = \"user-2\" }")
+        );
     }
 }

@@ -63,7 +63,8 @@ pub struct Services {
     pub(crate) tools: Arc<Board>,
     /// Where denied calls and approval decisions are recorded.
     pub audit: Audit,
-    /// What plugins read as now (the key-value store keeps its own copy).
+    /// What plugins read as now, and approvals expire by (the key-value store
+    /// keeps its own copy).
     pub clock: Clock,
     /// Where the app keeps the lines its plugins log, beside the host's log.
     pub log_tap: Option<Arc<log::Tap>>,
@@ -112,6 +113,7 @@ impl Services {
 
     /// Tell plugins the time by `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.tools.clock_to(clock.clone());
         self.clock = clock;
         self
     }

@@ -16,6 +16,8 @@
 //! - Everything kept per app is bounded: pending approvals per agent
 //!   ([`MAX_PENDING`]), conversation allowances, token counters and seen admins
 //!   ([`MAX_REMEMBERED`] each, oldest dropped).
+//! - Approval expiry and the day tokens are counted in are read from the app's
+//!   clock ([`Board::clock_to`]; the system's unless a `host test` moves it).
 //!
 //! Limits: tool names `^[a-z][a-z0-9_-]{0,47}$`, descriptions of at most
 //! [`MAX_DESCRIPTION`] bytes, schemas of at most [`MAX_PARAMETERS`] (a JSON object),
@@ -25,7 +27,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -33,6 +35,7 @@ use serde_json::Value;
 
 use super::args::{MAX_ID, cap_text};
 use super::grant::{Grant as GrantTrait, GrantError};
+use crate::clock::Clock;
 use crate::runtime::bindings::dingtalk::bot::tools::{
     self as wit, Approval, Called, Decision, Settlement, Tool, TurnBudget,
 };
@@ -509,7 +512,8 @@ struct Pending {
     arguments: String,
     conversation: Conversation,
     approvers: Approvers,
-    expires: Instant,
+    /// When it expires, in ms since the epoch by the board's clock.
+    expires: u64,
     spent: Spent,
 }
 
@@ -551,6 +555,9 @@ pub struct Board {
     /// Where approval decisions are recorded, with the app's name (set once when the
     /// app is assembled; unset, decisions are only logged).
     audit: std::sync::OnceLock<(crate::audit::Audit, String)>,
+    /// What now is for approvals and token days (set once when the app is
+    /// assembled; unset, the system clock).
+    clock: std::sync::OnceLock<Clock>,
 }
 
 impl fmt::Debug for Board {
@@ -561,12 +568,6 @@ impl fmt::Debug for Board {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn today() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400)
 }
 
 /// A granted tool as one agent sees it: its provider and its place in the
@@ -608,6 +609,23 @@ impl Board {
     /// Record this app's approval decisions in `audit` (the first call wins).
     pub fn audit_to(&self, audit: crate::audit::Audit, app: &str) {
         let _ = self.audit.set((audit, app.to_owned()));
+    }
+
+    /// Read now from `clock` (set once, when the app is assembled).
+    pub fn clock_to(&self, clock: Clock) {
+        let _ = self.clock.set(clock);
+    }
+
+    /// Now, in ms since the epoch, by the board's clock.
+    fn now_ms(&self) -> u64 {
+        self.clock
+            .get()
+            .map_or_else(|| Clock::default().now_ms(), Clock::now_ms)
+    }
+
+    /// Today's number (days since the epoch), by the board's clock.
+    fn today(&self) -> u64 {
+        self.now_ms() / 86_400_000
     }
 
     /// One approval decision about `agent`'s call of `tool`.
@@ -686,14 +704,14 @@ impl Board {
     fn tokens_left(&self, agent: &str, conversation: &str, per_day: u64) -> u64 {
         let tokens = lock(&self.tokens);
         match tokens.get(&(agent.to_owned(), conversation.to_owned())) {
-            Some((day, used)) if *day == today() => per_day.saturating_sub(*used),
+            Some((day, used)) if *day == self.today() => per_day.saturating_sub(*used),
             _ => per_day,
         }
     }
 
     fn spend(&self, agent: &str, conversation: &str, tokens: u64, per_day: u64) -> u64 {
+        let day = self.today();
         let mut all = lock(&self.tokens);
-        let day = today();
         if all.len() >= MAX_REMEMBERED {
             all.retain(|_, (d, _)| *d == day);
         }
@@ -991,8 +1009,8 @@ impl wit::Host for View<'_> {
                     "{qualified} needs a person's approval, which this client cannot give; nothing ran"
                 )));
             }
+            let now = self.board.now_ms();
             let mut pending = lock(&self.board.pending);
-            let now = Instant::now();
             let mine = |pending: &HashMap<String, Pending>| {
                 pending.values().filter(|p| p.agent == self.agent).count()
             };
@@ -1019,7 +1037,8 @@ impl wit::Host for View<'_> {
                     arguments: arguments.clone(),
                     conversation,
                     approvers: approvers.clone(),
-                    expires: now + expire,
+                    expires: now
+                        .saturating_add(u64::try_from(expire.as_millis()).unwrap_or(u64::MAX)),
                     spent,
                 },
             );
@@ -1105,7 +1124,7 @@ impl wit::Host for View<'_> {
         self.turn.started = Instant::now();
         self.turn.conversation = Some(p.conversation.clone());
         let qualified = format!("{}.{}", p.provider, p.tool);
-        if p.expires <= Instant::now() {
+        if p.expires <= self.board.now_ms() {
             self.board.decided(
                 self.agent,
                 &qualified,

@@ -1308,6 +1308,21 @@ fn installed(program: &str) -> bool {
     }
 }
 
+/// Write the conversation file `name` (`text`) into `dir`, then run `host test
+/// COMPONENT name EXTRA...` there.
+fn conversation(
+    dir: &Path,
+    component: &Path,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+) -> (bool, String) {
+    std::fs::write(dir.join(name), text).expect("write the test file");
+    let mut args = vec!["test", component.to_str().expect("a UTF-8 path"), name];
+    args.extend(extra);
+    host_in(dir, &args)
+}
+
 #[test]
 fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with_a_diff() {
     let dir = scratch("host-test");
@@ -1364,19 +1379,20 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
 
     // Several plugins in one test: aibot as an agent calls calcbot's tool, which
     // runs (its step ends "ok" on the card) before the scripted answer.
-    std::fs::write(
-        dir.join("agent.toml"),
-        format!(
-            "plugins = [{:?}]\n\n[[test]]\nname = \"aibot asks calcbot\"\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"It is 391.\" }}]\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n  {{ ai_card_contains = \"It is 391.\" }},\n]\n",
-            component.to_str().unwrap()
-        ),
-    )
-    .unwrap();
-    let aibot_wasm = built
+    let aibot = built
         .iter()
         .find(|p| p.file_stem().is_some_and(|s| s == "aibot"))
         .unwrap();
-    let (ok, out) = host_in(&dir, &["test", aibot_wasm.to_str().unwrap(), "agent.toml"]);
+    let (ok, out) = conversation(
+        &dir,
+        aibot,
+        "agent.toml",
+        &format!(
+            "plugins = [{:?}]\n\n[[test]]\nname = \"aibot asks calcbot\"\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"It is 391.\" }}]\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n  {{ ai_card_contains = \"It is 391.\" }},\n]\n",
+            component.to_str().unwrap()
+        ),
+        &[],
+    );
     assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
 
     // An approval pressed after the test's clock passed its expiry runs nothing;
@@ -1386,35 +1402,30 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
         "[plugins.aibot]\ntools = [\"calcbot.*\"]\n[plugins.aibot.approvals]\n\"calcbot.calc\" = \"always\"\nexpire_ms = 60000\n",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("approval.toml"),
-        format!(
+    let (ok, out) = conversation(
+        &dir,
+        aibot,
+        "approval.toml",
+        &format!(
             "config = \"approval-host.toml\"\nplugins = [{:?}]\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"Done.\" }}]\n\n[[test]]\nname = \"too late\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ wait_ms = 90000 }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ card_contains = \"expired; nothing ran\" }},\n]\n\n[[test]]\nname = \"in time\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n]\n",
             component.to_str().unwrap()
         ),
-    )
-    .unwrap();
-    let (ok, out) = host_in(
-        &dir,
-        &["test", aibot_wasm.to_str().unwrap(), "approval.toml"],
+        &[],
     );
     assert!(ok && out.contains("2 passed, 0 failed"), "{out}");
 
     // A request no stand-in route answers fails the test naming it, though every
     // step held; a stored value other than expected is shown beside the expectation.
     let provider = workspace.join("plugins/aibot/tests/provider/host.toml");
-    std::fs::write(
-        dir.join("unexpected.toml"),
-        format!(
+    let (ok, out) = conversation(
+        &dir,
+        aibot,
+        "unexpected.toml",
+        &format!(
             "config = {provider:?}\n[[origin]]\nurl = \"https://models.example.com\"\nroutes = [{{ path = \"/v1/models\", json = {{}} }}]\n\n[[test]]\nname = \"asks an unexpected path\"\nsteps = [{{ say = \"hello\" }}, {{ ack = 200 }}]\n\n[[test]]\nname = \"stores something else\"\ntimeout_ms = 2000\nmodel = []\nsteps = [{{ say = \"hi\" }}, {{ ack = 200 }}, {{ kv = \"memory:cidSingle1=\", equals = \"nope\" }}]\n"
         ),
-    )
-    .unwrap();
-    let aibot = built
-        .iter()
-        .find(|p| p.file_stem().is_some_and(|s| s == "aibot"))
-        .unwrap();
-    let (ok, out) = host_in(&dir, &["test", aibot.to_str().unwrap(), "unexpected.toml"]);
+        &[],
+    );
     assert!(!ok, "{out}");
     assert!(
         out.contains("unexpected outbound requests")
@@ -1427,20 +1438,12 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     );
 
     // A wrong expectation: exit status 1, the expected and actual reply side by side.
-    std::fs::write(
-        dir.join("wrong.toml"),
-        "[[test]]\nname = \"wrong sum\"\nsteps = [\n  { say = \"1+1\" },\n  { reply = \"Q: 1+1\\nA: 3\" },\n]\n\n[[test]]\nname = \"hangs\"\ntimeout_ms = 500\nsteps = [{ say = \"1+1\" }, { reply = \"Q: 1+1\\nA: 2\" }, { reply = \"never\" }]\n",
-    )
-    .unwrap();
-    let (ok, out) = host_in(
+    let (ok, out) = conversation(
         &dir,
-        &[
-            "test",
-            component.to_str().unwrap(),
-            "wrong.toml",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
+        &component,
+        "wrong.toml",
+        "[[test]]\nname = \"wrong sum\"\nsteps = [\n  { say = \"1+1\" },\n  { reply = \"Q: 1+1\\nA: 3\" },\n]\n\n[[test]]\nname = \"hangs\"\ntimeout_ms = 500\nsteps = [{ say = \"1+1\" }, { reply = \"Q: 1+1\\nA: 2\" }, { reply = \"never\" }]\n",
+        &["--junit", junit.to_str().unwrap()],
     );
     assert!(!ok, "{out}");
     assert!(out.contains("FAIL wrong.toml::wrong sum"), "{out}");
@@ -1465,14 +1468,12 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     // --update rewrites a snapshot that did not hold from what happened, keeping the
     // file's comments; the file then passes as it is.
     let snap = dir.join("snap.toml");
-    std::fs::write(
-        &snap,
-        "[[test]]\nname = \"snapshot\"\nsteps = [\n  { say = \"6*7\" },  # asked\n  { reply = \"\" },\n  { ack = 200 },\n]\n",
-    )
-    .unwrap();
-    let (ok, out) = host_in(
+    let (ok, out) = conversation(
         &dir,
-        &["test", component.to_str().unwrap(), "snap.toml", "--update"],
+        &component,
+        "snap.toml",
+        "[[test]]\nname = \"snapshot\"\nsteps = [\n  { say = \"6*7\" },  # asked\n  { reply = \"\" },\n  { ack = 200 },\n]\n",
+        &["--update"],
     );
     assert!(ok && out.contains("updated 1 expectation(s)"), "{out}");
     let updated = std::fs::read_to_string(&snap).unwrap();
@@ -1484,12 +1485,13 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
 
     // A malformed file is named with its line before any test runs.
-    std::fs::write(
-        dir.join("bad.toml"),
+    let (ok, out) = conversation(
+        &dir,
+        &component,
+        "bad.toml",
         "[[test]]\nname = \"typo\"\nsteps = [\n  { say = \"1\" },\n  { replay = \"1\" },\n]\n",
-    )
-    .unwrap();
-    let (ok, out) = host_in(&dir, &["test", component.to_str().unwrap(), "bad.toml"]);
+        &[],
+    );
     assert!(
         !ok && out.contains("bad.toml:5") && out.contains("replay"),
         "{out}"

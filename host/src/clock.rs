@@ -34,11 +34,15 @@ impl Clock {
         system.saturating_add(skew)
     }
 
-    /// Move an adjustable clock `by` forward; false (and no change) for the system's.
+    /// Move an adjustable clock `by` forward (saturating: it never wraps round to
+    /// the past); false (and no change) for the system's.
     pub fn advance(&self, by: Duration) -> bool {
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         match &self.skew {
             Some(skew) => {
-                skew.fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+                let _ = skew.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                    Some(s.saturating_add(by))
+                });
                 true
             }
             None => false,
@@ -57,6 +61,16 @@ mod tests {
         let before = copy.now_ms();
         assert!(clock.advance(Duration::from_secs(3600)));
         assert!(copy.now_ms() >= before + 3_600_000);
+    }
+
+    #[test]
+    fn huge_advances_saturate_and_never_wrap_back() {
+        let clock = Clock::adjustable();
+        let max = Duration::from_millis(u64::MAX);
+        assert!(clock.advance(max));
+        let once = clock.now_ms();
+        assert!(clock.advance(max) && clock.advance(Duration::MAX));
+        assert!(clock.now_ms() >= once, "the clock went back");
     }
 
     #[test]

@@ -16,16 +16,18 @@
 //!   answers (they hold message texts, keys and API bodies);
 //! - always, pseudonymised (the same value becomes the same placeholder, so a
 //!   replay keeps who said what where): staff, user, sender, chatbot and corp ids,
-//!   conversation ids;
+//!   conversation ids. A placeholder is a keyed hash whose key is drawn per
+//!   recording: nothing is kept per id, and two recordings cannot be linked;
 //! - by default (`--keep-text` keeps them): message texts, rich-text parts, voice
-//!   recognition, file names, sender nicknames and group titles.
+//!   recognition, file names, sender nicknames and group titles, each replaced
+//!   whole, whatever it holds. Of a card callback's `content` and `value` (JSON
+//!   text) only the pressed action ids are kept, so a replay can press them again.
 //!
 //! Invariants: the file is new (created 0600, never an existing file or link);
 //! writes happen on a writer thread, never on an async worker; at most
 //! [`QUEUE`] events wait, and past that events are dropped and counted, never
 //! held in memory without bound.
 
-use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::Path;
@@ -34,11 +36,15 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use hmac::{Hmac, Mac};
+use rand::Rng as _;
 use serde_json::{Value, json};
+use sha2::Sha256;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics::CallResult;
 use crate::runtime::CallTap;
+use crate::stream::topic::CARD_CALLBACK;
 use crate::stream::{Ack, AckSlot, AckTap, Frame, FrameSink};
 
 /// Events waiting for the writer thread.
@@ -59,7 +65,7 @@ struct Inner {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     started: Instant,
     keep_text: bool,
-    names: Mutex<Pseudonyms>,
+    names: Pseudonyms,
     dropped: AtomicU64,
 }
 
@@ -103,7 +109,7 @@ impl Recorder {
                 writer: Mutex::new(Some(writer)),
                 started: Instant::now(),
                 keep_text,
-                names: Mutex::default(),
+                names: Pseudonyms::new(),
                 dropped: AtomicU64::new(0),
             }),
         })
@@ -156,16 +162,16 @@ pub struct AppRecorder {
 
 impl AppRecorder {
     fn frame(&self, frame: &Frame) {
-        let mut data: Value = serde_json::from_str(&frame.data).unwrap_or(Value::Null);
         let inner = &self.recorder.inner;
-        if let Ok(mut names) = inner.names.lock() {
-            mask(&mut data, inner.keep_text, &mut names);
-        }
-        let headers: serde_json::Map<String, Value> = frame
+        let data = masked(frame, inner.keep_text, &inner.names);
+        let mut headers: Value = frame
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect();
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        // An event's headers name its corp (`eventCorpId`): masked like the data.
+        mask(&mut headers, inner.keep_text, &inner.names);
         self.recorder.write(
             &self.app,
             "frame",
@@ -211,25 +217,58 @@ impl FrameSink for Recording {
     }
 }
 
-/// Placeholders handed out so far: the same value always gets the same one.
-#[derive(Debug, Default)]
+/// Placeholders for ids: `<kind>-` and 12 letters (`a`-`p`, one per nibble: no
+/// digit or capital, so a placeholder never spells an id or a name) of an HMAC keyed
+/// per recording.
+#[derive(Debug)]
 struct Pseudonyms {
-    seen: HashMap<(&'static str, String), String>,
-    counts: HashMap<&'static str, usize>,
+    key: [u8; 32],
 }
 
 impl Pseudonyms {
-    fn of(&mut self, kind: &'static str, value: &str) -> String {
-        if let Some(p) = self.seen.get(&(kind, value.to_owned())) {
-            return p.clone();
+    fn new() -> Self {
+        Self {
+            key: rand::rng().random(),
         }
-        let n = self.counts.entry(kind).or_default();
-        *n += 1;
-        let placeholder = format!("{kind}-{n}");
-        self.seen
-            .insert((kind, value.to_owned()), placeholder.clone());
-        placeholder
     }
+
+    fn of(&self, kind: &'static str, value: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let letters: String = digest[..6]
+            .iter()
+            .flat_map(|b| [b >> 4, b & 15])
+            .map(|n| char::from(b'a' + n))
+            .collect();
+        format!("{kind}-{letters}")
+    }
+}
+
+/// `frame`'s data, decoded and masked as the module docs say.
+fn masked(frame: &Frame, keep_text: bool, names: &Pseudonyms) -> Value {
+    let original: Value = serde_json::from_str(&frame.data).unwrap_or(Value::Null);
+    let mut data = original.clone();
+    mask(&mut data, keep_text, names);
+    if !keep_text && frame.topic == CARD_CALLBACK {
+        for key in ["content", "value"] {
+            if let Some(kept) = original[key].as_str().and_then(pressed) {
+                data[key] = Value::from(kept);
+            }
+        }
+    }
+    data
+}
+
+/// Of a card callback's private data (JSON text), only the pressed action ids.
+fn pressed(private: &str) -> Option<String> {
+    let data: Value = serde_json::from_str(private).ok()?;
+    let ids = data.get("cardPrivateData")?.get("actionIds")?.as_array()?;
+    let ids: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
+    Some(json!({"cardPrivateData": {"actionIds": ids, "params": {}}}).to_string())
 }
 
 /// Whether a field of this name grants access.
@@ -271,8 +310,9 @@ fn personal_text(key: &str) -> Option<&'static str> {
     }
 }
 
-/// Mask `value` in place as the module docs say.
-fn mask(value: &mut Value, keep_text: bool, names: &mut Pseudonyms) {
+/// Mask `value` in place: access always, ids as placeholders, texts and names
+/// unless `keep_text`.
+fn mask(value: &mut Value, keep_text: bool, names: &Pseudonyms) {
     match value {
         Value::Object(fields) => {
             for (key, v) in fields.iter_mut() {
@@ -285,15 +325,7 @@ fn mask(value: &mut Value, keep_text: bool, names: &mut Pseudonyms) {
                 match (v, identity(key), personal_text(key)) {
                     (Value::String(s), Some(kind), _) => *s = names.of(kind, s),
                     (Value::String(s), None, Some(kind)) if !keep_text => {
-                        // A card callback's `content` is JSON of its own: masked inside,
-                        // its action ids kept.
-                        match serde_json::from_str::<Value>(s) {
-                            Ok(mut inner) if inner.is_object() => {
-                                mask(&mut inner, keep_text, names);
-                                *s = inner.to_string();
-                            }
-                            _ => *s = format!("<{kind} masked, {} chars>", s.chars().count()),
-                        }
+                        *s = format!("<{kind} masked, {} chars>", s.chars().count());
                     }
                     (v, _, _) => mask(v, keep_text, names),
                 }
@@ -308,6 +340,11 @@ fn mask(value: &mut Value, keep_text: bool, names: &mut Pseudonyms) {
 mod tests {
     use super::*;
 
+    /// A fixed key, so what the placeholders spell is the same in every run.
+    fn names() -> Pseudonyms {
+        Pseudonyms { key: [7; 32] }
+    }
+
     fn chatbot() -> Value {
         json!({
             "conversationId": "cidA", "senderStaffId": "0001", "senderNick": "张三",
@@ -321,9 +358,9 @@ mod tests {
 
     #[test]
     fn texts_names_ids_and_bearer_urls_are_masked_and_ids_stay_consistent() {
-        let mut names = Pseudonyms::default();
+        let names = names();
         let mut data = chatbot();
-        mask(&mut data, false, &mut names);
+        mask(&mut data, false, &names);
         let text = data.to_string();
         for secret in [
             "abc",
@@ -348,14 +385,14 @@ mod tests {
                 .starts_with("<text masked")
         );
         let mut again = chatbot();
-        mask(&mut again, false, &mut names);
+        mask(&mut again, false, &names);
         assert_eq!(again["conversationId"], data["conversationId"]);
     }
 
     #[test]
     fn keep_text_keeps_what_was_said_but_never_access() {
         let mut data = chatbot();
-        mask(&mut data, true, &mut Pseudonyms::default());
+        mask(&mut data, true, &names());
         assert_eq!(data["text"]["content"], "my password is hunter2");
         assert_eq!(data["senderNick"], "张三");
         assert_eq!(data["sessionWebhook"], "masked");
@@ -366,12 +403,46 @@ mod tests {
     #[test]
     fn a_card_callbacks_action_ids_survive_but_its_params_text_does_not() {
         let private = json!({"cardPrivateData": {"actionIds": ["approve"], "params": {"text": "secret note"}}}).to_string();
-        let mut data = json!({"userId": "0002", "content": private, "outTrackId": "card-1"});
-        mask(&mut data, false, &mut Pseudonyms::default());
+        let frame = Frame {
+            frame_type: crate::stream::FrameType::Callback,
+            topic: CARD_CALLBACK.into(),
+            message_id: "m1".into(),
+            headers: Vec::new(),
+            data: json!({"userId": "0002", "content": private, "outTrackId": "card-1"}).to_string(),
+        };
+        let data = masked(&frame, false, &names());
         let content: Value = serde_json::from_str(data["content"].as_str().unwrap()).unwrap();
         assert_eq!(content["cardPrivateData"]["actionIds"][0], "approve");
         assert!(!data.to_string().contains("secret note"));
         assert_eq!(data["outTrackId"], "card-1");
+    }
+
+    #[test]
+    fn a_message_whose_text_is_json_is_masked_whole() {
+        let text = json!({"note": "salary 9000", "password": "x"}).to_string();
+        let mut data = json!({"msgtype": "text", "text": {"content": text}});
+        mask(&mut data, false, &names());
+        assert!(!data.to_string().contains("salary"), "{data}");
+    }
+
+    #[test]
+    fn an_events_corp_in_its_headers_is_masked_too() {
+        let dir = std::env::temp_dir().join(format!("record-headers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("event.jsonl");
+        let recorder = Recorder::create(&path, false).unwrap();
+        recorder.for_app("default").frame(&Frame {
+            frame_type: crate::stream::FrameType::Event,
+            topic: "*".into(),
+            message_id: "m1".into(),
+            headers: vec![("eventCorpId".into(), "ding-real-corp".into())],
+            data: "{}".into(),
+        });
+        recorder.close();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("ding-real-corp"), "{text}");
+        assert!(text.contains("\"eventCorpId\":\"corp-"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

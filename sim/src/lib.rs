@@ -39,7 +39,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use builder::SimBuilder;
 pub use knobs::{CardFault, Dialect, ModelFault, ModelRequest, ModelTurn};
-pub use message::{CHATBOT_TOPIC, MAX_SIZED_FILE, MessageSpec};
+pub use message::{
+    CARD_CALLBACK_TOPIC, CHATBOT_TOPIC, DEFAULT_STAFF_ID, MAX_SIZED_FILE, MessageSpec, card_press,
+};
 pub use model::answer_to;
 pub use state::{
     AckRecord, CardRecord, ConnectionRecord, MediaRecord, OpenRecord, PushError, Pushed, Reply,

@@ -5,6 +5,30 @@ use serde_json::{Value, json};
 /// The chatbot message callback topic.
 pub const CHATBOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
 
+/// The card callback topic (a button pressed).
+pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
+
+/// The staff id a message comes from unless it names another.
+pub const DEFAULT_STAFF_ID: &str = "032615015535634423";
+
+/// The `data` of a card callback (protocol.md C.4): `user_id` pressed the button
+/// `action_id` of card `card_id`, with `params` (an object; anything else is sent as
+/// no params).
+pub fn card_press(card_id: &str, action_id: &str, params: &Value, user_id: &str) -> Value {
+    let params = if params.is_object() {
+        params.clone()
+    } else {
+        json!({})
+    };
+    let private =
+        json!({"cardPrivateData": {"actionIds": [action_id], "params": params}}).to_string();
+    json!({
+        "extension": "{}", "corpId": "dingsimcorp", "spaceType": "im", "userIdType": 1,
+        "type": "actionCallback", "userId": user_id, "content": private,
+        "spaceId": "cidsimspace", "outTrackId": card_id, "value": private,
+    })
+}
+
 /// The download code prefix of a file of a given size (`sim-bytes-<n>`).
 pub const SIZED_FILE_PREFIX: &str = "sim-bytes-";
 
@@ -39,7 +63,7 @@ impl MessageSpec {
             msgtype: msgtype.into(),
             body,
             group: None,
-            sender_staff_id: "032615015535634423".into(),
+            sender_staff_id: DEFAULT_STAFF_ID.into(),
             sender_nick: "张三".into(),
             app: None,
             admin: false,

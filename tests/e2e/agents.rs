@@ -255,14 +255,12 @@ impl Agents {
     async fn press(&self, turn: &Turn, decision: &str, staff: &str) -> (sim::AckRecord, Turn) {
         let id = turn.approval_id();
         let card = format!("ai-{}", turn.msg_id);
-        let private = json!({"cardPrivateData": {
-            "actionIds": [format!("tool-approval:{decision}:{id}")], "params": {}}})
-        .to_string();
-        let data = json!({
-            "extension": "{}", "corpId": "dingsimcorp", "spaceType": "im", "userIdType": 1,
-            "type": "actionCallback", "userId": staff, "content": private,
-            "spaceId": "cidsimspace", "outTrackId": format!("approve-{card}"), "value": private,
-        });
+        let data = sim::card_press(
+            &format!("approve-{card}"),
+            &format!("tool-approval:{decision}:{id}"),
+            &json!({}),
+            staff,
+        );
         let pushed = self
             .sim
             .push_callback(CARD_TOPIC, data)

@@ -186,4 +186,26 @@ async fn a_plugin_taking_frames_on_receipt_is_acked_before_its_handler_has_answe
     assert!(wrong.contains("on-receipt"), "{wrong}");
     host.shutdown().await;
     sim.shutdown().await;
+
+    // A frame that also goes to a plugin without it (cardbot gets every message too)
+    // keeps the default: its ACK waits for both handlers, the held reply included.
+    let sim = sim::Sim::builder().start().await.expect("sim");
+    let builder = tests::host_for(&sim)
+        .plugin(tests::plugin("calcbot"))
+        .plugin(tests::plugin("cardbot"))
+        .plugin_configs(file.plugin_configs().expect("settings"));
+    let host = tests::connect(builder, &sim).await;
+    sim.set_webhook_delay(std::time::Duration::from_secs(2));
+    let pushed = sim
+        .push_chatbot(MessageSpec::text("6*7"))
+        .await
+        .expect("push");
+    let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACK");
+    assert_eq!(ack.code, 200);
+    assert!(
+        !sim.replies().is_empty(),
+        "ACKed before calcbot's reply was sent"
+    );
+    host.shutdown().await;
+    sim.shutdown().await;
 }

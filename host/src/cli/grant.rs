@@ -266,26 +266,12 @@ fn edit_value(v: &toml::Value) -> anyhow::Result<toml_edit::Value> {
 /// Write `text` to `path` only if it parses as a config file: aside, then renamed,
 /// keeping the file's permissions.
 fn write_checked(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.grant.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("host.toml"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let checked = ConfigFile::load(&tmp)
-        .map_err(anyhow::Error::from)
-        .and_then(|c| c.plugin_configs().map(drop).map_err(anyhow::Error::from));
-    if let Err(e) = checked {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context("the granted config would not load; nothing written"));
-    }
-    if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(&tmp, meta.permissions())
-            .with_context(|| format!("cannot set the permissions of {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    super::replace::replace(path, text, |aside| {
+        ConfigFile::load(aside)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| c.plugin_configs().map(drop).map_err(anyhow::Error::from))
+            .context("the granted config would not load; nothing written")
+    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod mcp;
 mod new;
 mod oci;
 mod options;
+mod replace;
 #[cfg(feature = "dev-tools")]
 mod replay;
 mod run;

@@ -3,9 +3,10 @@
 //! ACK set beside the recorded one; `--to-test FILE` writes the replayed messages
 //! and what the plugins answered as a conversation test (`host test`).
 //!
-//! Invariants: a recording is read whole and checked before anything runs (its
-//! first line names the format; a line past [`MAX_LINE`] bytes, a malformed line or
-//! more than [`MAX_FRAMES`] frames is an error naming the line); nothing leaves the
+//! Invariants: a recording is read whole and checked before anything runs (at most
+//! [`MAX_RECORDING`] bytes; its first line names the format; a line past
+//! [`MAX_LINE`] bytes, a malformed line or more than [`MAX_FRAMES`] frames is an
+//! error naming the line); nothing leaves the
 //! machine: chatbot messages get a session webhook of the simulator's, and every
 //! outbound request a plugin makes goes to a stand-in that answers 502 and is listed.
 
@@ -26,6 +27,8 @@ use crate::stream::topic::{CARD_CALLBACK, CHATBOT};
 
 /// The longest line a recording may have.
 const MAX_LINE: usize = 8 << 20;
+/// The largest recording replayed: every frame is held until the replay ends.
+const MAX_RECORDING: u64 = 256 << 20;
 /// The most frames one replay runs.
 const MAX_FRAMES: usize = 100_000;
 /// How long replies to a message may still arrive after its ACK.
@@ -65,6 +68,12 @@ struct Frame {
 fn read(path: &Path) -> anyhow::Result<Vec<Frame>> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot read the recording {}", path.display()))?;
+    let size = file.metadata()?.len();
+    anyhow::ensure!(
+        size <= MAX_RECORDING,
+        "{}: {size} bytes, more than the {MAX_RECORDING} a replay reads; cut it to the frames of the bug",
+        path.display()
+    );
     let mut reader = std::io::BufReader::new(file);
     let mut frames: Vec<Frame> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
@@ -416,6 +425,17 @@ mod tests {
         );
         let err = read(&write("empty.jsonl", "")).unwrap_err().to_string();
         assert!(err.contains("empty"), "{err}");
+        let huge = write("huge.jsonl", &head);
+        std::fs::File::options()
+            .write(true)
+            .open(&huge)
+            .and_then(|f| f.set_len(MAX_RECORDING + 1))
+            .unwrap();
+        let err = read(&huge).unwrap_err().to_string();
+        assert!(
+            err.contains("huge.jsonl") && err.contains("more than"),
+            "{err}"
+        );
         let long = format!("{head}{}\n", "x".repeat(MAX_LINE + 10));
         let err = read(&write("long.jsonl", &long)).unwrap_err().to_string();
         assert!(

@@ -492,14 +492,7 @@ async fn callback(
     State(web): State<Arc<Web>>,
     Json(req): Json<CallbackRequest>,
 ) -> impl IntoResponse {
-    let private = json!({"cardPrivateData": {"actionIds": [req.action_id],
-        "params": if req.params.is_object() { req.params } else { json!({}) }}})
-    .to_string();
-    let data = json!({
-        "extension": "{}", "corpId": "dingsimcorp", "spaceType": "im", "userIdType": 1,
-        "type": "actionCallback", "userId": req.staff_id, "content": private,
-        "spaceId": "cidsimspace", "outTrackId": req.card_id, "value": private,
-    });
+    let data = sim::card_press(&req.card_id, &req.action_id, &req.params, &req.staff_id);
     let gate = web.pushing.lock().await;
     let pushed = web.sim.push_callback(CARD_CALLBACK, data.clone()).await;
     if let (Ok(id), Ok(mut s)) = (&pushed, web.state.lock()) {

@@ -86,11 +86,16 @@ impl AckSlot {
     /// Send the frame's ACK.
     pub fn send(mut self, ack: Ack) {
         if let Some(writer) = self.writer.take() {
-            if let Some(tap) = &self.tap {
-                tap.acked(&ack);
-            }
-            writer.send(&ack);
+            self.write(&writer, &ack);
         }
+    }
+
+    /// Show `ack` to the tap, then write it.
+    fn write(&self, writer: &AckWriter, ack: &Ack) {
+        if let Some(tap) = &self.tap {
+            tap.acked(ack);
+        }
+        writer.send(ack);
     }
 }
 
@@ -103,10 +108,7 @@ impl Drop for AckSlot {
                 500,
                 "the host dropped the frame's handling without an answer",
             );
-            if let Some(tap) = &self.tap {
-                tap.acked(&ack);
-            }
-            writer.send(&ack);
+            self.write(&writer, &ack);
         }
     }
 }

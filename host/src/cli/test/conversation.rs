@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sim::Sim;
 
 use super::file::{Expect, Step, Test, Update};
@@ -131,23 +131,12 @@ impl Talk<'_> {
                 }
                 Step::Press { button, by } => {
                     cards_before = sim.cards().len();
-                    let by = by
-                        .clone()
-                        .unwrap_or_else(|| sim::MessageSpec::text("").sender_staff_id.clone());
+                    let by = by.as_deref().unwrap_or(sim::DEFAULT_STAFF_ID);
                     let (card, action) = pressable(sim, button).ok_or_else(|| {
                         at(format!("no card sent so far has a button {button:?}"))
                     })?;
-                    let private = json!({"cardPrivateData": {
-                        "actionIds": [action["id"]],
-                        "params": if action["params"].is_object() { action["params"].clone() } else { json!({}) },
-                    }})
-                    .to_string();
-                    let data = json!({
-                        "extension": "{}", "corpId": "dingsimcorp", "spaceType": "im",
-                        "userIdType": 1, "type": "actionCallback", "userId": by,
-                        "content": private, "spaceId": "cidsimspace", "outTrackId": card,
-                        "value": private,
-                    });
+                    let action_id = action["id"].as_str().unwrap_or_default();
+                    let data = sim::card_press(&card, action_id, &action["params"], by);
                     let id = sim
                         .push_callback(CARD_CALLBACK, data)
                         .await
@@ -418,10 +407,10 @@ fn pressable(sim: &Sim, button: &str) -> Option<(String, Value)> {
         contents
             .iter()
             .filter(|part| part["type"] == "action")
-            .flat_map(|part| part["actions"].as_array().cloned().unwrap_or_default())
+            .flat_map(|part| part["actions"].as_array().into_iter().flatten())
             .find(|a| {
                 a["actionType"] != "openLink" && (a["label"]["text"] == button || a["id"] == button)
             })
-            .map(|a| (c.biz_id.clone(), a))
+            .map(|a| (c.biz_id.clone(), a.clone()))
     })
 }

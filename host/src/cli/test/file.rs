@@ -320,10 +320,7 @@ pub(super) fn apply(updates: &[Update]) -> anyhow::Result<Vec<(PathBuf, usize)>>
             n += 1;
         }
         // Written aside, then renamed: an interrupted update leaves the file whole.
-        let aside = path.with_extension("toml.updating");
-        std::fs::write(&aside, doc.to_string())
-            .and_then(|()| std::fs::rename(&aside, &path))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::cli::replace::replace(&path, &doc.to_string(), |_| Ok(()))?;
         written.push((path, n));
     }
     Ok(written)

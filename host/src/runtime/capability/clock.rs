@@ -29,3 +29,18 @@ impl clock::Host for View<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::dingtalk::bot::clock::Host as _;
+
+    #[tokio::test]
+    async fn plugins_read_the_apps_clock_once_a_test_moves_it() {
+        let clock = Clock::adjustable();
+        let mut view = View { clock: &clock };
+        let before = view.now_ms().await.unwrap();
+        clock.advance(Duration::from_secs(86_400));
+        assert!(view.now_ms().await.unwrap() >= before + 86_400_000);
+    }
+}

@@ -1396,7 +1396,8 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
     assert!(ok && out.contains("1 passed, 0 failed"), "{out}");
 
     // An approval pressed after the test's clock passed its expiry runs nothing;
-    // pressed in time, the call runs.
+    // pressed in time, the call runs. Pressed once the question's frame is ACKed:
+    // the agent saves its waiting turn after showing the card.
     std::fs::write(
         dir.join("approval-host.toml"),
         "[plugins.aibot]\ntools = [\"calcbot.*\"]\n[plugins.aibot.approvals]\n\"calcbot.calc\" = \"always\"\nexpire_ms = 60000\n",
@@ -1407,7 +1408,7 @@ fn host_test_runs_calcbots_conversations_and_a_failing_or_hanging_one_fails_with
         aibot,
         "approval.toml",
         &format!(
-            "config = \"approval-host.toml\"\nplugins = [{:?}]\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"Done.\" }}]\n\n[[test]]\nname = \"too late\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ wait_ms = 90000 }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ card_contains = \"expired; nothing ran\" }},\n]\n\n[[test]]\nname = \"in time\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n]\n",
+            "config = \"approval-host.toml\"\nplugins = [{:?}]\nmodel = [{{ call = \"calcbot_calc\", arguments = {{ expression = \"17*23\" }} }}, {{ text = \"Done.\" }}]\n\n[[test]]\nname = \"too late\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ ack = 200 }},\n  {{ wait_ms = 90000 }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ card_contains = \"expired; nothing ran\" }},\n]\n\n[[test]]\nname = \"in time\"\nsteps = [\n  {{ say = \"How much is 17 times 23?\" }},\n  {{ card_contains = \"Approval needed\" }},\n  {{ ack = 200 }},\n  {{ press = \"Allow once\" }},\n  {{ ack = 200 }},\n  {{ ai_card_contains = '`calcbot.calc` `{{\"expression\":\"17*23\"}}` — ok' }},\n]\n",
             component.to_str().unwrap()
         ),
         &[],

@@ -134,6 +134,10 @@ pub struct PluginStatus {
     pub source: PathBuf,
     /// Its limits, under the config file's keys.
     pub limits: Limits,
+    /// Fresh or warm instances, and for warm ones how long each lives.
+    pub instances: crate::runtime::Instances,
+    /// Warm instances waiting for its next frame.
+    pub parked: usize,
     /// Its grants, as `host check` shows them.
     pub grants: Vec<String>,
     /// Seconds of quarantine left, if quarantined.
@@ -381,6 +385,8 @@ impl Fleet {
                             sha256: p.sha256.clone(),
                             source: p.path.clone(),
                             limits: p.limits().clone(),
+                            instances: p.instances().clone(),
+                            parked: p.parked(),
                             grants: p.grants_shown(),
                             quarantined_for_s: r.host.quarantined(&p.name).map(|d| d.as_secs_f64()),
                             frames_handled: p.stats().handled(),

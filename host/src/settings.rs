@@ -22,8 +22,8 @@ use crate::apps::AppSpec;
 use crate::config::{Credentials, Secret};
 use crate::dispatch::DispatchConfig;
 use crate::runtime::{
-    AckMode, DEFAULT_APP, Grants, LimitOverrides, Limits, PluginSettings, Publisher, RuntimeConfig,
-    Sha256Pin,
+    AckMode, DEFAULT_APP, Grants, Instances, LimitOverrides, Limits, PluginSettings, Publisher,
+    RuntimeConfig, Sha256Pin, WarmPolicy,
 };
 use crate::secrets::{SecretSource, Secrets, Template};
 use crate::trust::{Policy, TrustedKey};
@@ -265,9 +265,74 @@ pub struct PluginSection {
     /// When its frames are ACKed: `"outcome"` (default) or `"on-receipt"`.
     #[serde(default)]
     pub ack: AckMode,
+    /// Whether its frames share warm instances: `"fresh"` (default) or `"warm"`.
+    #[serde(default)]
+    pub instances: InstanceMode,
+    /// For a warm plugin: each instance serves N frames, N drawn from `[min, max]`.
+    #[serde(default)]
+    pub warm_frames: Option<[u32; 2]>,
+    /// For a warm plugin: an instance idle this long is dropped.
+    #[serde(default)]
+    pub warm_idle_ms: Option<u64>,
     /// The capabilities' keys (`topics`, `openapi`, `proactive`, `config`, ...).
     #[serde(flatten)]
     pub grants: toml::Table,
+}
+
+/// `instances = "fresh" | "warm"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceMode {
+    /// A fresh instance per frame.
+    #[default]
+    Fresh,
+    /// Instances serve several frames.
+    Warm,
+}
+
+impl PluginSection {
+    /// Its `instances`, `warm_frames` and `warm_idle_ms`, checked.
+    fn instances(&self, at: &str) -> Result<Instances, ConfigError> {
+        if self.instances == InstanceMode::Fresh {
+            let set = [
+                ("warm_frames", self.warm_frames.is_some()),
+                ("warm_idle_ms", self.warm_idle_ms.is_some()),
+            ];
+            return match set.iter().find(|(_, set)| *set) {
+                Some((key, _)) => Err(ConfigError::key(
+                    at,
+                    key,
+                    "applies only with instances = \"warm\"",
+                )),
+                None => Ok(Instances::Fresh),
+            };
+        }
+        let mut policy = WarmPolicy::default();
+        if let Some([min, max]) = self.warm_frames {
+            if min == 0 || min > max || max > WarmPolicy::MAX_FRAMES {
+                return Err(ConfigError::key(
+                    at,
+                    "warm_frames",
+                    format!(
+                        "must be [min, max] with 1 <= min <= max <= {}, not [{min}, {max}]",
+                        WarmPolicy::MAX_FRAMES
+                    ),
+                ));
+            }
+            policy.frames = min..=max;
+        }
+        if let Some(ms) = self.warm_idle_ms {
+            if ms == 0 {
+                return Err(ConfigError::key(
+                    at,
+                    "warm_idle_ms",
+                    "must be at least 1 (leave the plugin fresh to keep no instance)",
+                ));
+            }
+            policy.idle = Duration::from_millis(ms);
+        }
+        Ok(Instances::Warm(policy))
+    }
 }
 
 impl ConfigFile {
@@ -453,6 +518,7 @@ fn plugin_configs(
                 sha256,
                 publisher,
                 ack: section.ack,
+                instances: section.instances(&at)?,
             };
             Ok((name.clone(), settings))
         })
@@ -566,5 +632,51 @@ mod tests {
         let pin = "ab".repeat(32);
         let f: ConfigFile = toml::from_str(&format!("[plugins.x]\nsha256 = \"{pin}\"\n")).unwrap();
         assert!(f.plugin_configs().unwrap()["x"].sha256.is_some());
+    }
+
+    #[test]
+    fn warm_instances_take_a_frame_range_and_an_idle_time_and_refuse_nonsense() {
+        let instances = |text: &str| {
+            toml::from_str::<ConfigFile>(&format!("[plugins.x]\n{text}\n"))
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.plugin_configs().map_err(|e| e.to_string()))
+                .map(|c| c["x"].instances.clone())
+        };
+        assert_eq!(instances(""), Ok(Instances::Fresh));
+        assert_eq!(
+            instances("instances = \"warm\""),
+            Ok(Instances::Warm(WarmPolicy::default()))
+        );
+        assert_eq!(
+            instances("instances = \"warm\"\nwarm_frames = [2, 5]\nwarm_idle_ms = 250"),
+            Ok(Instances::Warm(WarmPolicy {
+                frames: 2..=5,
+                idle: Duration::from_millis(250),
+            }))
+        );
+        for (text, why) in [
+            ("instances = \"hot\"", "warm"),
+            (
+                "warm_frames = [1, 2]",
+                "applies only with instances = \"warm\"",
+            ),
+            ("warm_idle_ms = 5", "applies only with instances = \"warm\""),
+            (
+                "instances = \"warm\"\nwarm_frames = [0, 2]",
+                "1 <= min <= max",
+            ),
+            (
+                "instances = \"warm\"\nwarm_frames = [5, 2]",
+                "1 <= min <= max",
+            ),
+            (
+                "instances = \"warm\"\nwarm_frames = [1, 4000000000]",
+                "100000",
+            ),
+            ("instances = \"warm\"\nwarm_idle_ms = 0", "at least 1"),
+        ] {
+            let err = instances(text).expect_err(text);
+            assert!(err.contains(why), "{text}: {err}");
+        }
     }
 }

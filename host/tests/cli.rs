@@ -939,6 +939,19 @@ fn check_shows_the_routing_table_in_the_order_rules_are_tried() {
 }
 
 #[test]
+fn check_shows_a_warm_plugins_instances_and_an_on_receipt_ack() {
+    let stdout = check_calcbot_with(
+        "warm",
+        "[plugins.calcbot]\ninstances = \"warm\"\nwarm_frames = [4, 64]\nack = \"on-receipt\"\n",
+    );
+    assert!(
+        stdout.contains("instances:  warm, each serves 4-64 frames (drawn at random)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ack:        on receipt"), "{stdout}");
+}
+
+#[test]
 fn check_shows_the_tools_a_plugin_offers_and_the_tools_an_agent_is_granted() {
     let stdout = check_calcbot_with(
         "tools",

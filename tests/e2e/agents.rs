@@ -101,9 +101,7 @@ fn agent_settings(sim: &Sim, extra: &str, limits: &str) -> PluginSettings {
     PluginSettings {
         grants,
         limits: toml::from_str(limits).expect("limits"),
-        sha256: None,
-        publisher: None,
-        ack: Default::default(),
+        ..Default::default()
     }
 }
 

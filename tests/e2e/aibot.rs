@@ -74,9 +74,7 @@ pub(crate) fn aibot_settings(
     PluginSettings {
         grants,
         limits,
-        sha256: None,
-        publisher: None,
-        ack: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -28,3 +28,4 @@ mod sandbox;
 mod shutdown;
 mod soak;
 mod state;
+mod warm;

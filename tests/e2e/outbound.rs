@@ -47,9 +47,7 @@ fn netprobe(sim: &Sim, grants: Grants, limits: LimitOverrides) -> HostBuilder {
         PluginSettings {
             grants,
             limits,
-            sha256: None,
-            publisher: None,
-            ack: Default::default(),
+            ..Default::default()
         },
     );
     host_for(sim)

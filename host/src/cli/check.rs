@@ -268,6 +268,9 @@ async fn check_app(
                 for s in &p.subscriptions {
                     println!("        subscribes: {s}");
                 }
+                if p.instances() != &crate::runtime::Instances::Fresh {
+                    println!("        instances:  {}", p.instances());
+                }
                 if p.ack() == crate::runtime::AckMode::OnReceipt {
                     println!(
                         "        ack:        on receipt, before the handler runs (its outcome is only logged)"

@@ -258,6 +258,13 @@ impl Dispatcher {
             self.metrics.plugin_loaded(&new.name, &new.version, None);
         }
         publish(&self.tools, &plugins);
+        // A replaced or unloaded plugin's warm instances go now, not when its last
+        // frame in flight ends.
+        for old in &table.plugins {
+            if !plugins.iter().any(|p| Arc::ptr_eq(p, old)) {
+                old.retire();
+            }
+        }
         *table = Arc::new(Table::new(plugins, Some(&table)));
     }
 

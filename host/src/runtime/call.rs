@@ -3,8 +3,10 @@
 //! why it failed) in terms the ACK and the logs can carry, each bounded.
 //!
 //! What ends a `Store`: the call returning, a trap (including the memory cap and the
-//! CPU budget), or the wall-clock timeout dropping the call. A store is never reused,
-//! so a trapped (poisoned) instance can never be entered again.
+//! CPU budget), or the wall-clock timeout dropping the call. Only a warm plugin's
+//! store outlives its frame, and only after the handler returned with its memory
+//! never refused (`warm.rs`), so a trapped (poisoned) or interrupted instance can
+//! never be entered again.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -19,9 +21,10 @@ use super::capability::args::{MAX_REPORTED, cap_text};
 use super::capability::tools::{Conversation, Offered, ToolFailure, ToolProvider};
 use super::limiter::{Failure, classify};
 use super::limits::Limits;
-use super::meter::new_store;
+use super::meter::{new_store, rearm};
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
+use super::warm::{Instances, Parked, Pool};
 use crate::stream::frame::Frame;
 use crate::stream::{Subscription, SubscriptionKind};
 
@@ -133,6 +136,9 @@ pub struct Plugin {
     pub(super) waiting: AtomicUsize,
     pub(super) stats: PluginStats,
     pub(super) ack: AckMode,
+    pub(super) instances: Instances,
+    /// Parked instances, for a warm plugin.
+    pub(super) warm: Option<Arc<Pool>>,
 }
 
 /// When a plugin's frames are ACKed.
@@ -231,6 +237,23 @@ impl Plugin {
         self.ack
     }
 
+    /// Whether its frames get a fresh instance each or share warm ones.
+    pub fn instances(&self) -> &Instances {
+        &self.instances
+    }
+
+    /// Warm instances parked now (0 for a fresh plugin).
+    pub fn parked(&self) -> usize {
+        self.warm.as_ref().map_or(0, |w| w.len())
+    }
+
+    /// Drop its parked instances and park none again: it was replaced or unloaded.
+    pub fn retire(&self) {
+        if let Some(warm) = &self.warm {
+            warm.retire();
+        }
+    }
+
     /// What the operator granted it.
     pub fn grants(&self) -> &Grants {
         &self.ctx.grants
@@ -268,8 +291,23 @@ impl Plugin {
             SubscriptionKind::Callback => FrameKind::Callback,
             SubscriptionKind::Event => FrameKind::Event,
         };
-        let state = State::new(self.ctx.clone(), scope.clone());
-        let mut store = new_store(self.pre.engine(), state);
+        let (mut store, reused, frames_left) = match self.warm.as_ref().and_then(|w| w.take()) {
+            Some(Parked {
+                mut store,
+                instance,
+                frames_left,
+                ..
+            }) => {
+                store.data_mut().begin_frame(scope.clone());
+                rearm(&mut store);
+                (store, Some(instance), frames_left)
+            }
+            None => {
+                let state = State::new(self.ctx.clone(), scope.clone());
+                let frames = self.warm.as_ref().map_or(1, |w| w.draw());
+                (new_store(self.pre.engine(), state), None, frames)
+            }
+        };
         let headers: Vec<(&str, &str)> = frame
             .headers
             .iter()
@@ -284,22 +322,38 @@ impl Plugin {
         };
         let result = {
             let call = async {
-                let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
-                    HandleError::Instantiate(cap_text(format!("{e:#}"), MAX_REPORTED))
-                })?;
-                Ok(instance.call_handle(&mut store, wit_frame).await)
+                let instance = match reused {
+                    Some(instance) => instance,
+                    None => self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                        HandleError::Instantiate(cap_text(format!("{e:#}"), MAX_REPORTED))
+                    })?,
+                };
+                let answer = instance.call_handle(&mut store, wit_frame).await;
+                Ok((instance, answer))
             };
             tokio::time::timeout(self.limits.wall_timeout, call).await
         };
-        match result {
+        let answer = match result {
             Err(_) => Err(HandleError::Timeout(self.limits.wall_timeout)),
             Ok(Err(e)) => Err(e),
-            Ok(Ok(Err(e))) => Err(self.trapped(&store, &e)),
-            Ok(Ok(Ok(Err(e)))) => Err(HandleError::Returned(cap_text(
+            Ok(Ok((_, Err(e)))) => Err(self.trapped(&store, &e)),
+            // Only a handler that returned leaves an instance fit for another frame.
+            Ok(Ok((instance, Ok(answer)))) => {
+                if let Some(warm) = &self.warm
+                    && frames_left > 1
+                    && store.data().reusable()
+                {
+                    warm.park(Parked::new(store, instance, frames_left - 1));
+                }
+                Ok(answer)
+            }
+        };
+        match answer? {
+            Err(e) => Err(HandleError::Returned(cap_text(
                 describe_error(&e),
                 MAX_REPORTED,
             ))),
-            Ok(Ok(Ok(Ok(outcome)))) => match outcome {
+            Ok(outcome) => match outcome {
                 Outcome::Done => Ok(PluginOutcome::Done),
                 Outcome::Later(reason) => Ok(PluginOutcome::Later(cap_text(reason, MAX_REPORTED))),
                 Outcome::Response(text) if text.len() > MAX_RESPONSE_BYTES => {

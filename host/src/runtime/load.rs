@@ -27,6 +27,7 @@ use super::limits::LimitOverrides;
 use super::meter::new_store;
 use super::scope::FrameScope;
 use super::state::{PluginContext, State};
+use super::warm::{Instances, pool_for};
 use crate::stream::{Subscription, SubscriptionKind};
 
 /// The version of the first `dingtalk:bot` interface in `imports` that is not the
@@ -174,6 +175,8 @@ pub struct PluginSettings {
     pub publisher: Option<Publisher>,
     /// When its frames are ACKed (`ack = "on-receipt"`).
     pub ack: AckMode,
+    /// Whether its frames share warm instances (`instances = "warm"`).
+    pub instances: Instances,
 }
 
 /// A publisher of `[trust.publishers.<name>]`: its name and the keys it signs with
@@ -388,6 +391,9 @@ impl Runtime {
             pre,
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
+            // At most one instance per slot is ever idle.
+            warm: pool_for(&settings.instances, limits.max_concurrency),
+            instances: settings.instances,
             waiting: AtomicUsize::new(0),
             stats: PluginStats::default(),
             limits,

@@ -53,15 +53,20 @@ pub trait Metered: Send + Sized + 'static {
     fn limiter(&mut self) -> &mut Limiter;
 }
 
-/// A store for one call with `state`, metered and memory-limited.
-pub fn new_store<T: Metered>(engine: &wasmtime::Engine, mut state: T) -> Store<T> {
-    let meter = state.meter();
+/// Start the guest's first CPU slice in `store` (new, or reused for another frame
+/// with a new meter): it yields to tokio at every tick, so a busy guest never
+/// starves other tasks on its worker, and is interrupted once the budget is spent.
+pub fn rearm<T: Metered>(store: &mut Store<T>) {
+    let meter = store.data_mut().meter();
     meter.deadline_epoch = meter.epoch() + 1;
+    store.set_epoch_deadline(1);
+}
+
+/// A store for one call with `state`, metered and memory-limited.
+pub fn new_store<T: Metered>(engine: &wasmtime::Engine, state: T) -> Store<T> {
     let mut store = Store::new(engine, state);
     store.limiter(|s| s.limiter());
-    // Yield to tokio at every tick so a busy guest never starves other tasks on its
-    // worker; interrupt once the budget is spent.
-    store.set_epoch_deadline(1);
+    rearm(&mut store);
     store.epoch_deadline_callback(|mut cx| {
         let meter = cx.data_mut().meter();
         let now = meter.epoch();

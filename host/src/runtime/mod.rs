@@ -9,11 +9,12 @@
 //!    it, and runs a canary: a throwaway instance whose `describe` must answer. Only
 //!    then does a [`Plugin`] exist, so a broken file never reaches dispatch ([`load`]).
 //! 3. [`Plugin::handle`] runs one frame in a fresh `Store`, instantiated from the
-//!    pre-linked component ([`call`]), metered by [`meter`].
+//!    pre-linked component ([`call`]), metered by [`meter`]; a warm plugin's store
+//!    may serve its next frames too ([`warm`]).
 //!
 //! Layers, lowest first (no module imports one above it): `limits`, `allowance`,
 //! `limiter`, `cache`, `scope` → `bindings` → `caller` → `capability/*` → `state`
-//! (aggregates the capabilities' states and links their views) → `meter` → `call` →
+//! (aggregates the capabilities' states and links their views) → `meter` → `warm` → `call` →
 //! `load`, `engine`. This module only declares and re-exports.
 //!
 //! Limits and what they do not cover: the memory cap counts linear memory only (not
@@ -43,6 +44,7 @@ mod load;
 mod meter;
 pub mod scope;
 mod state;
+pub mod warm;
 
 pub use crate::stream::{Subscription, SubscriptionKind};
 pub use call::{AckMode, HandleError, Plugin, PluginOutcome, PluginStats, Signer};
@@ -53,3 +55,4 @@ pub use limits::{LimitOverrides, Limits};
 pub use load::{LoadError, PluginConfigs, PluginSettings, Publisher, Sha256Pin, file_stem};
 pub use scope::FrameScope;
 pub use state::{DEFAULT_APP, Services};
+pub use warm::{Instances, WarmPolicy};

@@ -211,6 +211,8 @@ pub(crate) struct State {
     pub limiter: Limiter,
     meter: Meter,
     pub stderr: MemoryOutputPipe,
+    /// Where the current frame's stderr begins.
+    stderr_from: usize,
     pub plugin: Arc<PluginContext>,
     scope: FrameScope,
     calls: FrameCalls,
@@ -222,6 +224,23 @@ pub(crate) struct State {
 impl State {
     /// A fresh state for one call of `plugin`, under its limits.
     pub fn new(plugin: Arc<PluginContext>, scope: FrameScope) -> Self {
+        let mut state = Self::with_turn(plugin, FrameScope::default(), tools::Turn::nested());
+        state.begin_frame(scope);
+        state
+    }
+
+    /// A fresh state for one tool call of `plugin`: no frame, and no tools of its own.
+    pub fn for_tool(plugin: Arc<PluginContext>) -> Self {
+        Self::with_turn(plugin, FrameScope::default(), tools::Turn::nested())
+    }
+
+    /// Start the frame of `scope` in this state (new, or a warm instance's): only
+    /// that frame's webhook, conversation and download codes are in scope, and its
+    /// host-call counts, log and key-value budgets, tool turn and CPU budget start
+    /// from zero. The store's epoch deadline is the caller's to re-arm
+    /// (`meter::rearm`).
+    pub fn begin_frame(&mut self, scope: FrameScope) {
+        let plugin = self.plugin.clone();
         if !plugin.grants.tools.is_empty()
             && let Some(t) = scope.talk.as_ref().filter(|t| t.is_admin)
         {
@@ -230,13 +249,20 @@ impl State {
                 .tools
                 .saw_admin(&t.conversation.id, &t.conversation.sender);
         }
-        let turn = tools::Turn::new(scope.talk.as_ref());
-        Self::with_turn(plugin, scope, turn)
+        self.turn = tools::Turn::new(scope.talk.as_ref());
+        self.scope = scope;
+        self.hooks = http::Hooks::new(plugin.clone());
+        self.calls = FrameCalls::default();
+        self.log_lines = log::Lines::default();
+        self.kv_ops = kv::Ops::default();
+        self.meter = Meter::new(plugin.ticks.clone(), plugin.caller.limits.cpu_ticks());
+        self.stderr_from = self.stderr.contents().len();
     }
 
-    /// A fresh state for one tool call of `plugin`: no frame, and no tools of its own.
-    pub fn for_tool(plugin: Arc<PluginContext>) -> Self {
-        Self::with_turn(plugin, FrameScope::default(), tools::Turn::nested())
+    /// Whether this state's instance may serve another frame: it never had memory
+    /// growth refused, and its stderr pipe has room for another frame's panic.
+    pub fn reusable(&self) -> bool {
+        !self.limiter.refused_growth() && self.stderr.contents().len() < STDERR_CAPACITY / 2
     }
 
     fn with_turn(plugin: Arc<PluginContext>, scope: FrameScope, turn: tools::Turn) -> Self {
@@ -252,6 +278,7 @@ impl State {
             limiter: Limiter::new(plugin.caller.limits.memory_bytes),
             meter: Meter::new(plugin.ticks.clone(), plugin.caller.limits.cpu_ticks()),
             stderr,
+            stderr_from: 0,
             plugin,
             scope,
             calls: FrameCalls::default(),
@@ -263,7 +290,8 @@ impl State {
 
     /// What the guest wrote to stderr, trimmed (a panic message, usually).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
+        let contents = self.stderr.contents();
+        String::from_utf8_lossy(contents.get(self.stderr_from..).unwrap_or_default())
             .trim()
             .to_owned()
     }

@@ -6,10 +6,16 @@
 //! `huge-later`, `huge-error`, `forge-log`, `big-args`, `upload`, `card <id>`,
 //! `sleep <ms>`, `naps <n>` (n sleeps of 15 ms), `call-loop` (cheap host calls
 //! forever), `unauthorized <n>`, `kv-amplify` (one 1 MiB value read 100 times in one
-//! `get-many`). Attacks that return report what happened as a text reply, so tests
-//! can see the sandbox's answer; the floods (`reply-flood <n>`, `stream-flood <n>`),
-//! whose replies are what they spend, report in the ACK's response instead. A file
-//! message named `download` downloads its file with no size limit of its own.
+//! `get-many`), `burn <ms>` (computes that long), `count` (how many frames this
+//! instance has seen: more than 1 only for a warm plugin), `stale-download` (the
+//! download code of the last file message this instance saw, tried again). Attacks
+//! that return report what happened as a text reply, so tests can see the sandbox's
+//! answer; the floods (`reply-flood <n>`, `stream-flood <n>`), whose replies are what
+//! they spend, report in the ACK's response instead. A file message named `download`
+//! downloads its file with no size limit of its own.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use dingtalk_bot_sdk::bindings::dingtalk::bot::{cards, kv, log, media, openapi as raw_openapi};
 use dingtalk_bot_sdk::message::MessageBody;
@@ -19,7 +25,17 @@ fn plugin() -> Plugin {
     Plugin::new("hostile", env!("CARGO_PKG_VERSION")).on_delegate(attack)
 }
 
+/// Frames this instance has handled (module state, which only warm instances keep).
+static FRAMES: AtomicU32 = AtomicU32::new(0);
+
+/// The download code of the last file message this instance saw.
+static LAST_CODE: Mutex<String> = Mutex::new(String::new());
+
 fn attack(msg: ChatbotMessage) -> Result<Outcome, Error> {
+    let frames = FRAMES.fetch_add(1, Ordering::Relaxed) + 1;
+    if let MessageBody::File { download_code, .. } = msg.body() {
+        *LAST_CODE.lock().unwrap_or_else(|e| e.into_inner()) = download_code;
+    }
     if let MessageBody::File {
         download_code,
         file_name,
@@ -48,6 +64,22 @@ fn attack(msg: ChatbotMessage) -> Result<Outcome, Error> {
             }
         }
         "panic" => panic!("hostile panicked on purpose"),
+        "count" => format!("frame {frames} of this instance"),
+        "burn" => {
+            let until = std::time::Duration::from_millis(arg.parse().unwrap_or(10));
+            let started = std::time::Instant::now();
+            while started.elapsed() < until {
+                std::hint::black_box(0u64);
+            }
+            format!("burnt; frame {frames} of this instance")
+        }
+        "stale-download" => {
+            let code = LAST_CODE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            match media::download(&code, 1024) {
+                Ok(bytes) => format!("downloaded {} bytes of an earlier frame", bytes.len()),
+                Err(e) => format!("download refused: {}", e.reason()),
+            }
+        }
         "recurse" => format!("{}", recurse(std::hint::black_box(1))),
         "huge-reply" => {
             reply_text(&msg, &"x".repeat(8 << 20))?;

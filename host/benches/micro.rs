@@ -1,6 +1,6 @@
 //! Criterion micro-benchmarks of the per-frame path: decode, one frame through a
-//! plugin (fresh instance + handle + ACK encode) with and without host calls, and a
-//! token cache hit.
+//! plugin (fresh or warm instance + handle + ACK encode) with and without host calls,
+//! and a token cache hit.
 //!
 //! Run with `cargo bench -p host --bench micro`. Builds calcbot like the tests do; the
 //! only traffic is to the simulator on 127.0.0.1.
@@ -8,6 +8,7 @@
 // criterion_group! and criterion_main! generate undocumented public items.
 #![allow(missing_docs)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +18,8 @@ use host::config::{Credentials, Endpoints};
 use host::openapi::token::TokenCache;
 use host::openapi::{Http, HttpConfig};
 use host::runtime::{
-    FrameScope, Plugin, PluginOutcome, Runtime, RuntimeConfig, Services, SubscriptionKind,
+    FrameScope, Instances, Plugin, PluginOutcome, PluginSettings, Runtime, RuntimeConfig, Services,
+    SubscriptionKind, WarmPolicy,
 };
 use host::stream::{Ack, Frame, FrameType, frame};
 use sim::{MessageSpec, Sim};
@@ -76,7 +78,7 @@ fn plugin(c: &mut Criterion) {
     )
     .expect("build calcbot");
     let rt = Tokio::new().expect("tokio");
-    let (sim, plugin) = rt.block_on(async {
+    let (sim, plugins) = rt.block_on(async {
         let sim = Sim::builder()
             .ping_interval(None)
             .start()
@@ -88,13 +90,22 @@ fn plugin(c: &mut Criterion) {
             Services::new(http, &Endpoints::default(), None),
         )
         .expect("runtime");
-        let plugin = runtime
-            .load(&built[0], &Default::default())
-            .await
-            .expect("load calcbot");
-        (sim, plugin)
+        // The same component twice: a fresh instance per frame, and warm ones.
+        let mut plugins = Vec::new();
+        for instances in [Instances::Fresh, Instances::Warm(WarmPolicy::default())] {
+            let settings = PluginSettings {
+                instances,
+                ..Default::default()
+            };
+            let configs = BTreeMap::from([("calcbot".to_owned(), settings)]);
+            let plugin = runtime
+                .load(&built[0], &configs)
+                .await
+                .expect("load calcbot");
+            plugins.push(Arc::new(plugin));
+        }
+        (sim, plugins)
     });
-    let plugin = Arc::new(plugin);
     let mut group = c.benchmark_group("one frame through calcbot");
     let frames = [
         // Not a chatbot message: the SDK rejects it before any import is called.
@@ -110,13 +121,21 @@ fn plugin(c: &mut Criterion) {
             chatbot_frame(sim.chatbot_data(&MessageSpec::text("1+2*3")).1.to_string()),
         ),
     ];
-    for (name, frame) in &frames {
-        group.bench_function(*name, |b| {
+    for ((name, frame), plugin) in frames
+        .iter()
+        .flat_map(|f| plugins.iter().map(move |p| (f, p)))
+    {
+        let mode = match plugin.instances() {
+            Instances::Fresh => "fresh",
+            Instances::Warm(_) => "warm",
+        };
+        let name = format!("{mode}: {name}");
+        group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let started = Instant::now();
                     for _ in 0..iters {
-                        std::hint::black_box(through(&plugin, frame).await);
+                        std::hint::black_box(through(plugin, frame).await);
                     }
                     started.elapsed()
                 })

@@ -164,6 +164,12 @@ async fn a_hostile_js_plugin_is_contained_like_a_rust_one() {
     let fs = say("fs".into()).await.expect("a reply");
     assert_eq!(fs.matches("refused:").count(), 2, "{fs}");
     assert_eq!(say("env".into()).await.as_deref(), Some("env: []"));
+    // The build-time warm-up ran the fixture's `hello` (its module state is in the
+    // snapshot) and its host call was refused.
+    assert_eq!(
+        say("warmed".into()).await.as_deref(),
+        Some("warm-up: ran, a host call refused: WarmingUp")
+    );
     let socket = say("socket".into()).await.expect("a reply");
     assert!(socket.starts_with("refused:"), "{socket}");
     let denied = say(format!("http http://{}/", target.addr))

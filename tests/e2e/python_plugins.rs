@@ -83,6 +83,12 @@ async fn a_hostile_python_plugin_is_contained_like_a_rust_one() {
     let fs = say("fs").await.expect("a reply");
     assert_eq!(fs.matches("refused:").count(), 2, "{fs}");
     assert_eq!(say("env").await.as_deref(), Some("env: []"));
+    // The build-time warm-up ran the fixture's `hello` (its module state is in the
+    // snapshot) and its host call was refused.
+    assert_eq!(
+        say("warmed").await.as_deref(),
+        Some("warm-up: ran, a host call refused: WarmingUp")
+    );
     let socket = say("socket").await.expect("a reply");
     assert!(socket.starts_with("refused:"), "{socket}");
     let url = format!("http://{}/", target.addr);

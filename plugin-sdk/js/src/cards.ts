@@ -4,9 +4,12 @@
  * pushes when a user presses a button.
  */
 
-import * as wit from "dingtalk:bot/cards@0.3.0";
+import * as witImports from "dingtalk:bot/cards@0.3.0";
 
+import { gated } from "./gate.js";
 import { hostCall } from "./errors.js";
+
+const wit = gated(witImports);
 
 export { CALLBACK_TOPIC, CardCallback, CardUpdate } from "./callback.js";
 
@@ -34,7 +37,7 @@ export interface CardInstance {
   callbackRouteKey?: string;
 }
 
-function toWit(card: CardInstance): wit.CardInstance {
+function toWit(card: CardInstance): witImports.CardInstance {
   return {
     templateId: card.templateId,
     outTrackId: card.outTrackId,
@@ -84,7 +87,7 @@ export interface StreamMode {
 
 /** Stream `content` into variable `key` of an AI card instance. */
 export function streamInstance(outTrackId: string, key: string, content: string, mode: StreamMode = {}): void {
-  const flags: wit.StreamMode = {
+  const flags: witImports.StreamMode = {
     full: mode.full ?? false,
     finalize: mode.finalize ?? false,
     failed: mode.failed ?? false,

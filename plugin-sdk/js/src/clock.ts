@@ -1,6 +1,10 @@
 /** Time that never blocks the host. */
 
-import * as wit from "dingtalk:bot/clock@0.3.0";
+import * as witImports from "dingtalk:bot/clock@0.3.0";
+
+import { gated } from "./gate.js";
+
+const wit = gated(witImports);
 
 /** Milliseconds since the Unix epoch. */
 export function nowMs(): number {

@@ -4,10 +4,13 @@
  * Only this plugin's namespace is reachable. `ttlMs` makes a value expire.
  */
 
-import * as wit from "dingtalk:bot/kv@0.3.0";
+import * as witImports from "dingtalk:bot/kv@0.3.0";
 
+import { gated } from "./gate.js";
 import { hostCall } from "./errors.js";
 import { updateIn } from "./update.js";
+
+const wit = gated(witImports);
 
 export { UPDATE_ATTEMPTS } from "./update.js";
 

@@ -1,6 +1,10 @@
 /** Log lines the host writes with the plugin's name (bounded by the host). */
 
-import * as wit from "dingtalk:bot/log@0.3.0";
+import * as witImports from "dingtalk:bot/log@0.3.0";
+
+import { gated } from "./gate.js";
+
+const wit = gated(witImports);
 
 export function trace(message: unknown): void {
   wit.log("trace", String(message));

@@ -3,10 +3,13 @@
  * the files users sent to the robot.
  */
 
-import * as wit from "dingtalk:bot/media@0.3.0";
+import * as witImports from "dingtalk:bot/media@0.3.0";
 import type { MediaKind } from "dingtalk:bot/media@0.3.0";
 
+import { gated } from "./gate.js";
 import { hostCall } from "./errors.js";
+
+const wit = gated(witImports);
 
 export type { MediaKind } from "dingtalk:bot/media@0.3.0";
 

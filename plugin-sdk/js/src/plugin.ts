@@ -12,7 +12,15 @@
  * export default bot;
  * ```
  *
- * Each frame runs in a fresh instance. Dispatch: an EVENT goes to `onEvent` as an
+ * `export()` (which `host build` runs at the bundle's top level, before componentize-js
+ * takes its snapshot) first warms the plugin up: synthetic text messages (`hello`, or
+ * the texts given to `warmUp`) go through the message handlers with every host call
+ * and `fetch` refused, so their code is already compiled in every fresh instance.
+ * Nothing reaches the network or state; module state the handlers change is in the
+ * snapshot, so a handler that keeps any should be given `warmUp([])`.
+ *
+ * Each frame runs in a fresh instance (or a warm one, when the operator chose so).
+ * Dispatch: an EVENT goes to `onEvent` as an
  * `Event`; the chatbot (or delegate) topic to `onMessage` (`onDelegate`) as a decoded
  * `ChatbotMessage`; any other callback topic to its `onCallback` handler as parsed
  * JSON (an empty body is `{}`); a frame nothing handles is done; data that does not
@@ -28,6 +36,7 @@ import type { Conversation, Description, Frame, Outcome, Subscription, Error as 
 
 import { HostError } from "./errors.js";
 import { Event } from "./event.js";
+import { whileWarming } from "./gate.js";
 import { jsonOrEmpty } from "./frame.js";
 import { ChatbotMessage } from "./message.js";
 import { type ToolDef, runTool } from "./tooldef.js";
@@ -57,6 +66,7 @@ export class Plugin {
   private event?: EventHandler;
   private callbacks = new Map<string, CallbackHandler>();
   private tools = new Map<string, ToolDef>();
+  private warmUpTexts: string[] = ["hello"];
 
   constructor(
     readonly name: string,
@@ -85,6 +95,29 @@ export class Plugin {
   onCallback(topic: string, f: CallbackHandler): this {
     this.callbacks.set(topic, f);
     return this;
+  }
+
+  /** The texts of the synthetic messages `export()` runs through the message handlers at build (default `["hello"]`; `[]` runs none). */
+  warmUp(texts: string[]): this {
+    this.warmUpTexts = [...texts];
+    return this;
+  }
+
+  /** Run the warm-up messages through the message handlers, every host call refused, every outcome dropped. */
+  warm(): void {
+    const handlers = [this.message, this.delegate].filter((f): f is MessageHandler => f !== undefined);
+    whileWarming(() => {
+      for (const text of this.warmUpTexts) {
+        for (const handler of handlers) {
+          try {
+            const result = handler(ChatbotMessage.fromJson(JSON.stringify(synthetic(text))));
+            if (result instanceof Promise) result.catch(() => undefined);
+          } catch {
+            // The first host call ends a warm-up message: everything before it ran.
+          }
+        }
+      }
+    });
   }
 
   /** Offer agents a tool (see `tools`); a second tool of the same name replaces the first. */
@@ -116,6 +149,7 @@ export class Plugin {
     handle(frame: Frame): Outcome | Promise<Outcome>;
     callTool(name: string, argumentsJson: string, conversation: Conversation): string;
   } {
+    this.warm();
     return {
       describe: () => ({
         name: this.name,
@@ -161,6 +195,26 @@ export class Plugin {
     const handler = this.callbacks.get(frame.topic);
     return handler && handler(decoded("malformed JSON", () => jsonOrEmpty(frame.data)));
   }
+}
+
+/** A text message from nobody, with a webhook nothing can reach. */
+function synthetic(text: string): object {
+  return {
+    msgtype: "text",
+    text: { content: text },
+    msgId: "warm-up",
+    conversationId: "warm-up",
+    conversationType: "1",
+    senderId: "warm-up",
+    senderNick: "warm-up",
+    senderStaffId: "warm-up",
+    chatbotUserId: "warm-up",
+    robotCode: "warm-up",
+    createAt: 0,
+    isInAtList: true,
+    sessionWebhook: "https://warm-up.invalid/",
+    sessionWebhookExpiredTime: 0,
+  };
 }
 
 /** A frame's data decoded, or the invalid-argument error every SDK fails it with. */

@@ -7,11 +7,14 @@
  * but the frame it already has.
  */
 
-import * as wit from "dingtalk:bot/reply@0.3.0";
+import * as witImports from "dingtalk:bot/reply@0.3.0";
 import type { ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.3.0";
 
+import { gated } from "./gate.js";
 import { hostCall } from "./errors.js";
 import type { ChatbotMessage } from "./message.js";
+
+const wit = gated(witImports);
 
 export type { ActionButton, ActionCardContent, FeedLink, LinkContent } from "dingtalk:bot/reply@0.3.0";
 
@@ -41,7 +44,7 @@ export class At {
   }
 
   /** The WIT record. */
-  toWit(): wit.At {
+  toWit(): witImports.At {
     return { userIds: this.userIds, mobiles: this.mobiles, all: this.all };
   }
 }

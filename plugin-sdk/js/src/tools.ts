@@ -15,9 +15,12 @@
  */
 
 import type { Conversation } from "dingtalk:bot/types@0.3.0";
-import * as wit from "dingtalk:bot/tools@0.3.0";
+import * as witImports from "dingtalk:bot/tools@0.3.0";
 
+import { gated } from "./gate.js";
 import { hostCall } from "./errors.js";
+
+const wit = gated(witImports);
 
 export { type ToolDef, runTool } from "./tooldef.js";
 
@@ -25,17 +28,17 @@ export type { Conversation };
 export type { Approval, Called, Decision, Settlement, Tool, TurnBudget } from "dingtalk:bot/tools@0.3.0";
 
 /** The tools granted to this plugin. */
-export function list(): wit.Tool[] {
+export function list(): witImports.Tool[] {
   return hostCall(wit.list);
 }
 
 /** Call a granted tool with an argument object. */
-export function call(name: string, args: object | string): wit.Called {
+export function call(name: string, args: object | string): witImports.Called {
   return hostCall(wit.call, name, typeof args === "string" ? args : JSON.stringify(args));
 }
 
 /** What this turn may still spend. */
-export function budget(): wit.TurnBudget {
+export function budget(): witImports.TurnBudget {
   return hostCall(wit.budget);
 }
 
@@ -45,6 +48,6 @@ export function spend(tokens: number): number {
 }
 
 /** Settle an approval as the person behind this frame. */
-export function settle(id: string, decision: wit.Decision): wit.Settlement {
+export function settle(id: string, decision: witImports.Decision): witImports.Settlement {
   return hostCall(wit.settle, id, decision);
 }

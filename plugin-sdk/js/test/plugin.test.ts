@@ -3,6 +3,7 @@ import { test } from "node:test";
 
 import type { Frame } from "dingtalk:bot/types@0.3.0";
 
+import { gated } from "../src/gate.js";
 import { CHATBOT_TOPIC, DELEGATE_TOPIC, Plugin } from "../src/plugin.js";
 
 const message = (text: string): Frame => ({
@@ -54,10 +55,35 @@ test("a tool is described once and called with its decoded arguments", () => {
 test("a message goes to its handler decoded and an event as an Event", () => {
   const seen: unknown[] = [];
   const bot = new Plugin("p", "1")
+    .warmUp([])
     .onMessage((msg) => void seen.push(msg.textContent()))
     .onEvent((event) => void seen.push(event.eventType))
     .export();
   bot.handle(message(" hi "));
   bot.handle({ kind: "event", topic: "*", messageId: "e", headers: [["eventType", "chat_update_title"]], data: "" });
   assert.deepEqual(seen, ["hi", "chat_update_title"]);
+});
+
+test("export warms the message handlers up with synthetic messages, every host call and fetch refused", async () => {
+  const host = gated({ call: () => "reached the host" });
+  const seen: (string | undefined)[] = [];
+  const calls: string[] = [];
+  const fetched: Promise<string>[] = [];
+  new Plugin("p", "1")
+    .warmUp(["one", "two"])
+    .onMessage((msg) => {
+      seen.push(msg.textContent());
+      fetched.push(fetch("http://127.0.0.1:9/").then(() => "fetched", (e: Error) => e.name));
+      try {
+        calls.push(host.call());
+      } catch (e) {
+        calls.push((e as Error).name);
+      }
+    })
+    .export();
+  assert.deepEqual(seen, ["one", "two"]);
+  assert.deepEqual(calls, ["WarmingUp", "WarmingUp"]);
+  assert.deepEqual(await Promise.all(fetched), ["WarmingUp", "WarmingUp"]);
+  // After the warm-up, host calls go through again.
+  assert.equal(host.call(), "reached the host");
 });

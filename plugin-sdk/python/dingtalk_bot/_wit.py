@@ -36,6 +36,21 @@ except ImportError:  # outside a component
 # The world is `python-plugin` (`plugin` plus wasi:http's client): with two `types`
 # interfaces, componentize-py names them `dingtalk_bot_types` and `wasi_http_types`.
 def imports():
+    if _warming:
+        raise WarmingUp("no host calls while the component is warmed up at build")
     if _imports is None:
         raise RuntimeError("dingtalk_bot host calls work only inside a plugin component")
     return _imports
+
+
+class WarmingUp(Exception):
+    """A host call made by the build-time warm-up, which makes none."""
+
+
+_warming = False
+
+
+def warming(on: bool) -> None:
+    """Refuse every host call (``on``), or allow them again."""
+    global _warming
+    _warming = on

@@ -13,7 +13,15 @@ registrations, so a plugin cannot subscribe to a topic nothing handles.
 
     WitWorld = bot.export()    # what componentize-py looks for
 
-Each frame runs in a fresh instance. Dispatch: an EVENT goes to ``on_event`` as an
+``export`` also warms the plugin up: componentize-py snapshots the module after
+importing it at build, so ``export`` first runs synthetic text messages (``hello``,
+or the texts given to ``warm_up``) through the message handlers with every host
+call refused. Their code paths are then already run in every fresh instance (the
+interpreter's caches, lazily imported modules). Nothing reaches the network or
+state; module state the handlers change is in the snapshot, so a handler that
+keeps any should be given ``warm_up([])``.
+
+Each frame runs in a fresh instance (or a warm one, when the operator chose so). Dispatch: an EVENT goes to ``on_event`` as an
 ``Event``; the chatbot (or delegate) topic to ``on_message`` (``on_delegate``) as a
 decoded ``ChatbotMessage``; any other callback topic to its ``on_callback`` handler
 as parsed JSON (an empty body is ``{}``); a frame nothing handles is done; data that
@@ -33,6 +41,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from . import _wit
 from ._wit import imports
 from .errors import HostError
 from .event import Event
@@ -63,6 +72,25 @@ class Plugin:
         self._event: Optional[Callable[[Event], Any]] = None
         self._callbacks: dict[str, Callable[[Any], Any]] = {}
         self._tools: dict[str, tuple[str, str, Callable[[str, Any], str]]] = {}
+        self._warm_up: list[str] = ["hello"]
+
+    def warm_up(self, texts: list[str]) -> "Plugin":
+        """The texts of the synthetic messages ``export`` runs through the message
+        handlers at build (default ``["hello"]``; ``[]`` runs none)."""
+        self._warm_up = list(texts)
+        return self
+
+    def warm(self) -> None:
+        """Run the warm-up messages through the message handlers, every host call
+        refused, every outcome dropped."""
+        topics = [t for t, f in ((CHATBOT_TOPIC, self._message), (DELEGATE_TOPIC, self._delegate)) if f]
+        _wit.warming(True)
+        try:
+            for text in self._warm_up:
+                for topic in topics:
+                    self.run("callback", topic, [], json.dumps(_synthetic(text)))
+        finally:
+            _wit.warming(False)
 
     def tool(self, name: str, description: str, parameters: dict) -> Callable:
         """Offer agents a tool: ``name`` (``^[a-z][a-z0-9_-]{0,47}$``), what it does
@@ -148,8 +176,10 @@ class Plugin:
             return "error", ("plugin", f"{type(e).__name__}: {e}")
 
     def export(self) -> type:
-        """The class componentize-py exports as the component's world."""
+        """The class componentize-py exports as the component's world, after the
+        warm-up."""
         plugin = self
+        self.warm()
 
         class WitWorld:
             def describe(self):
@@ -185,6 +215,26 @@ class Plugin:
                 return types.Outcome_Response(value)
 
         return WitWorld
+
+
+def _synthetic(text: str) -> dict:
+    """A text message from nobody, with a webhook nothing can reach."""
+    return {
+        "msgtype": "text",
+        "text": {"content": text},
+        "msgId": "warm-up",
+        "conversationId": "warm-up",
+        "conversationType": "1",
+        "senderId": "warm-up",
+        "senderNick": "warm-up",
+        "senderStaffId": "warm-up",
+        "chatbotUserId": "warm-up",
+        "robotCode": "warm-up",
+        "createAt": 0,
+        "isInAtList": True,
+        "sessionWebhook": "https://warm-up.invalid/",
+        "sessionWebhookExpiredTime": 0,
+    }
 
 
 def _tool_runner(f: Callable[..., Any]) -> Callable[[str, Any], str]:

@@ -247,6 +247,30 @@ class OutcomeTest(unittest.TestCase):
             self.assertTrue(reason.startswith(c["reason_starts"]), f"{c['name']}: {reason}")
 
 
+class WarmUpTest(unittest.TestCase):
+    def test_export_warms_the_message_handlers_up_with_every_host_call_refused(self):
+        from dingtalk_bot import log
+
+        seen, calls = [], []
+
+        def on_message(msg):
+            seen.append(msg.text_content())
+            try:
+                log.info("from the warm-up")
+                calls.append("went through")
+            except Exception as e:  # what the warm-up raised
+                calls.append(type(e).__name__)
+
+        bot = Plugin("p", "1").warm_up(["one", "two"])
+        bot.on_message(on_message)
+        bot.export()
+        self.assertEqual(seen, ["one", "two"])
+        self.assertEqual(calls, ["WarmingUp", "WarmingUp"])
+        # After it, host calls are as they were (outside a component: not there).
+        with self.assertRaises(RuntimeError):
+            log.info("after the warm-up")
+
+
 class EventTest(unittest.TestCase):
     def test_every_event_vector_reads_its_headers_and_data(self):
         for c in vectors("events.json")["cases"]:

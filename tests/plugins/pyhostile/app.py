@@ -1,13 +1,16 @@
 """Test fixture: a Python plugin that tries what the sandbox forbids and says what
 happened. Commands: fs, env, socket, http <url>, fetch <url>, sse <url>, loop, memory,
-raise. (`fetch` and `sse` use the SDK's `http`, which goes through the host: to a
-granted origin they work.)"""
+raise, warmed. (`fetch` and `sse` use the SDK's `http`, which goes through the host: to a
+granted origin they work.) `hello` is the build-time warm-up's message: what it did
+is in the snapshot, and `warmed` tells it."""
 
 import os
 
-from dingtalk_bot import HostError, Plugin, http, reply_text
+from dingtalk_bot import HostError, Plugin, http, log, reply_text
 
 bot = Plugin("pyhostile", "0.1.0")
+
+warmed_up = "never"
 
 
 def attempt(f) -> str:
@@ -64,8 +67,19 @@ def on_message(msg):
             hog.append(bytearray(1 << 20))
     elif command == "raise":
         raise RuntimeError("on purpose")
+    elif command == "hello":
+        global warmed_up
+        warmed_up = "ran"
+        try:
+            log.info("a host call from the warm-up")
+            warmed_up = "ran, and a host call went through"
+        except Exception as e:  # the point is to report what the warm-up raised
+            warmed_up = f"ran, a host call refused: {type(e).__name__}"
+        answer = "hello"
+    elif command == "warmed":
+        answer = f"warm-up: {warmed_up}"
     else:
-        answer = "commands: fs, env, socket, http <url>, fetch <url>, sse <url>, loop, memory, raise"
+        answer = "commands: fs, env, socket, http <url>, fetch <url>, sse <url>, loop, memory, raise, warmed"
     reply_text(msg, answer)
 
 

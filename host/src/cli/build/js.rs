@@ -53,6 +53,7 @@ pub(crate) const SDK: &[(&str, &str)] = sdk_files![
     "src/errors.ts",
     "src/event.ts",
     "src/frame.ts",
+    "src/gate.ts",
     "src/index.ts",
     "src/kv.ts",
     "src/log.ts",

@@ -1,9 +1,13 @@
 // Test fixture: a JavaScript plugin that tries what the sandbox forbids and says what
 // happened. Commands: fs, import, env, socket, http <url>, sse <url>, loop, timers,
-// memory, raise. (`http` and `sse` to a granted origin show that fetch works.)
-import { Plugin, replyText, sse } from "dingtalk-bot";
+// memory, raise, warmed. (`http` and `sse` to a granted origin show that fetch works.)
+// `hello` is the build-time warm-up's message: what it did is in the snapshot, and
+// `warmed` tells it.
+import { Plugin, log, replyText, sse } from "dingtalk-bot";
 
 const bot = new Plugin("jshostile", "0.1.0");
+
+let warmedUp = "never";
 
 async function attempt(f) {
   try {
@@ -53,8 +57,21 @@ bot.onMessage(async (msg) => {
     }
     case "raise":
       throw new Error("on purpose");
+    case "hello":
+      warmedUp = "ran";
+      try {
+        log.info("a host call from the warm-up");
+        warmedUp = "ran, and a host call went through";
+      } catch (e) {
+        warmedUp = `ran, a host call refused: ${e?.name}`;
+      }
+      answer = "hello";
+      break;
+    case "warmed":
+      answer = `warm-up: ${warmedUp}`;
+      break;
     default:
-      answer = "commands: fs, import, env, socket, http <url>, sse <url>, loop, timers, memory, raise";
+      answer = "commands: fs, import, env, socket, http <url>, sse <url>, loop, timers, memory, raise, warmed";
   }
   replyText(msg, answer);
 });

@@ -68,12 +68,13 @@ def run(cmd, **kw):
     subprocess.run(cmd, check=True, stdout=sys.stderr, **kw)
 
 
-def setup(clients):
+def setup(clients, build=True):
     """Build or install every client; returns {name: command}."""
     WORK.mkdir(parents=True, exist_ok=True)
     # The `dist` profile (fat LTO) is the build operators deploy; the simulator gets it
     # too, so the driver takes as little of the shared cores as it can.
-    run(["cargo", "build", "--profile", "dist", "-p", "host", "-p", "sim"], cwd=ROOT)
+    if build:
+        run(["cargo", "build", "--profile", "dist", "-p", "host", "-p", "sim"], cwd=ROOT)
     host = TARGET / "dist" / "host"
     plugins = WORK / "plugins"
     scripts = {HOSTED[c][0] for c in clients if c in HOSTED} - {"calcbot"}
@@ -322,10 +323,11 @@ def main():
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--only", default=",".join(CLIENTS), help="comma-separated clients: " + ", ".join(CLIENTS))
     p.add_argument("--charts", type=Path, help="also write the SVG charts to this folder")
+    p.add_argument("--no-build", action="store_true", help="use the dist host and simulator already built")
     args = p.parse_args()
     clients = [c for c in CLIENTS if c in set(args.only.split(","))]
     windows = [int(w) for w in args.windows.split(",")]
-    commands = setup(set(clients))
+    commands = setup(set(clients), build=not args.no_build)
     log = WORK / "clients.log"
     loaded = bench("host+cardbot", commands["host+cardbot"], 1, 20, 0, log)
     results = {name: {w: [] for w in windows} for name in clients}

@@ -18,6 +18,7 @@ use super::capability::cards::CardOwners;
 use super::capability::tools::Board;
 use super::limits::{EPOCH_TICK, LimitOverrides, Limits};
 use super::state::{self, Services, State};
+use super::warm::ParkBudget;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -78,6 +79,8 @@ pub(super) struct EngineInner {
     pub(super) trust: std::sync::RwLock<Arc<crate::trust::Policy>>,
     /// The largest linear memory a pool slot holds: no plugin may be given more.
     memory_cap: usize,
+    /// How many warm instances may wait parked, across every app.
+    pub(super) park_budget: Arc<ParkBudget>,
 }
 
 impl Engine {
@@ -136,6 +139,7 @@ impl Engine {
                 cache: config.cache.clone(),
                 trust: std::sync::RwLock::new(Arc::new(config.trust.clone())),
                 memory_cap,
+                park_budget: ParkBudget::for_pool(n as usize),
             }),
         })
     }

@@ -392,7 +392,11 @@ impl Runtime {
             ctx,
             concurrency: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency)),
             // At most one instance per slot is ever idle.
-            warm: pool_for(&settings.instances, limits.max_concurrency),
+            warm: pool_for(
+                &settings.instances,
+                limits.max_concurrency,
+                &self.engine.inner.park_budget,
+            ),
             instances: settings.instances,
             waiting: AtomicUsize::new(0),
             stats: PluginStats::default(),

@@ -8,6 +8,8 @@
 //! - It serves at most N frames, N drawn at random per instance from the plugin's
 //!   range, so a plugin cannot count on a number; at most `max_concurrency` wait
 //!   parked, each for at most the idle time.
+//! - Across the engine, parked instances hold at most half the pool's instance
+//!   slots ([`ParkBudget`]), so warm plugins can never starve fresh ones of a slot.
 //! - A retired pool (its plugin replaced by a reload, or unloaded) holds nothing and
 //!   parks nothing again.
 //! - A pool belongs to one loaded plugin of one app: instances are never shared
@@ -17,6 +19,7 @@
 //! is `State::begin_frame`'s job; this module only keeps and hands out stores.
 
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -94,6 +97,43 @@ impl std::fmt::Display for Instances {
     }
 }
 
+/// How many instances may wait parked across one engine: half its pool's instance
+/// slots, the rest always free for fresh instances.
+#[derive(Debug)]
+pub struct ParkBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl ParkBudget {
+    /// A budget of half of `pool_slots`.
+    pub fn for_pool(pool_slots: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit: pool_slots / 2,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// One parking place, or none when every one is taken.
+    fn claim(self: &Arc<Self>) -> Option<ParkSlot> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < self.limit).then_some(used + 1)
+            })
+            .ok()
+            .map(|_| ParkSlot(self.clone()))
+    }
+}
+
+/// A parking place of the [`ParkBudget`], given back when dropped.
+struct ParkSlot(Arc<ParkBudget>);
+
+impl Drop for ParkSlot {
+    fn drop(&mut self) {
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// An instance between two frames.
 pub(super) struct Parked {
     pub store: Store<State>,
@@ -101,6 +141,8 @@ pub(super) struct Parked {
     /// Frames it may still serve (at least 1).
     pub frames_left: u32,
     since: Instant,
+    /// Its place in the engine's budget while it is parked.
+    slot: Option<ParkSlot>,
 }
 
 impl Parked {
@@ -111,6 +153,7 @@ impl Parked {
             instance,
             frames_left,
             since: Instant::now(),
+            slot: None,
         }
     }
 }
@@ -119,6 +162,7 @@ impl Parked {
 pub(super) struct Pool {
     policy: WarmPolicy,
     capacity: usize,
+    budget: Arc<ParkBudget>,
     parked: Mutex<Inner>,
 }
 
@@ -140,11 +184,13 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// A pool for `policy` holding at most `capacity` instances.
-    pub fn new(policy: WarmPolicy, capacity: usize) -> Arc<Self> {
+    /// A pool for `policy` holding at most `capacity` instances, each also taking a
+    /// place of the engine's `budget`.
+    pub fn new(policy: WarmPolicy, capacity: usize, budget: Arc<ParkBudget>) -> Arc<Self> {
         Arc::new(Self {
             policy,
             capacity,
+            budget,
             parked: Mutex::default(),
         })
     }
@@ -163,8 +209,9 @@ impl Pool {
     pub fn take(&self) -> Option<Parked> {
         let (newest, older) = {
             let mut inner = self.inner();
-            let newest = inner.instances.pop()?;
+            let mut newest = inner.instances.pop()?;
             if newest.since.elapsed() < self.policy.idle {
+                newest.slot = None;
                 return Some(newest);
             }
             (newest, std::mem::take(&mut inner.instances))
@@ -173,8 +220,9 @@ impl Pool {
         None
     }
 
-    /// Keep `parked` for the plugin's next frame, unless the pool is retired or full
-    /// (then it is dropped). Starts the idle sweeper when it is not running.
+    /// Keep `parked` for the plugin's next frame, unless the pool is retired or full,
+    /// or the engine's budget is spent (then it is dropped). Starts the idle sweeper
+    /// when it is not running.
     pub fn park(self: &Arc<Self>, mut parked: Parked) {
         parked.since = Instant::now();
         let start_sweeper = {
@@ -182,6 +230,10 @@ impl Pool {
             if inner.retired || inner.instances.len() >= self.capacity {
                 return;
             }
+            let Some(slot) = self.budget.claim() else {
+                return;
+            };
+            parked.slot = Some(slot);
             inner.instances.push(parked);
             !std::mem::replace(&mut inner.sweeping, true)
         };
@@ -231,10 +283,14 @@ async fn sweep(pool: Weak<Pool>, idle: Duration) {
 }
 
 /// The pool of a plugin whose frames get `instances`: none for fresh ones.
-pub(super) fn pool_for(instances: &Instances, capacity: usize) -> Option<Arc<Pool>> {
+pub(super) fn pool_for(
+    instances: &Instances,
+    capacity: usize,
+    budget: &Arc<ParkBudget>,
+) -> Option<Arc<Pool>> {
     match instances {
         Instances::Fresh => None,
-        Instances::Warm(policy) => Some(Pool::new(policy.clone(), capacity)),
+        Instances::Warm(policy) => Some(Pool::new(policy.clone(), capacity, budget.clone())),
     }
 }
 
@@ -251,6 +307,19 @@ mod tests {
         let drawn: std::collections::BTreeSet<u32> = (0..500).map(|_| policy.draw()).collect();
         assert!(drawn.iter().all(|n| (3..=9).contains(n)), "{drawn:?}");
         assert!(drawn.len() > 1, "always {drawn:?}");
+    }
+
+    #[test]
+    fn the_park_budget_gives_out_half_the_pool_and_takes_back_what_is_dropped() {
+        let budget = ParkBudget::for_pool(5);
+        let first = budget.claim().expect("one place");
+        let second = budget.claim().expect("two places");
+        assert!(budget.claim().is_none(), "half of 5 slots is 2");
+        drop(first);
+        let third = budget.claim().expect("a place given back");
+        assert!(budget.claim().is_none());
+        drop((second, third));
+        assert_eq!(budget.used.load(Ordering::Acquire), 0);
     }
 
     #[test]

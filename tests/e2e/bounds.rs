@@ -6,20 +6,14 @@
 use std::collections::BTreeMap;
 
 use host::metrics::Metrics;
-use host::runtime::{Grants, LimitOverrides, PluginSettings};
+use host::runtime::LimitOverrides;
 use sim::Sim;
 use tests::{DELEGATE, Env, fixture, host_for};
 
 async fn hostile(limits: LimitOverrides, metrics: &Metrics) -> Env {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
-    let settings = PluginSettings {
-        grants: Grants::default()
-            .with_topics(&[format!("CALLBACK {DELEGATE}")])
-            .expect("grant"),
-        limits,
-        ..Default::default()
-    };
+    let settings = tests::delegate_fixture_settings(limits);
     let builder = host_for(&sim)
         .plugin(fixture("hostile"))
         .plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]))

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use host::runtime::Grants;
-use host::runtime::{LimitOverrides, PluginSettings};
+use host::runtime::LimitOverrides;
 use sim::{MessageSpec, Sim};
-use tests::{DELEGATE, Env, WAIT, fixture, host_for, plugin, refused};
+use tests::{Env, WAIT, fixture, host_for, plugin, refused};
 
 async fn start() -> Env {
     start_with(host::dispatch::DispatchConfig::default()).await
@@ -16,18 +15,12 @@ async fn start() -> Env {
 async fn start_with(dispatch: host::dispatch::DispatchConfig) -> Env {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
-    let settings = PluginSettings {
-        grants: Grants::default()
-            .with_topics(&[format!("CALLBACK {DELEGATE}")])
-            .expect("grant"),
-        limits: LimitOverrides {
-            memory_bytes: Some(16 << 20),
-            cpu_budget: Some(Duration::from_millis(200)),
-            wall_timeout: Some(Duration::from_secs(3)),
-            ..Default::default()
-        },
+    let settings = tests::delegate_fixture_settings(LimitOverrides {
+        memory_bytes: Some(16 << 20),
+        cpu_budget: Some(Duration::from_millis(200)),
+        wall_timeout: Some(Duration::from_secs(3)),
         ..Default::default()
-    };
+    });
     let builder = host_for(&sim)
         .plugin(plugin("calcbot"))
         .plugin(fixture("hostile"))

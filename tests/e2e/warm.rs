@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use host::runtime::{Grants, Instances, LimitOverrides, PluginSettings, WarmPolicy};
+use host::runtime::{Instances, LimitOverrides, PluginSettings, WarmPolicy};
 use sim::Sim;
 use tests::{DELEGATE, Env, fixture, host_for};
 
@@ -15,12 +15,8 @@ async fn hostile(instances: Instances, limits: LimitOverrides) -> Env {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
     let settings = PluginSettings {
-        grants: Grants::default()
-            .with_topics(&[format!("CALLBACK {DELEGATE}")])
-            .expect("grant"),
-        limits,
         instances,
-        ..Default::default()
+        ..tests::delegate_fixture_settings(limits)
     };
     let builder = host_for(&sim)
         .plugin(fixture("hostile"))

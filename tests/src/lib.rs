@@ -358,6 +358,20 @@ pub async fn connect(builder: HostBuilder, sim: &Sim) -> RunningHost {
     host
 }
 
+/// The settings of a fixture that takes its commands on the delegate topic (`hostile`):
+/// that topic granted, under `limits`.
+pub fn delegate_fixture_settings(
+    limits: host::runtime::LimitOverrides,
+) -> host::runtime::PluginSettings {
+    host::runtime::PluginSettings {
+        grants: host::runtime::Grants::default()
+            .with_topics(&[format!("CALLBACK {DELEGATE}")])
+            .expect("grant"),
+        limits,
+        ..Default::default()
+    }
+}
+
 /// A simulator and a host running calcbot against it.
 pub struct Env {
     /// The simulator.

@@ -156,23 +156,32 @@ async fn a_webhook_refused_by_dingtalk_fails_the_frame_with_its_code_and_message
     env.stop().await;
 }
 
-#[tokio::test]
-async fn a_plugin_taking_frames_on_receipt_is_acked_before_its_handler_has_answered() {
+/// A host serving `plugins`, calcbot taking its frames on receipt, whose replies the
+/// simulator holds for two seconds; one message pushed and its ACK.
+async fn held_reply_under_on_receipt(
+    plugins: &[&str],
+) -> (sim::Sim, host::RunningHost, sim::Pushed, sim::AckRecord) {
     tests::init_logging();
     let sim = sim::Sim::builder().start().await.expect("sim");
     let file: host::cli::ConfigFile =
         toml::from_str("[plugins.calcbot]\nack = \"on-receipt\"\n").expect("config");
     let builder = tests::host_for(&sim)
-        .plugin(tests::plugin("calcbot"))
+        .plugins(plugins.iter().map(|p| tests::plugin(p)))
         .plugin_configs(file.plugin_configs().expect("settings"));
     let host = tests::connect(builder, &sim).await;
-    // The reply is held for two seconds: the ACK cannot be waiting for the handler.
+    // The reply is held for two seconds: an ACK before then did not wait for it.
     sim.set_webhook_delay(std::time::Duration::from_secs(2));
     let pushed = sim
         .push_chatbot(MessageSpec::text("6*7"))
         .await
         .expect("push");
     let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACK");
+    (sim, host, pushed, ack)
+}
+
+#[tokio::test]
+async fn a_plugin_taking_frames_on_receipt_is_acked_before_its_handler_has_answered() {
+    let (sim, host, pushed, ack) = held_reply_under_on_receipt(&["calcbot"]).await;
     assert_eq!(ack.code, 200);
     assert_eq!(ack.data_json(), json!({"response": null}));
     assert!(sim.replies().is_empty(), "the ACK waited for the reply");
@@ -189,18 +198,7 @@ async fn a_plugin_taking_frames_on_receipt_is_acked_before_its_handler_has_answe
 
     // A frame that also goes to a plugin without it (cardbot gets every message too)
     // keeps the default: its ACK waits for both handlers, the held reply included.
-    let sim = sim::Sim::builder().start().await.expect("sim");
-    let builder = tests::host_for(&sim)
-        .plugin(tests::plugin("calcbot"))
-        .plugin(tests::plugin("cardbot"))
-        .plugin_configs(file.plugin_configs().expect("settings"));
-    let host = tests::connect(builder, &sim).await;
-    sim.set_webhook_delay(std::time::Duration::from_secs(2));
-    let pushed = sim
-        .push_chatbot(MessageSpec::text("6*7"))
-        .await
-        .expect("push");
-    let ack = sim.wait_ack(&pushed.message_id, WAIT).await.expect("ACK");
+    let (sim, host, _, ack) = held_reply_under_on_receipt(&["calcbot", "cardbot"]).await;
     assert_eq!(ack.code, 200);
     assert!(
         !sim.replies().is_empty(),

@@ -7,11 +7,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use host::runtime::{Instances, LimitOverrides, PluginSettings, WarmPolicy};
+use host::runtime::{Instances, LimitOverrides, PluginSettings, RuntimeConfig, WarmPolicy};
 use sim::Sim;
 use tests::{DELEGATE, Env, fixture, host_for};
 
 async fn hostile(instances: Instances, limits: LimitOverrides) -> Env {
+    hostile_on(instances, limits, RuntimeConfig::default()).await
+}
+
+async fn hostile_on(instances: Instances, limits: LimitOverrides, runtime: RuntimeConfig) -> Env {
     tests::init_logging();
     let sim = Sim::builder().start().await.expect("sim");
     let settings = PluginSettings {
@@ -20,7 +24,8 @@ async fn hostile(instances: Instances, limits: LimitOverrides) -> Env {
     };
     let builder = host_for(&sim)
         .plugin(fixture("hostile"))
-        .plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]));
+        .plugin_configs(BTreeMap::from([("hostile".to_owned(), settings)]))
+        .runtime_config(runtime);
     let host = tests::connect(builder, &sim).await;
     Env { sim, host }
 }
@@ -183,5 +188,44 @@ async fn a_reload_drops_the_warm_instances_of_the_plugin_it_replaces() {
     env.host.reload(true).await;
     assert_eq!(old.parked(), 0, "the replaced plugin keeps no instance");
     assert_eq!(counts(&env, 1).await, frames(&[1]));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_warm_instance_reports_only_its_own_frames_stderr_and_is_dropped_once_stderr_fills() {
+    let env = hostile(warm(100..=100), LimitOverrides::default()).await;
+    let (_, report) = env.attack("stderr 100").await;
+    assert_eq!(report.as_deref(), Some("wrote 100 bytes to stderr"));
+    let (ack, _) = env.attack("panic").await;
+    assert_eq!(ack.code, 500);
+    assert!(
+        ack.message.contains("hostile panicked on purpose"),
+        "{}",
+        ack.message
+    );
+    assert!(
+        !ack.message.contains("xxx"),
+        "an earlier frame's stderr: {}",
+        ack.message
+    );
+    // Half the pipe written: no room left for a later frame's panic, so it goes.
+    assert_eq!(counts(&env, 1).await, frames(&[1]));
+    let (_, report) = env.attack("stderr 9000").await;
+    assert_eq!(report.as_deref(), Some("wrote 9000 bytes to stderr"));
+    assert_eq!(env.host.plugins()[0].parked(), 0);
+    assert_eq!(counts(&env, 1).await, frames(&[1]));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_warm_plugin_runs_fresh_when_the_engine_has_no_parking_place_left() {
+    // One instance slot in the engine's pool: half of it, nothing, may wait parked.
+    let runtime = RuntimeConfig {
+        max_instances: 1,
+        ..RuntimeConfig::default()
+    };
+    let env = hostile_on(warm(100..=100), LimitOverrides::default(), runtime).await;
+    assert_eq!(counts(&env, 3).await, frames(&[1, 1, 1]));
+    assert_eq!(env.host.plugins()[0].parked(), 0);
     env.stop().await;
 }

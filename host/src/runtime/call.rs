@@ -341,7 +341,7 @@ impl Plugin {
             Ok(Ok((instance, Ok(answer)))) => {
                 if let Some(warm) = &self.warm
                     && frames_left > 1
-                    && store.data().reusable()
+                    && store.data_mut().end_frame()
                 {
                     warm.park(Parked::new(store, instance, frames_left - 1));
                 }

@@ -206,41 +206,45 @@ const MAX_RESOURCES: usize = 256;
 pub(crate) struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: http::Hooks,
     table: ResourceTable,
     pub limiter: Limiter,
-    meter: Meter,
     pub stderr: MemoryOutputPipe,
     /// Where the current frame's stderr begins.
     stderr_from: usize,
     pub plugin: Arc<PluginContext>,
+    /// Everything that starts again with each frame.
+    frame: PerFrame,
+}
+
+/// What one frame (or one tool call) has to itself: its scope, its host-call counts
+/// and budgets, its tool turn and its CPU meter. A warm instance's next frame gets a
+/// new one, so nothing of an earlier frame's reaches it.
+struct PerFrame {
     scope: FrameScope,
+    hooks: http::Hooks,
+    meter: Meter,
     calls: FrameCalls,
     log_lines: log::Lines,
     kv_ops: kv::Ops,
     turn: tools::Turn,
 }
 
-impl State {
-    /// A fresh state for one call of `plugin`, under its limits.
-    pub fn new(plugin: Arc<PluginContext>, scope: FrameScope) -> Self {
-        let mut state = Self::with_turn(plugin, FrameScope::default(), tools::Turn::nested());
-        state.begin_frame(scope);
-        state
+impl PerFrame {
+    fn new(plugin: &Arc<PluginContext>, scope: FrameScope, turn: tools::Turn) -> Self {
+        Self {
+            scope,
+            hooks: http::Hooks::new(plugin.clone()),
+            meter: Meter::new(plugin.ticks.clone(), plugin.caller.limits.cpu_ticks()),
+            calls: FrameCalls::default(),
+            log_lines: log::Lines::default(),
+            kv_ops: kv::Ops::default(),
+            turn,
+        }
     }
 
-    /// A fresh state for one tool call of `plugin`: no frame, and no tools of its own.
-    pub fn for_tool(plugin: Arc<PluginContext>) -> Self {
-        Self::with_turn(plugin, FrameScope::default(), tools::Turn::nested())
-    }
-
-    /// Start the frame of `scope` in this state (new, or a warm instance's): only
-    /// that frame's webhook, conversation and download codes are in scope, and its
-    /// host-call counts, log and key-value budgets, tool turn and CPU budget start
-    /// from zero. The store's epoch deadline is the caller's to re-arm
-    /// (`meter::rearm`).
-    pub fn begin_frame(&mut self, scope: FrameScope) {
-        let plugin = self.plugin.clone();
+    /// The frame of `scope` for `plugin`; an admin it shows is remembered for the
+    /// approvals of an agent's tools.
+    fn of(plugin: &Arc<PluginContext>, scope: FrameScope) -> Self {
         if !plugin.grants.tools.is_empty()
             && let Some(t) = scope.talk.as_ref().filter(|t| t.is_admin)
         {
@@ -249,23 +253,42 @@ impl State {
                 .tools
                 .saw_admin(&t.conversation.id, &t.conversation.sender);
         }
-        self.turn = tools::Turn::new(scope.talk.as_ref());
-        self.scope = scope;
-        self.hooks = http::Hooks::new(plugin.clone());
-        self.calls = FrameCalls::default();
-        self.log_lines = log::Lines::default();
-        self.kv_ops = kv::Ops::default();
-        self.meter = Meter::new(plugin.ticks.clone(), plugin.caller.limits.cpu_ticks());
-        self.stderr_from = self.stderr.contents().len();
+        let turn = tools::Turn::new(scope.talk.as_ref());
+        Self::new(plugin, scope, turn)
+    }
+}
+
+impl State {
+    /// A fresh state for one call of `plugin`, under its limits.
+    pub fn new(plugin: Arc<PluginContext>, scope: FrameScope) -> Self {
+        let frame = PerFrame::of(&plugin, scope);
+        Self::with_frame(plugin, frame)
     }
 
-    /// Whether this state's instance may serve another frame: it never had memory
-    /// growth refused, and its stderr pipe has room for another frame's panic.
-    pub fn reusable(&self) -> bool {
-        !self.limiter.refused_growth() && self.stderr.contents().len() < STDERR_CAPACITY / 2
+    /// A fresh state for one tool call of `plugin`: no frame, and no tools of its own.
+    pub fn for_tool(plugin: Arc<PluginContext>) -> Self {
+        let frame = PerFrame::new(&plugin, FrameScope::default(), tools::Turn::nested());
+        Self::with_frame(plugin, frame)
     }
 
-    fn with_turn(plugin: Arc<PluginContext>, scope: FrameScope, turn: tools::Turn) -> Self {
+    /// Start the frame of `scope` in a warm instance's state: only that frame's
+    /// webhook, conversation and download codes are in scope, and its host-call
+    /// counts, log and key-value budgets, tool turn and CPU budget start from zero.
+    /// The store's epoch deadline is the caller's to re-arm (`meter::rearm`).
+    pub fn begin_frame(&mut self, scope: FrameScope) {
+        self.frame = PerFrame::of(&self.plugin, scope);
+    }
+
+    /// End a frame whose handler returned: whether the instance may serve another
+    /// (it never had memory growth refused, and its stderr pipe has room for another
+    /// frame's panic). The next frame's stderr starts where this one's ended.
+    pub fn end_frame(&mut self) -> bool {
+        let written = self.stderr.contents().len();
+        self.stderr_from = written;
+        !self.limiter.refused_growth() && written < STDERR_CAPACITY / 2
+    }
+
+    fn with_frame(plugin: Arc<PluginContext>, frame: PerFrame) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let mut table = ResourceTable::new();
@@ -273,18 +296,12 @@ impl State {
         Self {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: http::Hooks::new(plugin.clone()),
             table,
             limiter: Limiter::new(plugin.caller.limits.memory_bytes),
-            meter: Meter::new(plugin.ticks.clone(), plugin.caller.limits.cpu_ticks()),
             stderr,
             stderr_from: 0,
             plugin,
-            scope,
-            calls: FrameCalls::default(),
-            log_lines: log::Lines::default(),
-            kv_ops: kv::Ops::default(),
-            turn,
+            frame,
         }
     }
 
@@ -299,7 +316,7 @@ impl State {
     fn log(&mut self) -> log::View<'_> {
         log::View {
             plugin: &self.plugin.caller.name,
-            lines: &mut self.log_lines,
+            lines: &mut self.frame.log_lines,
             tap: self.plugin.services.log_tap.as_deref(),
         }
     }
@@ -319,40 +336,40 @@ impl State {
     fn reply(&mut self) -> reply::View<'_> {
         let plugin = &*self.plugin;
         reply::View {
-            calls: Calls::new(&plugin.caller, &mut self.calls),
+            calls: Calls::new(&plugin.caller, &mut self.frame.calls),
             origins: &plugin.services.webhook_origins,
             http: &plugin.services.http,
-            webhook: self.scope.webhook.as_ref(),
+            webhook: self.frame.scope.webhook.as_ref(),
         }
     }
 
     fn cards(&mut self) -> cards::View<'_> {
         let plugin = &*self.plugin;
         cards::View {
-            calls: Calls::new(&plugin.caller, &mut self.calls),
+            calls: Calls::new(&plugin.caller, &mut self.frame.calls),
             owners: &plugin.services.card_owners,
-            conversation: self.scope.conversation.as_ref(),
+            conversation: self.frame.scope.conversation.as_ref(),
         }
     }
 
     fn media(&mut self) -> media::View<'_> {
         media::View {
-            calls: Calls::new(&self.plugin.caller, &mut self.calls),
-            download_codes: &self.scope.download_codes,
+            calls: Calls::new(&self.plugin.caller, &mut self.frame.calls),
+            download_codes: &self.frame.scope.download_codes,
             memory_limit: self.limiter.memory_limit(),
         }
     }
 
     fn messages(&mut self) -> messages::View<'_> {
         messages::View {
-            calls: Calls::new(&self.plugin.caller, &mut self.calls),
+            calls: Calls::new(&self.plugin.caller, &mut self.frame.calls),
             grant: &self.plugin.grants.messages,
         }
     }
 
     fn openapi(&mut self) -> openapi::View<'_> {
         openapi::View {
-            calls: Calls::new(&self.plugin.caller, &mut self.calls),
+            calls: Calls::new(&self.plugin.caller, &mut self.frame.calls),
             grant: &self.plugin.grants.openapi,
         }
     }
@@ -360,10 +377,10 @@ impl State {
     fn kv(&mut self) -> kv::View<'_> {
         let plugin = &*self.plugin;
         kv::View {
-            calls: Calls::new(&plugin.caller, &mut self.calls),
+            calls: Calls::new(&plugin.caller, &mut self.frame.calls),
             store: plugin.services.kv.as_ref(),
             app: &plugin.services.app,
-            ops: &mut self.kv_ops,
+            ops: &mut self.frame.kv_ops,
         }
     }
 }
@@ -376,9 +393,9 @@ impl State {
             grant: &plugin.grants.tools,
             limits: &plugin.caller.limits,
             board: &plugin.services.tools,
-            talk: self.scope.talk.as_ref(),
-            presser: self.scope.presser.as_deref(),
-            turn: &mut self.turn,
+            talk: self.frame.scope.talk.as_ref(),
+            presser: self.frame.scope.presser.as_deref(),
+            turn: &mut self.frame.turn,
         }
     }
 }
@@ -406,7 +423,7 @@ converts_errors!(State);
 
 impl Metered for State {
     fn meter(&mut self) -> &mut Meter {
-        &mut self.meter
+        &mut self.frame.meter
     }
 
     fn limiter(&mut self) -> &mut Limiter {
@@ -419,7 +436,7 @@ impl WasiHttpView for State {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.hooks,
+            hooks: &mut self.frame.hooks,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! `huge-later`, `huge-error`, `forge-log`, `big-args`, `upload`, `card <id>`,
 //! `sleep <ms>`, `naps <n>` (n sleeps of 15 ms), `call-loop` (cheap host calls
 //! forever), `unauthorized <n>`, `kv-amplify` (one 1 MiB value read 100 times in one
-//! `get-many`), `burn <ms>` (computes that long), `count` (how many frames this
+//! `get-many`), `burn <ms>` (computes that long), `stderr <n>` (writes n bytes to
+//! stderr), `count` (how many frames this
 //! instance has seen: more than 1 only for a warm plugin), `stale-download` (the
 //! download code of the last file message this instance saw, tried again). Attacks
 //! that return report what happened as a text reply, so tests can see the sandbox's
@@ -65,6 +66,11 @@ fn attack(msg: ChatbotMessage) -> Result<Outcome, Error> {
         }
         "panic" => panic!("hostile panicked on purpose"),
         "count" => format!("frame {frames} of this instance"),
+        "stderr" => {
+            let n: usize = arg.parse().unwrap_or(100);
+            eprint!("{}", "x".repeat(n));
+            format!("wrote {n} bytes to stderr")
+        }
         "burn" => {
             let until = std::time::Duration::from_millis(arg.parse().unwrap_or(10));
             let started = std::time::Instant::now();
